@@ -1,0 +1,1 @@
+//! Dockerfile parser and builder with a layer cache (its own issue).

@@ -1,0 +1,92 @@
+//! Small filesystem helpers shared by every room that keeps state on disk.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` so that a crash leaves either the old file or the
+/// new one, never a half-written one: write a temp file beside it, fsync,
+/// rename over, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Serialize `value` as pretty JSON and write it atomically.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    write_atomic(path, &bytes)
+}
+
+/// An exclusive advisory lock (flock) held for as long as the value lives.
+#[derive(Debug)]
+pub struct LockFile {
+    _file: File,
+}
+
+impl LockFile {
+    /// Block until the lock at `path` is ours.
+    pub fn lock(path: &Path) -> io::Result<LockFile> {
+        Self::acquire(path, libc::LOCK_EX)
+    }
+
+    /// Take the lock or fail at once with `WouldBlock` if someone holds it.
+    pub fn try_lock(path: &Path) -> io::Result<LockFile> {
+        Self::acquire(path, libc::LOCK_EX | libc::LOCK_NB)
+    }
+
+    fn acquire(path: &Path, op: libc::c_int) -> io::Result<LockFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        crate::linux::flock(file.as_raw_fd(), op)?;
+        Ok(LockFile { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_atomic(&p, b"first version, long").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp file left behind");
+    }
+
+    #[test]
+    fn try_lock_fails_while_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        let held = LockFile::lock(&p).unwrap();
+        let err = LockFile::try_lock(&p).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        drop(held);
+        LockFile::try_lock(&p).unwrap();
+    }
+}

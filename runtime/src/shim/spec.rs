@@ -1,0 +1,72 @@
+//! What the daemon asks a shim to run: written by the daemon as
+//! `<container dir>/spec.json` before it spawns `whale shim <container dir>`.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A new network namespace with only loopback, up (Docker's `none`, and
+    /// whale's default: no bridges, no veth, no private addresses, ever).
+    #[default]
+    Loopback,
+    /// Share the host's network namespace (`--network host`).
+    Host,
+}
+
+/// Cgroup limits, in Docker's units (HostConfig).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Bytes; `--memory`.
+    pub memory: Option<i64>,
+    /// Bytes of memory+swap; -1 unlimited; `None` = Docker's default (2x memory).
+    pub memory_swap: Option<i64>,
+    /// CPUs x 1e9; `--cpus`.
+    pub nano_cpus: Option<i64>,
+    /// Relative weight; `--cpu-shares`.
+    pub cpu_shares: Option<i64>,
+    /// `--pids-limit`; <= 0 means unlimited.
+    pub pids_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShimSpec {
+    /// 64-hex container id.
+    pub id: String,
+    /// Hostname inside the UTS namespace (the 12-hex short id by default).
+    pub hostname: String,
+    /// Image layer diff dirs, TOP-most first (overlayfs `lowerdir` order).
+    pub lower_dirs: Vec<PathBuf>,
+    pub upper_dir: PathBuf,
+    pub work_dir: PathBuf,
+    /// Mount point of the overlay; mounted only in the container's mount ns.
+    pub merged_dir: PathBuf,
+    /// argv of the init process (Entrypoint + Cmd already combined).
+    pub args: Vec<String>,
+    /// `KEY=value` environment (image Env + container Env + PATH/HOSTNAME/HOME/TERM defaults).
+    pub env: Vec<String>,
+    /// Working directory inside the container ("/" when empty); created if missing.
+    pub cwd: String,
+    /// Docker's `User`: "" (root), "uid", "uid:gid", "name", "name:group";
+    /// names are resolved against the container's /etc/passwd and /etc/group.
+    pub user: String,
+    pub tty: bool,
+    /// `-i`: keep stdin open (a pipe, or the pty) for attach clients.
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client's stdin ends.
+    pub stdin_once: bool,
+    /// Initial pty size (rows, cols) when `tty`.
+    pub console_size: Option<(u16, u16)>,
+    pub network: NetworkMode,
+    pub resources: Resources,
+    /// Cgroup path relative to the daemon's own cgroup of each controller
+    /// (v1) or of the unified hierarchy (v2), e.g. "whale/<id>".
+    pub cgroup_path: String,
+    /// Where the shim writes the json-file log.
+    pub log_path: PathBuf,
+    /// Where the shim listens (see protocol.rs).
+    pub socket_path: PathBuf,
+    /// Where the shim writes RuntimeState (atomically).
+    pub state_path: PathBuf,
+}
