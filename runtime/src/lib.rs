@@ -11,5 +11,6 @@ pub mod container;
 pub mod image;
 pub mod linux;
 pub mod fsutil;
+pub mod humanize;
 pub mod paths;
 pub mod shim;
