@@ -99,7 +99,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             descriptor: None,
         });
     }
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|i| std::cmp::Reverse(i.created));
     json(StatusCode::OK, &out)
 }
 
@@ -270,13 +270,12 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             "images/create needs fromSrc=- (import a rootfs tar sent as the request body); whale cannot fetch from URLs or registries",
         ));
     }
-    let reference = match q.get("repo").filter(|r| !r.is_empty()) {
-        Some(repo) => Some(match q.get("tag").filter(|t| !t.is_empty()) {
+    let reference = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
+        match q.get("tag").filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
             None => super::containers::normalize_ref(repo),
-        }),
-        None => None,
-    };
+        }
+    });
     let changes = q.all("changes");
     let comment = q.get("message").unwrap_or("").to_string();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);

@@ -158,17 +158,29 @@ pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What `/logs` was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tail: Option<usize>,
+    pub since_nanos: Option<i64>,
+    pub until_nanos: Option<i64>,
+    pub timestamps: bool,
+    pub tty: bool,
+}
+
 /// Select and encode the lines of a json-file log.
-pub fn render_log(
-    content: &str,
-    stdout: bool,
-    stderr: bool,
-    tail: Option<usize>,
-    since_nanos: Option<i64>,
-    until_nanos: Option<i64>,
-    timestamps: bool,
-    tty: bool,
-) -> Vec<u8> {
+pub fn render_log(content: &str, o: &LogOptions) -> Vec<u8> {
+    let LogOptions {
+        stdout,
+        stderr,
+        tail,
+        since_nanos,
+        until_nanos,
+        timestamps,
+        tty,
+    } = *o;
     let mut lines: Vec<LogLine> = content
         .lines()
         .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
@@ -253,9 +265,16 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         };
         let path = c.paths.log();
         let content = tokio::fs::read_to_string(&path).await.unwrap_or_default();
-        let out = render_log(
-            &content, stdout, stderr, tail, since, until, timestamps, tty,
-        );
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            tail,
+            since_nanos: since,
+            until_nanos: until,
+            timestamps,
+            tty,
+        };
+        let out = render_log(&content, &opts);
         if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
             return;
         }
@@ -434,8 +453,15 @@ mod tests {
 
     #[test]
     fn logs_select_streams_tail_and_since() {
-        let raw =
-            |o, e, t, s| String::from_utf8(render_log(LOG, o, e, t, s, None, false, true)).unwrap();
+        let opts = |stdout, stderr, tail, since_nanos| LogOptions {
+            stdout,
+            stderr,
+            tail,
+            since_nanos,
+            tty: true,
+            ..Default::default()
+        };
+        let raw = |o, e, t, s| String::from_utf8(render_log(LOG, &opts(o, e, t, s))).unwrap();
         assert_eq!(raw(true, true, None, None), "one\nerr\ntwo\n");
         assert_eq!(raw(true, false, None, None), "one\ntwo\n");
         assert_eq!(raw(false, true, None, None), "err\n");
@@ -445,19 +471,17 @@ mod tests {
             raw(true, true, None, Some(1_704_067_202_000_000_000)),
             "err\ntwo\n"
         );
-        let ts = String::from_utf8(render_log(
-            LOG,
-            true,
-            false,
-            Some(1),
-            None,
-            None,
-            true,
-            true,
-        ))
-        .unwrap();
+        let ts = LogOptions {
+            timestamps: true,
+            ..opts(true, false, Some(1), None)
+        };
+        let ts = String::from_utf8(render_log(LOG, &ts)).unwrap();
         assert_eq!(ts, "2024-01-01T00:00:03.000000000Z two\n");
-        let mux = render_log(LOG, false, true, None, None, None, false, false);
+        let mux = LogOptions {
+            tty: false,
+            ..opts(false, true, None, None)
+        };
+        let mux = render_log(LOG, &mux);
         assert_eq!(mux, frame(2, b"err\n"));
     }
 
