@@ -186,7 +186,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
         if glue::image_is_not_found(&e) {
             ApiError::not_found(format!("No such image: {}", normalize_ref(&image_ref)))
         } else {
-            ApiError::internal(e.to_string())
+            ApiError::new(glue::image_status(&e), e.to_string())
         }
     })?;
     let (cfg, mut host_config) = split_create_body(body)?;
@@ -406,10 +406,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
     // Attach clients that arrived before start get their streams now, before
     // init runs, so no output is lost.
     super::streams::connect_pending(d, c).await;
-    let started = shim
-        .start()
-        .await
-        .map_err(|e| engine(format!("starting container {}: {e}", c.record.name)))?;
+    // Exec failures come back as errors carrying Docker's 126/127.
+    let started = shim.start().await.map_err(|e| StartFailure {
+        exit_code: e.exit_code(),
+        error: e.to_string(),
+    })?;
     if let Some(err) = started.error {
         return Err(StartFailure {
             exit_code: started.exit_code.unwrap_or(125),
@@ -728,7 +729,12 @@ pub async fn remove_container(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(),
     let c2 = c.clone();
     tokio::task::spawn_blocking(move || {
         // No-op when the shim cleaned up; needed when it died before it could.
-        glue::remove_container_cgroup(&cgroup_path(c2.id()));
+        if let Err(e) = glue::remove_container_cgroup(&cgroup_path(c2.id())) {
+            eprintln!(
+                "whale daemon: removing the cgroup of {}: {e}",
+                c2.record.name
+            );
+        }
         d2.containers.remove(&c2)
     })
     .await

@@ -28,11 +28,12 @@ pub fn image_size(image: &Image) -> i64 {
 }
 
 pub fn image_is_not_found(e: &ImageError) -> bool {
-    matches!(e, ImageError::NotFound(_))
+    e.status_code() == 404
 }
 
-pub fn image_is_conflict(e: &ImageError) -> bool {
-    matches!(e, ImageError::InUse(_))
+/// The HTTP status Docker uses for an image store error.
+pub fn image_status(e: &ImageError) -> hyper::StatusCode {
+    hyper::StatusCode::from_u16(e.status_code()).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Untagged / Deleted entries of `DELETE /images/{name}`.
@@ -55,7 +56,7 @@ pub fn container_pids(cgroup_path: &str) -> std::io::Result<Vec<i32>> {
 }
 
 /// Remove a container's cgroup left behind by a shim that died.
-pub fn remove_container_cgroup(cgroup_path: &str) {
+pub fn remove_container_cgroup(cgroup_path: &str) -> std::io::Result<()> {
     temp_cgroup::remove_container_cgroup(cgroup_path)
 }
 
@@ -71,6 +72,7 @@ mod temp_image {
         pub config: ImageConfig,
         pub repo_tags: Vec<String>,
         pub size: u64,
+        pub created: i64,
     }
 
     #[derive(Debug, Clone)]
@@ -83,10 +85,20 @@ mod temp_image {
     pub enum ImageError {
         #[error("No such image: {0}")]
         NotFound(String),
-        #[error("conflict: unable to remove repository reference \"{0}\": image is being used")]
-        InUse(String),
+        #[error("{0}")]
+        Conflict(String),
         #[error("the image store is not available in this build")]
         Unavailable,
+    }
+
+    impl ImageError {
+        pub fn status_code(&self) -> u16 {
+            match self {
+                ImageError::NotFound(_) => 404,
+                ImageError::Conflict(_) => 409,
+                ImageError::Unavailable => 500,
+            }
+        }
     }
 
     #[derive(Debug)]
@@ -147,6 +159,12 @@ pub mod temp_shim {
         Unavailable,
     }
 
+    impl ShimError {
+        pub fn exit_code(&self) -> i32 {
+            125
+        }
+    }
+
     pub struct SpawnedShim {
         pub ready: Ready,
     }
@@ -184,5 +202,7 @@ mod temp_cgroup {
     pub fn container_pids(_cgroup_path: &str) -> std::io::Result<Vec<i32>> {
         Ok(Vec::new())
     }
-    pub fn remove_container_cgroup(_cgroup_path: &str) {}
+    pub fn remove_container_cgroup(_cgroup_path: &str) -> std::io::Result<()> {
+        Ok(())
+    }
 }

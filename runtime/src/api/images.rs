@@ -16,13 +16,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 fn image_error(e: glue::ImageError) -> ApiError {
-    if glue::image_is_not_found(&e) {
-        ApiError::not_found(e.to_string())
-    } else if glue::image_is_conflict(&e) {
-        ApiError::conflict(e.to_string())
-    } else {
-        ApiError::internal(e.to_string())
-    }
+    ApiError::new(glue::image_status(&e), e.to_string())
 }
 
 fn created_secs(img: &glue::Image) -> i64 {

@@ -42,6 +42,8 @@ pub fn spawn_child(root: &Path, sock: &Path, child_test: &str) -> Child {
         .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ROOT, root)
         .env(CHILD_SOCK, sock)
+        // The daemon runs inside the test binary; shims must be the real whale.
+        .env("WHALE_SHIM_BIN", env!("CARGO_BIN_EXE_whale"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
