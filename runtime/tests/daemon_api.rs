@@ -125,9 +125,10 @@ fn events_until_in_the_past_end_at_once() {
 fn one_daemon_per_root_and_sigterm_exits_cleanly() {
     let mut d = Daemon::start(CHILD);
     let other_sock = d.dir.path().join("other.sock");
-    let second = common::spawn_child(&d.root, &other_sock, CHILD)
-        .wait_with_output()
-        .unwrap();
+    let second =
+        common::spawn_child_with(&d.root, &other_sock, CHILD, std::process::Stdio::piped())
+            .wait_with_output()
+            .unwrap();
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(

@@ -204,6 +204,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
         host_config,
     };
     let d2 = d.clone();
+    super::trace(|| "create: image resolved".to_string());
     let c = tokio::task::spawn_blocking(move || d2.containers.create(new))
         .await
         .map_err(|e| ApiError::internal(format!("creating the container: {e}")))??;
@@ -393,6 +394,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
     let spec = build_spec(c, lower);
     write_spec(c, &spec)?;
+    super::trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)
         .await
         .map_err(|e| engine(format!("starting the shim of {}: {e}", c.record.name)))?;
@@ -403,9 +405,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         });
     }
     let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    super::trace(|| format!("{}: shim ready", c.short_id()));
     // Attach clients that arrived before start get their streams now, before
     // init runs, so no output is lost.
     super::streams::connect_pending(d, c).await;
+    super::trace(|| format!("{}: attach connected", c.short_id()));
     // Exec failures come back as errors carrying Docker's 126/127.
     let started = shim.start().await.map_err(|e| StartFailure {
         exit_code: e.exit_code(),
@@ -417,6 +421,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
             error: err,
         });
     }
+    super::trace(|| format!("{}: started", c.short_id()));
     c.set_running(pid, shim_pid, container::now_rfc3339());
     spawn_monitor(d.clone(), c.clone());
     d.emit_container(c, "start", &[]);
@@ -428,6 +433,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
 fn spawn_monitor(d: Arc<Daemon>, c: Arc<Container>) {
     tokio::spawn(async move {
         let (code, oom, finished, error) = wait_exit(&c).await;
+        super::trace(|| format!("{}: exited {code}", c.short_id()));
         c.set_exited(code, oom, finished, error);
         if oom {
             d.emit_container(&c, "oom", &[]);
@@ -705,7 +711,9 @@ pub fn wait(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
             r = done => match r { Ok(s) => s, Err(_) => return },
             _ = tx.closed() => return,
         };
-        let error = if st.error.is_empty() {
+        // Only a run that ended abnormally carries an error; a failed start
+        // was already reported by /start (the CLI would print it twice).
+        let error = if st.error.is_empty() || st.status != Status::Exited {
             serde_json::Value::Null
         } else {
             serde_json::json!({ "Message": st.error })
@@ -735,10 +743,17 @@ pub async fn remove_container(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(),
                 c2.record.name
             );
         }
-        d2.containers.remove(&c2)
+        let trash = d2.containers.remove(&c2)?;
+        if let Some(dir) = trash {
+            // The container is gone for every client already; its files
+            // (the upper dir can be large) go in the background.
+            tokio::task::spawn_blocking(move || container::purge(&dir));
+        }
+        Ok::<_, container::ContainerError>(())
     })
     .await
     .map_err(|e| ApiError::internal(format!("removing container {}: {e}", c.record.name)))??;
+    super::trace(|| format!("{}: removed", c.short_id()));
     d.emit_container(c, "destroy", &[]);
     Ok(())
 }

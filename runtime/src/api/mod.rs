@@ -75,6 +75,20 @@ impl Daemon {
     }
 }
 
+/// Timing traces on stderr when `WHALE_DAEMON_TRACE` is set (performance work).
+pub(crate) fn trace(what: impl FnOnce() -> String) {
+    static ON: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+    if let Some(t0) =
+        ON.get_or_init(|| std::env::var_os("WHALE_DAEMON_TRACE").map(|_| std::time::Instant::now()))
+    {
+        eprintln!(
+            "[{:>10.3}ms] {}",
+            t0.elapsed().as_secs_f64() * 1000.0,
+            what()
+        );
+    }
+}
+
 /// Serve the API until SIGTERM/SIGINT.
 pub fn run_daemon(cfg: DaemonConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.root)
@@ -208,6 +222,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         return Err(ApiError::not_found("page not found"));
     };
     let q = Query::parse(req.uri().query());
+    trace(|| format!("{} {}", req.method(), req.uri()));
     match route {
         Route::Ping => system::ping(req.method() == hyper::Method::HEAD),
         Route::Version => system::version(),
