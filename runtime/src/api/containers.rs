@@ -622,31 +622,44 @@ pub async fn stop(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     if !c.state().running() {
         return no_content(StatusCode::NOT_MODIFIED);
     }
-    let sig = match q.get("signal").filter(|s| !s.is_empty()) {
+    stop_locked(d, &c, q).await?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// `docker restart`: stop if running (same signal and timeout rules), start.
+pub async fn restart(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
+    let c = d.containers.get(id)?;
+    {
+        let _guard = c.op_lock.lock().await;
+        if c.state().running() {
+            stop_locked(d, &c, q).await?;
+        }
+    }
+    start(d, c.id()).await?;
+    d.emit_container(&c, "restart", &[]);
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// SIGTERM (or the stop signal), SIGKILL after the timeout; op_lock held.
+async fn stop_locked(d: &Arc<Daemon>, c: &Container, q: &Query) -> Result<(), ApiError> {
+    let configured = c
+        .record
+        .config
+        .stop_signal
+        .as_deref()
+        .filter(|s| !s.is_empty());
+    let sig = match q.get("signal").filter(|s| !s.is_empty()).or(configured) {
         Some(s) => parse_signal(s)?,
-        None => match c
-            .record
-            .config
-            .stop_signal
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => parse_signal(s)?,
-            None => 15,
-        },
+        None => 15,
     };
     let t = q.int("t")?.or(c.record.config.stop_timeout).unwrap_or(10);
-    let sent = send_signal(d, &c, sig).await;
-    let timeout = if t < 0 {
-        None
-    } else {
-        Some(Duration::from_secs(t as u64))
-    };
-    if sent.is_err() || !wait_not_running(&c, timeout).await {
-        kill_and_wait(d, &c).await?;
+    let sent = send_signal(d, c, sig).await;
+    let timeout = (t >= 0).then(|| Duration::from_secs(t as u64));
+    if sent.is_err() || !wait_not_running(c, timeout).await {
+        kill_and_wait(d, c).await?;
     }
-    d.emit_container(&c, "stop", &[]);
-    no_content(StatusCode::NO_CONTENT)
+    d.emit_container(c, "stop", &[]);
+    Ok(())
 }
 
 pub async fn kill(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {

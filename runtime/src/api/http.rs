@@ -300,6 +300,7 @@ pub enum Route {
     ContainerLogs(String),
     ContainerTop(String),
     ContainerResize(String),
+    ContainerRestart(String),
     ContainerDelete(String),
     ImageList,
     ImageCreate,
@@ -370,6 +371,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("wait"), _, true, _) => Some(Route::ContainerWait(id)),
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
+            (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
             _ => None,
         };
     }
@@ -416,6 +418,10 @@ mod tests {
             assert_eq!(
                 route(&Method::POST, &p("/containers/abc/start")),
                 Some(Route::ContainerStart("abc".into()))
+            );
+            assert_eq!(
+                route(&Method::POST, &p("/containers/abc/restart")),
+                Some(Route::ContainerRestart("abc".into()))
             );
             assert_eq!(
                 route(&Method::DELETE, &p("/containers/abc")),

@@ -180,6 +180,8 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
 
 pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     let force = q.bool("force");
+    // Docker's image events name the image by id.
+    let image_id = d.images.resolve(name).map(|i| glue::image_id(&i)).ok();
     let d2 = d.clone();
     let name2 = name.to_string();
     let removed = tokio::task::spawn_blocking(move || {
@@ -192,11 +194,12 @@ pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     .map_err(image_error)?;
     let items: Vec<_> = removed.iter().map(glue::removed_item).collect();
     for it in &items {
-        if let Some(t) = &it.untagged {
-            d.emit_image("untag", t, Some(name));
+        if it.untagged.is_some() {
+            let id = image_id.as_deref().unwrap_or(name);
+            d.emit_image("untag", id, Some(id));
         }
         if let Some(id) = &it.deleted {
-            d.emit_image("delete", id, Some(name));
+            d.emit_image("delete", id, Some(id));
         }
     }
     json(StatusCode::OK, &items)

@@ -238,6 +238,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerDelete(id) => containers::delete(&d, &id, &q).await,
         Route::ContainerTop(id) => containers::top(&d, &id, &q).await,
         Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
+        Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
         Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
         Route::ImageList => images::list(&d, &q),
