@@ -1044,6 +1044,55 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     json(StatusCode::OK, &out)
 }
 
+/// `docker container prune`: remove every container that is not running.
+pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
+    let f = q.filters()?;
+    f.only(&["label", "until"])?;
+    let until = f
+        .get("until")
+        .and_then(|v| v.first())
+        .map(|v| super::events::parse_timestamp(v))
+        .transpose()?;
+    let mut deleted = Vec::new();
+    for c in d.containers.list() {
+        let st = c.state();
+        if st.running() || st.removing || st.removed {
+            continue;
+        }
+        let created = chrono::DateTime::parse_from_rfc3339(&c.record.created)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(0);
+        if until.is_some_and(|u| created > u) {
+            continue;
+        }
+        let labels = c.record.config.labels.clone().unwrap_or_default();
+        let labelled = f.get("label").is_none_or(|vals| {
+            vals.iter().all(|v| match v.split_once('=') {
+                Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
+                None => labels.contains_key(v.as_str()),
+            })
+        });
+        if !labelled {
+            continue;
+        }
+        let _guard = c.op_lock.lock().await;
+        if c.state().running() {
+            continue;
+        }
+        if remove_container(d, &c).await.is_ok() {
+            deleted.push(c.id().to_string());
+        }
+    }
+    json(
+        StatusCode::OK,
+        &bollard::models::ContainerPruneResponse {
+            containers_deleted: Some(deleted),
+            space_reclaimed: Some(0),
+        },
+    )
+}
+
 // ---------------------------------------------------------------- top / resize
 
 fn running_container(d: &Daemon, id: &str) -> Result<Arc<Container>, ApiError> {

@@ -290,6 +290,7 @@ pub enum Route {
     Info,
     Events,
     ContainerList,
+    ContainerPrune,
     ContainerCreate,
     ContainerInspect(String),
     ContainerStart(String),
@@ -305,6 +306,7 @@ pub enum Route {
     ImageList,
     ImageCreate,
     ImageInspect(String),
+    ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
 }
@@ -347,6 +349,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/events" if get => return Some(Route::Events),
         "/containers/json" if get => return Some(Route::ContainerList),
         "/containers/create" if post => return Some(Route::ContainerCreate),
+        "/containers/prune" if post => return Some(Route::ContainerPrune),
         "/images/json" if get => return Some(Route::ImageList),
         "/images/create" if post => return Some(Route::ImageCreate),
         _ => {}
@@ -382,6 +385,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         if get {
             if let Some(name) = rest.strip_suffix("/json").filter(|n| !n.is_empty()) {
                 return Some(Route::ImageInspect(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/history").filter(|n| !n.is_empty()) {
+                return Some(Route::ImageHistory(name.to_string()));
             }
         }
         if post {

@@ -178,6 +178,72 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     json(StatusCode::OK, &v)
 }
 
+/// `docker history`: one entry per history step, newest first; only the
+/// newest carries the image id and tags, as Docker shows it.
+pub fn history(d: &Arc<Daemon>, name: &str) -> ApiResult {
+    let img = d.images.resolve(name).map_err(image_error)?;
+    let cfg = glue::image_config(&img);
+    // Layer sizes bottom-first, from each layer's `size` file beside its diff dir.
+    let sizes: Vec<i64> = d
+        .images
+        .layer_dirs(&img)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|diff| {
+            diff.parent()
+                .and_then(|p| std::fs::read_to_string(p.join("size")).ok())
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    let secs = |c: &Option<String>| {
+        c.as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
+    };
+    let mut items = Vec::new();
+    let mut layer = sizes.iter();
+    if cfg.history.is_empty() {
+        for size in layer.by_ref() {
+            items.push((secs(&cfg.created), String::new(), *size, String::new()));
+        }
+    }
+    for h in &cfg.history {
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer.next().copied().unwrap_or(0)
+        };
+        items.push((
+            secs(&h.created),
+            h.created_by.clone().unwrap_or_default(),
+            size,
+            h.comment.clone().unwrap_or_default(),
+        ));
+    }
+    let n = items.len();
+    let out: Vec<serde_json::Value> = items
+        .into_iter()
+        .rev()
+        .enumerate()
+        .map(|(i, (created, created_by, size, comment))| {
+            let top = i == 0;
+            serde_json::json!({
+                "Id": if top { glue::image_id(&img) } else { "<missing>".to_string() },
+                "Created": created,
+                "CreatedBy": created_by,
+                "Tags": if top { serde_json::json!(glue::image_tags(&img)) } else { serde_json::Value::Null },
+                "Size": size,
+                "Comment": comment,
+            })
+        })
+        .collect();
+    debug_assert_eq!(out.len(), n);
+    json(StatusCode::OK, &out)
+}
+
 pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     let force = q.bool("force");
     // Docker's image events name the image by id.
