@@ -162,9 +162,10 @@ fn check_domain(full: &str, d: &str) -> Result<(), ImageError> {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    let port_ok = port.map_or(true, |p| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
-    });
+    let port_ok = match port {
+        None => true,
+        Some(p) => !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()),
+    };
     if host_ok && port_ok {
         Ok(())
     } else {
