@@ -176,17 +176,32 @@ fn in_path(program: &str) -> bool {
 /// Run `cmd`, sending each output line to `progress`; keep the last lines
 /// for the error message.
 fn run_streaming(
+    cmd: Command,
+    shown: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), BootstrapError> {
+    run_streaming_to(cmd, shown, None, progress)
+}
+
+/// Like `run_streaming`, with stdout going straight to `stdout_to` when
+/// given (only stderr lines are then progress).
+fn run_streaming_to(
     mut cmd: Command,
     shown: &str,
+    stdout_to: Option<File>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), BootstrapError> {
     let fail = |detail: String| BootstrapError::Command {
         command: shown.to_string(),
         detail,
     };
+    let stdout = match stdout_to {
+        Some(f) => Stdio::from(f),
+        None => Stdio::piped(),
+    };
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(format!("cannot start it: {e}")))?;
@@ -593,9 +608,13 @@ fn host_apt_options() -> Vec<String> {
 }
 
 /// Build a Debian `suite` rootfs tar at `out` with mmdebstrap (variant
-/// apt, no /dev nodes), from the host's mirrors; the image's own apt
-/// sources point at the same mirrors, so `apt-get install` works in it.
-/// mmdebstrap's output lines go to `progress`.
+/// apt, `--skip=output/dev`: no device nodes, which extraction refuses),
+/// from the host's mirrors; the image's own apt sources point at the same
+/// mirrors (and get the host's proxy / release-date apt options), so
+/// `apt-get install` works in it. An empty `dev/` directory is written as
+/// the first entry (mmdebstrap leaves /dev out entirely with that skip, and
+/// the engine mounts its /dev there). mmdebstrap's stderr lines go to
+/// `progress`.
 pub fn debian_rootfs_tar(
     suite: &str,
     out: &Path,
@@ -619,18 +638,33 @@ pub fn debian_rootfs_tar(
             suite: suite.to_string(),
         });
     }
+    let mut file = File::create(out).map_err(io_err("create", out))?;
+    let mut dev = tar::Header::new_ustar();
+    dev.set_entry_type(tar::EntryType::Directory);
+    dev.set_mode(0o755);
+    dev.set_uid(0);
+    dev.set_gid(0);
+    dev.set_mtime(u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0));
+    dev.set_size(0);
+    dev.set_path("./dev/").map_err(io_err("write", out))?;
+    dev.set_cksum();
+    file.write_all(dev.as_bytes())
+        .map_err(io_err("write", out))?;
+
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=apt", "--skip=output/dev", "--format=tar"]);
     for opt in host_apt_options() {
         cmd.arg(format!("--aptopt={opt}"));
     }
-    cmd.arg(suite).arg(out).args(&mirrors);
-    let shown = format!(
-        "mmdebstrap --variant=apt --format=tar {suite} {}",
-        out.display()
-    );
+    // The tar goes to stdout, after our dev/ entry.
+    cmd.arg(suite).arg("-").args(&mirrors);
+    let shown = format!("mmdebstrap --variant=apt --skip=output/dev --format=tar {suite} -");
     progress(&format!("mirrors: {}", mirrors.join(" | ")));
-    run_streaming(cmd, &shown, &mut progress)
+    let res = run_streaming_to(cmd, &shown, Some(file), &mut progress);
+    if res.is_err() {
+        let _ = fs::remove_file(out);
+    }
+    res
 }
 
 #[cfg(test)]
