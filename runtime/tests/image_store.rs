@@ -407,3 +407,10 @@ fn whiteout_layers_import_and_clean_up() {
     root.close().unwrap();
     assert!(!path.exists());
 }
+
+#[test]
+fn store_is_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+    assert_send_sync::<ImageError>();
+}

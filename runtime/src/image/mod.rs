@@ -33,6 +33,23 @@
 //! }
 //! ```
 //!
+//! Also (builder, save/load, bootstrap):
+//!
+//! ```ignore
+//! impl Store {
+//!     pub fn add_layer(&self, tar: impl Read) -> Result<Layer, ImageError>;            // plain or gzip tar
+//!     pub fn create_image(&self, config: &ImageConfig, reference: Option<&str>) -> Result<Image, ImageError>;
+//!     pub fn create_image_from_bytes(&self, config_json: &[u8], reference: Option<&str>) -> Result<Image, ImageError>;
+//!     pub fn layer(&self, diff_id: &str) -> Result<Layer, ImageError>;
+//!     pub fn config_bytes(&self, image: &Image) -> Result<Vec<u8>, ImageError>;       // exact bytes of the id
+//!     pub fn blob_path(&self, diff_id: &str) -> Result<PathBuf, ImageError>;          // the layer tar
+//!     pub fn root(&self) -> &Path;
+//! }
+//! ImageError::status_code(&self) -> u16   // 404 / 409 / 400 / 500
+//! extract::write_layer_tar(dir, out)       // a directory (e.g. an upper dir) as a layer tar
+//! bootstrap::{busybox_rootfs_tar, debian_rootfs_tar, changes_for, default_reference, try_install_busybox_static}
+//! ```
+//!
 //! Consistency: every change happens under the store lock (an in-process
 //! mutex plus `flock` on `lock`) and every file appears atomically (temp +
 //! rename), so a reader never sees half a layer or half a config. Readers
