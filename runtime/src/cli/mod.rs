@@ -1,2 +1,4 @@
 //! The `whale` verbs, as a client of the daemon's API (bollard).
-pub fn main() -> i32 { 0 }
+pub fn main() -> i32 {
+    0
+}
