@@ -178,9 +178,29 @@ impl SpawnedShim {
     }
 }
 
+/// A Unix socket path must fit in 108 bytes; a longer one is reached
+/// through `/proc/self/fd/<dir fd>/<name>` while the returned dir stays open.
+pub fn short_socket_path(socket: &Path) -> std::io::Result<(Option<std::fs::File>, PathBuf)> {
+    use std::os::fd::AsRawFd;
+    if socket.as_os_str().len() < 100 {
+        return Ok((None, socket.to_path_buf()));
+    }
+    let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
+        return Ok((None, socket.to_path_buf()));
+    };
+    let dir = std::fs::File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    Ok((Some(dir), short))
+}
+
 /// Open a connection and send `req`; the stream is returned for what follows.
 pub async fn connect(socket: &Path, req: &Request) -> Result<UnixStream, ShimError> {
-    let mut stream = UnixStream::connect(socket)
+    let not_running = |source| ShimError::NotRunning {
+        socket: socket.to_path_buf(),
+        source,
+    };
+    let (_dir, path) = short_socket_path(socket).map_err(not_running)?;
+    let mut stream = UnixStream::connect(&path)
         .await
         .map_err(|source| ShimError::NotRunning {
             socket: socket.to_path_buf(),

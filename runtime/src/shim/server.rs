@@ -19,6 +19,8 @@ const MAX_PENDING: usize = 8 << 20;
 /// How long to wait for output EOF after the init died, and for clients to
 /// take their last bytes, before giving up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// How long a container must run before its `running` state is written.
+const RUNNING_STATE_DELAY: Duration = Duration::from_millis(3);
 /// A request line longer than this is not a request.
 const MAX_REQUEST: usize = 64 * 1024;
 
@@ -113,6 +115,8 @@ struct Server {
     exit_code: Option<i32>,
     exit: Option<Exit>,
     exited_at: Option<Instant>,
+    /// When to record `running` if the container is still running then.
+    running_due: Option<Instant>,
 }
 
 enum Token {
@@ -197,6 +201,7 @@ pub(crate) fn serve(shim: Shim) -> i32 {
         exit_code: None,
         exit: None,
         exited_at: None,
+        running_due: None,
     };
     server.run()
 }
@@ -246,6 +251,8 @@ impl Server {
                 }
                 if waits_answered && (self.clients.is_empty() || late) {
                     let _ = fs::remove_file(&self.shim.spec.socket_path);
+                    // Last: the namespace (and the overlay) go away now.
+                    drop(self.shim.mnt_ns.take());
                     return 0;
                 }
             }
@@ -285,14 +292,19 @@ impl Server {
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
                 tokens.push(Token::Client(i));
             }
-            let timeout = match (finish_deadline, self.exited_at) {
-                (Some(d), _) => remaining_ms(d),
-                (None, Some(t)) => remaining_ms(t + DRAIN_LIMIT),
+            let timeout = match (finish_deadline, self.exited_at, self.running_due) {
+                (Some(d), _, _) => remaining_ms(d),
+                (None, Some(t), _) => remaining_ms(t + DRAIN_LIMIT),
+                (None, None, Some(t)) => remaining_ms(t),
                 _ => -1,
             };
             if let Err(e) = process::poll(&mut fds, timeout) {
                 eprintln!("whale shim: poll: {e}");
                 return 1;
+            }
+            if self.exit_code.is_none() && self.running_due.is_some_and(|t| Instant::now() >= t) {
+                self.running_due = None;
+                self.write_state(RunStatus::Running, None);
             }
             if timeout == 0 && self.exit_code.is_some() && !finishing {
                 // The init is gone but something still holds its output
@@ -381,7 +393,9 @@ impl Server {
             let _ = process::dup2(null.as_raw_fd(), 0);
         }
         let _ = process::dup2(2, 1);
-        self.write_state(RunStatus::Running, None);
+        // Recording `running` costs an fsync, often a journal commit: a
+        // container that is done within a few ms goes straight to `exited`.
+        self.running_due = Some(Instant::now() + RUNNING_STATE_DELAY);
         None
     }
 
@@ -445,7 +459,15 @@ impl Server {
             oom_killed: exit.is_some_and(|e| e.oom_killed),
             error: String::new(),
         };
-        if let Err(e) = crate::fsutil::write_json_atomic(&self.shim.spec.state_path, &state) {
+        let t = Instant::now();
+        let result = crate::fsutil::write_json_atomic(&self.shim.spec.state_path, &state);
+        if t.elapsed() > Duration::from_millis(10) {
+            eprintln!(
+                "whale shim: writing the state took {:?} (disk flush)",
+                t.elapsed()
+            );
+        }
+        if let Err(e) = result {
             eprintln!(
                 "whale shim: cannot write {}: {e}",
                 self.shim.spec.state_path.display()
