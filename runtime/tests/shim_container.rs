@@ -18,7 +18,7 @@ use whale::shim::spec::{NetworkMode, Resources, ShimSpec};
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "ls", "ps", "hostname", "cat", "sleep", "true", "id", "grep", "touch", "wc",
-    "mount", "tty", "stat", "head",
+    "mount", "tty", "stat", "head", "mknod",
 ];
 
 fn is_root() -> bool {
@@ -257,6 +257,7 @@ async fn pid1_hostname_loopback_only_and_caps() {
     let f = Fixture::new(&sh(
         "echo $$; hostname; ls /sys/class/net; grep CapBnd /proc/self/status; \
          cat /etc/hostname; wc -c < /proc/timer_list; touch /proc/sys/x 2>/dev/null || echo ro; \
+         mknod /tmp/mem c 1 1 && head -c1 /tmp/mem 2>/dev/null || echo denied; \
          ls /dev; ps -o pid,comm",
     ));
     let o = f.run().await.unwrap();
@@ -269,6 +270,10 @@ async fn pid1_hostname_loopback_only_and_caps() {
     assert_eq!(lines[4], f.spec.hostname);
     assert_eq!(lines[5].trim(), "0", "timer_list must be masked");
     assert_eq!(lines[6], "ro", "/proc/sys must be read-only");
+    assert_eq!(
+        lines[7], "denied",
+        "the devices cgroup must refuse /dev/mem"
+    );
     for dev in [
         "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx",
     ] {
@@ -472,15 +477,11 @@ async fn stdin_is_piped_and_closed_with_stdin_once() {
     .unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
-    attach
-        .write_all(b"echo hi; read x; echo got $x\n")
-        .await
-        .unwrap();
-    attach.write_all(b"line\n").await.unwrap();
+    attach.write_all(b"echo hi; exit 3\n").await.unwrap();
     attach.shutdown().await.unwrap();
     let (out, _) = read_frames(attach).await;
-    assert_eq!(out, "hi\ngot line\n");
-    assert_eq!(read_exit(wait).await.exit_code, 0);
+    assert_eq!(out, "hi\n");
+    assert_eq!(read_exit(wait).await.exit_code, 3);
     f.assert_clean();
 
     let mut f = Fixture::new(&sh("cat; exit 3"));

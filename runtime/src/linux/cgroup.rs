@@ -19,7 +19,25 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// v1 controllers a container joins. `cpuset` is left out on purpose: a new
 /// cpuset cgroup starts with empty cpus/mems and would have to be seeded.
-pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer"];
+pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
+
+/// Docker's default device rules (v1 devices cgroup): any node may be
+/// created, only these may be opened. Without them CAP_MKNOD would let the
+/// container read the host's disks.
+pub const DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
 
 /// cgroup2's statfs magic (linux/magic.h).
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -119,10 +137,17 @@ impl Cgroup {
         let mut dirs: Vec<(String, PathBuf)> = Vec::new();
         let mut mounts_seen: Vec<PathBuf> = Vec::new();
         for &c in controllers {
-            let own = own_path(proc_self_cgroup, c).ok_or_else(|| CgroupError::NoController {
-                controller: if c.is_empty() { "unified" } else { c }.to_string(),
-                root: root.to_path_buf(),
-            })?;
+            // Only memory is required on v1 (limits, OOM); a machine without
+            // e.g. freezer mounted still runs containers.
+            let Some(own) = own_path(proc_self_cgroup, c) else {
+                if c.is_empty() || c == "memory" {
+                    return Err(CgroupError::NoController {
+                        controller: if c.is_empty() { "unified" } else { c }.to_string(),
+                        root: root.to_path_buf(),
+                    });
+                }
+                continue;
+            };
             let mount = if c.is_empty() {
                 root.to_path_buf()
             } else {
@@ -207,6 +232,28 @@ impl Cgroup {
         }
         if let (Some(limit), Some(dir)) = (res.pids_limit, self.dir("pids")) {
             write_file(dir, "pids.max", &pids_value(limit))?;
+        }
+        if let Some(dir) = self.dir("devices") {
+            write_file(dir, "devices.deny", "a")?;
+            // One rule per write(2), on one open file.
+            let path = dir.join("devices.allow");
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|source| CgroupError::Write {
+                    path: path.clone(),
+                    value: DEVICE_RULES[0].to_string(),
+                    source,
+                })?;
+            for rule in DEVICE_RULES {
+                std::io::Write::write_all(&mut f, rule.as_bytes()).map_err(|source| {
+                    CgroupError::Write {
+                        path: path.clone(),
+                        value: rule.to_string(),
+                        source,
+                    }
+                })?;
+            }
         }
         Ok(())
     }
@@ -445,7 +492,7 @@ mod tests {
     use super::*;
 
     const V1_SELF: &str = "9:name=systemd:/\n8:pids:/user.slice\n6:freezer:/\n\
-        4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n";
+        5:devices:/\n4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n";
 
     fn fake_v1() -> (tempfile::TempDir, Cgroup) {
         let t = tempfile::tempdir().unwrap();
@@ -456,6 +503,8 @@ mod tests {
         cg.create().unwrap();
         // The kernel creates these in every new v1 cgroup.
         let mem = t.path().join("memory/process_api/abc/whale/abc123");
+        let dev = t.path().join("devices/whale/abc123");
+        fs::write(dev.join("devices.allow"), "").unwrap();
         for f in [
             "memory.limit_in_bytes",
             "memory.memsw.limit_in_bytes",
@@ -500,6 +549,10 @@ mod tests {
         assert_eq!(r("cpu/whale/abc123/cpu.cfs_period_us"), "100000");
         assert_eq!(r("cpu/whale/abc123/cpu.shares"), "512");
         assert_eq!(r("pids/user.slice/whale/abc123/pids.max"), "20");
+        assert_eq!(r("devices/whale/abc123/devices.deny"), "a");
+        let allow = r("devices/whale/abc123/devices.allow");
+        assert!(allow.starts_with("c *:* mb *:* mc 1:3 rwm"), "{allow}");
+        assert!(allow.ends_with("c 10:200 rwm"), "{allow}");
     }
 
     #[test]

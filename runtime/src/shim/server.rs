@@ -250,7 +250,6 @@ impl Server {
                     self.clients.retain(|c| !c.dead);
                 }
                 if waits_answered && (self.clients.is_empty() || late) {
-                    let _ = fs::remove_file(&self.shim.spec.socket_path);
                     // Last: the namespace (and the overlay) go away now.
                     drop(self.shim.mnt_ns.take());
                     return 0;
@@ -446,6 +445,8 @@ impl Server {
         };
         self.exit = Some(exit.clone());
         self.write_state(RunStatus::Exited, Some(&exit));
+        // No new clients from here: whoever got an Exit finds the socket gone.
+        let _ = fs::remove_file(&self.shim.spec.socket_path);
     }
 
     fn write_state(&self, status: RunStatus, exit: Option<&Exit>) {
