@@ -106,6 +106,7 @@ fn cstrings(items: &[String]) -> Result<Vec<CString>, InitFailure> {
 }
 
 fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
+    super::trace("init: start");
     // Writing "0" moves the writer itself.
     for f in &cfg.join_files {
         std::fs::write(f, "0")
@@ -114,6 +115,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
     process::unshare(libc::CLONE_NEWCGROUP)
         .map_err(|e| fail(125, format!("cannot create the cgroup namespace: {e}")))?;
 
+    super::trace("init: joined cgroup");
     mount::make_mounts_private().map_err(|e| fail(125, e))?;
     mount::build_rootfs(&mount::Rootfs {
         lower_dirs: &cfg.lower_dirs,
@@ -124,7 +126,9 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         console: cfg.console.as_deref(),
     })
     .map_err(|e| fail(125, e))?;
+    super::trace("init: rootfs built");
     mount::pivot_root(&cfg.merged_dir).map_err(|e| fail(125, e))?;
+    super::trace("init: pivoted");
 
     process::sethostname(&cfg.hostname)
         .map_err(|e| fail(125, format!("cannot set hostname {:?}: {e}", cfg.hostname)))?;
@@ -132,6 +136,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         process::loopback_up().map_err(|e| fail(125, format!("cannot bring lo up: {e}")))?;
     }
 
+    super::trace("init: network");
     process::setsid().map_err(|e| fail(125, format!("setsid: {e}")))?;
     for (i, fd) in cfg.stdio.iter().enumerate() {
         process::dup2(*fd, i as RawFd)

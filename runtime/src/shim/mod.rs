@@ -22,6 +22,18 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
+/// With `WHALE_SHIM_TRACE` set, phases of the start path are timed into
+/// shim.log (microseconds since the shim started).
+pub(crate) fn trace(label: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<Option<std::time::Instant>> = OnceLock::new();
+    let start = START
+        .get_or_init(|| std::env::var_os("WHALE_SHIM_TRACE").map(|_| std::time::Instant::now()));
+    if let Some(t) = start {
+        eprintln!("trace {:>6}us {label}", t.elapsed().as_micros());
+    }
+}
+
 /// Errors of the shim before its container runs: Docker's exit code + why.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -39,6 +51,7 @@ fn failure(exit_code: i32, message: impl std::fmt::Display) -> ShimFailure {
 
 /// Entry point of `whale shim <container dir>`; returns the process exit code.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    trace("main");
     let Some(dir) = args.first().map(PathBuf::from) else {
         eprintln!("usage: whale shim <container dir> (spawned by the whale daemon)");
         return 2;
@@ -156,6 +169,7 @@ fn write_etc_files(
 
 impl Shim {
     fn prepare(dir: &Path) -> Result<Shim, ShimFailure> {
+        trace("shim forked");
         let spec = read_spec(dir)?;
         if spec.args.is_empty() {
             return Err(failure(125, "no command specified"));
@@ -169,6 +183,7 @@ impl Shim {
         cgroup
             .apply(&spec.resources)
             .map_err(|e| undo_cgroup(failure(125, e)))?;
+        trace("cgroup ready");
         match Shim::start_init(spec, dir, cgroup.clone()) {
             Ok(s) => Ok(s),
             Err(f) => Err(undo_cgroup(f)),
@@ -280,6 +295,7 @@ impl Shim {
         if spec.network != NetworkMode::Host {
             flags |= libc::CLONE_NEWNET;
         }
+        trace("clone");
         let pid = process::clone_process(flags, || init::run(&cfg)).map_err(|e| {
             remove_socket(failure(
                 125,
@@ -298,6 +314,7 @@ impl Shim {
                 return Err(remove_socket(failure(125, format!("pidfd_open: {e}"))));
             }
         };
+        trace("cloned");
         let mnt_ns = fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
         // The init reports once: ready, or why it cannot run the command.
         match read_report(report_r.as_raw_fd()) {
@@ -329,6 +346,7 @@ impl Shim {
     }
 
     fn run(self) -> i32 {
+        trace("init ready");
         if let Err(e) = send_line(&Ready {
             pid: self.pid,
             shim_pid: self.shim_pid,

@@ -381,6 +381,7 @@ impl Server {
             });
             return Some(self.abort());
         }
+        super::trace("started");
         self.started_at = now_rfc3339();
         self.started = true;
         let _ = send_line(&Started {
@@ -433,6 +434,7 @@ impl Server {
 
     /// The container has exited and its output is drained: record it.
     fn finish(&mut self) {
+        super::trace("exited, output drained");
         self.log.flush();
         let oom_killed = self.shim.cgroup.oom_killed();
         if let Err(e) = self.shim.cgroup.remove() {
@@ -445,6 +447,7 @@ impl Server {
         };
         self.exit = Some(exit.clone());
         self.write_state(RunStatus::Exited, Some(&exit));
+        super::trace("state written");
         // No new clients from here: whoever got an Exit finds the socket gone.
         let _ = fs::remove_file(&self.shim.spec.socket_path);
     }
@@ -460,14 +463,7 @@ impl Server {
             oom_killed: exit.is_some_and(|e| e.oom_killed),
             error: String::new(),
         };
-        let t = Instant::now();
-        let result = crate::fsutil::write_json_atomic(&self.shim.spec.state_path, &state);
-        if t.elapsed() > Duration::from_millis(10) {
-            eprintln!(
-                "whale shim: writing the state took {:?} (disk flush)",
-                t.elapsed()
-            );
-        }
+        let result = write_state_file(&self.shim.spec.state_path, &state);
         if let Err(e) = result {
             eprintln!(
                 "whale shim: cannot write {}: {e}",
@@ -745,6 +741,26 @@ impl Server {
             }
         }
     }
+}
+
+/// Write the state atomically (temp file + rename: readers never see half a
+/// file) but without fsync. On this machine the two fsyncs of
+/// `fsutil::write_json_atomic` cost 8 to 30 ms (a journal commit), more than
+/// the whole container run. Losing the newest record to a power cut is
+/// harmless: after a reboot no container runs, and the daemon treats a
+/// `running` record whose shim is gone as exited.
+fn write_state_file(path: &std::path::Path, state: &RuntimeState) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", process::getpid()));
+    fs::write(&tmp, &bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
 }
 
 /// Docker's multiplexed stream frame: type, three zero bytes, BE length.
