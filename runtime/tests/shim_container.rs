@@ -425,8 +425,8 @@ async fn memory_limit_oom_kill_is_reported() {
 async fn limits_are_written_to_the_cgroup() {
     require_root!();
     let mut f = Fixture::new(&sh(
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; \
-         cat /proc/self/cgroup | grep -c ':/$'",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+         grep -vc ':/$' /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null || echo ro",
     ));
     f.spec.resources = Resources {
         memory: Some(64 << 20),
@@ -450,9 +450,26 @@ async fn limits_are_written_to_the_cgroup() {
     // The init is already in its cgroup, waiting for start.
     let pids = cgroup::container_pids(&f.spec.cgroup_path).unwrap();
     assert_eq!(pids, vec![shim.ready.pid]);
+    let attach = client::connect(
+        &f.socket(),
+        &Request::Attach {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+        },
+    )
+    .await
+    .unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
+    let (out, err) = read_frames(attach).await;
     let exit = read_exit(wait).await;
+    // Seen through its cgroup namespace: its own cgroup is the root, and
+    // /sys/fs/cgroup shows its own limits, read-only.
+    if cg.version == cgroup::Version::V1 {
+        assert_eq!(out, "67108864\n50\n0\nro\n", "stderr: {err}");
+    }
+    // grep -c exits 1 when it counts 0 lines, and so does the script.
     assert_eq!(exit.exit_code, 0);
     f.assert_clean();
 }

@@ -94,6 +94,8 @@ pub fn detect_version(root: &Path) -> io::Result<Version> {
 #[derive(Debug, Clone)]
 pub struct Cgroup {
     pub version: Version,
+    /// The mount root the dirs were resolved under.
+    pub root: PathBuf,
     /// (controller, directory); on v2 a single entry with controller "".
     pub dirs: Vec<(String, PathBuf)>,
 }
@@ -164,7 +166,11 @@ impl Cgroup {
                 mount.join(own.trim_start_matches('/')).join(rel),
             ));
         }
-        Ok(Cgroup { version, dirs })
+        Ok(Cgroup {
+            version,
+            root: root.to_path_buf(),
+            dirs,
+        })
     }
 
     /// Resolve against the real kernel: detect the version, read our own cgroups.
@@ -176,6 +182,22 @@ impl Cgroup {
         })?;
         let own = read("/proc/self/cgroup".as_ref())?;
         Cgroup::resolve(version, root, &own, rel)
+    }
+
+    /// The v1 hierarchies joined, by the name of their mount dir, which is
+    /// also their mount option (`memory`, or `cpu,cpuacct` when co-mounted).
+    pub fn v1_hierarchies(&self) -> Vec<String> {
+        if self.version != Version::V1 {
+            return Vec::new();
+        }
+        self.dirs
+            .iter()
+            .filter_map(|(c, _)| {
+                let mount = self.root.join(c);
+                let canon = fs::canonicalize(&mount).unwrap_or(mount);
+                canon.file_name().map(|n| n.to_string_lossy().into_owned())
+            })
+            .collect()
     }
 
     fn dir(&self, controller: &str) -> Option<&Path> {

@@ -243,6 +243,17 @@ pub struct Rootfs<'a> {
     pub binds: &'a [(PathBuf, &'a str)],
     /// The pty slave to expose as /dev/console.
     pub console: Option<&'a Path>,
+    /// What to show read-only at /sys/fs/cgroup (the container's own
+    /// cgroups, as its cgroup namespace sees them).
+    pub cgroups: CgroupView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupView {
+    None,
+    /// v1 hierarchies by mount option, e.g. ["memory", "cpu,cpuacct"].
+    V1(Vec<String>),
+    V2,
 }
 
 /// Docker's masked paths: files get /dev/null, directories an empty
@@ -376,6 +387,8 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         None,
     )?;
 
+    mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
+
     for (source, inside) in r.binds {
         let target = m.join(inside);
         touch(&target)?;
@@ -390,6 +403,61 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         readonly_path(&m.join(p))?;
     }
     Ok(())
+}
+
+/// Best effort: a container without a cgroup view still runs.
+fn mount_cgroups(target: &Path, view: &CgroupView) {
+    let flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
+    match view {
+        CgroupView::None => {}
+        CgroupView::V2 => {
+            let _ = mount(
+                Some(Path::new("cgroup2")),
+                target,
+                Some("cgroup2"),
+                flags,
+                None,
+            );
+        }
+        CgroupView::V1(hierarchies) => {
+            if mount(
+                Some(Path::new("tmpfs")),
+                target,
+                Some("tmpfs"),
+                NOSUID_NODEV_NOEXEC,
+                Some("mode=755"),
+            )
+            .is_err()
+            {
+                return;
+            }
+            for h in hierarchies {
+                let dir = target.join(h);
+                if mkdir(&dir, 0o555).is_ok() {
+                    let _ = mount(
+                        Some(Path::new("cgroup")),
+                        &dir,
+                        Some("cgroup"),
+                        flags,
+                        Some(h),
+                    );
+                }
+                // `cpu,cpuacct` is also reachable as `cpu` and `cpuacct`.
+                if h.contains(',') {
+                    for alias in h.split(',') {
+                        let _ = symlink(h, &target.join(alias));
+                    }
+                }
+            }
+            let _ = mount(
+                None,
+                target,
+                None,
+                libc::MS_REMOUNT | libc::MS_BIND | flags,
+                None,
+            );
+        }
+    }
 }
 
 fn is_enoent(e: &MountError) -> bool {

@@ -19,6 +19,7 @@ pub(crate) struct InitConfig {
     pub merged_dir: PathBuf,
     pub binds: Vec<(PathBuf, &'static str)>,
     pub console: Option<PathBuf>,
+    pub cgroups: mount::CgroupView,
     pub hostname: String,
     pub new_netns: bool,
     /// Descriptors to become 0, 1, 2.
@@ -124,6 +125,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         merged_dir: &cfg.merged_dir,
         binds: &cfg.binds,
         console: cfg.console.as_deref(),
+        cgroups: cfg.cgroups.clone(),
     })
     .map_err(|e| fail(125, e))?;
     super::trace("init: rootfs built");

@@ -278,6 +278,12 @@ impl Shim {
             merged_dir: spec.merged_dir.clone(),
             binds,
             console,
+            cgroups: match cgroup.version {
+                crate::linux::cgroup::Version::V1 => {
+                    crate::linux::mount::CgroupView::V1(cgroup.v1_hierarchies())
+                }
+                crate::linux::cgroup::Version::V2 => crate::linux::mount::CgroupView::V2,
+            },
             hostname: spec.hostname.clone(),
             new_netns: spec.network != NetworkMode::Host,
             stdio: child_stdio,
