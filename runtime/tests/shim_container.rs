@@ -18,7 +18,7 @@ use whale::shim::spec::{NetworkMode, Resources, ShimSpec};
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "ls", "ps", "hostname", "cat", "sleep", "true", "id", "grep", "touch", "wc",
-    "mount", "tty", "stat", "head", "mknod",
+    "mount", "tty", "stat", "head", "mknod", "stty",
 ];
 
 fn is_root() -> bool {
@@ -640,5 +640,63 @@ async fn shim_survives_its_parent_and_outlives_the_client() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    f.assert_clean();
+}
+
+#[tokio::test]
+async fn tty_stdin_and_detach_keys() {
+    require_root!();
+    let mut f = Fixture::new(&["sh"]);
+    f.spec.tty = true;
+    f.spec.open_stdin = true;
+    f.write_spec();
+    let shim = client::spawn(&f.dir).await.unwrap();
+    let mut attach = client::connect(
+        &f.socket(),
+        &Request::Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        },
+    )
+    .await
+    .unwrap();
+    shim.start().await.unwrap();
+    client::resize(&f.socket(), 40, 120).await.unwrap();
+    attach
+        .write_all(b"stty size; echo $((6*7))\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("42\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), attach.read(&mut chunk))
+            .await
+            .expect("no echo from the tty")
+            .unwrap();
+        assert!(
+            n > 0,
+            "stream closed early: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).contains("40 120"),
+        "{seen:?}"
+    );
+    // Ctrl-P Ctrl-Q: the attach ends, the container keeps running.
+    attach.write_all(&[0x10, 0x11]).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), attach.read_to_end(&mut rest))
+        .await
+        .expect("detach must close the stream")
+        .unwrap();
+    let st = client::status(&f.socket()).await.unwrap();
+    assert!(st.running);
+    assert_eq!(st.attached, 0);
+    let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
+    client::signal(&f.socket(), 9).await.unwrap();
+    assert_eq!(read_exit(wait).await.exit_code, 137);
     f.assert_clean();
 }

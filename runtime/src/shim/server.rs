@@ -21,6 +21,8 @@ const MAX_PENDING: usize = 8 << 20;
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// How long a container must run before its `running` state is written.
 const RUNNING_STATE_DELAY: Duration = Duration::from_millis(3);
+/// Input held for a container that does not read its stdin, at most.
+const MAX_STDIN_BUFFER: usize = 1 << 20;
 /// A request line longer than this is not a request.
 const MAX_REQUEST: usize = 64 * 1024;
 
@@ -46,6 +48,8 @@ struct Client {
     read_open: bool,
     close_after_flush: bool,
     dead: bool,
+    /// How many bytes of the detach sequence were just typed (held back).
+    escape: usize,
 }
 
 impl Client {
@@ -280,9 +284,16 @@ impl Server {
                     tokens.push(Token::Stdin);
                 }
             }
+            // Stop reading stdin clients while the container is not
+            // reading what we already hold for it.
+            let stdin_full = self
+                .stdin
+                .as_ref()
+                .is_some_and(|s| s.buf.len() >= MAX_STDIN_BUFFER);
             for (i, c) in self.clients.iter().enumerate() {
                 let mut ev: libc::c_short = 0;
-                if c.read_open {
+                let feeds_stdin = matches!(c.kind, Kind::Attach { stdin: true, .. });
+                if c.read_open && !(feeds_stdin && stdin_full) {
                     ev |= libc::POLLIN;
                 }
                 if !c.out.is_empty() {
@@ -491,6 +502,7 @@ impl Server {
                         read_open: true,
                         close_after_flush: false,
                         dead: false,
+                        escape: 0,
                     });
                     let i = self.clients.len() - 1;
                     self.on_client(i, libc::POLLIN, &mut buf);
@@ -603,7 +615,20 @@ impl Server {
                 self.try_request(i);
             }
             Kind::Attach { stdin: true, .. } => {
-                let data = buf[..n].to_vec();
+                let data = if self.tty_fd.is_some() {
+                    let (data, detach) = scan_detach(&mut self.clients[i].escape, &buf[..n]);
+                    if detach {
+                        // Docker's Ctrl-P Ctrl-Q: this client leaves, the
+                        // container keeps running.
+                        let c = &mut self.clients[i];
+                        c.read_open = false;
+                        c.close_after_flush = true;
+                        c.flush();
+                    }
+                    data
+                } else {
+                    buf[..n].to_vec()
+                };
                 self.feed_stdin(&data);
             }
             // Anything else a client sends after its request is ignored.
@@ -763,6 +788,35 @@ fn write_state_file(path: &std::path::Path, state: &RuntimeState) -> io::Result<
     })
 }
 
+/// Docker's default detach keys, ctrl-p ctrl-q (tty attaches only, as Docker).
+pub(crate) const DETACH_KEYS: &[u8] = &[0x10, 0x11];
+
+/// Filter a tty client's input for the detach sequence. `held` carries how
+/// many sequence bytes ended the previous chunk. Returns the bytes to pass
+/// to the container and whether the sequence was completed.
+pub(crate) fn scan_detach(held: &mut usize, input: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::with_capacity(input.len());
+    for &b in input {
+        if b == DETACH_KEYS[*held] {
+            *held += 1;
+            if *held == DETACH_KEYS.len() {
+                *held = 0;
+                return (out, true);
+            }
+            continue;
+        }
+        // A false start: the held bytes were ordinary input after all.
+        out.extend_from_slice(&DETACH_KEYS[..*held]);
+        *held = 0;
+        if b == DETACH_KEYS[0] {
+            *held = 1;
+        } else {
+            out.push(b);
+        }
+    }
+    (out, false)
+}
+
 /// Docker's multiplexed stream frame: type, three zero bytes, BE length.
 pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(8 + data.len());
@@ -781,6 +835,20 @@ fn remaining_ms(deadline: Instant) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_sequence_is_found_across_chunks_and_false_starts_pass() {
+        let mut held = 0;
+        assert_eq!(scan_detach(&mut held, b"ls\n"), (b"ls\n".to_vec(), false));
+        assert_eq!(scan_detach(&mut held, b"a\x10"), (b"a".to_vec(), false));
+        assert_eq!(held, 1);
+        assert_eq!(scan_detach(&mut held, b"\x11rest"), (Vec::new(), true));
+        let mut held = 0;
+        assert_eq!(
+            scan_detach(&mut held, b"\x10x\x10\x10\x11"),
+            (b"\x10x\x10".to_vec(), true)
+        );
+    }
 
     #[test]
     fn frames_have_dockers_header() {
