@@ -29,8 +29,15 @@ const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum ConnectError {
     #[error("invalid host {host:?}: {reason} (use unix:///path/to/socket or a plain socket path)")]
     BadHost { host: String, reason: String },
-    #[error("Cannot connect to the whale daemon at unix://{}: {reason}. Is the daemon running?", socket.display())]
+    #[error("Cannot connect to the whale daemon at unix://{}: {reason}. Is the daemon running? (start it with 'whale daemon', or let whale start it: use a socket path other than docker's)", socket.display())]
     Unreachable { socket: PathBuf, reason: String },
+    #[error("the whale daemon started for unix://{} exited at once ({status}); its log {} ends with:\n{tail}", socket.display(), log.display())]
+    DaemonExited {
+        socket: PathBuf,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("started the whale daemon for unix://{} but it did not answer within {}s; see its log: {}", socket.display(), DAEMON_START_TIMEOUT.as_secs(), log.display())]
     StartTimeout { socket: PathBuf, log: PathBuf },
     #[error("could not start the whale daemon ({what}): {source}; its log would be {}", log.display())]
@@ -240,12 +247,11 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(ConnectError::Unreachable {
+            return Err(ConnectError::DaemonExited {
                 socket: socket.to_path_buf(),
-                reason: format!(
-                    "the daemon we started exited ({status}); see its log: {}",
-                    log.display()
-                ),
+                status: status.to_string(),
+                tail: log_tail(&log, 5),
+                log,
             });
         }
         if Instant::now() >= deadline {
@@ -257,6 +263,18 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(50));
     }
+}
+
+/// The last `n` lines of a log, indented, for an error message.
+fn log_tail(log: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn ping(socket: &Path) -> bool {

@@ -26,7 +26,11 @@ use super::{client, daemon_error, report, CliError, CliResult};
 const ENGINE_FAILED: i32 = 125;
 
 /// The ContainerCreate body docker would send for these flags.
-pub fn create_body(opts: &ContainerOpts, attach: bool, lookup_env: &dyn Fn(&str) -> Option<String>) -> ContainerCreateBody {
+pub fn create_body(
+    opts: &ContainerOpts,
+    attach: bool,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> ContainerCreateBody {
     let env: Vec<String> = opts
         .env
         .iter()
@@ -116,7 +120,11 @@ fn run_failure(message: impl std::fmt::Display, with_help: bool) {
 }
 
 /// Create the container; on failure print docker's message and return the exit code.
-async fn create_container(client: &Client, opts: &ContainerOpts, attach: bool) -> Result<String, i32> {
+async fn create_container(
+    client: &Client,
+    opts: &ContainerOpts,
+    attach: bool,
+) -> Result<String, i32> {
     let body = create_body(opts, attach, &|k| std::env::var(k).ok());
     let options = CreateContainerOptions {
         name: opts.name.clone(),
@@ -180,7 +188,11 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     if args.detach {
-        if let Err(err) = client.docker.start_container(&id, None::<StartContainerOptions>).await {
+        if let Err(err) = client
+            .docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+        {
             let err = daemon_error(err);
             run_failure(&err, true);
             return start_error_code(&err.to_string());
@@ -237,7 +249,11 @@ impl Session<'_> {
         };
         // Post /wait before /start, and start only once the daemon accepted
         // it: a quick container must not exit before anyone waits for it.
-        let condition = if self.auto_remove { "removed" } else { "next-exit" };
+        let condition = if self.auto_remove {
+            "removed"
+        } else {
+            "next-exit"
+        };
         let accepted = self.client.wait_accepted.notified();
         tokio::pin!(accepted);
         accepted.as_mut().enable();
@@ -264,7 +280,10 @@ impl Session<'_> {
             None
         };
 
-        if let Err(err) = docker.start_container(self.id, None::<StartContainerOptions>).await {
+        if let Err(err) = docker
+            .start_container(self.id, None::<StartContainerOptions>)
+            .await
+        {
             let err = daemon_error(err);
             if is_run {
                 run_failure(&err, true);
@@ -272,13 +291,20 @@ impl Session<'_> {
                 report(&err);
             }
             waiter.abort();
-            return Err(if is_run { start_error_code(&err.to_string()) } else { 1 });
+            return Err(if is_run {
+                start_error_code(&err.to_string())
+            } else {
+                1
+            });
         }
 
         let signals = if self.tty {
             None
         } else {
-            Some(tokio::spawn(forward_signals(docker.clone(), self.id.to_string())))
+            Some(tokio::spawn(forward_signals(
+                docker.clone(),
+                self.id.to_string(),
+            )))
         };
 
         // Copy the container's output until it closes the stream.
@@ -392,7 +418,12 @@ async fn forward_signals(docker: bollard::Docker, id: String) {
             .collect::<Vec<_>>();
         let (name, _, _) = futures_util::future::select_all(futures).await;
         let _ = docker
-            .kill_container(&id, Some(KillContainerOptions { signal: name.to_string() }))
+            .kill_container(
+                &id,
+                Some(KillContainerOptions {
+                    signal: name.to_string(),
+                }),
+            )
             .await;
     }
 }
@@ -587,7 +618,8 @@ fn is_not_found(err: &bollard::errors::Error) -> bool {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> CliResult<Value> {
-    Value::from_serialize(v).map_err(|e| CliError::Other(format!("encoding the daemon's answer: {e}")))
+    Value::from_serialize(v)
+        .map_err(|e| CliError::Other(format!("encoding the daemon's answer: {e}")))
 }
 
 /// One object for `inspect`, as the daemon described it.
@@ -632,7 +664,10 @@ pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
     match &tmpl {
         Some(t) => {
             for v in &found {
-                out.push_str(&t.execute(v).map_err(|e| CliError::Template(format!("template parsing error: {e}")))?);
+                out.push_str(
+                    &t.execute(v)
+                        .map_err(|e| CliError::Template(format!("template parsing error: {e}")))?,
+                );
                 out.push('\n');
             }
         }
@@ -697,7 +732,13 @@ pub async fn ps(cli: &Cli, args: &PsArgs) -> CliResult {
         .iter()
         .map(|c| output::ps_row(c, !args.no_trunc))
         .collect();
-    let text = output::render_list(&format, output::PS_TABLE, &output::ps_header(), &rows, output::PS_WORDS)?;
+    let text = output::render_list(
+        &format,
+        output::PS_TABLE,
+        &output::ps_header(),
+        &rows,
+        output::PS_WORDS,
+    )?;
     print!("{text}");
     Ok(())
 }
@@ -743,7 +784,10 @@ mod tests {
             start_error_code("Error response from daemon: failed to create shim task: exec: \"nosuch\": executable file not found in $PATH"),
             127
         );
-        assert_eq!(start_error_code("exec /no/such/path: no such file or directory"), 127);
+        assert_eq!(
+            start_error_code("exec /no/such/path: no such file or directory"),
+            127
+        );
         assert_eq!(start_error_code("exec /etc/passwd: permission denied"), 126);
         assert_eq!(start_error_code("exec /etc: is a directory"), 126);
         assert_eq!(start_error_code("cgroup: out of memory"), 125);
@@ -752,16 +796,42 @@ mod tests {
     #[test]
     fn create_body_follows_docker() {
         let o = opts(&[
-            "-i", "-e", "A=1", "-e", "FROM_HOST", "-e", "UNSET_HERE", "-l", "k=v", "-l", "flag",
-            "-m", "32m", "--cpus", "0.5", "--rm", "--entrypoint", "", "busybox", "sh", "-c", "echo",
+            "-i",
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET_HERE",
+            "-l",
+            "k=v",
+            "-l",
+            "flag",
+            "-m",
+            "32m",
+            "--cpus",
+            "0.5",
+            "--rm",
+            "--entrypoint",
+            "",
+            "busybox",
+            "sh",
+            "-c",
+            "echo",
         ]);
         let lookup = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
         let body = create_body(&o, true, &lookup);
-        assert_eq!(body.env, Some(vec!["A=1".to_string(), "FROM_HOST=h".to_string()]));
+        assert_eq!(
+            body.env,
+            Some(vec!["A=1".to_string(), "FROM_HOST=h".to_string()])
+        );
         let labels = body.labels.unwrap();
         assert_eq!(labels["k"], "v");
         assert_eq!(labels["flag"], "");
-        assert_eq!(body.cmd, Some(vec!["sh".to_string(), "-c".to_string(), "echo".to_string()]));
+        assert_eq!(
+            body.cmd,
+            Some(vec!["sh".to_string(), "-c".to_string(), "echo".to_string()])
+        );
         assert_eq!(body.entrypoint, Some(vec![String::new()]));
         assert_eq!(body.attach_stdin, Some(true));
         assert_eq!(body.stdin_once, Some(true));
@@ -794,7 +864,8 @@ mod tests {
 
     #[test]
     fn filters_parse() {
-        let f = parse_filters(&["name=web".into(), "status=exited".into(), "name=db".into()]).unwrap();
+        let f =
+            parse_filters(&["name=web".into(), "status=exited".into(), "name=db".into()]).unwrap();
         assert_eq!(f["name"], vec!["web", "db"]);
         assert!(parse_filters(&["oops".into()]).is_err());
     }

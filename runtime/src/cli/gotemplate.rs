@@ -371,7 +371,9 @@ impl Lexer<'_> {
             };
             let mut p = open + 2;
             let bytes = src.as_bytes();
-            if bytes.get(p) == Some(&b'-') && bytes.get(p + 1).is_some_and(|b| is_go_space(*b as char)) {
+            if bytes.get(p) == Some(&b'-')
+                && bytes.get(p + 1).is_some_and(|b| is_go_space(*b as char))
+            {
                 text = text.trim_end_matches(is_go_space);
                 p += 1;
             }
@@ -734,9 +736,7 @@ impl Parser<'_> {
                                     let node = self.control(&kind, &tokens[2..], pos)?;
                                     return Ok((nodes, End::ElseChain(node)));
                                 }
-                                _ => {
-                                    return Err(self.lexer.err(pos, "unexpected token in else"))
-                                }
+                                _ => return Err(self.lexer.err(pos, "unexpected token in else")),
                             }
                         }
                         "if" | "with" | "range" => {
@@ -777,9 +777,10 @@ impl Parser<'_> {
 
     fn no_args(&self, tokens: &[Token], what: &str, pos: usize) -> Result<(), TemplateError> {
         if tokens.len() > 1 {
-            return Err(self
-                .lexer
-                .err(pos, format!("unexpected {} in {what}", describe(&tokens[1]))));
+            return Err(self.lexer.err(
+                pos,
+                format!("unexpected {} in {what}", describe(&tokens[1])),
+            ));
         }
         Ok(())
     }
@@ -810,9 +811,7 @@ impl Parser<'_> {
                 let (els, end) = self.list()?;
                 match end {
                     End::End => els,
-                    End::Eof => {
-                        return Err(self.lexer.err(self.lexer.src.len(), "unexpected EOF"))
-                    }
+                    End::Eof => return Err(self.lexer.err(self.lexer.src.len(), "unexpected EOF")),
                     _ => return Err(self.lexer.err(pos, "expected end; found {{else}}")),
                 }
             }
@@ -824,7 +823,12 @@ impl Parser<'_> {
         })
     }
 
-    fn pipeline(&self, tokens: &[Token], pos: usize, in_range: bool) -> Result<Pipe, TemplateError> {
+    fn pipeline(
+        &self,
+        tokens: &[Token],
+        pos: usize,
+        in_range: bool,
+    ) -> Result<Pipe, TemplateError> {
         let mut decl = Vec::new();
         let mut assign = false;
         let mut rest = tokens;
@@ -863,7 +867,12 @@ impl Parser<'_> {
             }
             match rest[i].tok {
                 Tok::Pipe => i += 1,
-                _ => return Err(self.lexer.err(rest[i].pos, format!("unexpected {} in operand", describe(&rest[i])))),
+                _ => {
+                    return Err(self.lexer.err(
+                        rest[i].pos,
+                        format!("unexpected {} in operand", describe(&rest[i])),
+                    ))
+                }
             }
         }
         Ok(Pipe {
@@ -875,7 +884,12 @@ impl Parser<'_> {
     }
 
     /// One command: operands up to `|`, `)` or the end.
-    fn command(&self, toks: &[Token], mut i: usize, pos: usize) -> Result<(Cmd, usize), TemplateError> {
+    fn command(
+        &self,
+        toks: &[Token],
+        mut i: usize,
+        pos: usize,
+    ) -> Result<(Cmd, usize), TemplateError> {
         let mut args = Vec::new();
         while i < toks.len() {
             match toks[i].tok {
@@ -883,7 +897,10 @@ impl Parser<'_> {
                 _ => {}
             }
             if !args.is_empty() && !toks[i].spaced && !matches!(toks[i].tok, Tok::LParen) {
-                return Err(self.lexer.err(toks[i].pos, format!("unexpected {} in operand", describe(&toks[i]))));
+                return Err(self.lexer.err(
+                    toks[i].pos,
+                    format!("unexpected {} in operand", describe(&toks[i])),
+                ));
             }
             let (operand, next) = self.operand(toks, i, pos)?;
             args.push(operand);
@@ -896,7 +913,12 @@ impl Parser<'_> {
         Ok((Cmd { args }, i))
     }
 
-    fn operand(&self, toks: &[Token], i: usize, pos: usize) -> Result<(Operand, usize), TemplateError> {
+    fn operand(
+        &self,
+        toks: &[Token],
+        i: usize,
+        pos: usize,
+    ) -> Result<(Operand, usize), TemplateError> {
         let t = &toks[i];
         let mut next = i + 1;
         let mut src = t.src.clone();
@@ -905,7 +927,13 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot,
             Tok::Field(f) => {
                 let mut fields = vec![f.clone()];
-                while let Some(Token { tok: Tok::Field(f), spaced: false, src: s, pos: p }) = toks.get(next) {
+                while let Some(Token {
+                    tok: Tok::Field(f),
+                    spaced: false,
+                    src: s,
+                    pos: p,
+                }) = toks.get(next)
+                {
                     fields.push(f.clone());
                     src.push_str(s);
                     // Go reports a chain at its last field.
@@ -916,7 +944,13 @@ impl Parser<'_> {
             }
             Tok::Var(v) => {
                 let mut fields = Vec::new();
-                while let Some(Token { tok: Tok::Field(f), spaced: false, src: s, pos: p }) = toks.get(next) {
+                while let Some(Token {
+                    tok: Tok::Field(f),
+                    spaced: false,
+                    src: s,
+                    pos: p,
+                }) = toks.get(next)
+                {
                     fields.push(f.clone());
                     src.push_str(s);
                     op_pos = *p;
@@ -930,16 +964,19 @@ impl Parser<'_> {
                 "nil" => Arg::Lit(Value::Null),
                 _ => {
                     if !is_function(name) {
-                        return Err(self.lexer.err(t.pos, format!("function {name:?} not defined")));
+                        return Err(self
+                            .lexer
+                            .err(t.pos, format!("function {name:?} not defined")));
                     }
                     Arg::Func(name.clone())
                 }
             },
             Tok::Str(s) => Arg::Lit(Value::Str(s.clone())),
             Tok::Char(c) => Arg::Lit(Value::Int(*c)),
-            Tok::Number(n) => Arg::Lit(parse_number(n).ok_or_else(|| {
-                self.lexer.err(t.pos, format!("bad number syntax: {n:?}"))
-            })?),
+            Tok::Number(n) => Arg::Lit(
+                parse_number(n)
+                    .ok_or_else(|| self.lexer.err(t.pos, format!("bad number syntax: {n:?}")))?,
+            ),
             Tok::LParen => {
                 // Find the matching parenthesis.
                 let mut depth = 0;
@@ -962,13 +999,25 @@ impl Parser<'_> {
                 };
                 let inner = &toks[i + 1..close];
                 if inner.is_empty() {
-                    return Err(self.lexer.err(t.pos, "missing value for parenthesized pipeline"));
+                    return Err(self
+                        .lexer
+                        .err(t.pos, "missing value for parenthesized pipeline"));
                 }
                 let pipe = self.pipeline(inner, t.pos, false)?;
-                src = toks[i..=close].iter().map(|t| t.src.as_str()).collect::<Vec<_>>().join(" ");
+                src = toks[i..=close]
+                    .iter()
+                    .map(|t| t.src.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 next = close + 1;
                 let mut fields = Vec::new();
-                while let Some(Token { tok: Tok::Field(f), spaced: false, src: s, .. }) = toks.get(next) {
+                while let Some(Token {
+                    tok: Tok::Field(f),
+                    spaced: false,
+                    src: s,
+                    ..
+                }) = toks.get(next)
+                {
                     fields.push(f.clone());
                     src.push_str(s);
                     next += 1;
@@ -977,12 +1026,20 @@ impl Parser<'_> {
             }
             Tok::RParen => return Err(self.lexer.err(t.pos, "unexpected right paren")),
             _ => {
-                return Err(self
-                    .lexer
-                    .err(t.pos.max(pos), format!("unexpected {} in operand", describe(t))))
+                return Err(self.lexer.err(
+                    t.pos.max(pos),
+                    format!("unexpected {} in operand", describe(t)),
+                ))
             }
         };
-        Ok((Operand { arg, pos: op_pos, src }, next))
+        Ok((
+            Operand {
+                arg,
+                pos: op_pos,
+                src,
+            },
+            next,
+        ))
     }
 }
 
@@ -1002,7 +1059,10 @@ fn parse_number(text: &str) -> Option<Value> {
         Some(d) => (true, d.to_string()),
         None => (false, clean.trim_start_matches('+').to_string()),
     };
-    let int = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let int = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         i64::from_str_radix(hex, 16).ok()
     } else if let Some(bin) = digits.strip_prefix("0b") {
         i64::from_str_radix(bin, 2).ok()
@@ -1068,7 +1128,9 @@ impl Template {
         match end {
             End::Eof => {}
             End::End => return Err(lexer.err(src.len(), "unexpected {{end}}")),
-            End::Else | End::ElseChain(_) => return Err(lexer.err(src.len(), "unexpected {{else}}")),
+            End::Else | End::ElseChain(_) => {
+                return Err(lexer.err(src.len(), "unexpected {{else}}"))
+            }
         }
         Ok(Template {
             name: name.to_string(),
@@ -1164,9 +1226,14 @@ impl Exec<'_> {
                     Value::Map(entries) => {
                         let mut entries = entries;
                         entries.sort_by(|a, b| a.0.cmp(&b.0));
-                        entries.into_iter().map(|(k, v)| (Value::Str(k), v)).collect()
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (Value::Str(k), v))
+                            .collect()
                     }
-                    Value::Int(n) => (0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+                    Value::Int(n) => (0..n.max(0))
+                        .map(|i| (Value::Int(i), Value::Int(i)))
+                        .collect(),
                     Value::Null | Value::Missing => Vec::new(),
                     other => {
                         let at = pipe_src(&plain);
@@ -1227,7 +1294,12 @@ impl Exec<'_> {
         Ok(value)
     }
 
-    fn command(&mut self, cmd: &Cmd, dot: &Value, piped: Option<Value>) -> Result<Value, TemplateError> {
+    fn command(
+        &mut self,
+        cmd: &Cmd,
+        dot: &Value,
+        piped: Option<Value>,
+    ) -> Result<Value, TemplateError> {
         let first = &cmd.args[0];
         let mut args = Vec::new();
         for a in &cmd.args[1..] {
@@ -1276,7 +1348,12 @@ impl Exec<'_> {
         }
     }
 
-    fn fields(&self, mut value: Value, fields: &[String], op: &Operand) -> Result<Value, TemplateError> {
+    fn fields(
+        &self,
+        mut value: Value,
+        fields: &[String],
+        op: &Operand,
+    ) -> Result<Value, TemplateError> {
         for field in fields {
             value = match &value {
                 Value::Map(_) => value.get(field).cloned().unwrap_or(Value::Missing),
@@ -1316,7 +1393,10 @@ impl Exec<'_> {
                 return Err(self.err(
                     op.pos,
                     &op.src,
-                    format!("wrong number of args for {name}: want {n} got {}", args.len()),
+                    format!(
+                        "wrong number of args for {name}: want {n} got {}",
+                        args.len()
+                    ),
                 ));
             }
             Ok(())
@@ -1332,7 +1412,11 @@ impl Exec<'_> {
         match name {
             "and" | "or" => {
                 if args.is_empty() {
-                    return Err(self.err(op.pos, &op.src, format!("wrong number of args for {name}: want at least 1 got 0")));
+                    return Err(self.err(
+                        op.pos,
+                        &op.src,
+                        format!("wrong number of args for {name}: want at least 1 got 0"),
+                    ));
                 }
                 let want_truth = name == "or";
                 for a in &args {
@@ -1357,7 +1441,11 @@ impl Exec<'_> {
             }
             "index" => {
                 if args.is_empty() {
-                    return Err(self.err(op.pos, &op.src, "wrong number of args for index: want at least 1 got 0"));
+                    return Err(self.err(
+                        op.pos,
+                        &op.src,
+                        "wrong number of args for index: want at least 1 got 0",
+                    ));
                 }
                 let mut value = args[0].clone();
                 for key in &args[1..] {
@@ -1501,7 +1589,13 @@ impl Exec<'_> {
 fn pipe_src(pipe: &Pipe) -> String {
     pipe.cmds
         .iter()
-        .map(|c| c.args.iter().map(|a| a.src.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|c| {
+            c.args
+                .iter()
+                .map(|a| a.src.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join(" | ")
 }
@@ -1631,7 +1725,10 @@ fn go_sprintf(format: &str, args: &[Value]) -> String {
             ('q', Value::Str(s)) => serde_json::Value::String(s.clone()).to_string(),
             ('q', Value::Int(i)) => format!(
                 "'{}'",
-                u32::try_from(*i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}')
+                u32::try_from(*i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{fffd}')
             ),
             ('s' | 'v', v) => {
                 let s = v.to_go_string();
@@ -1716,7 +1813,11 @@ mod tests {
     }
 
     fn exec_err(tmpl: &str) -> String {
-        Template::parse("", tmpl).unwrap().execute(&data()).unwrap_err().0
+        Template::parse("", tmpl)
+            .unwrap()
+            .execute(&data())
+            .unwrap_err()
+            .0
     }
 
     fn parse_err(tmpl: &str) -> String {
@@ -1730,7 +1831,10 @@ mod tests {
         assert_eq!(render("{{.State.OOMKilled}}"), "false");
         assert_eq!(render("{{.HostConfig.Memory}}"), "33554432");
         assert_eq!(render("{{.Ratio}}"), "0.5");
-        assert_eq!(render("x={{.State.Status}} y={{.Config.Tty}}"), "x=exited y=false");
+        assert_eq!(
+            render("x={{.State.Status}} y={{.Config.Tty}}"),
+            "x=exited y=false"
+        );
     }
 
     #[test]
@@ -1770,7 +1874,10 @@ mod tests {
 
     #[test]
     fn range_over_lists_and_maps() {
-        assert_eq!(render("{{range .Config.Env}}[{{.}}]{{end}}"), "[A=1][PATH=/bin]");
+        assert_eq!(
+            render("{{range .Config.Env}}[{{.}}]{{end}}"),
+            "[A=1][PATH=/bin]"
+        );
         assert_eq!(
             render("{{range $i, $e := .Config.Cmd}}{{$i}}:{{$e}} {{end}}"),
             "0:sh 1:-c 2:exit 3 "
@@ -1793,7 +1900,10 @@ mod tests {
 
     #[test]
     fn conditionals() {
-        assert_eq!(render("{{if .State.OOMKilled}}oom{{else}}fine{{end}}"), "fine");
+        assert_eq!(
+            render("{{if .State.OOMKilled}}oom{{else}}fine{{end}}"),
+            "fine"
+        );
         assert_eq!(
             render("{{if eq .State.ExitCode 0}}ok{{else if eq .State.ExitCode 3}}three{{else}}other{{end}}"),
             "three"
@@ -1805,7 +1915,10 @@ mod tests {
         assert_eq!(render("{{with .Mounts}}x{{else}}empty{{end}}"), "empty");
         assert_eq!(render("{{if gt .State.ExitCode 2}}big{{end}}"), "big");
         assert_eq!(render("{{if lt .Ratio 1}}small{{end}}"), "small");
-        assert_eq!(render("{{if ne .State.Status \"running\"}}down{{end}}"), "down");
+        assert_eq!(
+            render("{{if ne .State.Status \"running\"}}down{{end}}"),
+            "down"
+        );
     }
 
     #[test]
@@ -1821,9 +1934,15 @@ mod tests {
         assert_eq!(render("{{println .Name}}"), "/test01\n");
         assert_eq!(render("{{println .Name .State.ExitCode}}"), "/test01 3\n");
         assert_eq!(render("{{print 1 2 \"a\" 3}}"), "1 2a3");
-        assert_eq!(render("{{printf \"%s=%d\" .Name .State.ExitCode}}"), "/test01=3");
+        assert_eq!(
+            render("{{printf \"%s=%d\" .Name .State.ExitCode}}"),
+            "/test01=3"
+        );
         assert_eq!(render("{{printf \"%-8s|\" .State.Status}}"), "exited  |");
-        assert_eq!(render("{{printf \"%5d|%05d|%.2f|%q|%v|%t\" 42 42 .Ratio \"x\" .Config.Cmd true}}"), "   42|00042|0.50|\"x\"|[sh -c exit 3]|true");
+        assert_eq!(
+            render("{{printf \"%5d|%05d|%.2f|%q|%v|%t\" 42 42 .Ratio \"x\" .Config.Cmd true}}"),
+            "   42|00042|0.50|\"x\"|[sh -c exit 3]|true"
+        );
         assert_eq!(render("{{printf \"%d%%\" 5}}"), "5%");
         assert_eq!(render("{{printf \"%s\"}}"), "%!s(MISSING)");
         assert_eq!(render("{{truncate .Id 12}}"), "0123456789ab");
@@ -1845,7 +1964,10 @@ mod tests {
     #[test]
     fn variables() {
         assert_eq!(render("{{$n := .Name}}{{$n}}{{$n}}"), "/test01/test01");
-        assert_eq!(render("{{range .Config.Env}}{{$.Name}}{{end}}"), "/test01/test01");
+        assert_eq!(
+            render("{{range .Config.Env}}{{$.Name}}{{end}}"),
+            "/test01/test01"
+        );
         assert_eq!(render("{{$x := 1}}{{$x = 2}}{{$x}}"), "2");
     }
 
@@ -1854,7 +1976,10 @@ mod tests {
         assert_eq!(render("a  {{- .State.Status -}}  b"), "aexitedb");
         assert_eq!(render("a {{- /* note */ -}} b"), "ab");
         assert_eq!(render("a{{/* note */}}b"), "ab");
-        assert_eq!(render("{{range .Config.Env -}}\n  {{.}}\n{{- end}}"), "A=1PATH=/bin");
+        assert_eq!(
+            render("{{range .Config.Env -}}\n  {{.}}\n{{- end}}"),
+            "A=1PATH=/bin"
+        );
         assert_eq!(render("{{-3}}"), "-3");
     }
 
@@ -1862,18 +1987,30 @@ mod tests {
     fn literals() {
         assert_eq!(render("{{\"a\\tb\"}}"), "a\tb");
         assert_eq!(render("{{`raw\\t`}}"), "raw\\t");
-        assert_eq!(render("{{0x10}} {{1.5}} {{'a'}} {{true}}"), "16 1.5 97 true");
+        assert_eq!(
+            render("{{0x10}} {{1.5}} {{'a'}} {{true}}"),
+            "16 1.5 97 true"
+        );
     }
 
     #[test]
     fn struct_data_rejects_unknown_fields() {
         let data = Value::Struct(
             "*formatter.ContainerContext".into(),
-            vec![("Names".into(), Value::str("web")), ("Labels".into(), Value::Map(vec![("k".into(), Value::str("v"))]))],
+            vec![
+                ("Names".into(), Value::str("web")),
+                (
+                    "Labels".into(),
+                    Value::Map(vec![("k".into(), Value::str("v"))]),
+                ),
+            ],
         );
         let t = Template::parse("", "{{.Names}} {{.Labels.k}} {{.Labels \"k\"}}").unwrap();
         assert_eq!(t.execute(&data).unwrap(), "web v v");
-        let err = Template::parse("", "{{.Foo}}").unwrap().execute(&data).unwrap_err();
+        let err = Template::parse("", "{{.Foo}}")
+            .unwrap()
+            .execute(&data)
+            .unwrap_err();
         assert_eq!(
             err.0,
             "template: :1:2: executing \"\" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext"
@@ -1882,9 +2019,15 @@ mod tests {
 
     #[test]
     fn header_pass_keeps_titles() {
-        let header = Value::Map(vec![("Names".into(), Value::str("NAMES")), ("ID".into(), Value::str("CONTAINER ID"))]);
+        let header = Value::Map(vec![
+            ("Names".into(), Value::str("NAMES")),
+            ("ID".into(), Value::str("CONTAINER ID")),
+        ]);
         let t = Template::parse("", "{{.ID}}\t{{upper .Names}}\t{{json .ID}}").unwrap();
-        assert_eq!(t.execute_header(&header).unwrap(), "CONTAINER ID\tNAMES\tCONTAINER ID");
+        assert_eq!(
+            t.execute_header(&header).unwrap(),
+            "CONTAINER ID\tNAMES\tCONTAINER ID"
+        );
     }
 
     #[test]
@@ -1894,7 +2037,8 @@ mod tests {
             "template: :2:13: executing \"\" at <.State.Pid.X>: can't evaluate field X in type int"
         );
         assert!(exec_err("{{.Nope.X}}").contains("nil pointer evaluating interface {}.X"));
-        assert!(exec_err("{{index .Config.Cmd 9}}").contains("error calling index: index out of range: 9"));
+        assert!(exec_err("{{index .Config.Cmd 9}}")
+            .contains("error calling index: index out of range: 9"));
         assert!(exec_err("{{len 3}}").contains("error calling len: len of type int"));
         assert!(exec_err("{{.Name 1}}").contains("can't give argument to non-function .Name"));
         assert!(exec_err("{{not 1 2}}").contains("wrong number of args for not: want 1 got 2"));
@@ -1904,13 +2048,22 @@ mod tests {
 
     #[test]
     fn parse_errors_read_like_go() {
-        assert_eq!(parse_err("{{.Name}"), "template: :1: unexpected \"}\" in operand");
-        assert_eq!(parse_err("{{foo .Name}}"), "template: :1: function \"foo\" not defined");
+        assert_eq!(
+            parse_err("{{.Name}"),
+            "template: :1: unexpected \"}\" in operand"
+        );
+        assert_eq!(
+            parse_err("{{foo .Name}}"),
+            "template: :1: function \"foo\" not defined"
+        );
         assert_eq!(parse_err("{{.Name"), "template: :1: unclosed action");
         assert_eq!(parse_err("{{if .Name}}x"), "template: :1: unexpected EOF");
         assert_eq!(parse_err("x{{end}}"), "template: :1: unexpected {{end}}");
         assert_eq!(parse_err("{{}}"), "template: :1: missing value for command");
-        assert_eq!(parse_err("a\n{{\"x}}"), "template: :2: unterminated quoted string");
+        assert_eq!(
+            parse_err("a\n{{\"x}}"),
+            "template: :2: unterminated quoted string"
+        );
         assert!(parse_err("{{define \"x\"}}{{end}}").contains("not supported"));
         assert!(parse_err("{{break}}").contains("outside {{range}}"));
         assert!(parse_err("{{(.Name}}").contains("unclosed left paren"));
@@ -1925,8 +2078,16 @@ mod tests {
             alpha: Option<String>,
             big: u64,
         }
-        let v = Value::from_serialize(&S { zeta: 1, alpha: None, big: u64::MAX }).unwrap();
-        assert_eq!(v.to_json(), r#"{"zeta":1,"alpha":null,"big":18446744073709552000}"#);
+        let v = Value::from_serialize(&S {
+            zeta: 1,
+            alpha: None,
+            big: u64::MAX,
+        })
+        .unwrap();
+        assert_eq!(
+            v.to_json(),
+            r#"{"zeta":1,"alpha":null,"big":18446744073709552000}"#
+        );
         assert_eq!(Value::Float(1e21).to_json(), "1e+21");
         assert_eq!(Value::Float(0.25).to_json(), "0.25");
     }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use bollard::query_parameters::{CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions};
+use bollard::query_parameters::{
+    CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions,
+};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -114,9 +116,11 @@ pub async fn tag(cli: &Cli, args: &TagArgs) -> CliResult {
 fn progress(len: Option<u64>, message: &str) -> ProgressBar {
     let bar = match len {
         Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner().with_style(
             ProgressStyle::with_template("{spinner} {msg} {elapsed}")
@@ -144,7 +148,10 @@ fn reader_stream(
                 Ok(0) => break,
                 Ok(n) => {
                     bar.inc(n as u64);
-                    if tx.blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))).is_err() {
+                    if tx
+                        .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -173,7 +180,14 @@ async fn upload(
     let (repo, tag) = match reference {
         Some(r) => {
             let (repo, tag) = output::split_reference(r);
-            (Some(repo), Some(if tag.is_empty() { "latest".to_string() } else { tag }))
+            (
+                Some(repo),
+                Some(if tag.is_empty() {
+                    "latest".to_string()
+                } else {
+                    tag
+                }),
+            )
         }
         None => (None, None),
     };
@@ -206,7 +220,10 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> CliResult {
     } else {
         let path = Path::new(&args.file);
         let file = std::fs::File::open(path).map_err(|e| {
-            CliError::Other(format!("cannot open {}: {e} (give a rootfs tar file, or - for stdin)", path.display()))
+            CliError::Other(format!(
+                "cannot open {}: {e} (give a rootfs tar file, or - for stdin)",
+                path.display()
+            ))
         })?;
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
@@ -250,7 +267,10 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
     let dir = tempfile_dir()?;
     let tar_path = dir.join("rootfs.tar");
     let kind = args.image;
-    let spinner = progress(None, &format!("Building the {} root filesystem", base.reference));
+    let spinner = progress(
+        None,
+        &format!("Building the {} root filesystem", base.reference),
+    );
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let built = {
         let tar_path = tar_path.clone();
@@ -277,7 +297,10 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
         bar.finish_and_clear();
         let id = id?;
         println!("{id}");
-        eprintln!("{} is ready: whale run --rm {} echo hello", base.reference, base.reference);
+        eprintln!(
+            "{} is ready: whale run --rm {} echo hello",
+            base.reference, base.reference
+        );
         Ok(())
     }
     .await;
@@ -330,7 +353,7 @@ fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
     let busybox = find_busybox()?;
     let bytes = std::fs::read(&busybox)
         .map_err(|e| CliError::Other(format!("cannot read {}: {e}", busybox.display())))?;
-    if bytes.windows(b"ld-linux".len()).any(|w| w == b"ld-linux") {
+    if has_interpreter(&bytes) {
         return Err(CliError::Other(format!(
             "{} is dynamically linked and would not run in an empty image: install 'busybox-static' (apt-get install busybox-static)",
             busybox.display()
@@ -339,7 +362,9 @@ fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
     let listed = std::process::Command::new(&busybox)
         .arg("--list-full")
         .output()
-        .map_err(|e| CliError::Other(format!("cannot run {} --list-full: {e}", busybox.display())))?;
+        .map_err(|e| {
+            CliError::Other(format!("cannot run {} --list-full: {e}", busybox.display()))
+        })?;
     let applets = String::from_utf8_lossy(&listed.stdout).to_string();
     let io = |e: std::io::Error| CliError::Other(format!("writing the busybox rootfs tar: {e}"));
     let mut tar = tar::Builder::new(out);
@@ -374,11 +399,18 @@ fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
     h.set_mode(0o755);
     h.set_size(bytes.len() as u64);
     h.set_mtime(now);
-    tar.append_data(&mut h, "bin/busybox", bytes.as_slice()).map_err(io)?;
+    tar.append_data(&mut h, "bin/busybox", bytes.as_slice())
+        .map_err(io)?;
     let files: [(&str, &str); 3] = [
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"),
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        ),
         ("etc/group", "root:x:0:\nnobody:x:65534:\n"),
-        ("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
+        (
+            "etc/hosts",
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        ),
     ];
     for (path, content) in files {
         let mut h = tar::Header::new_gnu();
@@ -386,11 +418,16 @@ fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
         h.set_mode(0o644);
         h.set_size(content.len() as u64);
         h.set_mtime(now);
-        tar.append_data(&mut h, path, content.as_bytes()).map_err(io)?;
+        tar.append_data(&mut h, path, content.as_bytes())
+            .map_err(io)?;
     }
     for applet in applets.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let rel = applet.trim_start_matches('/');
-        if rel == "bin/busybox" || !["bin/", "sbin/", "usr/bin/", "usr/sbin/"].iter().any(|p| rel.starts_with(p)) {
+        if rel == "bin/busybox"
+            || !["bin/", "sbin/", "usr/bin/", "usr/sbin/"]
+                .iter()
+                .any(|p| rel.starts_with(p))
+        {
             continue;
         }
         let mut h = tar::Header::new_gnu();
@@ -402,6 +439,26 @@ fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
     }
     tar.finish().map_err(io)?;
     Ok(())
+}
+
+/// Does this ELF file ask for a dynamic loader (a PT_INTERP header)?
+fn has_interpreter(elf: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
+        // Not a 64-bit little-endian ELF: let the container say what is wrong.
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&elf[0x20..0x28]);
+    let phoff = u64::from_le_bytes(off) as usize;
+    let (entsize, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| {
+        let at = phoff.saturating_add(i.saturating_mul(entsize));
+        elf.get(at..at + 4)
+            .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) == PT_INTERP)
+            .unwrap_or(false)
+    })
 }
 
 fn debian_tar(out: &Path) -> CliResult {
@@ -450,6 +507,23 @@ mod tests {
         assert!(names.contains(&"bin/busybox".to_string()));
         assert!(names.contains(&"bin/sh".to_string()), "{names:?}");
         assert!(names.contains(&"tmp".to_string()));
+    }
+
+    #[test]
+    fn dynamic_binaries_are_told_apart() {
+        let sh = std::fs::read("/bin/sh").unwrap();
+        assert!(has_interpreter(&sh), "/bin/sh is dynamic on Debian");
+        if let Ok(bb) = std::fs::read("/bin/busybox") {
+            let out = std::process::Command::new("file")
+                .arg("-L")
+                .arg("/bin/busybox")
+                .output();
+            if let Ok(out) = out {
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert_eq!(has_interpreter(&bb), text.contains("dynamically"), "{text}");
+            }
+        }
+        assert!(!has_interpreter(b"#!/bin/sh\n"));
     }
 
     #[test]

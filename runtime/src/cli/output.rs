@@ -14,7 +14,8 @@ pub const IMAGES_TABLE: &str =
 
 /// Parse a template the way docker's inspect does.
 pub fn parse_template(text: &str) -> CliResult<Template> {
-    Template::parse("", text).map_err(|e| CliError::Template(format!("template parsing error: {e}")))
+    Template::parse("", text)
+        .map_err(|e| CliError::Template(format!("template parsing error: {e}")))
 }
 
 /// How docker words template errors for one verb.
@@ -45,7 +46,11 @@ pub fn render_list(
     rows: &[Value],
     words: ErrorWords,
 ) -> CliResult<String> {
-    let mut format = if format.is_empty() { default_table } else { format };
+    let mut format = if format.is_empty() {
+        default_table
+    } else {
+        format
+    };
     if format.trim() == "table" {
         format = default_table;
     }
@@ -57,9 +62,14 @@ pub fn render_list(
         (false, format.to_string())
     };
     // docker: trim spaces, then turn the two-character escapes into characters.
-    let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
-    let tmpl = Template::parse("", &body).map_err(|e| CliError::Template(format!("{}{e}", words.parse)))?;
-    let exec_err = |e: super::gotemplate::TemplateError| CliError::Template(format!("{}{e}", words.exec));
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
+    let tmpl = Template::parse("", &body)
+        .map_err(|e| CliError::Template(format!("{}{e}", words.parse)))?;
+    let exec_err =
+        |e: super::gotemplate::TemplateError| CliError::Template(format!("{}{e}", words.exec));
     let mut out = String::new();
     if is_table {
         out.push_str(&tmpl.execute_header(header).map_err(exec_err)?);
@@ -103,7 +113,10 @@ pub fn go_time(unix: i64) -> String {
 
 pub fn ago(unix: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    format!("{} ago", crate::humanize::human_duration((now - unix) as f64))
+    format!(
+        "{} ago",
+        crate::humanize::human_duration((now - unix) as f64)
+    )
 }
 
 fn map_of(pairs: &[(&str, &str)]) -> Value {
@@ -135,7 +148,9 @@ pub fn ps_header() -> Value {
     ])
 }
 
-fn sorted_labels(labels: Option<&std::collections::HashMap<String, String>>) -> Vec<(String, String)> {
+fn sorted_labels(
+    labels: Option<&std::collections::HashMap<String, String>>,
+) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = labels
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
@@ -154,7 +169,11 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool) -> Value {
         image = short_id(&image);
     }
     let command = c.command.clone().unwrap_or_default();
-    let command = go_quote(&if trunc { ellipsis(&command, 20) } else { command });
+    let command = go_quote(&if trunc {
+        ellipsis(&command, 20)
+    } else {
+        command
+    });
     let created = c.created.unwrap_or(0);
     let names: Vec<String> = c
         .names
@@ -195,7 +214,12 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool) -> Value {
         .unwrap_or_default();
     networks.sort();
     let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-    let label_map = Value::Map(labels.into_iter().map(|(k, v)| (k, Value::Str(v))).collect());
+    let label_map = Value::Map(
+        labels
+            .into_iter()
+            .map(|(k, v)| (k, Value::Str(v)))
+            .collect(),
+    );
     Value::Struct(
         "*formatter.ContainerContext".into(),
         vec![
@@ -205,7 +229,10 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool) -> Value {
             ("CreatedAt".into(), Value::Str(go_time(created))),
             ("RunningFor".into(), Value::Str(ago(created))),
             ("Ports".into(), Value::Str(String::new())),
-            ("Status".into(), Value::Str(c.status.clone().unwrap_or_default())),
+            (
+                "Status".into(),
+                Value::Str(c.status.clone().unwrap_or_default()),
+            ),
             ("Size".into(), Value::Str(size)),
             ("Names".into(), Value::Str(names.join(","))),
             ("Labels".into(), Value::Str(labels_text)),
@@ -248,7 +275,11 @@ pub fn split_reference(reference: &str) -> (String, String) {
 
 /// docker's `ImageContext` rows: one per repo:tag (or one `<none>` row).
 pub fn image_rows(img: &ImageSummary, trunc: bool) -> Vec<Value> {
-    let id = if trunc { short_id(&img.id) } else { img.id.clone() };
+    let id = if trunc {
+        short_id(&img.id)
+    } else {
+        img.id.clone()
+    };
     let mut tags: Vec<(String, String)> = img
         .repo_tags
         .iter()
@@ -332,17 +363,43 @@ mod tests {
         let row = ps_row(&container("sh -c 'x=a; while true; do x=$x$x; done'"), true);
         let out = render_list("{{.Command}}", PS_TABLE, &ps_header(), &[row], PS_WORDS).unwrap();
         assert_eq!(out, "\"sh -c 'x=a; while t…\"\n");
-        let row = ps_row(&container("sh -c 'x=a; while true; do x=$x$x; done'"), false);
-        let out = render_list("{{.Command}} {{.ID}}", PS_TABLE, &ps_header(), &[row], PS_WORDS).unwrap();
-        assert!(out.starts_with("\"sh -c 'x=a; while true; do x=$x$x; done'\" 0123456789abcdef0123"));
+        let row = ps_row(
+            &container("sh -c 'x=a; while true; do x=$x$x; done'"),
+            false,
+        );
+        let out = render_list(
+            "{{.Command}} {{.ID}}",
+            PS_TABLE,
+            &ps_header(),
+            &[row],
+            PS_WORDS,
+        )
+        .unwrap();
+        assert!(
+            out.starts_with("\"sh -c 'x=a; while true; do x=$x$x; done'\" 0123456789abcdef0123")
+        );
     }
 
     #[test]
     fn custom_table_and_escapes() {
         let rows = vec![ps_row(&container("true"), true)];
-        let out = render_list("table {{.ID}}\\t{{.Names}}", PS_TABLE, &ps_header(), &rows, PS_WORDS).unwrap();
+        let out = render_list(
+            "table {{.ID}}\\t{{.Names}}",
+            PS_TABLE,
+            &ps_header(),
+            &rows,
+            PS_WORDS,
+        )
+        .unwrap();
         assert_eq!(out, "CONTAINER ID   NAMES\n0123456789ab   sleeper\n");
-        let out = render_list("{{.Names}}\\t{{.Status}}", PS_TABLE, &ps_header(), &rows, PS_WORDS).unwrap();
+        let out = render_list(
+            "{{.Names}}\\t{{.Status}}",
+            PS_TABLE,
+            &ps_header(),
+            &rows,
+            PS_WORDS,
+        )
+        .unwrap();
         assert_eq!(out, "sleeper\tUp 4 seconds\n");
         let out = render_list("table", PS_TABLE, &ps_header(), &[], PS_WORDS).unwrap();
         assert!(out.starts_with("CONTAINER ID   IMAGE"));
@@ -366,7 +423,10 @@ mod tests {
             "failed to execute template: template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext"
         );
         let err = render_list("{{.Names", PS_TABLE, &ps_header(), &rows, PS_WORDS).unwrap_err();
-        assert_eq!(err.to_string(), "failed to parse template: template: :1: unclosed action");
+        assert_eq!(
+            err.to_string(),
+            "failed to parse template: template: :1: unclosed action"
+        );
     }
 
     #[test]
@@ -388,9 +448,19 @@ mod tests {
              busybox            latest    25236cdfdc3a   2 hours ago   1.98MB\n\
              localhost:5000/x   v1        25236cdfdc3a   2 hours ago   1.98MB\n"
         );
-        let none = ImageSummary { repo_tags: vec![], ..img };
+        let none = ImageSummary {
+            repo_tags: vec![],
+            ..img
+        };
         let rows = image_rows(&none, false);
-        let out = render_list("{{.Repository}}:{{.Tag}} {{.ID}}", IMAGES_TABLE, &images_header(), &rows, INSPECT_WORDS).unwrap();
+        let out = render_list(
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+            IMAGES_TABLE,
+            &images_header(),
+            &rows,
+            INSPECT_WORDS,
+        )
+        .unwrap();
         assert!(out.starts_with("<none>:<none> sha256:25236cdf"), "{out}");
     }
 
@@ -398,7 +468,13 @@ mod tests {
     fn references_split_at_the_tag() {
         assert_eq!(split_reference("busybox"), ("busybox".into(), "".into()));
         assert_eq!(split_reference("busybox:1"), ("busybox".into(), "1".into()));
-        assert_eq!(split_reference("host:5000/a/b"), ("host:5000/a/b".into(), "".into()));
-        assert_eq!(split_reference("host:5000/a:t"), ("host:5000/a".into(), "t".into()));
+        assert_eq!(
+            split_reference("host:5000/a/b"),
+            ("host:5000/a/b".into(), "".into())
+        );
+        assert_eq!(
+            split_reference("host:5000/a:t"),
+            ("host:5000/a".into(), "t".into())
+        );
     }
 }

@@ -69,7 +69,10 @@ pub async fn version(cli: &Cli, args: &VersionArgs) -> CliResult {
         };
         run_template(
             format,
-            &Value::Map(vec![("Client".into(), client_value), ("Server".into(), server_value)]),
+            &Value::Map(vec![
+                ("Client".into(), client_value),
+                ("Server".into(), server_value),
+            ]),
         )?;
     } else {
         println!("Client:");
@@ -78,7 +81,10 @@ pub async fn version(cli: &Cli, args: &VersionArgs) -> CliResult {
         println!(" OS/Arch:           {os_arch}");
         if let Some(v) = &server {
             println!();
-            println!("Server: {}", v.platform.as_ref().map(|p| p.name.as_str()).unwrap_or(""));
+            println!(
+                "Server: {}",
+                v.platform.as_ref().map(|p| p.name.as_str()).unwrap_or("")
+            );
             println!(" Engine:");
             println!("  Version:          {}", opt(&v.version));
             println!(
@@ -132,8 +138,18 @@ pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
     println!(" Server Version: {}", opt(&info.server_version));
     println!(" Storage Driver: {}", opt(&info.driver));
     println!(" Logging Driver: {}", opt(&info.logging_driver));
-    println!(" Cgroup Driver: {}", info.cgroup_driver.map(|d| d.to_string()).unwrap_or_default());
-    println!(" Cgroup Version: {}", info.cgroup_version.map(|d| d.to_string()).unwrap_or_default());
+    println!(
+        " Cgroup Driver: {}",
+        info.cgroup_driver
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
+    println!(
+        " Cgroup Version: {}",
+        info.cgroup_version
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
     println!(" Kernel Version: {}", opt(&info.kernel_version));
     println!(" Operating System: {}", opt(&info.operating_system));
     println!(" OSType: {}", opt(&info.os_type));

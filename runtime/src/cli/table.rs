@@ -108,7 +108,10 @@ mod tests {
         let out = tabwrite(text);
         let lines: Vec<&str> = out.lines().collect();
         let cell = "\"sh -c 'while tru…\"";
-        assert_eq!(lines[0], format!("A{}B", " ".repeat(cell.chars().count() + 3 - 1)));
+        assert_eq!(
+            lines[0],
+            format!("A{}B", " ".repeat(cell.chars().count() + 3 - 1))
+        );
         assert!(lines[1].ends_with("…\"   x"));
     }
 

@@ -3,7 +3,9 @@
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnitError {
-    #[error("invalid size: '{0}' (a number of bytes with an optional unit b, k, m, g, t or p: 32m, 1g)")]
+    #[error(
+        "invalid size: '{0}' (a number of bytes with an optional unit b, k, m, g, t or p: 32m, 1g)"
+    )]
     Size(String),
     #[error("invalid number of CPUs: '{0}' (a positive decimal such as 0.5 or 2)")]
     Cpus(String),
@@ -134,7 +136,9 @@ mod tests {
 
     #[test]
     fn bad_sizes_are_refused() {
-        for bad in ["", "m", "lots", "32x", "-1", "1..5m", ".5m", "32mm", "32 m b"] {
+        for bad in [
+            "", "m", "lots", "32x", "-1", "1..5m", ".5m", "32mm", "32 m b",
+        ] {
             assert!(ram_in_bytes(bad).is_err(), "{bad:?} parsed");
         }
         assert!(ram_in_bytes("99999999999p").is_err());
