@@ -697,7 +697,7 @@ enum Node {
 /// How a list of nodes ended.
 enum End {
     Eof,
-    End,
+    Close,
     Else,
     /// `{{else if ...}}` / `{{else with ...}}`: the chained node, which
     /// already consumed the shared `{{end}}`.
@@ -724,7 +724,7 @@ impl Parser<'_> {
                     match keyword {
                         "end" => {
                             self.no_args(&tokens, "end", pos)?;
-                            return Ok((nodes, End::End));
+                            return Ok((nodes, End::Close));
                         }
                         "else" => {
                             if tokens.len() == 1 {
@@ -800,7 +800,7 @@ impl Parser<'_> {
         }
         let els = match end {
             End::Eof => return Err(self.lexer.err(self.lexer.src.len(), "unexpected EOF")),
-            End::End => Vec::new(),
+            End::Close => Vec::new(),
             End::ElseChain(node) => {
                 if kind == "range" {
                     return Err(self.lexer.err(pos, "unexpected else-if in range"));
@@ -810,7 +810,7 @@ impl Parser<'_> {
             End::Else => {
                 let (els, end) = self.list()?;
                 match end {
-                    End::End => els,
+                    End::Close => els,
                     End::Eof => return Err(self.lexer.err(self.lexer.src.len(), "unexpected EOF")),
                     _ => return Err(self.lexer.err(pos, "expected end; found {{else}}")),
                 }
@@ -1127,7 +1127,7 @@ impl Template {
         let (nodes, end) = parser.list()?;
         match end {
             End::Eof => {}
-            End::End => return Err(lexer.err(src.len(), "unexpected {{end}}")),
+            End::Close => return Err(lexer.err(src.len(), "unexpected {{end}}")),
             End::Else | End::ElseChain(_) => {
                 return Err(lexer.err(src.len(), "unexpected {{else}}"))
             }
@@ -1507,7 +1507,7 @@ impl Exec<'_> {
                 want(2)?;
                 let ord = compare(&args[0], &args[1]).map_err(fail)?;
                 if name != "ne" && !ordered(&args[0]) {
-                    return Err(fail(format!("invalid type for comparison")));
+                    return Err(fail("invalid type for comparison".to_string()));
                 }
                 use std::cmp::Ordering::*;
                 Ok(Value::Bool(match name {
