@@ -77,10 +77,22 @@ pub fn create_body(
             pids_limit: opts.pids_limit,
             network_mode: Some(opts.network.clone()),
             auto_remove: Some(opts.rm),
+            console_size: console_size(opts.tty),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// `[height, width]` of our terminal, sent with `-t` so the container's
+/// pty starts at the right size (as docker does).
+fn console_size(tty: bool) -> Option<Vec<usize>> {
+    if !tty {
+        return None;
+    }
+    let (terminal_size::Width(w), terminal_size::Height(h)) =
+        terminal_size::terminal_size_of(std::io::stdout())?;
+    Some(vec![usize::from(h), usize::from(w)])
 }
 
 /// docker's rule for the exit code of a failed start.
