@@ -226,6 +226,8 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
         .arg(root)
         .arg("-H")
         .arg(socket)
+        // Not our working directory: the daemon must not pin it.
+        .current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(log_file)
         .stderr(log_err);

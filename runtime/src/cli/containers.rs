@@ -2,7 +2,7 @@
 //! inspect, ps, top.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
@@ -195,6 +195,11 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         }
     };
     let opts = &args.opts;
+    if !args.detach && opts.interactive && opts.tty && !std::io::stdin().is_terminal() {
+        // docker's CheckTty: a pty fed from a pipe would echo and mangle it.
+        eprintln!("the input device is not a TTY");
+        return 1;
+    }
     let id = match create_container(&client, opts, !args.detach).await {
         Ok(id) => id,
         Err(code) => return code,

@@ -42,7 +42,6 @@ pub enum Command {
     /// Make a base image without a registry: busybox:latest or debian:bookworm
     Bootstrap(BootstrapArgs),
     /// List images
-    #[command(visible_alias = "image-ls")]
     Images(ImagesArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
@@ -231,7 +230,10 @@ impl ContainerOpts {
 }
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "whale create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct CreateArgs {
     #[command(flatten)]
     pub opts: ContainerOpts,
@@ -241,7 +243,10 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "whale run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
