@@ -102,7 +102,7 @@ impl Value {
                 }
                 out.push(']');
             }
-            Value::Map(entries) | Value::Struct(_, entries) => {
+            Value::Map(entries) => {
                 out.push('{');
                 for (i, (k, v)) in entries.iter().enumerate() {
                     if i > 0 {
@@ -111,6 +111,28 @@ impl Value {
                     out.push_str(&serde_json::Value::String(k.clone()).to_string());
                     out.push(':');
                     v.write_json(out);
+                }
+                out.push('}');
+            }
+            Value::Struct(_, entries) => {
+                // docker marshals its formatter contexts as a Go map of their
+                // argument-less fields: keys sorted, HTML characters escaped;
+                // map-valued fields stand for methods that take a key.
+                let mut fields: Vec<&(String, Value)> = entries
+                    .iter()
+                    .filter(|(_, v)| !matches!(v, Value::Map(_)))
+                    .collect();
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push('{');
+                for (i, (k, v)) in fields.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&html_escape(&serde_json::Value::String(k.clone()).to_string()));
+                    out.push(':');
+                    let mut inner = String::new();
+                    v.write_json(&mut inner);
+                    out.push_str(&html_escape(&inner));
                 }
                 out.push('}');
             }
@@ -247,6 +269,13 @@ impl<'de> serde::Deserialize<'de> for Value {
         }
         d.deserialize_any(V)
     }
+}
+
+/// encoding/json's default HTML escaping of an encoded JSON text.
+fn html_escape(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// Go's `%v` for a float64 (`%g` with the shortest digits): exponent form
