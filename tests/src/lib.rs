@@ -822,10 +822,9 @@ impl World {
             .into_iter()
             .filter(|pid| {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                cmdline
-                    .split(|b| *b == 0)
-                    .nth(1)
-                    .is_some_and(|arg| arg == b"daemon")
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                args.get(1).is_some_and(|a| *a != b"shim")
+                    && args.iter().skip(1).any(|a| *a == b"daemon")
                     && pid_alive(*pid)
             })
             .collect()

@@ -152,7 +152,7 @@ fn wait_sends_its_headers_at_once() {
     s.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     s.write_all(
-        b"POST /containers/slow/wait HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+        b"POST /containers/slow/wait HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
     )
     .expect("write");
     let start = Instant::now();

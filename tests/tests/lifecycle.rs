@@ -309,3 +309,17 @@ fn start_a_stopped_container_again() {
     let logs = w.whale_ok(&["logs", "again"]);
     assert_eq!(logs.stdout, "run\nrun\n", "logs keep both runs:\n{logs}");
 }
+
+#[test]
+fn the_cli_starts_the_daemon_when_the_socket_is_absent() {
+    let w = World::without_daemon();
+    assert!(!w.ping());
+    w.whale_ok(&["bootstrap", "busybox"]);
+    w.whale_ok(&["run", "--rm", "busybox", "true"]);
+    assert!(
+        w.ping(),
+        "after a whale command, a daemon answers on {}",
+        w.socket().display()
+    );
+    assert_eq!(w.daemon_pids().len(), 1, "exactly one daemon for this root");
+}

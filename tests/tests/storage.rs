@@ -37,10 +37,6 @@ fn writes_land_in_the_upper_dir_only() {
             !Path::new(dir).join("created.txt").exists(),
             "the image layer {dir} was written to"
         );
-        assert!(
-            Path::new(dir).join("bin").exists() || lower.split(':').count() > 1,
-            "{dir}"
-        );
     }
     let fresh = w.whale(&["run", "--rm", "busybox", "cat", "/created.txt"]);
     assert_eq!(
