@@ -567,6 +567,10 @@ pub fn mirror_lines(sources: &[AptSource], host_suite: &str, suite: &str) -> Vec
             } else {
                 continue;
             };
+            // unstable has no -updates or -security suites.
+            if !rest.is_empty() && matches!(suite, "sid" | "unstable") {
+                continue;
+            }
             let comps = if s.components.is_empty() {
                 "main".to_string()
             } else {
@@ -746,6 +750,13 @@ mod tests {
         assert_eq!(
             mirror_lines(&s, "bookworm", "trixie")[2],
             "deb http://deb.debian.org/debian-security trixie-security main contrib"
+        );
+        assert_eq!(
+            mirror_lines(&s, "bookworm", "sid"),
+            [
+                "deb http://deb.debian.org/debian sid main",
+                "deb http://mirror/debian sid main non-free"
+            ]
         );
     }
 }

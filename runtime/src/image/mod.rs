@@ -397,6 +397,10 @@ impl Store {
             let tmp = TempPath(Some(self.root.join("layers").join(temp_name())));
             let diff = tmp.path().join("diff");
             fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
+            // The container's `/` unless the tar has a `./` entry: never
+            // let the daemon's umask decide it.
+            fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(io_err("set the mode of", &diff))?;
             let file = File::open(blob_tmp.path()).map_err(io_err("open", blob_tmp.path()))?;
             let stats = extract::extract_layer(BufReader::with_capacity(1 << 20, file), &diff)
                 .inspect_err(|_| {
