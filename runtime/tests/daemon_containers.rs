@@ -255,6 +255,10 @@ fn container_life_cycle() {
     assert_eq!(ps[0]["State"], "created");
     assert_eq!(ps[0]["Status"], "Created");
     assert_eq!(ps[0]["HostConfig"]["NetworkMode"], "default");
+    assert!(
+        ps[0]["NetworkSettings"]["Networks"]["none"].is_object(),
+        "{ps}"
+    );
     let filtered = |f: &str| {
         let q = f
             .replace('"', "%22")
@@ -285,6 +289,8 @@ fn container_life_cycle() {
     assert_eq!(i["Config"]["Image"], "busybox");
     assert!(i["Image"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(i["Driver"], "overlay2");
+    assert_eq!(i["NetworkSettings"]["IPAddress"], "");
+    assert!(i["NetworkSettings"]["Networks"]["none"].is_object());
     let gd = &i["GraphDriver"]["Data"];
     assert!(gd["UpperDir"]
         .as_str()

@@ -930,12 +930,59 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         mounts: Some(vec![]),
         config: Some(r.config.clone()),
         network_settings: Some(NetworkSettings {
-            networks: Some(HashMap::new()),
-            ..Default::default()
+            networks: Some(networks(&r.host_config)),
+            ports: Some(HashMap::new()),
+            sandbox_id: Some(String::new()),
+            sandbox_key: Some(String::new()),
         }),
         ..Default::default()
     };
-    json(StatusCode::OK, &body)
+    let mut v = serde_json::to_value(&body)
+        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(ns) = v.get_mut("NetworkSettings").and_then(|n| n.as_object_mut()) {
+        // The pre-1.44 top-level fields templates still read
+        // (`{{.NetworkSettings.IPAddress}}`): empty, as for Docker's `none`.
+        for (k, val) in [
+            ("Bridge", serde_json::json!("")),
+            ("HairpinMode", serde_json::json!(false)),
+            ("LinkLocalIPv6Address", serde_json::json!("")),
+            ("LinkLocalIPv6PrefixLen", serde_json::json!(0)),
+            ("EndpointID", serde_json::json!("")),
+            ("Gateway", serde_json::json!("")),
+            ("GlobalIPv6Address", serde_json::json!("")),
+            ("GlobalIPv6PrefixLen", serde_json::json!(0)),
+            ("IPAddress", serde_json::json!("")),
+            ("IPPrefixLen", serde_json::json!(0)),
+            ("IPv6Gateway", serde_json::json!("")),
+            ("MacAddress", serde_json::json!("")),
+        ] {
+            ns.entry(k).or_insert(val);
+        }
+    }
+    json(StatusCode::OK, &v)
+}
+
+/// The one network a container is on: the host's, or none (its own
+/// namespace with only loopback, which is what Docker calls `none`).
+fn networks(hc: &HostConfig) -> HashMap<String, bollard::models::EndpointSettings> {
+    let name = if hc.network_mode.as_deref() == Some("host") {
+        "host"
+    } else {
+        "none"
+    };
+    let endpoint = bollard::models::EndpointSettings {
+        network_id: Some(String::new()),
+        endpoint_id: Some(String::new()),
+        gateway: Some(String::new()),
+        ip_address: Some(String::new()),
+        ip_prefix_len: Some(0),
+        ipv6_gateway: Some(String::new()),
+        global_ipv6_address: Some(String::new()),
+        global_ipv6_prefix_len: Some(0),
+        mac_address: Some(String::new()),
+        ..Default::default()
+    };
+    HashMap::from([(name.to_string(), endpoint)])
 }
 
 fn name_matches(name: &str, pattern: &str) -> bool {
@@ -1032,7 +1079,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
                 annotations: None,
             }),
             network_settings: Some(ContainerSummaryNetworkSettings {
-                networks: Some(HashMap::new()),
+                networks: Some(networks(&r.host_config)),
             }),
             mounts: Some(vec![]),
             ..Default::default()

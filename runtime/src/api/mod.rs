@@ -5,6 +5,20 @@
 //! until SIGTERM/SIGINT. Stopping the daemon never touches running
 //! containers: they live on under their shims and are re-adopted on the
 //! next start.
+//!
+//! Re-adoption: every record whose `state.json` says running is checked
+//! with the shim's `Status`. A live shim gets a new monitor (its `Wait`
+//! answers at once if the container exited meanwhile, so the real exit code
+//! is kept). A shim that is gone without recording an exit leaves the
+//! container marked exited with code 255 and Error "shim died" (containerd's
+//! `UnknownExitStatus`, what Docker reports when the process that knew the
+//! real code is gone); whatever is left in its cgroup is killed.
+//!
+//! Latency: per request the daemon touches memory only (records are indexed
+//! at start); create does one atomic write (fsynced unless AutoRemove, whose
+//! record dies with its one run), start one rename of spec.json, removal one
+//! rename (the files are deleted in the background). Waiters are woken by a
+//! watch channel, never by polling. `WHALE_DAEMON_TRACE=1` prints a timeline.
 
 mod containers;
 mod events;
