@@ -341,6 +341,25 @@ fn container_life_cycle() {
         "{top}"
     );
 
+    let top = d.get("/containers/web/top?ps_args=-eo%20pid,comm").json();
+    assert_eq!(top["Titles"], serde_json::json!(["PID", "COMMAND"]));
+    assert!(
+        top["Processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[1] == "sleep"),
+        "{top}"
+    );
+    assert!(
+        top["Processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p[1] != "init" && p[1] != "systemd"),
+        "{top}"
+    );
+
     let r = d.req("DELETE", "/containers/web", None);
     assert_eq!(r.status, 409);
     assert_eq!(r.message(), format!("You cannot remove a running container {id}. Stop the container before attempting removal or force remove"));

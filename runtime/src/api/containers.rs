@@ -1153,27 +1153,79 @@ fn running_container(d: &Daemon, id: &str) -> Result<Arc<Container>, ApiError> {
     Ok(c)
 }
 
-pub async fn top(d: &Arc<Daemon>, id: &str, _q: &Query) -> ApiResult {
+pub async fn top(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let c = running_container(d, id)?;
     let cg = cgroup_path(c.id());
-    let rows = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Vec<String>>> {
-        let mut pids = glue::container_pids(&cg)?;
+    let ps_args = q.get("ps_args").unwrap_or("").trim().to_string();
+    let name = c.record.name.clone();
+    let (titles, rows) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let mut pids = glue::container_pids(&cg)
+            .map_err(|e| ApiError::internal(format!("listing the processes of {name}: {e}")))?;
         pids.sort_unstable();
-        Ok(super::streams::ps_rows(&pids))
+        if ps_args.is_empty() {
+            let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+            return Ok((
+                titles.iter().map(|s| s.to_string()).collect(),
+                super::streams::ps_rows(&pids),
+            ));
+        }
+        // Docker runs the host's ps with the given options and keeps the
+        // rows of the container's processes.
+        let out = std::process::Command::new("ps")
+            .args(ps_args.split_whitespace())
+            .output()
+            .map_err(|e| ApiError::internal(format!("running ps {ps_args}: {e}")))?;
+        if !out.status.success() {
+            return Err(ApiError::internal(format!(
+                "ps {ps_args} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
     })
     .await
-    .map_err(|e| ApiError::internal(format!("listing processes: {e}")))?
-    .map_err(|e| ApiError::internal(format!("listing the processes of {}: {e}", c.record.name)))?;
+    .map_err(|e| ApiError::internal(format!("listing processes: {e}")))??;
     let body = ContainerTopResponse {
-        titles: Some(
-            ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ),
+        titles: Some(titles),
         processes: Some(rows),
     };
     json(StatusCode::OK, &body)
+}
+
+/// Docker's parsing of `ps` output: the header gives the titles, the last
+/// column takes the rest of the line, rows are kept when their PID is one
+/// of `pids`.
+pub fn parse_ps(output: &str, pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+        ApiError::internal("Couldn't find PID field in ps output: give ps options that print PID")
+    })?;
+    let mut rows = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < titles.len() {
+            continue;
+        }
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        row.push(fields[titles.len() - 1..].join(" "));
+        rows.push(row);
+    }
+    Ok((titles, rows))
 }
 
 pub async fn resize(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
@@ -1342,6 +1394,21 @@ mod tests {
         for bad in ["0", "65", "SIGNOPE", "", "RTMIN+99"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ps_output_is_filtered_by_pid() {
+        let out = "  PID USER     COMMAND\n    1 root     init\n   42 root     sleep 100\n   43 bob      sh -c x\n";
+        let (titles, rows) = parse_ps(out, &[42, 43]).unwrap();
+        assert_eq!(titles, ["PID", "USER", "COMMAND"]);
+        assert_eq!(
+            rows,
+            [
+                vec!["42", "root", "sleep 100"],
+                vec!["43", "bob", "sh -c x"]
+            ]
+        );
+        assert!(parse_ps("USER COMMAND\nroot x\n", &[1]).is_err());
     }
 
     #[test]
