@@ -680,3 +680,36 @@ fn prune_removes_what_is_not_running() {
     assert_eq!(left[0]["Id"], running.as_str());
     assert_eq!(d.req("DELETE", "/containers/c3?force=1", None).status, 204);
 }
+
+#[test]
+fn logs_follow_streams_each_line_once_until_exit() {
+    let d = with_busybox();
+    let id = create(
+        &d,
+        "talker",
+        serde_json::json!({"Image": "busybox", "Cmd": ["sh", "-c", "echo one; sleep 0.5; echo two >&2; sleep 0.5; echo three"]}),
+    );
+    assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+    let t = Instant::now();
+    let r = d.get("/containers/talker/logs?follow=1&stdout=1&stderr=1&timestamps=1");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "follow ended before the container"
+    );
+    let frames = demux(r.body.as_bytes());
+    let text: Vec<(u8, String)> = frames
+        .iter()
+        .map(|(s, l)| (*s, l.split_once(' ').unwrap().1.to_string()))
+        .collect();
+    assert_eq!(
+        text,
+        [
+            (1, "one\n".to_string()),
+            (2, "two\n".to_string()),
+            (1, "three\n".to_string())
+        ],
+        "{frames:?}"
+    );
+    assert!(frames.iter().all(|(_, l)| l.starts_with("20")));
+    assert_eq!(d.req("DELETE", "/containers/talker", None).status, 204);
+}
