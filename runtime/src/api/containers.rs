@@ -473,9 +473,11 @@ async fn wait_exit(c: &Container) -> (i32, bool, String, String) {
                         );
                     }
                 }
-                match shim_client::status(&socket).await {
-                    Ok(st) if st.running => continue,
-                    _ => break,
+                match shim_status(&socket).await {
+                    // A live shim answers Wait again (at once if the
+                    // container exited): ask it again.
+                    ShimAnswer::Running | ShimAnswer::Exited | ShimAnswer::Hung => continue,
+                    ShimAnswer::Gone => break,
                 }
             }
         }
@@ -508,6 +510,26 @@ async fn orphaned_exit(c: &Container) -> (i32, bool, String, String) {
     )
 }
 
+enum ShimAnswer {
+    Running,
+    Exited,
+    /// Nobody listens on the socket.
+    Gone,
+    /// Connected, but no answer in time.
+    Hung,
+}
+
+/// Ask a shim how its container is, without letting a stuck shim stall the
+/// daemon (its start, or a monitor).
+async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
+    match tokio::time::timeout(Duration::from_secs(2), shim_client::status(socket)).await {
+        Ok(Ok(st)) if st.running => ShimAnswer::Running,
+        Ok(Ok(_)) => ShimAnswer::Exited,
+        Ok(Err(_)) => ShimAnswer::Gone,
+        Err(_) => ShimAnswer::Hung,
+    }
+}
+
 /// On daemon start: follow containers whose state says running, settle the
 /// ones whose shim is gone, and finish AutoRemove of those that exited while
 /// the daemon was away.
@@ -515,9 +537,13 @@ pub async fn readopt_all(d: &Arc<Daemon>) {
     for c in d.containers.list() {
         let st = c.state();
         match st.status {
-            Status::Running => match shim_client::status(&c.paths.socket()).await {
-                Ok(_) => spawn_monitor(d.clone(), c.clone()),
-                Err(_) => {
+            Status::Running => match shim_status(&c.paths.socket()).await {
+                // A hung shim may recover: follow it rather than declare the
+                // container dead.
+                ShimAnswer::Running | ShimAnswer::Exited | ShimAnswer::Hung => {
+                    spawn_monitor(d.clone(), c.clone())
+                }
+                ShimAnswer::Gone => {
                     let (code, oom, finished, error) = match container::read_state(&c.paths) {
                         Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
                             s.exit_code.unwrap_or(UNKNOWN_EXIT),
