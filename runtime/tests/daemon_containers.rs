@@ -713,3 +713,47 @@ fn logs_follow_streams_each_line_once_until_exit() {
     assert!(frames.iter().all(|(_, l)| l.starts_with("20")));
     assert_eq!(d.req("DELETE", "/containers/talker", None).status, 204);
 }
+
+#[test]
+fn a_dead_shim_leaves_exit_255_and_nothing_running() {
+    let d = with_busybox();
+    let id = create(
+        &d,
+        "orphan",
+        serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"]}),
+    );
+    assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+    let pid = inspect(&d, "orphan")["State"]["Pid"].as_i64().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.root.join("containers").join(&id).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let shim_pid = state["shim_pid"].as_i64().unwrap();
+    assert!(shim_pid > 0);
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &shim_pid.to_string()])
+        .status();
+    until("the daemon to notice", || {
+        inspect(&d, "orphan")["State"]["Status"] == "exited"
+    });
+    let i = inspect(&d, "orphan");
+    assert_eq!(i["State"]["ExitCode"], 255);
+    assert_eq!(i["State"]["Error"], "shim died");
+    until("the container's init to be gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    });
+    assert_eq!(d.req("DELETE", "/containers/orphan", None).status, 204);
+    let leftovers: Vec<_> = ["memory", "pids", "cpu"]
+        .iter()
+        .map(|c| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join("whale")
+                .join(&id)
+        })
+        .filter(|p| p.exists())
+        .collect();
+    assert!(leftovers.is_empty(), "cgroups left: {leftovers:?}");
+}
