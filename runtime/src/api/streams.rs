@@ -122,19 +122,38 @@ where
     let (mut sr, mut sw) = shim.into_split();
     let to_shim = async move {
         if stdin {
-            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = pump(&mut cr, &mut sw).await;
             let _ = sw.shutdown().await;
         }
         // Keep the write half (and so the connection) open until the shim ends it.
         std::future::pending::<()>().await;
     };
     let from_shim = async move {
-        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = pump(&mut sr, &mut cw).await;
         let _ = cw.shutdown().await;
     };
     tokio::select! {
         _ = from_shim => {}
         _ = to_shim => {}
+    }
+}
+
+/// Copy until EOF, writing each read at once (interactive streams) with a
+/// buffer large enough for bulk output (tokio's `copy` uses 8 KiB).
+async fn pump<R, W>(r: &mut R, w: &mut W) -> std::io::Result<u64>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        w.write_all(&buf[..n]).await?;
+        total += n as u64;
     }
 }
 
