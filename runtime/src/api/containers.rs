@@ -476,7 +476,7 @@ async fn wait_exit(c: &Container) -> (i32, bool, String, String) {
                 match shim_status(&socket).await {
                     // A live shim answers Wait again (at once if the
                     // container exited): ask it again.
-                    ShimAnswer::Running | ShimAnswer::Exited | ShimAnswer::Hung => continue,
+                    ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => continue,
                     ShimAnswer::Gone => break,
                 }
             }
@@ -511,7 +511,8 @@ async fn orphaned_exit(c: &Container) -> (i32, bool, String, String) {
 }
 
 enum ShimAnswer {
-    Running,
+    /// With the host PID of the container's init.
+    Running(i32),
     Exited,
     /// Nobody listens on the socket.
     Gone,
@@ -523,7 +524,7 @@ enum ShimAnswer {
 /// daemon (its start, or a monitor).
 async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
     match tokio::time::timeout(Duration::from_secs(2), shim_client::status(socket)).await {
-        Ok(Ok(st)) if st.running => ShimAnswer::Running,
+        Ok(Ok(st)) if st.running => ShimAnswer::Running(st.pid),
         Ok(Ok(_)) => ShimAnswer::Exited,
         Ok(Err(_)) => ShimAnswer::Gone,
         Err(_) => ShimAnswer::Hung,
@@ -540,7 +541,7 @@ pub async fn readopt_all(d: &Arc<Daemon>) {
             Status::Running => match shim_status(&c.paths.socket()).await {
                 // A hung shim may recover: follow it rather than declare the
                 // container dead.
-                ShimAnswer::Running | ShimAnswer::Exited | ShimAnswer::Hung => {
+                ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
                     spawn_monitor(d.clone(), c.clone())
                 }
                 ShimAnswer::Gone => {
@@ -559,6 +560,23 @@ pub async fn readopt_all(d: &Arc<Daemon>) {
                     }
                 }
             },
+            // The shim records `running` a few ms after start (it spares
+            // short runs an fsync): a daemon killed in that window finds no
+            // state, but a socket with a live shim behind it.
+            Status::Created if c.paths.socket().exists() => {
+                let answer = shim_status(&c.paths.socket()).await;
+                if !matches!(answer, ShimAnswer::Gone) {
+                    let (pid, shim_pid, started) = match container::read_state(&c.paths) {
+                        Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
+                        _ => match answer {
+                            ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
+                            _ => (0, 0, container::now_rfc3339()),
+                        },
+                    };
+                    c.set_running(pid, shim_pid, started);
+                    spawn_monitor(d.clone(), c.clone());
+                }
+            }
             Status::Exited if c.record.host_config.auto_remove == Some(true) => {
                 let _ = remove_container(d, &c).await;
             }
