@@ -793,12 +793,15 @@ pub async fn remove_container(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(),
     let d2 = d.clone();
     let c2 = c.clone();
     tokio::task::spawn_blocking(move || {
-        // No-op when the shim cleaned up; needed when it died before it could.
-        if let Err(e) = glue::remove_container_cgroup(&cgroup_path(c2.id())) {
-            eprintln!(
-                "whale daemon: removing the cgroup of {}: {e}",
-                c2.record.name
-            );
+        // A shim removes its cgroup when its container exits; one that died
+        // could not.
+        if c2.state().error == SHIM_DIED {
+            if let Err(e) = glue::remove_container_cgroup(&cgroup_path(c2.id())) {
+                eprintln!(
+                    "whale daemon: removing the cgroup of {}: {e}",
+                    c2.record.name
+                );
+            }
         }
         let trash = d2.containers.remove(&c2)?;
         if let Some(dir) = trash {
