@@ -320,12 +320,17 @@ impl Read for ChannelReader {
 pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
     if let Some(from) = q.get("fromImage").filter(|s| !s.is_empty()) {
         let tag = q.get("tag").filter(|t| !t.is_empty());
+        // The docker CLI spells out Docker Hub's defaults; the user did not.
+        let from = from
+            .strip_prefix("docker.io/library/")
+            .or_else(|| from.strip_prefix("docker.io/"))
+            .unwrap_or(from);
         let wanted = match tag {
             Some(t) => format!("{from}:{t}"),
             None => super::containers::normalize_ref(from),
         };
         return Err(ApiError::not_found(format!(
-            "pull access denied for {wanted}: whale has no registry. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
+            "pull access denied for {wanted}: whale has no registry to pull from. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
         )));
     }
     if q.get("fromSrc") != Some("-") {
