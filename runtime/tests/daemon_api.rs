@@ -107,6 +107,15 @@ fn errors_are_docker_json() {
         m.contains("no registry") && m.contains("whale bootstrap busybox"),
         "{m}"
     );
+    let r = d.post(
+        "/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest",
+        None,
+    );
+    assert!(
+        r.message()
+            .starts_with("pull access denied for busybox:latest:"),
+        "{r:?}"
+    );
 
     let r = d.get("/images/nosuch/json");
     assert_eq!(r.status, 404);
