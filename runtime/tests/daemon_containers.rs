@@ -760,3 +760,39 @@ fn a_dead_shim_leaves_exit_255_and_nothing_running() {
         .collect();
     assert!(leftovers.is_empty(), "cgroups left: {leftovers:?}");
 }
+
+#[test]
+fn stats_report_cgroup_counters() {
+    let d = with_busybox();
+    let id = create(
+        &d,
+        "busy",
+        serde_json::json!({"Image": "busybox", "Cmd": ["sh", "-c", "while :; do :; done"],
+                           "HostConfig": {"Memory": 67108864, "PidsLimit": 50}}),
+    );
+    assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+    let t = Instant::now();
+    let v = d.get("/containers/busy/stats?stream=0").json();
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "no second sample"
+    );
+    assert_eq!(v["name"], "/busy");
+    assert_eq!(v["id"], id.as_str());
+    let cpu = v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap();
+    let pre = v["precpu_stats"]["cpu_usage"]["total_usage"]
+        .as_u64()
+        .unwrap();
+    assert!(cpu > pre, "the busy loop used no CPU: {v}");
+    assert!(v["cpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0);
+    assert_eq!(v["memory_stats"]["limit"], 67108864);
+    assert!(v["memory_stats"]["usage"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["pids_stats"]["current"].as_u64().unwrap() >= 1, "{v}");
+    assert_eq!(v["pids_stats"]["limit"], 50);
+    let one = d.get("/containers/busy/stats?stream=0&one-shot=1").json();
+    assert_eq!(one["preread"], "0001-01-01T00:00:00Z");
+    assert_eq!(
+        d.req("DELETE", "/containers/busy?force=1", None).status,
+        204
+    );
+}

@@ -25,6 +25,7 @@ mod events;
 pub mod glue;
 pub mod http;
 mod images;
+mod stats;
 mod streams;
 mod system;
 
@@ -252,6 +253,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerWait(id) => containers::wait(&d, &id, &q),
         Route::ContainerDelete(id) => containers::delete(&d, &id, &q).await,
         Route::ContainerTop(id) => containers::top(&d, &id, &q).await,
+        Route::ContainerStats(id) => stats::handle(&d, &id, &q),
         Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
         Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
