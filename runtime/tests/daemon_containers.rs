@@ -796,3 +796,48 @@ fn stats_report_cgroup_counters() {
         204
     );
 }
+
+#[test]
+fn changes_list_what_the_container_wrote() {
+    let d = with_busybox();
+    let id = create(
+        &d,
+        "writer",
+        serde_json::json!({"Image": "busybox", "Cmd": ["sh", "-c", "echo x > /newfile; rm /bin/ls; mkdir /etc/foo; echo y >> /etc/passwd"]}),
+    );
+    assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+    assert_eq!(
+        d.post("/containers/writer/wait", None).json()["StatusCode"],
+        0
+    );
+    let v = d.get("/containers/writer/changes").json();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"Path": "/bin", "Kind": 0},
+            {"Path": "/bin/ls", "Kind": 2},
+            {"Path": "/etc", "Kind": 0},
+            {"Path": "/etc/foo", "Kind": 1},
+            {"Path": "/etc/passwd", "Kind": 0},
+            {"Path": "/newfile", "Kind": 1},
+        ])
+    );
+    // A fresh container of the same image changed nothing.
+    let other = create(
+        &d,
+        "clean",
+        serde_json::json!({"Image": "busybox", "Cmd": ["true"]}),
+    );
+    assert_eq!(
+        d.post(&format!("/containers/{other}/start"), None).status,
+        204
+    );
+    assert_eq!(
+        d.post("/containers/clean/wait", None).json()["StatusCode"],
+        0
+    );
+    assert_eq!(
+        d.get("/containers/clean/changes").json(),
+        serde_json::json!([])
+    );
+}

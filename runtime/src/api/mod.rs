@@ -20,6 +20,7 @@
 //! rename (the files are deleted in the background). Waiters are woken by a
 //! watch channel, never by polling. `WHALE_DAEMON_TRACE=1` prints a timeline.
 
+mod changes;
 mod containers;
 mod events;
 pub mod glue;
@@ -254,6 +255,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerDelete(id) => containers::delete(&d, &id, &q).await,
         Route::ContainerTop(id) => containers::top(&d, &id, &q).await,
         Route::ContainerStats(id) => stats::handle(&d, &id, &q),
+        Route::ContainerChanges(id) => changes::handle(&d, &id).await,
         Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
         Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
