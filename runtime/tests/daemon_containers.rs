@@ -727,10 +727,11 @@ fn a_dead_shim_leaves_exit_255_and_nothing_running() {
     );
     assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
     let pid = inspect(&d, "orphan")["State"]["Pid"].as_i64().unwrap();
-    let state: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(d.root.join("containers").join(&id).join("state.json")).unwrap(),
-    )
-    .unwrap();
+    // The shim records `running` a few ms after start.
+    let state_path = d.root.join("containers").join(&id).join("state.json");
+    until("state.json", || state_path.exists());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     let shim_pid = state["shim_pid"].as_i64().unwrap();
     assert!(shim_pid > 0);
     let _ = std::process::Command::new("kill")
