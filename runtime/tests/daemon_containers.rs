@@ -495,7 +495,7 @@ fn containers_survive_a_daemon_kill() {
     d.kill9();
     // As if the daemon died within the few ms before the shim records
     // `running`: no state.json, only a live shim.
-    std::fs::remove_file(d.root.join("containers").join(&long).join("state.json")).unwrap();
+    let _ = std::fs::remove_file(d.root.join("containers").join(&long).join("state.json"));
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         std::path::Path::new(&format!("/proc/{pid}")).exists(),
