@@ -139,6 +139,30 @@ async fn send_over_unix(
     Ok(sender.send_request(req).await.map_err(io::Error::other)?)
 }
 
+impl Client {
+    /// GET an API path and return its status and raw body. `docker inspect`
+    /// prints the daemon's own JSON (its key order, its nulls); bollard's
+    /// typed models would re-order and drop fields, so inspect reads it here.
+    pub async fn get_raw(&self, path: &str) -> Result<(u16, bytes::Bytes), bollard::errors::Error> {
+        use http_body_util::BodyExt;
+        let uri = format!("http://localhost/v{}{path}", self.docker.client_version());
+        let req = hyper::Request::get(uri)
+            .body(http_body_util::Either::Left(http_body_util::Full::new(
+                bytes::Bytes::new(),
+            )))
+            .map_err(io::Error::other)?;
+        let resp = send_over_unix(&self.socket, req).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
 /// Is this error "nobody is listening there"?
 fn is_unreachable(err: &bollard::errors::Error) -> bool {
     match err {

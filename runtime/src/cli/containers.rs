@@ -624,42 +624,56 @@ pub async fn logs(cli: &Cli, args: &LogsArgs) -> CliResult {
     Ok(())
 }
 
-fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(
-        err,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> CliResult<Value> {
-    Value::from_serialize(v)
-        .map_err(|e| CliError::Other(format!("encoding the daemon's answer: {e}")))
-}
-
-/// One object for `inspect`, as the daemon described it.
+/// One object for `inspect`, as the daemon described it (its raw JSON).
 async fn inspect_one(client: &Client, name: &str, kind: Option<ObjectType>) -> CliResult<Value> {
-    let docker = &client.docker;
+    let encoded = url_path_segment(name);
     if kind != Some(ObjectType::Image) {
-        match docker
-            .inspect_container(name, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(c) => return to_value(&c),
+        match raw_json(client, &format!("/containers/{encoded}/json")).await? {
+            Ok(v) => return Ok(v),
             // Without --type, docker goes on to images and names neither.
-            Err(err) if is_not_found(&err) && kind.is_none() => {}
-            Err(err) => return Err(daemon_error(err)),
+            Err((404, _)) if kind.is_none() => {}
+            Err((_, message)) => return Err(CliError::Daemon(message)),
         }
     }
-    match docker.inspect_image(name).await {
-        Ok(i) => to_value(&i),
-        Err(err) if is_not_found(&err) && kind.is_none() => {
-            Err(CliError::Other(format!("No such object: {name}")))
-        }
-        Err(err) => Err(daemon_error(err)),
+    match raw_json(client, &format!("/images/{encoded}/json")).await? {
+        Ok(v) => Ok(v),
+        Err((404, _)) if kind.is_none() => Err(CliError::Other(format!("No such object: {name}"))),
+        Err((_, message)) => Err(CliError::Daemon(message)),
     }
+}
+
+/// GET a JSON object: Ok(Ok(value)), or Ok(Err((status, daemon's message))).
+async fn raw_json(client: &Client, path: &str) -> CliResult<Result<Value, (u16, String)>> {
+    let (status, body) = client.get_raw(path).await.map_err(daemon_error)?;
+    if (200..300).contains(&status) {
+        let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            CliError::Other(format!(
+                "the daemon's answer to GET {path} is not JSON: {e}"
+            ))
+        })?;
+        return Ok(Ok(value));
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    let message = serde_json::from_slice::<Message>(&body)
+        .map(|m| m.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_string());
+    Ok(Err((status, message)))
+}
+
+/// Percent-encode a name or reference for one URL path segment.
+fn url_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
@@ -682,7 +696,7 @@ pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
         Some(t) => {
             for v in &found {
                 out.push_str(
-                    &t.execute(v)
+                    &t.execute_strict(v)
                         .map_err(|e| CliError::Template(format!("template parsing error: {e}")))?,
                 );
                 out.push('\n');
@@ -877,6 +891,12 @@ mod tests {
         assert_eq!(full_image_name("nosuchimage"), "nosuchimage:latest");
         assert_eq!(full_image_name("debian:bookworm"), "debian:bookworm");
         assert_eq!(full_image_name("host:5000/x"), "host:5000/x:latest");
+    }
+
+    #[test]
+    fn names_are_encoded_for_paths() {
+        assert_eq!(url_path_segment("busybox:latest"), "busybox:latest");
+        assert_eq!(url_path_segment("host:5000/a b"), "host:5000/a%20b");
     }
 
     #[test]
