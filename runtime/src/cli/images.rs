@@ -274,7 +274,9 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let built = {
         let tar_path = tar_path.clone();
-        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path))
+        let spinner = spinner.clone();
+        let progress = move |line: &str| spinner.set_message(line.trim().to_string());
+        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path, &progress))
             .await
             .map_err(|e| CliError::Other(format!("building the root filesystem: {e}")))?
     };
@@ -320,20 +322,36 @@ fn tempfile_dir() -> CliResult<PathBuf> {
     Ok(dir)
 }
 
-/// Write the base image's rootfs tar to `out`.
+/// Write the base image's rootfs tar to `out`; `progress` gets lines to show.
 ///
-/// MERGE: the image room provides `crate::image::bootstrap`
-/// (`busybox_rootfs_tar(&mut impl Write)`, `debian_rootfs_tar(suite, path,
-/// progress)`); this is the one place to call it from. Until then this
-/// builds the same trees with the host's busybox and mmdebstrap.
-fn rootfs_tar(kind: BaseImage, out: &Path) -> CliResult {
+/// MERGE: the image room provides `crate::image::bootstrap`; this is the
+/// one place to call it from. With it merged, the body becomes:
+///
+/// ```ignore
+/// use crate::image::bootstrap as b;
+/// let io = |e: std::io::Error| CliError::Other(format!("cannot create {}: {e}", out.display()));
+/// let result = match kind {
+///     BaseImage::Busybox => {
+///         if b::find_static_busybox().is_err() {
+///             b::try_install_busybox_static(|l| progress(l)).map_err(|e| CliError::Other(e.to_string()))?;
+///         }
+///         b::busybox_rootfs_tar(&mut std::fs::File::create(out).map_err(io)?)
+///     }
+///     BaseImage::Debian => b::debian_rootfs_tar("bookworm", out, |l| progress(l)),
+/// };
+/// result.map_err(|e| CliError::Other(e.to_string()))
+/// ```
+///
+/// (and `base()` may use `b::changes_for` / `b::default_reference`). Until
+/// then this builds the same trees with the host's busybox and mmdebstrap.
+fn rootfs_tar(kind: BaseImage, out: &Path, progress: &dyn Fn(&str)) -> CliResult {
     match kind {
         BaseImage::Busybox => {
             let mut file = std::fs::File::create(out)
                 .map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
             busybox_tar(&mut file)
         }
-        BaseImage::Debian => debian_tar(out),
+        BaseImage::Debian => debian_tar(out, progress),
     }
 }
 
@@ -461,20 +479,36 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
-fn debian_tar(out: &Path) -> CliResult {
-    let status = std::process::Command::new("mmdebstrap")
-        .args(["--variant=minbase", "--mode=root", "--format=tar", "--quiet", "bookworm"])
+fn debian_tar(out: &Path, progress: &dyn Fn(&str)) -> CliResult {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("mmdebstrap")
+        .args(["--variant=minbase", "--mode=root", "--format=tar", "--skip=output/dev", "bookworm"])
         .arg(out)
         .stdin(std::process::Stdio::null())
-        .status()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| {
             CliError::Other(format!(
                 "cannot run mmdebstrap ({e}): install it with 'apt-get install mmdebstrap' and run 'whale bootstrap debian' again"
             ))
         })?;
+    let mut last_lines: Vec<String> = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            progress(&line);
+            last_lines.push(line);
+            if last_lines.len() > 10 {
+                last_lines.remove(0);
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| CliError::Other(format!("waiting for mmdebstrap: {e}")))?;
     if !status.success() {
         return Err(CliError::Other(format!(
-            "mmdebstrap failed ({status}) making debian:bookworm from this machine's apt sources; its messages are above"
+            "mmdebstrap failed ({status}) making debian:bookworm from this machine's apt sources; it said:\n{}",
+            last_lines.join("\n")
         )));
     }
     Ok(())

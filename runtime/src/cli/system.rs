@@ -18,8 +18,19 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs) -> i32 {
     serve(crate::api::DaemonConfig { root, socket })
 }
 
-/// MERGE: the daemon room provides `crate::api::run_daemon(DaemonConfig)`
-/// (see the CONTRACT in api/mod.rs); this is the one place that calls it.
+/// MERGE: the daemon room provides `crate::api::run_daemon(DaemonConfig)
+/// -> anyhow::Result<()>` (see the CONTRACT in api/mod.rs); this is the one
+/// place that calls it. With it merged, the body becomes:
+///
+/// ```ignore
+/// match crate::api::run_daemon(config) {
+///     Ok(()) => 0,
+///     Err(err) => {
+///         eprintln!("whale daemon: {err:#}");
+///         1
+///     }
+/// }
+/// ```
 fn serve(config: crate::api::DaemonConfig) -> i32 {
     eprintln!(
         "whale daemon: this build has no daemon linked in (root {}, socket {}); build whale from the merged main branch",
