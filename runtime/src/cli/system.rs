@@ -18,26 +18,15 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs) -> i32 {
     serve(crate::api::DaemonConfig { root, socket })
 }
 
-/// MERGE: the daemon room provides `crate::api::run_daemon(DaemonConfig)
-/// -> anyhow::Result<()>` (see the CONTRACT in api/mod.rs); this is the one
-/// place that calls it. With it merged, the body becomes:
-///
-/// ```ignore
-/// match crate::api::run_daemon(config) {
-///     Ok(()) => 0,
-///     Err(err) => {
-///         eprintln!("whale daemon: {err:#}");
-///         1
-///     }
-/// }
-/// ```
+/// The one place that runs the daemon room in this process.
 fn serve(config: crate::api::DaemonConfig) -> i32 {
-    eprintln!(
-        "whale daemon: this build has no daemon linked in (root {}, socket {}); build whale from the merged main branch",
-        config.root.display(),
-        config.socket.display()
-    );
-    1
+    match crate::api::run_daemon(config) {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("whale daemon: {err:#}");
+            1
+        }
+    }
 }
 
 fn run_template(format: &str, data: &Value) -> CliResult {
