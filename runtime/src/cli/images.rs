@@ -243,22 +243,23 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> CliResult {
     Ok(())
 }
 
+const DEBIAN_SUITE: &str = "bookworm";
+
 /// What `whale bootstrap` makes and how it is configured.
 struct Base {
-    reference: &'static str,
-    cmd: &'static str,
+    reference: String,
+    changes: Vec<String>,
 }
 
 fn base(kind: BaseImage) -> Base {
-    match kind {
-        BaseImage::Busybox => Base {
-            reference: "busybox:latest",
-            cmd: r#"CMD ["sh"]"#,
-        },
-        BaseImage::Debian => Base {
-            reference: "debian:bookworm",
-            cmd: r#"CMD ["bash"]"#,
-        },
+    use crate::image::bootstrap as b;
+    let kind = match kind {
+        BaseImage::Busybox => b::BaseImage::Busybox,
+        BaseImage::Debian => b::BaseImage::Debian,
+    };
+    Base {
+        reference: b::default_reference(kind, DEBIAN_SUITE),
+        changes: b::changes_for(kind),
     }
 }
 
@@ -291,8 +292,8 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
             cli,
             file,
             bar.clone(),
-            Some(base.reference),
-            vec![base.cmd.to_string()],
+            Some(&base.reference),
+            base.changes.clone(),
             Some(format!("whale bootstrap {}", base.reference)),
         )
         .await;
@@ -322,196 +323,26 @@ fn tempfile_dir() -> CliResult<PathBuf> {
     Ok(dir)
 }
 
-/// Write the base image's rootfs tar to `out`; `progress` gets lines to show.
-///
-/// MERGE: the image room provides `crate::image::bootstrap`; this is the
-/// one place to call it from. With it merged, the body becomes:
-///
-/// ```ignore
-/// use crate::image::bootstrap as b;
-/// let io = |e: std::io::Error| CliError::Other(format!("cannot create {}: {e}", out.display()));
-/// let result = match kind {
-///     BaseImage::Busybox => {
-///         if b::find_static_busybox().is_err() {
-///             b::try_install_busybox_static(|l| progress(l)).map_err(|e| CliError::Other(e.to_string()))?;
-///         }
-///         b::busybox_rootfs_tar(&mut std::fs::File::create(out).map_err(io)?)
-///     }
-///     BaseImage::Debian => b::debian_rootfs_tar("bookworm", out, |l| progress(l)),
-/// };
-/// result.map_err(|e| CliError::Other(e.to_string()))
-/// ```
-///
-/// (and `base()` may use `b::changes_for` / `b::default_reference`). Until
-/// then this builds the same trees with the host's busybox and mmdebstrap.
+/// Write the base image's rootfs tar to `out` with the image room's
+/// bootstrap; `progress` gets lines to show. A missing static busybox is
+/// installed with apt where apt exists (the bootstrap says how otherwise).
 fn rootfs_tar(kind: BaseImage, out: &Path, progress: &dyn Fn(&str)) -> CliResult {
+    use crate::image::bootstrap as b;
+    let err = |e: b::BootstrapError| CliError::Other(e.to_string());
     match kind {
         BaseImage::Busybox => {
+            if let Err(missing) = b::find_static_busybox() {
+                progress(&format!("{missing}; trying apt-get"));
+                b::try_install_busybox_static(progress).map_err(|e| {
+                    CliError::Other(format!("{missing}\n(and installing it failed: {e})"))
+                })?;
+            }
             let mut file = std::fs::File::create(out)
                 .map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
-            busybox_tar(&mut file)
+            b::busybox_rootfs_tar(&mut file).map_err(err)
         }
-        BaseImage::Debian => debian_tar(out, progress),
+        BaseImage::Debian => b::debian_rootfs_tar(DEBIAN_SUITE, out, progress).map_err(err),
     }
-}
-
-fn find_busybox() -> CliResult<PathBuf> {
-    for candidate in ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"] {
-        let p = Path::new(candidate);
-        if p.is_file() {
-            return Ok(p.to_path_buf());
-        }
-    }
-    Err(CliError::Other(
-        "no busybox on this machine: install a static one with 'apt-get install busybox-static' and run 'whale bootstrap busybox' again".into(),
-    ))
-}
-
-fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
-    let busybox = find_busybox()?;
-    let bytes = std::fs::read(&busybox)
-        .map_err(|e| CliError::Other(format!("cannot read {}: {e}", busybox.display())))?;
-    if has_interpreter(&bytes) {
-        return Err(CliError::Other(format!(
-            "{} is dynamically linked and would not run in an empty image: install 'busybox-static' (apt-get install busybox-static)",
-            busybox.display()
-        )));
-    }
-    let listed = std::process::Command::new(&busybox)
-        .arg("--list-full")
-        .output()
-        .map_err(|e| {
-            CliError::Other(format!("cannot run {} --list-full: {e}", busybox.display()))
-        })?;
-    let applets = String::from_utf8_lossy(&listed.stdout).to_string();
-    let io = |e: std::io::Error| CliError::Other(format!("writing the busybox rootfs tar: {e}"));
-    let mut tar = tar::Builder::new(out);
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let dir = |tar: &mut tar::Builder<_>, path: &str, mode: u32| -> std::io::Result<()> {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(mode);
-        h.set_size(0);
-        h.set_mtime(now);
-        tar.append_data(&mut h, path, std::io::empty())
-    };
-    for (d, mode) in [
-        ("bin", 0o755),
-        ("sbin", 0o755),
-        ("usr", 0o755),
-        ("usr/bin", 0o755),
-        ("usr/sbin", 0o755),
-        ("etc", 0o755),
-        ("root", 0o700),
-        ("home", 0o755),
-        ("tmp", 0o1777),
-        ("var", 0o755),
-        ("proc", 0o555),
-        ("sys", 0o555),
-        ("dev", 0o755),
-    ] {
-        dir(&mut tar, d, mode).map_err(io)?;
-    }
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o755);
-    h.set_size(bytes.len() as u64);
-    h.set_mtime(now);
-    tar.append_data(&mut h, "bin/busybox", bytes.as_slice())
-        .map_err(io)?;
-    let files: [(&str, &str); 3] = [
-        (
-            "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
-        ),
-        ("etc/group", "root:x:0:\nnobody:x:65534:\n"),
-        (
-            "etc/hosts",
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        ),
-    ];
-    for (path, content) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_size(content.len() as u64);
-        h.set_mtime(now);
-        tar.append_data(&mut h, path, content.as_bytes())
-            .map_err(io)?;
-    }
-    for applet in applets.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let rel = applet.trim_start_matches('/');
-        if rel == "bin/busybox"
-            || !["bin/", "sbin/", "usr/bin/", "usr/sbin/"]
-                .iter()
-                .any(|p| rel.starts_with(p))
-        {
-            continue;
-        }
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_mtime(now);
-        tar.append_link(&mut h, rel, "/bin/busybox").map_err(io)?;
-    }
-    tar.finish().map_err(io)?;
-    Ok(())
-}
-
-/// Does this ELF file ask for a dynamic loader (a PT_INTERP header)?
-fn has_interpreter(elf: &[u8]) -> bool {
-    const PT_INTERP: u32 = 3;
-    if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
-        // Not a 64-bit little-endian ELF: let the container say what is wrong.
-        return false;
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
-    let mut off = [0u8; 8];
-    off.copy_from_slice(&elf[0x20..0x28]);
-    let phoff = u64::from_le_bytes(off) as usize;
-    let (entsize, count) = (u16_at(0x36), u16_at(0x38));
-    (0..count).any(|i| {
-        let at = phoff.saturating_add(i.saturating_mul(entsize));
-        elf.get(at..at + 4)
-            .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) == PT_INTERP)
-            .unwrap_or(false)
-    })
-}
-
-fn debian_tar(out: &Path, progress: &dyn Fn(&str)) -> CliResult {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new("mmdebstrap")
-        .args(["--variant=minbase", "--mode=root", "--format=tar", "--skip=output/dev", "bookworm"])
-        .arg(out)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            CliError::Other(format!(
-                "cannot run mmdebstrap ({e}): install it with 'apt-get install mmdebstrap' and run 'whale bootstrap debian' again"
-            ))
-        })?;
-    let mut last_lines: Vec<String> = Vec::new();
-    if let Some(stderr) = child.stderr.take() {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            progress(&line);
-            last_lines.push(line);
-            if last_lines.len() > 10 {
-                last_lines.remove(0);
-            }
-        }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| CliError::Other(format!("waiting for mmdebstrap: {e}")))?;
-    if !status.success() {
-        return Err(CliError::Other(format!(
-            "mmdebstrap failed ({status}) making debian:bookworm from this machine's apt sources; it said:\n{}",
-            last_lines.join("\n")
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -519,52 +350,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn busybox_tar_has_a_shell() {
-        if find_busybox().is_err() {
-            eprintln!("skipped: no busybox on this machine");
-            return;
-        }
-        let mut buf = Vec::new();
-        match busybox_tar(&mut buf) {
-            Ok(()) => {}
-            Err(e) => {
-                eprintln!("skipped: {e}");
-                return;
-            }
-        }
-        let mut archive = tar::Archive::new(buf.as_slice());
-        let mut names = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let entry = entry.unwrap();
-            names.push(entry.path().unwrap().to_string_lossy().to_string());
-        }
-        assert!(names.contains(&"bin/busybox".to_string()));
-        assert!(names.contains(&"bin/sh".to_string()), "{names:?}");
-        assert!(names.contains(&"tmp".to_string()));
-    }
-
-    #[test]
-    fn dynamic_binaries_are_told_apart() {
-        let sh = std::fs::read("/bin/sh").unwrap();
-        assert!(has_interpreter(&sh), "/bin/sh is dynamic on Debian");
-        if let Ok(bb) = std::fs::read("/bin/busybox") {
-            let out = std::process::Command::new("file")
-                .arg("-L")
-                .arg("/bin/busybox")
-                .output();
-            if let Ok(out) = out {
-                let text = String::from_utf8_lossy(&out.stdout);
-                assert_eq!(has_interpreter(&bb), text.contains("dynamically"), "{text}");
-            }
-        }
-        assert!(!has_interpreter(b"#!/bin/sh\n"));
-    }
-
-    #[test]
-    fn bases_name_their_cmd() {
-        assert_eq!(base(BaseImage::Busybox).reference, "busybox:latest");
-        assert_eq!(base(BaseImage::Busybox).cmd, r#"CMD ["sh"]"#);
-        assert_eq!(base(BaseImage::Debian).reference, "debian:bookworm");
-        assert_eq!(base(BaseImage::Debian).cmd, r#"CMD ["bash"]"#);
+    fn bases_are_named_like_docker_hub_images() {
+        let b = base(BaseImage::Busybox);
+        assert_eq!(b.reference, "busybox:latest");
+        assert_eq!(b.changes, vec![r#"CMD ["sh"]"#.to_string()]);
+        let d = base(BaseImage::Debian);
+        assert_eq!(d.reference, "debian:bookworm");
+        assert_eq!(d.changes, vec![r#"CMD ["bash"]"#.to_string()]);
     }
 }
