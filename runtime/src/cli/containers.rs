@@ -90,8 +90,7 @@ fn console_size(tty: bool) -> Option<Vec<usize>> {
     if !tty {
         return None;
     }
-    let (terminal_size::Width(w), terminal_size::Height(h)) =
-        terminal_size::terminal_size_of(std::io::stdout())?;
+    let (h, w) = super::terminal::size()?;
     Some(vec![usize::from(h), usize::from(w)])
 }
 
@@ -200,6 +199,10 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         eprintln!("the input device is not a TTY");
         return 1;
     }
+    if let Err(err) = super::terminal::parse_detach_keys(&args.detach_keys) {
+        run_failure(err, true);
+        return ENGINE_FAILED;
+    }
     let id = match create_container(&client, opts, !args.detach).await {
         Ok(id) => id,
         Err(code) => return code,
@@ -217,12 +220,20 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         println!("{id}");
         return 0;
     }
+    let detach_keys = match super::terminal::parse_detach_keys(&args.detach_keys) {
+        Ok(keys) => keys,
+        Err(err) => {
+            run_failure(err, true);
+            return ENGINE_FAILED;
+        }
+    };
     let session = Session {
         client: &client,
         id: &id,
         stdin: opts.interactive,
         tty: opts.tty,
         auto_remove: opts.rm,
+        detach_keys: (&args.detach_keys, detach_keys),
     };
     match session.attach_start_wait(true).await {
         Ok(code) => code,
@@ -237,6 +248,8 @@ struct Session<'a> {
     stdin: bool,
     tty: bool,
     auto_remove: bool,
+    /// `--detach-keys` as given, and as bytes.
+    detach_keys: (&'a str, Vec<u8>),
 }
 
 impl Session<'_> {
@@ -253,7 +266,7 @@ impl Session<'_> {
                     stdout: true,
                     stderr: true,
                     logs: false,
-                    detach_keys: None,
+                    detach_keys: self.tty.then(|| self.detach_keys.0.to_string()),
                 }),
             )
             .await;
@@ -290,10 +303,16 @@ impl Session<'_> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), accepted).await;
 
         let bollard::container::AttachContainerResults { mut output, input } = attach;
+        // docker detects the detach keys on its side of a tty session.
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         let input_task = if self.stdin {
-            Some(tokio::spawn(copy_stdin(input)))
+            let scanner = self
+                .tty
+                .then(|| super::terminal::DetachScanner::new(self.detach_keys.1.clone()));
+            Some(tokio::spawn(copy_stdin(input, scanner, detached_tx)))
         } else {
             drop(input);
+            drop(detached_tx);
             None
         };
 
@@ -316,18 +335,41 @@ impl Session<'_> {
         }
 
         let signals = if self.tty {
-            None
+            Some(tokio::spawn(follow_window_size(
+                docker.clone(),
+                self.id.to_string(),
+            )))
         } else {
             Some(tokio::spawn(forward_signals(
                 docker.clone(),
                 self.id.to_string(),
             )))
         };
+        let raw = if self.tty && self.stdin {
+            super::terminal::RawMode::enable()
+        } else {
+            None
+        };
 
-        // Copy the container's output until it closes the stream.
+        // Copy the container's output until it closes the stream, or the
+        // user detaches.
         let mut out = std::io::stdout();
         let mut err_out = std::io::stderr();
-        while let Some(chunk) = output.next().await {
+        let mut detached = false;
+        let mut detach_open = self.stdin;
+        loop {
+            let chunk = tokio::select! {
+                chunk = output.next() => chunk,
+                got = &mut detached_rx, if detach_open => {
+                    detach_open = false;
+                    if got.is_ok() {
+                        detached = true;
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else { break };
             match chunk {
                 Ok(bollard::container::LogOutput::StdErr { message }) => {
                     let _ = err_out.write_all(&message);
@@ -343,8 +385,17 @@ impl Session<'_> {
                 Err(_) => break,
             }
         }
+        drop(raw);
         if let Some(task) = input_task {
             task.abort();
+        }
+        if detached {
+            // The container goes on running; docker exits 0 at once.
+            waiter.abort();
+            if let Some(task) = signals {
+                task.abort();
+            }
+            return Ok(0);
         }
         let result = waiter.await;
         if let Some(task) = signals {
@@ -378,7 +429,11 @@ impl Session<'_> {
 
 /// Our stdin to the container; half-close when it ends so the container
 /// sees EOF (`echo 'exit 3' | whale run -i busybox sh`).
-async fn copy_stdin(mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>) {
+async fn copy_stdin(
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    mut scanner: Option<super::terminal::DetachScanner>,
+    detached: tokio::sync::oneshot::Sender<()>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // A plain thread: a blocked read of a terminal must not hold up the
     // runtime's shutdown, and dies with the process.
@@ -397,11 +452,43 @@ async fn copy_stdin(mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Sen
         }
     });
     while let Some(chunk) = rx.recv().await {
+        let (chunk, detach) = match scanner.as_mut() {
+            Some(s) => {
+                let scan = s.feed(&chunk);
+                (scan.pass, scan.detach)
+            }
+            None => (chunk, false),
+        };
         if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
+            return;
+        }
+        if detach {
+            let _ = detached.send(());
             return;
         }
     }
     let _ = input.shutdown().await;
+}
+
+/// Keep the container's pty the size of our terminal (SIGWINCH).
+async fn follow_window_size(docker: bollard::Docker, id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut winch) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    while winch.recv().await.is_some() {
+        if let Some((h, w)) = super::terminal::size() {
+            let _ = docker
+                .resize_container_tty(
+                    &id,
+                    bollard::query_parameters::ResizeContainerTTYOptions {
+                        h: i32::from(h),
+                        w: i32::from(w),
+                    },
+                )
+                .await;
+        }
+    }
 }
 
 /// docker's sig-proxy: SIGINT/SIGTERM/SIGHUP/SIGQUIT we get go to the container.
@@ -488,12 +575,15 @@ pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
             .and_then(|h| h.auto_remove)
             .unwrap_or(false);
         let full_id = info.id.unwrap_or_else(|| id.clone());
+        let keys = super::terminal::parse_detach_keys(&args.detach_keys)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let session = Session {
             client: &client,
             id: &full_id,
             stdin: args.interactive && config.open_stdin.unwrap_or(false),
             tty: config.tty.unwrap_or(false),
             auto_remove,
+            detach_keys: (&args.detach_keys, keys),
         };
         return match session.attach_start_wait(false).await {
             Ok(0) => Ok(()),

@@ -9,6 +9,7 @@ mod opts;
 mod output;
 mod system;
 pub mod table;
+pub mod terminal;
 pub mod units;
 
 use std::path::PathBuf;

@@ -251,6 +251,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    pub detach_keys: String,
     #[command(flatten)]
     pub opts: ContainerOpts,
     /// Print help
@@ -266,6 +269,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    pub detach_keys: String,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
