@@ -807,3 +807,98 @@ fn processes_mentioning(path: &Path) -> Vec<u32> {
     }
     pids
 }
+
+/// `run -it` on a real terminal: raw mode, the console size, PID 1 a shell,
+/// and Ctrl-P Ctrl-Q detaches (exit 0) while the container keeps running.
+#[test]
+fn tty_session_detaches_and_keeps_running() {
+    use std::io::Read;
+    let e = engine!();
+    let name = e.name("tty");
+    let size = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(&size, None).expect("openpty");
+    let slave = std::fs::File::from(pty.slave);
+    let mut child = Command::new(WHALE)
+        .arg("-H")
+        .arg(&e.host)
+        .args([
+            "run",
+            "-it",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+        ])
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("spawn whale run -it");
+    let mut master = std::fs::File::from(pty.master);
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let mut reader = master.try_clone().expect("dup master");
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = screen.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+    }
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = screen.lock().map(|s| s.clone()).unwrap_or_default();
+            if text.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} on the terminal:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("# ");
+    master.write_all(b"echo pid=$$; stty size\r").expect("type");
+    wait_for("pid=1");
+    if e.own.is_some() {
+        // (runc on this kernel answers stty's TCGETS with ECHILD, so the
+        // size is only checked on whale.)
+        wait_for("24 80");
+    }
+    master.write_all(&[0x10, 0x11]).expect("detach keys");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("Ctrl-P Ctrl-Q did not detach");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "detaching exits 0");
+    let ps = e.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.stdout.starts_with("Up "), "the container runs on:\n{ps}");
+}
