@@ -6,12 +6,12 @@ use std::io::{IsTerminal, Write};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
-    ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
-    StopContainerOptions, TopOptions, WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, TopOptions,
+    WaitContainerOptions,
 };
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::Client;
 use super::gotemplate::Value;
@@ -257,23 +257,18 @@ impl Session<'_> {
     /// (messages already printed).
     async fn attach_start_wait(&self, is_run: bool) -> Result<i32, i32> {
         let docker = &self.client.docker;
-        let attach = docker
-            .attach_container(
-                self.id,
-                Some(AttachContainerOptions {
-                    stream: true,
-                    stdin: self.stdin,
-                    stdout: true,
-                    stderr: true,
-                    logs: false,
-                    detach_keys: self.tty.then(|| self.detach_keys.0.to_string()),
-                }),
-            )
-            .await;
-        let attach = match attach {
+        let mut query = format!(
+            "stream=1&stdout=1&stderr=1&stdin={}",
+            if self.stdin { 1 } else { 0 }
+        );
+        if self.tty {
+            query.push_str("&detachKeys=");
+            query.push_str(&query_escape(self.detach_keys.0));
+        }
+        let attach = match self.client.attach_raw(self.id, &query).await {
             Ok(a) => a,
             Err(err) => {
-                run_failure(daemon_error(err), false);
+                run_failure(err, false);
                 return Err(ENGINE_FAILED);
             }
         };
@@ -302,7 +297,7 @@ impl Session<'_> {
         };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), accepted).await;
 
-        let bollard::container::AttachContainerResults { mut output, input } = attach;
+        let (mut output, input) = tokio::io::split(attach);
         // docker detects the detach keys on its side of a tty session.
         let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         let input_task = if self.stdin {
@@ -357,9 +352,11 @@ impl Session<'_> {
         let mut err_out = std::io::stderr();
         let mut detached = false;
         let mut detach_open = self.stdin;
+        let mut demux = super::connect::Demux::default();
+        let mut buf = vec![0u8; 32 * 1024];
         loop {
-            let chunk = tokio::select! {
-                chunk = output.next() => chunk,
+            let read = tokio::select! {
+                read = output.read(&mut buf) => read,
                 got = &mut detached_rx, if detach_open => {
                     detach_open = false;
                     if got.is_ok() {
@@ -369,20 +366,24 @@ impl Session<'_> {
                     continue;
                 }
             };
-            let Some(chunk) = chunk else { break };
-            match chunk {
-                Ok(bollard::container::LogOutput::StdErr { message }) => {
-                    let _ = err_out.write_all(&message);
+            let n = match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if self.tty {
+                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                    break;
+                }
+                continue;
+            }
+            for (stream, payload) in demux.feed(&buf[..n]) {
+                if stream == 2 {
+                    let _ = err_out.write_all(&payload);
                     let _ = err_out.flush();
+                } else {
+                    let _ = out.write_all(&payload);
+                    let _ = out.flush();
                 }
-                Ok(bollard::container::LogOutput::StdOut { message })
-                | Ok(bollard::container::LogOutput::Console { message }) => {
-                    if out.write_all(&message).and_then(|_| out.flush()).is_err() {
-                        break;
-                    }
-                }
-                Ok(bollard::container::LogOutput::StdIn { .. }) => {}
-                Err(_) => break,
             }
         }
         drop(raw);
@@ -427,10 +428,23 @@ impl Session<'_> {
     }
 }
 
+/// Percent-encode a query value.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Our stdin to the container; half-close when it ends so the container
 /// sees EOF (`echo 'exit 3' | whale run -i busybox sh`).
 async fn copy_stdin(
-    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    mut input: impl tokio::io::AsyncWrite + Unpin,
     mut scanner: Option<super::terminal::DetachScanner>,
     detached: tokio::sync::oneshot::Sender<()>,
 ) {
