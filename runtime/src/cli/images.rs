@@ -111,8 +111,7 @@ pub async fn tag(cli: &Cli, args: &TagArgs) -> CliResult {
     Ok(())
 }
 
-/// A progress bar on stderr (drawn only on a terminal, and not with NO_COLOR
-/// as a hint that the output is read by a program).
+/// A progress bar (or a spinner when the length is unknown) on stderr.
 fn progress(len: Option<u64>, message: &str) -> ProgressBar {
     let bar = match len {
         Some(n) => ProgressBar::new(n).with_style(
@@ -127,10 +126,8 @@ fn progress(len: Option<u64>, message: &str) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
+    // indicatif draws on stderr only when it is a terminal.
     bar.set_draw_target(ProgressDrawTarget::stderr());
-    if std::env::var_os("NO_COLOR").is_some() {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
     bar.set_message(message.to_string());
     bar
 }
