@@ -786,7 +786,14 @@ fn the_cli_starts_the_daemon() {
         root.join("daemon.log").exists(),
         "its output goes to <root>/daemon.log"
     );
-    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while daemons
+        .iter()
+        .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
