@@ -14,6 +14,7 @@ use super::gotemplate::Value;
 use super::opts::{BaseImage, BootstrapArgs, Cli, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 use super::output;
 use super::{client, report, CliError, CliResult};
+use crate::image::bootstrap;
 
 pub async fn images(cli: &Cli, args: &ImagesArgs) -> CliResult {
     let mut filters = HashMap::new();
@@ -111,7 +112,8 @@ pub async fn tag(cli: &Cli, args: &TagArgs) -> CliResult {
     Ok(())
 }
 
-/// A progress bar (or a spinner when the length is unknown) on stderr.
+/// A progress bar on stderr (drawn only on a terminal, and not with NO_COLOR
+/// as a hint that the output is read by a program).
 fn progress(len: Option<u64>, message: &str) -> ProgressBar {
     let bar = match len {
         Some(n) => ProgressBar::new(n).with_style(
@@ -126,8 +128,10 @@ fn progress(len: Option<u64>, message: &str) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
-    // indicatif draws on stderr only when it is a terminal.
     bar.set_draw_target(ProgressDrawTarget::stderr());
+    if std::env::var_os("NO_COLOR").is_some() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
     bar.set_message(message.to_string());
     bar
 }
@@ -240,41 +244,29 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> CliResult {
     Ok(())
 }
 
-const DEBIAN_SUITE: &str = "bookworm";
-
 /// What `whale bootstrap` makes and how it is configured.
-struct Base {
-    reference: String,
-    changes: Vec<String>,
-}
-
-fn base(kind: BaseImage) -> Base {
-    use crate::image::bootstrap as b;
-    let kind = match kind {
-        BaseImage::Busybox => b::BaseImage::Busybox,
-        BaseImage::Debian => b::BaseImage::Debian,
-    };
-    Base {
-        reference: b::default_reference(kind, DEBIAN_SUITE),
-        changes: b::changes_for(kind),
+fn room_kind(kind: BaseImage) -> bootstrap::BaseImage {
+    match kind {
+        BaseImage::Busybox => bootstrap::BaseImage::Busybox,
+        BaseImage::Debian => bootstrap::BaseImage::Debian,
     }
 }
 
+/// The suite `whale bootstrap debian` makes (the course's `debian:bookworm`).
+const DEBIAN_SUITE: &str = "bookworm";
+
 pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
-    let base = base(args.image);
+    let reference = bootstrap::default_reference(room_kind(args.image), DEBIAN_SUITE);
+    let changes = bootstrap::changes_for(room_kind(args.image));
     let dir = tempfile_dir()?;
     let tar_path = dir.join("rootfs.tar");
     let kind = args.image;
-    let spinner = progress(
-        None,
-        &format!("Building the {} root filesystem", base.reference),
-    );
+    let spinner = progress(None, &format!("Building the {reference} root filesystem"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let built = {
         let tar_path = tar_path.clone();
         let spinner = spinner.clone();
-        let progress = move |line: &str| spinner.set_message(line.trim().to_string());
-        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path, &progress))
+        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path, &spinner))
             .await
             .map_err(|e| CliError::Other(format!("building the root filesystem: {e}")))?
     };
@@ -284,23 +276,20 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
         let file = std::fs::File::open(&tar_path)
             .map_err(|e| CliError::Other(format!("cannot read {}: {e}", tar_path.display())))?;
         let len = file.metadata().ok().map(|m| m.len());
-        let bar = progress(len, &format!("Importing {}", base.reference));
+        let bar = progress(len, &format!("Importing {reference}"));
         let id = upload(
             cli,
             file,
             bar.clone(),
-            Some(&base.reference),
-            base.changes.clone(),
-            Some(format!("whale bootstrap {}", base.reference)),
+            Some(reference.as_str()),
+            changes,
+            Some(format!("whale bootstrap {reference}")),
         )
         .await;
         bar.finish_and_clear();
         let id = id?;
         println!("{id}");
-        eprintln!(
-            "{} is ready: whale run --rm {} echo hello",
-            base.reference, base.reference
-        );
+        eprintln!("{reference} is ready: whale run --rm {reference} echo hello");
         Ok(())
     }
     .await;
@@ -321,38 +310,28 @@ fn tempfile_dir() -> CliResult<PathBuf> {
 }
 
 /// Write the base image's rootfs tar to `out` with the image room's
-/// bootstrap; `progress` gets lines to show. A missing static busybox is
-/// installed with apt where apt exists (the bootstrap says how otherwise).
-fn rootfs_tar(kind: BaseImage, out: &Path, progress: &dyn Fn(&str)) -> CliResult {
-    use crate::image::bootstrap as b;
-    let err = |e: b::BootstrapError| CliError::Other(e.to_string());
+/// bootstrap, installing Debian's busybox-static first when it is missing
+/// and apt can fetch it.
+fn rootfs_tar(kind: BaseImage, out: &Path, spinner: &ProgressBar) -> CliResult {
+    let err = |e: bootstrap::BootstrapError| CliError::Other(e.to_string());
     match kind {
         BaseImage::Busybox => {
-            if let Err(missing) = b::find_static_busybox() {
-                progress(&format!("{missing}; trying apt-get"));
-                b::try_install_busybox_static(progress).map_err(|e| {
-                    CliError::Other(format!("{missing}\n(and installing it failed: {e})"))
-                })?;
+            if let Err(bootstrap::BootstrapError::BusyboxMissing) = bootstrap::find_static_busybox()
+            {
+                spinner.set_message("Installing busybox-static with apt-get");
+                bootstrap::try_install_busybox_static(|line| spinner.set_message(line.to_string()))
+                    .map_err(err)?;
             }
-            let mut file = std::fs::File::create(out)
+            let file = std::fs::File::create(out)
                 .map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
-            b::busybox_rootfs_tar(&mut file).map_err(err)
+            let mut writer = std::io::BufWriter::new(file);
+            bootstrap::busybox_rootfs_tar(&mut writer).map_err(err)?;
+            std::io::Write::flush(&mut writer)
+                .map_err(|e| CliError::Other(format!("cannot write {}: {e}", out.display())))
         }
-        BaseImage::Debian => b::debian_rootfs_tar(DEBIAN_SUITE, out, progress).map_err(err),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bases_are_named_like_docker_hub_images() {
-        let b = base(BaseImage::Busybox);
-        assert_eq!(b.reference, "busybox:latest");
-        assert_eq!(b.changes, vec![r#"CMD ["sh"]"#.to_string()]);
-        let d = base(BaseImage::Debian);
-        assert_eq!(d.reference, "debian:bookworm");
-        assert_eq!(d.changes, vec![r#"CMD ["bash"]"#.to_string()]);
+        BaseImage::Debian => bootstrap::debian_rootfs_tar(DEBIAN_SUITE, out, |line| {
+            spinner.set_message(format!("mmdebstrap: {line}"))
+        })
+        .map_err(err),
     }
 }
