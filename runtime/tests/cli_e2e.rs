@@ -819,21 +819,11 @@ fn processes_mentioning(path: &Path) -> Vec<u32> {
 /// and Ctrl-P Ctrl-Q detaches (exit 0) while the container keeps running.
 #[test]
 fn tty_session_detaches_and_keeps_running() {
-    use std::io::Read;
     let e = engine!();
     let name = e.name("tty");
-    let size = nix::pty::Winsize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(&size, None).expect("openpty");
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = Command::new(WHALE)
-        .arg("-H")
-        .arg(&e.host)
-        .args([
+    let mut session = PtySession::spawn(
+        &e.host,
+        &[
             "run",
             "-it",
             "--network",
@@ -842,33 +832,93 @@ fn tty_session_detaches_and_keeps_running() {
             &name,
             "busybox",
             "sh",
-        ])
-        .stdin(Stdio::from(slave.try_clone().expect("dup")))
-        .stdout(Stdio::from(slave.try_clone().expect("dup")))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .expect("spawn whale run -it");
-    let mut master = std::fs::File::from(pty.master);
-    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    {
+        ],
+    );
+    session.wait_for("# ");
+    session.type_bytes(b"echo pid=$$; stty size\r");
+    session.wait_for("pid=1");
+    if e.own.is_some() {
+        // (runc on this kernel answers stty's TCGETS with ECHILD, so the
+        // size is only checked on whale.)
+        session.wait_for("24 80");
+    }
+    session.type_bytes(&[0x10, 0x11]);
+    assert_eq!(session.exit_code(), Some(0), "detaching exits 0");
+    let ps = e.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.stdout.starts_with("Up "), "the container runs on:\n{ps}");
+
+    // Back in with `attach`; leaving the shell ends it with its code.
+    let mut again = PtySession::spawn(&e.host, &["attach", &name]);
+    std::thread::sleep(Duration::from_millis(300));
+    again.type_bytes(b"echo back-in; exit 6\r");
+    again.wait_for("back-in");
+    assert_eq!(
+        again.exit_code(),
+        Some(6),
+        "attach exits with the container"
+    );
+}
+
+/// A `whale` command on a pseudo-terminal of its own (24 rows, 80 columns).
+struct PtySession {
+    child: Child,
+    master: std::fs::File,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl PtySession {
+    fn spawn(host: &str, args: &[&str]) -> PtySession {
+        use std::io::Read;
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&size, None).expect("openpty");
+        let slave = std::fs::File::from(pty.slave);
+        let child = Command::new(WHALE)
+            .arg("-H")
+            .arg(host)
+            .args(args)
+            .stdin(Stdio::from(slave.try_clone().expect("dup")))
+            .stdout(Stdio::from(slave.try_clone().expect("dup")))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("spawn whale on a pty");
+        let master = std::fs::File::from(pty.master);
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut reader = master.try_clone().expect("dup master");
-        let screen = screen.clone();
+        let shared = screen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                if let Ok(mut s) = screen.lock() {
+                if let Ok(mut s) = shared.lock() {
                     s.push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
             }
         });
+        PtySession {
+            child,
+            master,
+            screen,
+        }
     }
-    let wait_for = |needle: &str| {
+
+    #[track_caller]
+    fn wait_for(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let text = screen.lock().map(|s| s.clone()).unwrap_or_default();
+            let text = self.screen.lock().map(|s| s.clone()).unwrap_or_default();
             if text.contains(needle) {
                 return;
             }
@@ -878,34 +928,35 @@ fn tty_session_detaches_and_keeps_running() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    };
-    wait_for("# ");
-    master.write_all(b"echo pid=$$; stty size\r").expect("type");
-    wait_for("pid=1");
-    if e.own.is_some() {
-        // (runc on this kernel answers stty's TCGETS with ECHILD, so the
-        // size is only checked on whale.)
-        wait_for("24 80");
     }
-    master.write_all(&[0x10, 0x11]).expect("detach keys");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("type on the pty");
+    }
+
+    /// Its exit code, waiting at most 10 s.
+    #[track_caller]
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let text = self.screen.lock().map(|s| s.clone()).unwrap_or_default();
+                panic!("whale did not exit; the terminal shows:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("Ctrl-P Ctrl-Q did not detach");
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0), "detaching exits 0");
-    let ps = e.ok(&[
-        "ps",
-        "--filter",
-        &format!("name={name}"),
-        "--format",
-        "{{.Status}}",
-    ]);
-    assert!(ps.stdout.starts_with("Up "), "the container runs on:\n{ps}");
+        let _ = self.child.wait();
+    }
 }

@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::connect::Client;
 use super::gotemplate::Value;
 use super::opts::{
-    Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType, PsArgs, RmArgs,
-    RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
+    AttachArgs, Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType,
+    PsArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
 };
 use super::output;
 use super::{client, daemon_error, report, CliError, CliResult};
@@ -234,6 +234,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         tty: opts.tty,
         auto_remove: opts.rm,
         detach_keys: (&args.detach_keys, detach_keys),
+        start: true,
     };
     match session.attach_start_wait(true).await {
         Ok(code) => code,
@@ -250,6 +251,8 @@ struct Session<'a> {
     auto_remove: bool,
     /// `--detach-keys` as given, and as bytes.
     detach_keys: (&'a str, Vec<u8>),
+    /// Start it (run, start -a) or only attach (attach).
+    start: bool,
 }
 
 impl Session<'_> {
@@ -274,7 +277,10 @@ impl Session<'_> {
         };
         // Post /wait before /start, and start only once the daemon accepted
         // it: a quick container must not exit before anyone waits for it.
-        let condition = if self.auto_remove {
+        let condition = if !self.start {
+            // `attach`: it runs already; its exit is the next one or done.
+            "not-running"
+        } else if self.auto_remove {
             "removed"
         } else {
             "next-exit"
@@ -311,10 +317,14 @@ impl Session<'_> {
             None
         };
 
-        if let Err(err) = docker
-            .start_container(self.id, None::<StartContainerOptions>)
-            .await
-        {
+        let started = if self.start {
+            docker
+                .start_container(self.id, None::<StartContainerOptions>)
+                .await
+        } else {
+            Ok(())
+        };
+        if let Err(err) = started {
             let err = daemon_error(err);
             if is_run {
                 run_failure(&err, true);
@@ -598,6 +608,7 @@ pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
             tty: config.tty.unwrap_or(false),
             auto_remove,
             detach_keys: (&args.detach_keys, keys),
+            start: true,
         };
         return match session.attach_start_wait(false).await {
             Ok(0) => Ok(()),
@@ -612,6 +623,42 @@ pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
         Ok(Some(name))
     })
     .await
+}
+
+pub async fn attach(cli: &Cli, args: &AttachArgs) -> CliResult {
+    let client = client(cli).await?;
+    let info = client
+        .docker
+        .inspect_container(&args.container, None::<InspectContainerOptions>)
+        .await?;
+    let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+    if !running {
+        return Err(CliError::Other(
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
+    }
+    let config = info.config.unwrap_or_default();
+    let keys = super::terminal::parse_detach_keys(&args.detach_keys)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let tty = config.tty.unwrap_or(false);
+    let stdin = !args.no_stdin && config.open_stdin.unwrap_or(false);
+    if stdin && tty && !std::io::stdin().is_terminal() {
+        return Err(CliError::Other("the input device is not a TTY".into()));
+    }
+    let full_id = info.id.unwrap_or_else(|| args.container.clone());
+    let session = Session {
+        client: &client,
+        id: &full_id,
+        stdin,
+        tty,
+        auto_remove: false,
+        detach_keys: (&args.detach_keys, keys),
+        start: false,
+    };
+    match session.attach_start_wait(false).await {
+        Ok(0) => Ok(()),
+        Ok(code) | Err(code) => Err(CliError::Exit(code)),
+    }
 }
 
 pub async fn stop(cli: &Cli, args: &StopArgs) -> CliResult {

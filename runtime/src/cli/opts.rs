@@ -55,6 +55,8 @@ pub enum Command {
     Start(StartArgs),
     /// Create and run a new container from an image
     Run(RunArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
@@ -274,6 +276,18 @@ pub struct StartArgs {
     pub detach_keys: String,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    pub detach_keys: String,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
