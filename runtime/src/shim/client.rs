@@ -72,10 +72,10 @@ pub struct SpawnedShim {
 fn shim_bin() -> Result<PathBuf, ShimError> {
     match std::env::var_os(SHIM_BIN_ENV) {
         Some(p) => Ok(PathBuf::from(p)),
-        None => std::env::current_exe().map_err(|source| ShimError::Spawn {
-            bin: PathBuf::from("/proc/self/exe"),
-            source,
-        }),
+        // /proc/self/exe, not current_exe(): after a rebuild replaces the
+        // binary, current_exe() names a "(deleted)" path that cannot be
+        // executed, while /proc/self/exe still reaches the daemon's own image.
+        None => Ok(PathBuf::from("/proc/self/exe")),
     }
 }
 
