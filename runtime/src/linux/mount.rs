@@ -208,6 +208,66 @@ fn touch(p: &Path) -> Result<(), MountError> {
         .map_err(io_err("create", p))
 }
 
+/// Make `root/rel` an existing directory (`dir_mode` Some) or file (None)
+/// without following any symlink the image put on the way: before
+/// pivot_root, an absolute link would point into the HOST's tree. Links
+/// are replaced (in the container's upper dir), as their targets would be.
+fn prepare_target(root: &Path, rel: &str, dir_mode: Option<u32>) -> Result<PathBuf, MountError> {
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let mut cur = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        if *part == ".." {
+            return Err(MountError::Io {
+                what: "use",
+                path: cur.join(part),
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        cur.push(part);
+        let last = i + 1 == parts.len();
+        let want_dir = !last || dir_mode.is_some();
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::remove_file(&cur).map_err(io_err("replace symlink", &cur))?;
+            }
+            Ok(m) if m.is_dir() == want_dir => continue,
+            Ok(_) => {
+                return Err(MountError::Io {
+                    what: "mount on",
+                    path: cur,
+                    source: io::Error::from_raw_os_error(if want_dir {
+                        libc::ENOTDIR
+                    } else {
+                        libc::EISDIR
+                    }),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("inspect", &cur)(e)),
+        }
+        if want_dir {
+            mkdir(
+                &cur,
+                if last {
+                    dir_mode.unwrap_or(0o755)
+                } else {
+                    0o755
+                },
+            )?;
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&cur)
+                .map_err(io_err("create", &cur))?;
+        }
+    }
+    Ok(cur)
+}
+
 fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create device", p))?;
     // SAFETY: c is a valid C string; makedev and mknod take integers.
@@ -307,8 +367,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         Some(&opts.data),
     )?;
 
-    let proc_dir = m.join("proc");
-    mkdir(&proc_dir, 0o555)?;
+    let proc_dir = prepare_target(m, "proc", Some(0o555))?;
     mount(
         Some(Path::new("proc")),
         &proc_dir,
@@ -317,8 +376,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         None,
     )?;
 
-    let dev = m.join("dev");
-    mkdir(&dev, 0o755)?;
+    let dev = prepare_target(m, "dev", Some(0o755))?;
     mount(
         Some(Path::new("tmpfs")),
         &dev,
@@ -375,8 +433,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         mount(Some(console), &target, None, libc::MS_BIND, None)?;
     }
 
-    let sys = m.join("sys");
-    mkdir(&sys, 0o555)?;
+    let sys = prepare_target(m, "sys", Some(0o555))?;
     let sys_flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
     // In a new netns, sysfs shows only that namespace's devices (`lo`).
     mount(
@@ -390,8 +447,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
     mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
 
     for (source, inside) in r.binds {
-        let target = m.join(inside);
-        touch(&target)?;
+        let target = prepare_target(m, inside, None)?;
         mount(Some(source), &target, None, libc::MS_BIND, None)?;
     }
 
@@ -525,6 +581,32 @@ pub fn pivot_root(new_root: &Path) -> Result<(), MountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_never_follow_image_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // An image that points its mount points at the host.
+        std::os::unix::fs::symlink(&outside, root.join("proc")).unwrap();
+        std::os::unix::fs::symlink(outside.join("hosts"), root.join("etc/hosts")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("lnk")).unwrap();
+        let p = prepare_target(&root, "proc", Some(0o555)).unwrap();
+        assert!(std::fs::symlink_metadata(&p).unwrap().is_dir());
+        let h = prepare_target(&root, "etc/hosts", None).unwrap();
+        assert!(std::fs::symlink_metadata(&h).unwrap().is_file());
+        let n = prepare_target(&root, "lnk/hostname", None).unwrap();
+        assert_eq!(n, root.join("lnk/hostname"));
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "host side touched"
+        );
+        assert!(prepare_target(&root, "etc/../x", None).is_err());
+        std::fs::create_dir_all(root.join("etc/hostname")).unwrap();
+        assert!(prepare_target(&root, "etc/hostname", None).is_err());
+    }
 
     #[test]
     fn overlay_options_absolute_when_short() {
