@@ -700,3 +700,33 @@ async fn tty_stdin_and_detach_keys() {
     assert_eq!(read_exit(wait).await.exit_code, 137);
     f.assert_clean();
 }
+
+#[tokio::test]
+async fn many_layers_mount_through_relative_paths() {
+    require_root!();
+    let mut f = Fixture::new(&sh("cat /who; ls / | grep -c '^layer'"));
+    // 60 layers with 64-hex names: ~6 KB of absolute lowerdir options,
+    // more than a page, so the shim must fall back to relative paths.
+    let layers = f.root.join("layers");
+    let mut lowers = Vec::new();
+    for i in 0..60 {
+        let d = layers.join(format!("{:064x}", 0xabc000 + i));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join(format!("layer{i}")), "").unwrap();
+        fs::write(d.join("who"), format!("layer {i}\n")).unwrap();
+        lowers.push(d);
+    }
+    lowers.push(f.lower.clone()); // busybox at the bottom
+                                  // Even relative to their common parent these exceed a page: the shim
+                                  // must use its short layer links.
+    let total: usize = lowers
+        .iter()
+        .map(|p| p.strip_prefix(&f.root).unwrap().as_os_str().len() + 1)
+        .sum();
+    assert!(total > 4096, "the test must exceed a page ({total})");
+    f.spec.lower_dirs = lowers;
+    let o = f.run().await.unwrap();
+    assert_eq!(o.exit_code, 0, "{o:?}");
+    assert_eq!(o.stdout, "layer 0\n60\n", "top-most layer first");
+    f.assert_clean();
+}

@@ -57,6 +57,9 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> M
 pub struct OverlayOptions {
     pub chdir: Option<PathBuf>,
     pub data: String,
+    /// Short symlinks to create in `chdir` first: (name, layer dir). Used
+    /// when even relative paths do not fit (dozens of 64-hex layer names).
+    pub links: Vec<(String, PathBuf)>,
 }
 
 fn checked(p: &Path) -> Result<&str, MountError> {
@@ -79,7 +82,11 @@ pub fn overlay_options(
     let lowers: Vec<&str> = lower.iter().map(|p| checked(p)).collect::<Result<_, _>>()?;
     let data = format!("lowerdir={}{tail}", lowers.join(":"));
     if data.len() < PAGE_LIMIT {
-        return Ok(OverlayOptions { chdir: None, data });
+        return Ok(OverlayOptions {
+            chdir: None,
+            data,
+            links: Vec::new(),
+        });
     }
     // Relative to the deepest directory every layer shares (the store's
     // diff dir), each lower costs only its own name.
@@ -100,15 +107,33 @@ pub fn overlay_options(
         })
         .collect();
     let data = format!("lowerdir={}{tail}", rel.join(":"));
+    if data.len() < PAGE_LIMIT {
+        return Ok(OverlayOptions {
+            chdir: Some(common),
+            data,
+            links: Vec::new(),
+        });
+    }
+    // Last resort, as Docker's overlay2 does with its `l/` dir: short
+    // symlinks named 0, 1, 2... beside the work dir, one per layer.
+    let links: Vec<(String, PathBuf)> = lower
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i.to_string(), l.clone()))
+        .collect();
+    let names: Vec<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
+    let data = format!("lowerdir={}{tail}", names.join(":"));
     if data.len() >= PAGE_LIMIT {
         return Err(MountError::TooManyLayers {
             layers: lower.len(),
             len: data.len(),
         });
     }
+    let link_dir = work.parent().unwrap_or(Path::new("/")).join("layer-links");
     Ok(OverlayOptions {
-        chdir: Some(common),
+        chdir: Some(link_dir),
         data,
+        links,
     })
 }
 
@@ -288,6 +313,10 @@ fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     Ok(())
 }
 
+fn symlink_to(target: &Path, link: &Path) -> Result<(), MountError> {
+    std::os::unix::fs::symlink(target, link).map_err(io_err("create symlink", link))
+}
+
 fn symlink(target: &str, link: &Path) -> Result<(), MountError> {
     std::os::unix::fs::symlink(target, link).map_err(io_err("create symlink", link))
 }
@@ -356,6 +385,15 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
     let m = r.merged_dir;
     mkdir_all(m)?;
     let opts = overlay_options(r.lower_dirs, r.upper_dir, r.work_dir)?;
+    if let (false, Some(dir)) = (opts.links.is_empty(), &opts.chdir) {
+        // Rebuilt on every start: the image's layers are fixed, but a dir
+        // left by an older run must not point anywhere else.
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        for (name, target) in &opts.links {
+            symlink_to(target, &dir.join(name))?;
+        }
+    }
     if let Some(dir) = &opts.chdir {
         std::env::set_current_dir(dir).map_err(io_err("enter", dir))?;
     }
@@ -639,13 +677,25 @@ mod tests {
     }
 
     #[test]
-    fn overlay_options_refuse_what_cannot_fit_or_parse() {
+    fn overlay_options_use_short_links_past_relative_paths() {
         let lower: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/d/{:064x}", i)))
+            .collect();
+        let o = overlay_options(&lower, Path::new("/c/upper"), Path::new("/c/work")).unwrap();
+        assert_eq!(o.chdir.as_deref(), Some(Path::new("/c/layer-links")));
+        assert!(o.data.starts_with("lowerdir=0:1:2:"), "{}", o.data);
+        assert_eq!(o.links.len(), 200);
+        assert_eq!(o.links[199], ("199".to_string(), lower[199].clone()));
+    }
+
+    #[test]
+    fn overlay_options_refuse_what_cannot_fit_or_parse() {
+        let lower: Vec<PathBuf> = (0..2000)
             .map(|i| PathBuf::from(format!("/d/{:064x}", i)))
             .collect();
         assert!(matches!(
             overlay_options(&lower, Path::new("/u"), Path::new("/w")),
-            Err(MountError::TooManyLayers { layers: 200, .. })
+            Err(MountError::TooManyLayers { layers: 2000, .. })
         ));
         assert!(matches!(
             overlay_options(&[PathBuf::from("/a:b")], Path::new("/u"), Path::new("/w")),
