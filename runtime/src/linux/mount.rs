@@ -375,13 +375,12 @@ const NOSUID_NODEV_NOEXEC: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | li
 /// Mount the overlay and everything Docker mounts inside it. The caller
 /// must be in its own mount namespace, after [`make_mounts_private`].
 pub fn build_rootfs(r: &Rootfs) -> Result<(), MountError> {
-    let old_umask = super::process::set_umask(0);
-    let result = build_rootfs_inner(r);
-    super::process::set_umask(old_umask);
-    result
+    mount_overlay(r)?;
+    mount_kernel_filesystems(r)
 }
 
-fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
+/// The first half of [`build_rootfs`]: the overlay at the merged dir.
+pub fn mount_overlay(r: &Rootfs) -> Result<(), MountError> {
     let m = r.merged_dir;
     mkdir_all(m)?;
     let opts = overlay_options(r.lower_dirs, r.upper_dir, r.work_dir)?;
@@ -405,6 +404,19 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         Some(&opts.data),
     )?;
 
+    Ok(())
+}
+
+/// The second half of [`build_rootfs`]: everything inside the overlay.
+pub fn mount_kernel_filesystems(r: &Rootfs) -> Result<(), MountError> {
+    let old_umask = super::process::set_umask(0);
+    let result = mount_kernel_filesystems_inner(r);
+    super::process::set_umask(old_umask);
+    result
+}
+
+fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
+    let m = r.merged_dir;
     let proc_dir = prepare_target(m, "proc", Some(0o555))?;
     mount(
         Some(Path::new("proc")),

@@ -118,7 +118,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
 
     super::trace("init: joined cgroup");
     mount::make_mounts_private().map_err(|e| fail(125, e))?;
-    mount::build_rootfs(&mount::Rootfs {
+    let rootfs = mount::Rootfs {
         lower_dirs: &cfg.lower_dirs,
         upper_dir: &cfg.upper_dir,
         work_dir: &cfg.work_dir,
@@ -126,8 +126,10 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         binds: &cfg.binds,
         console: cfg.console.as_deref(),
         cgroups: cfg.cgroups.clone(),
-    })
-    .map_err(|e| fail(125, e))?;
+    };
+    mount::mount_overlay(&rootfs).map_err(|e| fail(125, e))?;
+    super::trace("init: overlay mounted");
+    mount::mount_kernel_filesystems(&rootfs).map_err(|e| fail(125, e))?;
     super::trace("init: rootfs built");
     mount::pivot_root(&cfg.merged_dir).map_err(|e| fail(125, e))?;
     super::trace("init: pivoted");
