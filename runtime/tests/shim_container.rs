@@ -324,6 +324,9 @@ async fn exit_code_stderr_and_log() {
     assert_eq!(state["exit_code"], 3);
     assert_eq!(state["pid"], 0);
     f.assert_clean();
+    // `run --rm`: the daemon deletes the container dir as soon as it has
+    // the Exit, while the namespace may still be going away.
+    fs::remove_dir_all(&f.dir).unwrap();
 }
 
 #[tokio::test]

@@ -125,10 +125,12 @@ pub async fn spawn(container_dir: &Path) -> Result<SpawnedShim, ShimError> {
             dir: container_dir.to_path_buf(),
         });
     };
-    // The intermediate process exits right after forking the shim.
-    let reaped = child.wait().await;
     let mut stdout = BufReader::new(stdout);
-    let ready: Ready = match read_line(&mut stdout, "Ready", container_dir).await {
+    let ready = read_line::<Ready>(&mut stdout, "Ready", container_dir).await;
+    // The intermediate process exited right after forking the shim: reap
+    // it (by now this does not wait).
+    let reaped = child.wait().await;
+    let ready = match ready {
         Ok(r) => r,
         Err(ShimError::NoAnswer { dir }) => {
             if let Err(source) = reaped {
