@@ -733,3 +733,22 @@ async fn many_layers_mount_through_relative_paths() {
     assert_eq!(o.stdout, "layer 0\n60\n", "top-most layer first");
     f.assert_clean();
 }
+
+#[tokio::test]
+async fn pids_limit_stops_forks() {
+    require_root!();
+    let script = "i=0; while [ $i -lt 8 ]; do sleep 1 & i=$((i+1)); done; echo forked";
+    // Control: without a limit, eight background jobs start fine.
+    let f = Fixture::new(&sh(script));
+    let o = f.run().await.unwrap();
+    assert_eq!((o.stdout.as_str(), o.exit_code), ("forked\n", 0), "{o:?}");
+    f.assert_clean();
+
+    let mut f = Fixture::new(&sh(script));
+    f.spec.resources.pids_limit = Some(4);
+    let o = f.run().await.unwrap();
+    assert!(o.stderr.contains("can't fork"), "{o:?}");
+    assert_eq!(o.stdout, "", "{o:?}");
+    assert_ne!(o.exit_code, 0);
+    f.assert_clean();
+}
