@@ -30,7 +30,8 @@ pub(crate) fn trace(label: &str) {
     let start = START
         .get_or_init(|| std::env::var_os("WHALE_SHIM_TRACE").map(|_| std::time::Instant::now()));
     if let Some(t) = start {
-        eprintln!("trace {:>6}us {label}", t.elapsed().as_micros());
+        let line = format!("trace {:>6}us {label}\n", t.elapsed().as_micros());
+        let _ = process::write_all(2, line.as_bytes());
     }
 }
 

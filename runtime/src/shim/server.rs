@@ -828,8 +828,9 @@ pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn remaining_ms(deadline: Instant) -> i32 {
+    // Rounded up: a deadline 0.4 ms away must not become a busy poll(0).
     let left = deadline.saturating_duration_since(Instant::now());
-    left.as_millis().min(i32::MAX as u128) as i32
+    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
 }
 
 #[cfg(test)]
