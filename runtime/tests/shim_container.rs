@@ -258,7 +258,7 @@ async fn pid1_hostname_loopback_only_and_caps() {
         "echo $$; hostname; ls /sys/class/net; grep CapBnd /proc/self/status; \
          cat /etc/hostname; wc -c < /proc/timer_list; touch /proc/sys/x 2>/dev/null || echo ro; \
          mknod /tmp/mem c 1 1 && head -c1 /tmp/mem 2>/dev/null || echo denied; \
-         ls /dev; ps -o pid,comm",
+         ls /dev; ps -o pid,comm; grep -E '^(Cap|NoNewPrivs)' /proc/self/status",
     ));
     let o = f.run().await.unwrap();
     assert_eq!(o.exit_code, 0, "{o:?}");
@@ -282,14 +282,26 @@ async fn pid1_hostname_loopback_only_and_caps() {
             "/dev/{dev} missing: {o:?}"
         );
     }
+    // Docker's default set (runc >= 1.1.2: nothing inheritable), no_new_privs.
+    for want in [
+        "CapInh:\t0000000000000000",
+        "CapPrm:\t00000000a80425fb",
+        "CapEff:\t00000000a80425fb",
+        "CapAmb:\t0000000000000000",
+        "NoNewPrivs:\t1",
+    ] {
+        assert!(o.stdout.lines().any(|l| l == want), "{want} missing: {o:?}");
+    }
     // ps shows only the container's own processes.
     let ps: Vec<&str> = o
         .stdout
         .lines()
         .skip_while(|l| !l.contains("PID"))
+        .take_while(|l| !l.starts_with("Cap"))
         .collect();
-    assert_eq!(ps.len(), 2, "{ps:?}");
-    assert!(ps[1].trim_start().starts_with("1 "), "{ps:?}");
+    assert_eq!(ps.len(), 3, "only sh and ps: {ps:?}");
+    assert_eq!(ps[1].split_whitespace().collect::<Vec<_>>(), ["1", "sh"]);
+    assert!(ps[2].ends_with(" ps"), "{ps:?}");
     let log = fs::read_to_string(&f.spec.log_path).unwrap();
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(first["log"], "1\n");
