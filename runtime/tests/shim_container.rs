@@ -764,3 +764,56 @@ async fn pids_limit_stops_forks() {
     assert_ne!(o.exit_code, 0);
     f.assert_clean();
 }
+
+#[tokio::test]
+async fn a_dead_shims_container_is_cleaned_up_by_remove_container_cgroup() {
+    require_root!();
+    let f = Fixture::new(&["sleep", "1000"]);
+    f.write_spec();
+    let shim = client::spawn(&f.dir).await.unwrap();
+    let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    shim.start().await.unwrap();
+    assert_eq!(
+        cgroup::container_pids(&f.spec.cgroup_path).unwrap(),
+        vec![pid]
+    );
+    // The shim dies hard: nobody records the exit or removes the cgroup.
+    std::process::Command::new("kill")
+        .args(["-9", &shim_pid.to_string()])
+        .status()
+        .unwrap();
+    cgroup::remove_container_cgroup(&f.spec.cgroup_path).unwrap();
+    for _ in 0..200 {
+        let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "init still alive: {stat}"
+    );
+    assert!(cgroup::container_pids(&f.spec.cgroup_path).is_err());
+    // The stale socket is the daemon's to delete with the container dir.
+    let _ = fs::remove_file(f.socket());
+    f.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_containers_at_once() {
+    require_root!();
+    let fixtures: Vec<Fixture> = (0..20)
+        .map(|i| Fixture::new(&sh(&format!("echo {i}"))))
+        .collect();
+    let runs = fixtures.iter().map(|f| f.run());
+    let outcomes = futures_util::future::join_all(runs).await;
+    for (i, (o, f)) in outcomes.into_iter().zip(&fixtures).enumerate() {
+        let o = o.unwrap();
+        assert_eq!((o.stdout, o.exit_code), (format!("{i}\n"), 0));
+        f.assert_clean();
+    }
+}
