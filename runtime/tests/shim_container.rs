@@ -817,3 +817,19 @@ async fn twenty_containers_at_once() {
         f.assert_clean();
     }
 }
+
+#[tokio::test]
+async fn megabytes_of_output_reach_the_client_and_the_log() {
+    require_root!();
+    let f = Fixture::new(&sh(
+        "s=x; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do s=$s$s; done; \
+         i=0; while [ $i -lt 1000 ]; do echo $s; i=$((i+1)); done",
+    ));
+    let o = f.run().await.unwrap();
+    assert_eq!(o.exit_code, 0);
+    assert_eq!(o.stdout.len(), 1000 * 4097);
+    assert!(o.stdout.lines().all(|l| l.len() == 4096));
+    let log = fs::read_to_string(&f.spec.log_path).unwrap();
+    assert_eq!(log.lines().count(), 1000);
+    f.assert_clean();
+}

@@ -44,7 +44,9 @@ struct Client {
     stream: UnixStream,
     kind: Kind,
     inbuf: Vec<u8>,
+    /// Bytes queued for the client; `out[sent..]` is still to be written.
     out: Vec<u8>,
+    sent: usize,
     read_open: bool,
     close_after_flush: bool,
     dead: bool,
@@ -53,10 +55,19 @@ struct Client {
 }
 
 impl Client {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
     fn queue(&mut self, bytes: &[u8]) {
+        // Compact now and then rather than shifting on every partial write.
+        if self.sent > 0 && self.sent * 2 >= self.out.len() {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
         self.out.extend_from_slice(bytes);
         self.flush();
-        if self.out.len() > MAX_PENDING {
+        if self.pending() > MAX_PENDING {
             eprintln!(
                 "whale shim: an attach client fell {MAX_PENDING} bytes behind; disconnecting it"
             );
@@ -73,19 +84,21 @@ impl Client {
     }
 
     fn flush(&mut self) {
-        while !self.out.is_empty() && !self.dead {
-            match self.stream.write(&self.out) {
+        while self.pending() > 0 && !self.dead {
+            match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => self.dead = true,
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
+                Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.dead = true,
             }
         }
-        if self.out.is_empty() && self.close_after_flush {
-            self.dead = true;
+        if self.pending() == 0 {
+            self.out.clear();
+            self.sent = 0;
+            if self.close_after_flush {
+                self.dead = true;
+            }
         }
     }
 }
@@ -296,7 +309,7 @@ impl Server {
                 if c.read_open && !(feeds_stdin && stdin_full) {
                     ev |= libc::POLLIN;
                 }
-                if !c.out.is_empty() {
+                if c.pending() > 0 {
                     ev |= libc::POLLOUT;
                 }
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
@@ -499,6 +512,7 @@ impl Server {
                         kind: Kind::Pending,
                         inbuf: Vec::new(),
                         out: Vec::new(),
+                        sent: 0,
                         read_open: true,
                         close_after_flush: false,
                         dead: false,
