@@ -185,9 +185,19 @@ impl Shim {
             .apply(&spec.resources)
             .map_err(|e| undo_cgroup(failure(125, e)))?;
         trace("cgroup ready");
+        let socket = spec.socket_path.clone();
         match Shim::start_init(spec, dir, cgroup.clone()) {
             Ok(s) => Ok(s),
-            Err(f) => Err(undo_cgroup(f)),
+            Err(f) => {
+                // Whatever step failed, leave no socket behind (a stale one
+                // would make the daemon think a shim is listening).
+                if fs::symlink_metadata(&socket)
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                {
+                    let _ = fs::remove_file(&socket);
+                }
+                Err(undo_cgroup(f))
+            }
         }
     }
 
