@@ -419,6 +419,11 @@ async fn signal_kill_is_137_and_status_reports_running() {
         client::status(&f.socket()).await,
         Err(ShimError::NotRunning { .. })
     ));
+    // Late waiters get the recorded exit.
+    let late = client::wait_or_recorded(&f.socket(), &f.spec.state_path)
+        .await
+        .unwrap();
+    assert_eq!(late, exit);
     f.assert_clean();
 }
 
