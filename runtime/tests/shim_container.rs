@@ -405,10 +405,15 @@ async fn signal_kill_is_137_and_status_reports_running() {
         async move { client::wait(&s).await }
     });
     // Running is recorded once the container has lived a few ms.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let state: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&f.spec.state_path).unwrap()).unwrap();
-    assert_eq!(state["status"], "running");
+    let mut state = serde_json::Value::Null;
+    for _ in 0..200 {
+        if let Ok(text) = fs::read_to_string(&f.spec.state_path) {
+            state = serde_json::from_str(&text).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state["status"], "running", "{state}");
     assert_eq!(state["pid"], pid);
     // SIGTERM is ignored by a PID 1 without a handler, as in Docker.
     client::signal(&f.socket(), 9).await.unwrap();
