@@ -843,3 +843,24 @@ async fn megabytes_of_output_reach_the_client_and_the_log() {
     assert_eq!(log.lines().count(), 1000);
     f.assert_clean();
 }
+
+#[tokio::test]
+async fn a_container_can_be_started_again() {
+    require_root!();
+    let f = Fixture::new(&sh(
+        "echo start; cat /count 2>/dev/null; echo run >> /count",
+    ));
+    let first = f.run().await.unwrap();
+    assert_eq!((first.stdout.as_str(), first.exit_code), ("start\n", 0));
+    f.assert_clean();
+    // Same upper dir: the second run sees what the first one wrote.
+    let second = f.run().await.unwrap();
+    assert_eq!(
+        (second.stdout.as_str(), second.exit_code),
+        ("start\nrun\n", 0)
+    );
+    f.assert_clean();
+    // The log keeps both runs, as Docker's json-file does.
+    let log = fs::read_to_string(&f.spec.log_path).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+}
