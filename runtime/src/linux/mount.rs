@@ -476,7 +476,10 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     symlink("/proc/self/fd/0", &dev.join("stdin"))?;
     symlink("/proc/self/fd/1", &dev.join("stdout"))?;
     symlink("/proc/self/fd/2", &dev.join("stderr"))?;
-    symlink("/proc/kcore", &dev.join("core"))?;
+    // As runc: only where the kernel has a /proc/kcore to point at.
+    if Path::new("/proc/kcore").exists() {
+        symlink("/proc/kcore", &dev.join("core"))?;
+    }
     if let Some(console) = r.console {
         let target = dev.join("console");
         touch(&target)?;
@@ -580,7 +583,7 @@ fn mask_path(p: &Path, null: &Path) -> Result<(), MountError> {
                 p,
                 Some("tmpfs"),
                 libc::MS_RDONLY,
-                Some("size=0"),
+                None,
             )
         }
         Err(e) => Err(e),
