@@ -330,8 +330,6 @@ pub struct Rootfs<'a> {
     pub merged_dir: &'a Path,
     /// Files bind-mounted into the rootfs: (host file, path inside, e.g. "etc/hosts").
     pub binds: &'a [(PathBuf, &'a str)],
-    /// The pty slave to expose as /dev/console.
-    pub console: Option<&'a Path>,
     /// What to show read-only at /sys/fs/cgroup (the container's own
     /// cgroups, as its cgroup namespace sees them).
     pub cgroups: CgroupView,
@@ -480,11 +478,6 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     if Path::new("/proc/kcore").exists() {
         symlink("/proc/kcore", &dev.join("core"))?;
     }
-    if let Some(console) = r.console {
-        let target = dev.join("console");
-        touch(&target)?;
-        mount(Some(console), &target, None, libc::MS_BIND, None)?;
-    }
 
     let sys = prepare_target(m, "sys", Some(0o555))?;
     let sys_flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
@@ -603,6 +596,15 @@ fn readonly_path(p: &Path) -> Result<(), MountError> {
         libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | NOSUID_NODEV_NOEXEC,
         None,
     )
+}
+
+/// Expose the pty slave `/dev/pts/<index>` as /dev/console, as runc does
+/// (after pivot_root, in the container's own /dev).
+pub fn bind_console(index: u32) -> Result<(), MountError> {
+    let target = Path::new("/dev/console");
+    touch(target)?;
+    let slave = PathBuf::from(format!("/dev/pts/{index}"));
+    mount(Some(&slave), target, None, libc::MS_BIND, None)
 }
 
 /// Make `new_root` the root: pivot_root(".", ".") stacks the old root on top
