@@ -69,7 +69,9 @@ fn build_lower(lower: &Path) {
 
 impl Fixture {
     fn new(args: &[&str]) -> Fixture {
-        std::env::set_var(client::SHIM_BIN_ENV, env!("CARGO_BIN_EXE_whale"));
+        // Once, before any test spawns: setenv races with other threads.
+        static SET_BIN: std::sync::Once = std::sync::Once::new();
+        SET_BIN.call_once(|| std::env::set_var(client::SHIM_BIN_ENV, env!("CARGO_BIN_EXE_whale")));
         let tmp = tempfile::Builder::new()
             .prefix("whale-shim-test")
             .tempdir()
