@@ -1,4 +1,2 @@
 //! The `whale` verbs, as a client of the daemon's API (bollard).
-pub fn main() -> i32 {
-    0
-}
+pub fn main() -> i32 { 0 }
