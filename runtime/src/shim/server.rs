@@ -19,8 +19,6 @@ const MAX_PENDING: usize = 8 << 20;
 /// How long to wait for output EOF after the init died, and for clients to
 /// take their last bytes, before giving up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
-/// How long a container must run before its `running` state is written.
-const RUNNING_STATE_DELAY: Duration = Duration::from_millis(3);
 /// Input held for a container that does not read its stdin, at most.
 const MAX_STDIN_BUFFER: usize = 1 << 20;
 /// A request line longer than this is not a request.
@@ -132,8 +130,6 @@ struct Server {
     exit_code: Option<i32>,
     exit: Option<Exit>,
     exited_at: Option<Instant>,
-    /// When to record `running` if the container is still running then.
-    running_due: Option<Instant>,
 }
 
 enum Token {
@@ -218,7 +214,6 @@ pub(crate) fn serve(shim: Shim) -> i32 {
         exit_code: None,
         exit: None,
         exited_at: None,
-        running_due: None,
     };
     server.run()
 }
@@ -315,19 +310,14 @@ impl Server {
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
                 tokens.push(Token::Client(i));
             }
-            let timeout = match (finish_deadline, self.exited_at, self.running_due) {
-                (Some(d), _, _) => remaining_ms(d),
-                (None, Some(t), _) => remaining_ms(t + DRAIN_LIMIT),
-                (None, None, Some(t)) => remaining_ms(t),
+            let timeout = match (finish_deadline, self.exited_at) {
+                (Some(d), _) => remaining_ms(d),
+                (None, Some(t)) => remaining_ms(t + DRAIN_LIMIT),
                 _ => -1,
             };
             if let Err(e) = process::poll(&mut fds, timeout) {
                 eprintln!("whale shim: poll: {e}");
                 return 1;
-            }
-            if self.exit_code.is_none() && self.running_due.is_some_and(|t| Instant::now() >= t) {
-                self.running_due = None;
-                self.write_state(RunStatus::Running, None);
             }
             if timeout == 0 && self.exit_code.is_some() && !finishing {
                 // The init is gone but something still holds its output
@@ -417,9 +407,8 @@ impl Server {
             let _ = process::dup2(null.as_raw_fd(), 0);
         }
         let _ = process::dup2(2, 1);
-        // Recording `running` costs an fsync, often a journal commit: a
-        // container that is done within a few ms goes straight to `exited`.
-        self.running_due = Some(Instant::now() + RUNNING_STATE_DELAY);
+        // Right after Started (the daemon is not kept waiting for it).
+        self.write_state(RunStatus::Running, None);
         None
     }
 
