@@ -535,53 +535,57 @@ async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
 /// ones whose shim is gone, and finish AutoRemove of those that exited while
 /// the daemon was away.
 pub async fn readopt_all(d: &Arc<Daemon>) {
-    for c in d.containers.list() {
-        let st = c.state();
-        match st.status {
-            Status::Running => match shim_status(&c.paths.socket()).await {
-                // A hung shim may recover: follow it rather than declare the
-                // container dead.
-                ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
-                    spawn_monitor(d.clone(), c.clone())
-                }
-                ShimAnswer::Gone => {
-                    let (code, oom, finished, error) = match container::read_state(&c.paths) {
-                        Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
-                            s.exit_code.unwrap_or(UNKNOWN_EXIT),
-                            s.oom_killed,
-                            s.finished_at.unwrap_or_else(container::now_rfc3339),
-                            s.error,
-                        ),
-                        _ => orphaned_exit(&c).await,
-                    };
-                    c.set_exited(code, oom, finished, error);
-                    if c.record.host_config.auto_remove == Some(true) {
-                        let _ = remove_container(d, &c).await;
-                    }
-                }
-            },
-            // The shim records `running` a few ms after start (it spares
-            // short runs an fsync): a daemon killed in that window finds no
-            // state, but a socket with a live shim behind it.
-            Status::Created if c.paths.socket().exists() => {
-                let answer = shim_status(&c.paths.socket()).await;
-                if !matches!(answer, ShimAnswer::Gone) {
-                    let (pid, shim_pid, started) = match container::read_state(&c.paths) {
-                        Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
-                        _ => match answer {
-                            ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
-                            _ => (0, 0, container::now_rfc3339()),
-                        },
-                    };
-                    c.set_running(pid, shim_pid, started);
-                    spawn_monitor(d.clone(), c.clone());
+    // All at once: a hung shim costs its timeout once, not once per container.
+    let all = d.containers.list().into_iter().map(|c| readopt(d, c));
+    futures_util::future::join_all(all).await;
+}
+
+async fn readopt(d: &Arc<Daemon>, c: Arc<Container>) {
+    let st = c.state();
+    match st.status {
+        Status::Running => match shim_status(&c.paths.socket()).await {
+            // A hung shim may recover: follow it rather than declare the
+            // container dead.
+            ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
+                spawn_monitor(d.clone(), c.clone())
+            }
+            ShimAnswer::Gone => {
+                let (code, oom, finished, error) = match container::read_state(&c.paths) {
+                    Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
+                        s.exit_code.unwrap_or(UNKNOWN_EXIT),
+                        s.oom_killed,
+                        s.finished_at.unwrap_or_else(container::now_rfc3339),
+                        s.error,
+                    ),
+                    _ => orphaned_exit(&c).await,
+                };
+                c.set_exited(code, oom, finished, error);
+                if c.record.host_config.auto_remove == Some(true) {
+                    let _ = remove_container(d, &c).await;
                 }
             }
-            Status::Exited if c.record.host_config.auto_remove == Some(true) => {
-                let _ = remove_container(d, &c).await;
+        },
+        // The shim records `running` a few ms after start (it spares
+        // short runs an fsync): a daemon killed in that window finds no
+        // state, but a socket with a live shim behind it.
+        Status::Created if c.paths.socket().exists() => {
+            let answer = shim_status(&c.paths.socket()).await;
+            if !matches!(answer, ShimAnswer::Gone) {
+                let (pid, shim_pid, started) = match container::read_state(&c.paths) {
+                    Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
+                    _ => match answer {
+                        ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
+                        _ => (0, 0, container::now_rfc3339()),
+                    },
+                };
+                c.set_running(pid, shim_pid, started);
+                spawn_monitor(d.clone(), c.clone());
             }
-            _ => {}
         }
+        Status::Exited if c.record.host_config.auto_remove == Some(true) => {
+            let _ = remove_container(d, &c).await;
+        }
+        _ => {}
     }
 }
 
