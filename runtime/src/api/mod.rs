@@ -6,6 +6,14 @@
 //! containers: they live on under their shims and are re-adopted on the
 //! next start.
 //!
+//! Endpoints (with or without a `/v1.NN` prefix; shapes are Docker's, built
+//! from bollard's models): `/_ping`, `/version`, `/info`, `/events`;
+//! `/containers/json|create|prune`, `/containers/{id}/json|start|stop|
+//! restart|kill|wait|attach|logs|top|stats|changes|resize`,
+//! `DELETE /containers/{id}`; `/images/json|create`, `/images/{name}/json|
+//! history|tag`, `DELETE /images/{name}`. Anything else is Docker's 404
+//! `page not found`.
+//!
 //! Re-adoption: every record whose `state.json` says running is checked
 //! with the shim's `Status`. A live shim gets a new monitor (its `Wait`
 //! answers at once if the container exited meanwhile, so the real exit code
