@@ -67,8 +67,8 @@ cleanup() {
     fi
     # Anything still holding the bench root (a daemon the CLI restarted, a shim).
     for p in /proc/[0-9]*; do
-        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
-            tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -q "^$T"; then
+        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
+            { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -q "^$T"; then
             kill -9 "${p#/proc/}" 2>/dev/null
         fi
     done

@@ -610,6 +610,8 @@ pub struct World {
     socket: PathBuf,
     daemon: Mutex<Option<Child>>,
     bootstrapped: Mutex<bool>,
+    /// Set once torn down, so Drop does nothing more.
+    destroyed: bool,
 }
 
 impl World {
@@ -665,6 +667,7 @@ impl World {
             base,
             daemon: Mutex::new(None),
             bootstrapped: Mutex::new(false),
+            destroyed: false,
         }
     }
 
@@ -1055,6 +1058,13 @@ impl World {
         format!("{pid} {}", shown.join(" "))
     }
 
+    /// Tears the world down now (what Drop does) and returns what the
+    /// engine left behind instead of panicking about it.
+    pub fn destroy(mut self) -> Vec<String> {
+        self.destroyed = true;
+        self.cleanup()
+    }
+
     fn cleanup(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
 
@@ -1184,6 +1194,9 @@ impl Default for World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        if self.destroyed {
+            return;
+        }
         let panicking = std::thread::panicking();
         if panicking {
             eprintln!(
