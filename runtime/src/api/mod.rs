@@ -2,9 +2,29 @@
 //!
 //! CONTRACT: `whale daemon` (a cli verb) calls
 //! `api::run_daemon(DaemonConfig { root, socket })`, which blocks serving
-//! until SIGTERM/SIGINT.
+//! until SIGTERM/SIGINT. Stopping the daemon never touches running
+//! containers: they live on under their shims and are re-adopted on the
+//! next start.
 
+mod containers;
+mod events;
+pub mod glue;
+pub mod http;
+mod images;
+mod streams;
+mod system;
+
+use anyhow::Context as _;
+use events::{Event, Events};
+use http::{ApiError, Body, Query, Route};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -12,4 +32,207 @@ pub struct DaemonConfig {
     pub root: PathBuf,
     /// Unix socket path to listen on (`-H unix://PATH` or a plain path).
     pub socket: PathBuf,
+}
+
+/// Everything a request handler can reach.
+pub(crate) struct Daemon {
+    pub root: PathBuf,
+    pub containers: crate::container::Store,
+    pub images: glue::ImageStore,
+    pub events: Events,
+    /// Attach streams waiting for their container to start, by container id.
+    pub pending_attach: Mutex<HashMap<String, Vec<streams::PendingAttach>>>,
+}
+
+impl Daemon {
+    pub fn emit_container(
+        &self,
+        c: &crate::container::Container,
+        action: &str,
+        extra: &[(&str, String)],
+    ) {
+        let mut attrs = BTreeMap::new();
+        if let Some(labels) = &c.record.config.labels {
+            for (k, v) in labels {
+                attrs.insert(k.clone(), v.clone());
+            }
+        }
+        attrs.insert("image".to_string(), c.record.image.clone());
+        attrs.insert("name".to_string(), c.record.name.clone());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events
+            .emit(Event::new("container", action, c.id(), attrs));
+    }
+
+    pub fn emit_image(&self, action: &str, id: &str, name: Option<&str>) {
+        let mut attrs = BTreeMap::new();
+        if let Some(n) = name {
+            attrs.insert("name".to_string(), n.to_string());
+        }
+        self.events.emit(Event::new("image", action, id, attrs));
+    }
+}
+
+/// Serve the API until SIGTERM/SIGINT.
+pub fn run_daemon(cfg: DaemonConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.root)
+        .with_context(|| format!("creating the root dir {}", cfg.root.display()))?;
+    let lock_path = cfg.root.join("daemon.lock");
+    let lock = crate::fsutil::LockFile::try_lock(&lock_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            anyhow::anyhow!(
+                "another whale daemon is already using the root dir {} (it holds {}); stop it, or give this one another --root",
+                cfg.root.display(),
+                lock_path.display()
+            )
+        } else {
+            anyhow::anyhow!("locking {}: {e}", lock_path.display())
+        }
+    })?;
+    // A current-thread runtime keeps the idle daemon small; work that blocks
+    // (fsync, rm -rf, image import) goes to a small blocking pool whose
+    // threads exit when idle.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .thread_keep_alive(Duration::from_secs(5))
+        .build()
+        .context("starting the tokio runtime")?;
+    let result = rt.block_on(serve(cfg));
+    rt.shutdown_timeout(Duration::from_millis(200));
+    drop(lock);
+    result
+}
+
+async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
+    let containers = crate::container::Store::open(&cfg.root)
+        .with_context(|| format!("loading containers from {}", cfg.root.display()))?;
+    let images = glue::ImageStore::open(&cfg.root.join("image"))
+        .with_context(|| format!("opening the image store under {}", cfg.root.display()))?;
+    let daemon = Arc::new(Daemon {
+        root: cfg.root.clone(),
+        containers,
+        images,
+        events: Events::default(),
+        pending_attach: Mutex::new(HashMap::new()),
+    });
+    containers::readopt_all(&daemon).await;
+
+    let listener = bind(&cfg.socket)?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the SIGINT handler")?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let d = daemon.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| handle(d.clone(), req));
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .with_upgrades();
+                        // Clients hanging up mid-request is normal (Ctrl-C on `logs -f`).
+                        let _ = conn.await;
+                    });
+                }
+                Err(e) => {
+                    // EMFILE and friends: keep serving the connections we have.
+                    eprintln!("whale daemon: accept on {}: {e}", cfg.socket.display());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&cfg.socket);
+    Ok(())
+}
+
+fn bind(socket: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the socket dir {}", dir.display()))?;
+    }
+    if socket.exists() {
+        // We hold the root's lock, but the socket may belong to a daemon
+        // with another root: only a socket nobody answers on is stale.
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            anyhow::bail!(
+                "{} is in use by another daemon; stop it or listen elsewhere with -H",
+                socket.display()
+            );
+        }
+        std::fs::remove_file(socket)
+            .with_context(|| format!("removing the stale socket {}", socket.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(socket)
+        .with_context(|| format!("listening on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("setting the mode of {}", socket.display()))?;
+    Ok(listener)
+}
+
+async fn handle(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let mut resp = match dispatch(d, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        "Api-Version",
+        hyper::header::HeaderValue::from_static(http::API_VERSION),
+    );
+    h.insert(
+        "Docker-Experimental",
+        hyper::header::HeaderValue::from_static("false"),
+    );
+    h.insert("Ostype", hyper::header::HeaderValue::from_static("linux"));
+    h.insert(
+        hyper::header::SERVER,
+        hyper::header::HeaderValue::from_static(concat!(
+            "whale/",
+            env!("CARGO_PKG_VERSION"),
+            " (linux)"
+        )),
+    );
+    Ok(resp)
+}
+
+async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
+    let Some(route) = route_of(&req) else {
+        return Err(ApiError::not_found("page not found"));
+    };
+    let q = Query::parse(req.uri().query());
+    match route {
+        Route::Ping => system::ping(req.method() == hyper::Method::HEAD),
+        Route::Version => system::version(),
+        Route::Info => system::info(&d),
+        Route::Events => events::handle(&d.events, &q),
+        Route::ContainerList => containers::list(&d, &q),
+        Route::ContainerCreate => containers::create(&d, &q, req).await,
+        Route::ContainerInspect(id) => containers::inspect(&d, &id),
+        Route::ContainerStart(id) => containers::start(&d, &id).await,
+        Route::ContainerStop(id) => containers::stop(&d, &id, &q).await,
+        Route::ContainerKill(id) => containers::kill(&d, &id, &q).await,
+        Route::ContainerWait(id) => containers::wait(&d, &id, &q),
+        Route::ContainerDelete(id) => containers::delete(&d, &id, &q).await,
+        Route::ContainerTop(id) => containers::top(&d, &id, &q).await,
+        Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
+        Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
+        Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
+        Route::ImageList => images::list(&d, &q),
+        Route::ImageInspect(name) => images::inspect(&d, &name),
+        Route::ImageDelete(name) => images::delete(&d, &name, &q).await,
+        Route::ImageTag(name) => images::tag(&d, &name, &q),
+        Route::ImageCreate => images::create(&d, &q, req).await,
+    }
+}
+
+fn route_of(req: &Request<Incoming>) -> Option<Route> {
+    http::route(req.method(), req.uri().path())
 }

@@ -1,2 +1,186 @@
-//! The `whale` verbs, as a client of the daemon's API (bollard).
-pub fn main() -> i32 { 0 }
+//! The `whale` verbs, as a client of the daemon's API (bollard), with the
+//! docker CLI's flags, output and exit codes.
+
+pub mod connect;
+mod containers;
+pub mod gotemplate;
+mod images;
+mod opts;
+mod output;
+mod system;
+pub mod table;
+pub mod units;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+pub use opts::{Cli, Command};
+
+/// What went wrong in a verb, and how docker would report it.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The daemon answered with an error: `Error response from daemon: ...`.
+    #[error("Error response from daemon: {0}")]
+    Daemon(String),
+    /// No daemon to talk to.
+    #[error(transparent)]
+    Connect(#[from] connect::ConnectError),
+    /// A `--format` template that does not parse or execute.
+    #[error("{0}")]
+    Template(String),
+    /// Bad input on the command line that clap could not catch.
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else, printed as `Error: ...`.
+    #[error("Error: {0}")]
+    Other(String),
+    /// Errors already printed; exit with this code.
+    #[error("")]
+    Exit(i32),
+}
+
+impl CliError {
+    /// The exit code docker uses for this kind of failure in an ordinary verb.
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Exit(code) => *code,
+            CliError::Usage(_) => 125,
+            _ => 1,
+        }
+    }
+}
+
+impl From<bollard::errors::Error> for CliError {
+    fn from(err: bollard::errors::Error) -> Self {
+        daemon_error(err)
+    }
+}
+
+/// docker's wording for an API failure.
+pub(crate) fn daemon_error(err: bollard::errors::Error) -> CliError {
+    use bollard::errors::Error as E;
+    match err {
+        E::DockerResponseServerError { message, .. } => CliError::Daemon(message),
+        E::DockerStreamError { error } => CliError::Daemon(error),
+        E::DockerContainerWaitError { error, code } => {
+            CliError::Other(format!("container wait failed ({code}): {error}"))
+        }
+        E::IOError { err } => CliError::Other(format!("talking to the daemon: {err}")),
+        E::JsonDataError { message, .. } => CliError::Other(format!(
+            "the daemon's answer does not have Docker's shape: {message}"
+        )),
+        other => CliError::Other(other.to_string()),
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Entry point of the `whale` binary (everything but the shim).
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            let code = match err.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                // docker exits 125 when its flags do not parse.
+                _ => 125,
+            };
+            let _ = err.print();
+            return code;
+        }
+    };
+    run(cli)
+}
+
+/// Run one parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> i32 {
+    if let Command::Daemon(args) = &cli.command {
+        return system::daemon(&cli, args);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("whale: cannot start the async runtime: {err}");
+            return 125;
+        }
+    };
+    let code = runtime.block_on(dispatch(&cli));
+    // A thread may still be blocked reading our stdin for `-i`; we are done.
+    runtime.shutdown_background();
+    code
+}
+
+async fn dispatch(cli: &Cli) -> i32 {
+    let result = match &cli.command {
+        // `run` and `create` have docker's own exit-code rules (125 ...).
+        Command::Run(args) => return containers::run(cli, args).await,
+        Command::Create(args) => return containers::create_verb(cli, args).await,
+        other => dispatch_plain(cli, other).await,
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            report(&err);
+            err.exit_code()
+        }
+    }
+}
+
+async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
+    match command {
+        Command::Bootstrap(args) => images::bootstrap(cli, args).await,
+        Command::Images(args) => images::images(cli, args).await,
+        Command::Rmi(args) => images::rmi(cli, args).await,
+        Command::Tag(args) => images::tag(cli, args).await,
+        Command::Import(args) => images::import(cli, args).await,
+        Command::Start(args) => containers::start(cli, args).await,
+        Command::Stop(args) => containers::stop(cli, args).await,
+        Command::Kill(args) => containers::kill(cli, args).await,
+        Command::Rm(args) => containers::rm(cli, args).await,
+        Command::Wait(args) => containers::wait(cli, args).await,
+        Command::Logs(args) => containers::logs(cli, args).await,
+        Command::Inspect(args) => containers::inspect(cli, args).await,
+        Command::Ps(args) => containers::ps(cli, args).await,
+        Command::Top(args) => containers::top(cli, args).await,
+        Command::Version(args) => system::version(cli, args).await,
+        Command::Info(args) => system::info(cli, args).await,
+        Command::Daemon(_) | Command::Run(_) | Command::Create(_) => {
+            Err(CliError::Other("internal: verb dispatched twice".into()))
+        }
+    }
+}
+
+/// Print an error the way the docker CLI does (nothing for `Exit`).
+pub(crate) fn report(err: &CliError) {
+    match err {
+        CliError::Exit(_) => {}
+        other => eprintln!("{other}"),
+    }
+}
+
+/// The socket and root the CLI uses.
+pub(crate) fn socket_and_root(cli: &Cli) -> CliResult<(PathBuf, PathBuf)> {
+    let socket = connect::parse_host(&cli.host)?;
+    let root = crate::paths::root_dir(cli.root.clone());
+    Ok((socket, root))
+}
+
+/// Connect to the daemon named on the command line (starting it if needed).
+pub(crate) async fn client(cli: &Cli) -> CliResult<connect::Client> {
+    let (socket, root) = socket_and_root(cli)?;
+    if cli.debug {
+        eprintln!(
+            "whale: connecting to unix://{} (root {})",
+            socket.display(),
+            root.display()
+        );
+    }
+    Ok(connect::connect(&socket, &root).await?)
+}

@@ -1,3 +1,694 @@
 //! Container records, the state machine, names and on-disk state (daemon side).
+//!
+//! The daemon owns `config.json` (a [`ContainerRecord`], written once at
+//! create, atomically); the shim owns `state.json` ([`state::RuntimeState`]).
+//! The [`Store`] keeps every container in memory so requests never scan
+//! directories; names are reserved under the index lock so concurrent creates
+//! can never hand out the same name twice.
 
+pub mod names;
 pub mod state;
+
+use crate::fsutil;
+use crate::paths::ContainerPaths;
+use bollard::models::{ContainerConfig, HostConfig};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use state::{RunStatus, RuntimeState};
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// Docker's zero time, shown as StartedAt/FinishedAt of a container that never ran.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("multiple IDs found with provided prefix: {0}")]
+    Ambiguous(String),
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ContainerError {
+    let context = context.into();
+    move |source| ContainerError::Io { context, source }
+}
+
+/// Why the last `start` failed, kept so `inspect` shows ExitCode/Error as Docker does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartFailure {
+    pub exit_code: i32,
+    pub error: String,
+}
+
+/// `config.json`: everything the daemon decided at create time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    /// Without the leading `/`.
+    pub name: String,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    /// `sha256:<hex>` of the image config.
+    pub image_id: String,
+    /// The image reference as the client gave it (`busybox`, `busybox:latest`, an id).
+    pub image: String,
+    /// argv[0] and the rest, after merging the image's Entrypoint/Cmd.
+    pub path: String,
+    pub args: Vec<String>,
+    /// The merged config (image defaults + request), as `inspect` shows it.
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_failure: Option<StartFailure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// The in-memory state of a container, published through a watch channel so
+/// waiters (`/wait`, `stop`, `logs -f`) are woken instead of polling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunState {
+    pub status: Status,
+    pub pid: i32,
+    pub shim_pid: i32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: i32,
+    pub oom_killed: bool,
+    pub error: String,
+    /// How many runs have ended since the daemon loaded this container.
+    pub exits: u64,
+    /// Set once the container is gone (`/wait?condition=removed`).
+    pub removed: bool,
+    /// Set while a removal is in progress so nobody starts it meanwhile.
+    pub removing: bool,
+}
+
+impl RunState {
+    fn created() -> Self {
+        RunState {
+            status: Status::Created,
+            pid: 0,
+            shim_pid: 0,
+            started_at: None,
+            finished_at: None,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            exits: 0,
+            removed: false,
+            removing: false,
+        }
+    }
+
+    fn from_disk(state: Option<RuntimeState>, failure: Option<&StartFailure>) -> Self {
+        let mut rs = RunState::created();
+        match state {
+            Some(s) => {
+                rs.status = match s.status {
+                    RunStatus::Running => Status::Running,
+                    RunStatus::Exited => Status::Exited,
+                };
+                rs.pid = if rs.status == Status::Running {
+                    s.pid
+                } else {
+                    0
+                };
+                rs.shim_pid = s.shim_pid;
+                rs.started_at = Some(s.started_at);
+                rs.finished_at = s.finished_at;
+                rs.exit_code = s.exit_code.unwrap_or(0);
+                rs.oom_killed = s.oom_killed;
+                rs.error = s.error;
+            }
+            None => {
+                if let Some(f) = failure {
+                    rs.exit_code = f.exit_code;
+                    rs.error = f.error.clone();
+                }
+            }
+        }
+        rs
+    }
+
+    pub fn running(&self) -> bool {
+        self.status == Status::Running
+    }
+}
+
+pub struct Container {
+    pub record: ContainerRecord,
+    pub paths: ContainerPaths,
+    state: watch::Sender<RunState>,
+    /// Serialises start/stop/kill/remove of one container.
+    pub op_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Container")
+            .field("id", &self.record.id)
+            .field("name", &self.record.name)
+            .finish()
+    }
+}
+
+impl Container {
+    fn new(record: ContainerRecord, paths: ContainerPaths, state: RunState) -> Self {
+        Container {
+            record,
+            paths,
+            state: watch::Sender::new(state),
+            op_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.record.id[..12.min(self.record.id.len())]
+    }
+
+    pub fn state(&self) -> RunState {
+        self.state.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<RunState> {
+        self.state.subscribe()
+    }
+
+    pub fn set_running(&self, pid: i32, shim_pid: i32, started_at: String) {
+        self.state.send_modify(|s| {
+            s.status = Status::Running;
+            s.pid = pid;
+            s.shim_pid = shim_pid;
+            s.started_at = Some(started_at);
+            s.finished_at = None;
+            s.exit_code = 0;
+            s.oom_killed = false;
+            s.error.clear();
+        });
+    }
+
+    pub fn set_exited(&self, exit_code: i32, oom_killed: bool, finished_at: String, error: String) {
+        self.state.send_modify(|s| {
+            s.status = Status::Exited;
+            s.pid = 0;
+            s.exit_code = exit_code;
+            s.oom_killed = oom_killed;
+            s.finished_at = Some(finished_at);
+            s.error = error;
+            s.exits += 1;
+        });
+    }
+
+    /// A failed start leaves the status as it was (Docker keeps `created`)
+    /// but records the exit code the CLI will report.
+    pub fn set_start_failed(&self, failure: &StartFailure) {
+        self.state.send_modify(|s| {
+            s.exit_code = failure.exit_code;
+            s.error = failure.error.clone();
+        });
+    }
+
+    /// Claim the container for removal; false if someone else already did.
+    pub fn begin_removal(&self) -> bool {
+        let mut claimed = false;
+        self.state.send_if_modified(|s| {
+            if s.removing || s.removed {
+                return false;
+            }
+            s.removing = true;
+            claimed = true;
+            true
+        });
+        claimed
+    }
+
+    pub fn abort_removal(&self) {
+        self.state.send_modify(|s| s.removing = false);
+    }
+
+    fn set_removed(&self) {
+        self.state.send_modify(|s| {
+            s.removed = true;
+            s.removing = false;
+        });
+    }
+}
+
+/// A fresh 64-hex id whose 12-char short form is not all digits (Docker
+/// regenerates those so a short id can never be mistaken for a number).
+pub fn new_id() -> String {
+    let mut rng = rand::thread_rng();
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        let id = hex::encode(bytes);
+        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+            return id;
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+#[derive(Default)]
+struct Index {
+    by_id: HashMap<String, Arc<Container>>,
+    /// name -> id; holds reservations too (id not yet in `by_id`).
+    names: HashMap<String, String>,
+}
+
+/// What a caller gives to create a container; the store adds id, name, created.
+pub struct NewContainer {
+    pub name: Option<String>,
+    pub image_id: String,
+    pub image: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+}
+
+pub struct Store {
+    root: PathBuf,
+    index: Mutex<Index>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+impl Store {
+    /// Load every container record under `<root>/containers`. Records that
+    /// cannot be read are skipped with a warning on stderr, never fatal: one
+    /// bad directory must not keep the daemon from serving the others.
+    pub fn open(root: &Path) -> Result<Store, ContainerError> {
+        let dir = root.join("containers");
+        std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let mut index = Index::default();
+        let entries =
+            std::fs::read_dir(&dir).map_err(io_err(format!("reading {}", dir.display())))?;
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let paths = ContainerPaths::new(root, &id);
+            match load_one(&paths) {
+                Ok(Some(c)) => {
+                    index.names.insert(c.record.name.clone(), id.clone());
+                    index.by_id.insert(id, Arc::new(c));
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("whale daemon: skipping container {id}: {e}"),
+            }
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            index: Mutex::new(index),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A poisoned index only means another request panicked mid-update;
+        // the maps themselves are always consistent between statements.
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Create the record on disk. The name is reserved before anything is
+    /// written, so concurrent creates never collide.
+    pub fn create(&self, new: NewContainer) -> Result<Arc<Container>, ContainerError> {
+        let (id, name) = {
+            let mut idx = self.lock();
+            let name = match new.name.as_deref().filter(|n| !n.is_empty()) {
+                Some(n) => {
+                    if !names::is_valid_name(n) {
+                        return Err(ContainerError::InvalidName(n.to_string()));
+                    }
+                    let n = n.trim_start_matches('/').to_string();
+                    if let Some(id) = idx.names.get(&n) {
+                        return Err(ContainerError::NameInUse {
+                            name: n,
+                            id: id.clone(),
+                        });
+                    }
+                    n
+                }
+                None => {
+                    let mut retry = 0;
+                    loop {
+                        let n = names::random_name(retry);
+                        if !idx.names.contains_key(&n) {
+                            break n;
+                        }
+                        retry += 1;
+                    }
+                }
+            };
+            let id = loop {
+                let id = new_id();
+                if !idx.by_id.contains_key(&id) {
+                    break id;
+                }
+            };
+            idx.names.insert(name.clone(), id.clone());
+            (id, name)
+        };
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: now_rfc3339(),
+            image_id: new.image_id,
+            image: new.image,
+            path: new.path,
+            args: new.args,
+            config: new.config,
+            host_config: new.host_config,
+            start_failure: None,
+        };
+        let paths = ContainerPaths::new(&self.root, &id);
+        if let Err(e) = write_new_record(&paths, &record) {
+            let _ = std::fs::remove_dir_all(&paths.dir);
+            self.lock().names.remove(&name);
+            return Err(e);
+        }
+        let c = Arc::new(Container::new(record, paths, RunState::created()));
+        self.lock().by_id.insert(id, c.clone());
+        Ok(c)
+    }
+
+    /// Docker's lookup order: full id, then name (with or without `/`), then
+    /// a unique id prefix.
+    pub fn get(&self, reference: &str) -> Result<Arc<Container>, ContainerError> {
+        let idx = self.lock();
+        if let Some(c) = idx.by_id.get(reference) {
+            return Ok(c.clone());
+        }
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if let Some(c) = idx.names.get(name).and_then(|id| idx.by_id.get(id)) {
+            return Ok(c.clone());
+        }
+        if reference.is_empty() {
+            return Err(ContainerError::NotFound(reference.to_string()));
+        }
+        let mut found: Option<&Arc<Container>> = None;
+        for (id, c) in &idx.by_id {
+            if id.starts_with(reference) {
+                if found.is_some() {
+                    return Err(ContainerError::Ambiguous(reference.to_string()));
+                }
+                found = Some(c);
+            }
+        }
+        found
+            .cloned()
+            .ok_or_else(|| ContainerError::NotFound(reference.to_string()))
+    }
+
+    /// Every container, newest first (the order of `docker ps`).
+    pub fn list(&self) -> Vec<Arc<Container>> {
+        let mut all: Vec<_> = self.lock().by_id.values().cloned().collect();
+        all.sort_by(|a, b| b.record.created.cmp(&a.record.created));
+        all
+    }
+
+    /// Persist a start failure in the record (the only time config.json is
+    /// rewritten), and forget the failed run's state.json if the shim left one.
+    pub fn record_start_failure(
+        &self,
+        c: &Container,
+        failure: StartFailure,
+    ) -> Result<(), ContainerError> {
+        c.set_start_failed(&failure);
+        let mut record = c.record.clone();
+        record.start_failure = Some(failure);
+        let _ = std::fs::remove_file(c.paths.state());
+        fsutil::write_json_atomic(&c.paths.config(), &record)
+            .map_err(io_err(format!("writing {}", c.paths.config().display())))
+    }
+
+    /// Forget the container and delete its directory. The caller has made
+    /// sure it is not running.
+    pub fn remove(&self, c: &Container) -> Result<(), ContainerError> {
+        match std::fs::remove_dir_all(&c.paths.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                c.abort_removal();
+                return Err(ContainerError::Io {
+                    context: format!("removing {}", c.paths.dir.display()),
+                    source: e,
+                });
+            }
+        }
+        {
+            let mut idx = self.lock();
+            idx.by_id.remove(c.id());
+            if idx.names.get(&c.record.name).map(String::as_str) == Some(c.id()) {
+                idx.names.remove(&c.record.name);
+            }
+        }
+        c.set_removed();
+        Ok(())
+    }
+
+    /// Whether any container was created from `image_id` (blocks `rmi`).
+    pub fn uses_image(&self, image_id: &str) -> bool {
+        self.lock()
+            .by_id
+            .values()
+            .any(|c| c.record.image_id == image_id)
+    }
+}
+
+fn write_new_record(
+    paths: &ContainerPaths,
+    record: &ContainerRecord,
+) -> Result<(), ContainerError> {
+    for d in [paths.upper(), paths.work(), paths.merged()] {
+        std::fs::create_dir_all(&d).map_err(io_err(format!("creating {}", d.display())))?;
+    }
+    fsutil::write_json_atomic(&paths.config(), record)
+        .map_err(io_err(format!("writing {}", paths.config().display())))
+}
+
+fn load_one(paths: &ContainerPaths) -> Result<Option<Container>, ContainerError> {
+    let bytes = match std::fs::read(paths.config()) {
+        Ok(b) => b,
+        // A directory without a record is a create that crashed before its
+        // atomic write; nothing refers to it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(format!("reading {}", paths.config().display()))(e)),
+    };
+    let record: ContainerRecord =
+        serde_json::from_slice(&bytes).map_err(|e| ContainerError::Io {
+            context: format!("parsing {}", paths.config().display()),
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
+    let state = read_state(paths)?;
+    let rs = RunState::from_disk(state, record.start_failure.as_ref());
+    Ok(Some(Container::new(record, paths.clone(), rs)))
+}
+
+/// The shim's `state.json`, if any.
+pub fn read_state(paths: &ContainerPaths) -> Result<Option<RuntimeState>, ContainerError> {
+    match std::fs::read(paths.state()) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| ContainerError::Io {
+                context: format!("parsing {}", paths.state().display()),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(format!("reading {}", paths.state().display()))(e)),
+    }
+}
+
+/// Record that a run ended without its shim saying so (the shim died):
+/// written by the daemon because no shim is left to own the file.
+pub fn write_orphaned_exit(
+    paths: &ContainerPaths,
+    previous: &RuntimeState,
+    exit_code: i32,
+    error: &str,
+) -> Result<(), ContainerError> {
+    let st = RuntimeState {
+        status: RunStatus::Exited,
+        pid: 0,
+        shim_pid: previous.shim_pid,
+        started_at: previous.started_at.clone(),
+        finished_at: Some(now_rfc3339()),
+        exit_code: Some(exit_code),
+        oom_killed: false,
+        error: error.to_string(),
+    };
+    fsutil::write_json_atomic(&paths.state(), &st)
+        .map_err(io_err(format!("writing {}", paths.state().display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(name: Option<&str>) -> NewContainer {
+        NewContainer {
+            name: name.map(String::from),
+            image_id: "sha256:abc".into(),
+            image: "busybox".into(),
+            path: "true".into(),
+            args: vec![],
+            config: ContainerConfig::default(),
+            host_config: HostConfig::default(),
+        }
+    }
+
+    #[test]
+    fn ids_are_64_hex_and_short_ids_never_numeric() {
+        for _ in 0..500 {
+            let id = new_id();
+            assert_eq!(id.len(), 64);
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(!id[..12].bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn names_conflict_and_lookup_by_name_id_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = store.create(new(Some("web"))).unwrap();
+        let err = store.create(new(Some("/web"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("Conflict. The container name \"/web\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", a.id())
+        );
+        assert!(matches!(
+            store.create(new(Some("-x"))),
+            Err(ContainerError::InvalidName(_))
+        ));
+        assert_eq!(store.get("web").unwrap().id(), a.id());
+        assert_eq!(store.get("/web").unwrap().id(), a.id());
+        assert_eq!(store.get(a.id()).unwrap().id(), a.id());
+        assert_eq!(store.get(&a.id()[..5]).unwrap().id(), a.id());
+        assert!(matches!(
+            store.get("nosuch"),
+            Err(ContainerError::NotFound(_))
+        ));
+        assert!(matches!(store.get(""), Err(ContainerError::NotFound(_))));
+    }
+
+    #[test]
+    fn ambiguous_prefix_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // With 17 containers, two must share a first hex digit.
+        let all: Vec<_> = (0..17).map(|_| store.create(new(None)).unwrap()).collect();
+        let mut firsts: Vec<_> = all.iter().map(|c| &c.id()[..1]).collect();
+        firsts.sort();
+        let dup = firsts.windows(2).find(|w| w[0] == w[1]).unwrap()[0];
+        assert!(matches!(store.get(dup), Err(ContainerError::Ambiguous(_))));
+        let names: std::collections::HashSet<_> =
+            all.iter().map(|c| c.record.name.clone()).collect();
+        assert_eq!(names.len(), 17);
+    }
+
+    #[test]
+    fn records_survive_reopen_and_removal_frees_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = store.create(new(Some("keep"))).unwrap();
+        let b = store.create(new(Some("gone"))).unwrap();
+        assert!(b.begin_removal());
+        assert!(!b.begin_removal());
+        store.remove(&b).unwrap();
+        assert!(b.state().removed);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.get("keep").unwrap().id(), a.id());
+        assert!(store.get("gone").is_err());
+        assert_eq!(store.list().len(), 1);
+        store.create(new(Some("gone"))).unwrap();
+    }
+
+    #[test]
+    fn concurrent_creates_get_distinct_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let s = store.clone();
+                std::thread::spawn(move || s.create(new(None)).unwrap().record.name.clone())
+            })
+            .collect();
+        let names: std::collections::HashSet<_> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(names.len(), 20);
+    }
+
+    #[test]
+    fn state_from_disk() {
+        let rs = RunState::from_disk(
+            None,
+            Some(&StartFailure {
+                exit_code: 127,
+                error: "not found".into(),
+            }),
+        );
+        assert_eq!((rs.status, rs.exit_code), (Status::Created, 127));
+        let rs = RunState::from_disk(
+            Some(RuntimeState {
+                status: RunStatus::Exited,
+                pid: 55,
+                shim_pid: 54,
+                started_at: "t0".into(),
+                finished_at: Some("t1".into()),
+                exit_code: Some(3),
+                oom_killed: true,
+                error: String::new(),
+            }),
+            None,
+        );
+        assert_eq!(
+            (rs.status, rs.exit_code, rs.pid, rs.oom_killed),
+            (Status::Exited, 3, 0, true)
+        );
+    }
+}

@@ -15,6 +15,9 @@ pub struct ImageConfig {
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// Docker's top-level comment (`docker import` sets "Imported from -").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     #[serde(default)]
     pub config: RunConfig,
     pub rootfs: RootFs,

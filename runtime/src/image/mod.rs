@@ -2,9 +2,13 @@
 //!
 //! ```text
 //! <root>/image/
+//!   lock                      flock held while the store changes
 //!   blobs/sha256/<hex>        layer tars (uncompressed), named by sha256 = diff_id
+//!   blobs/tmp-<pid>-<rand>    a layer tar being received
 //!   layers/<hex>/diff/        each layer unpacked once, shared by every image
 //!   layers/<hex>/size         unpacked size in bytes
+//!   layers/<hex>/newest-mtime newest entry mtime in the layer (unix seconds)
+//!   layers/tmp-<pid>-<rand>/  a layer being unpacked (renamed to <hex> when done)
 //!   configs/<hex>.json        image configs; image id = sha256 of these bytes
 //!   repositories.json         tag index: {"busybox:latest": "sha256:<hex>"}
 //! ```
@@ -28,5 +32,1024 @@
 //!     pub fn remove(&self, reference: &str, force: bool, in_use: &dyn Fn(&str) -> bool) -> Result<Vec<Removed>, ImageError>;
 //! }
 //! ```
+//!
+//! Also (builder, save/load, bootstrap):
+//!
+//! ```ignore
+//! impl Store {
+//!     pub fn add_layer(&self, tar: impl Read) -> Result<Layer, ImageError>;            // plain or gzip tar
+//!     pub fn create_image(&self, config: &ImageConfig, reference: Option<&str>) -> Result<Image, ImageError>;
+//!     pub fn create_image_from_bytes(&self, config_json: &[u8], reference: Option<&str>) -> Result<Image, ImageError>;
+//!     pub fn layer(&self, diff_id: &str) -> Result<Layer, ImageError>;
+//!     pub fn config_bytes(&self, image: &Image) -> Result<Vec<u8>, ImageError>;       // exact bytes of the id
+//!     pub fn blob_path(&self, diff_id: &str) -> Result<PathBuf, ImageError>;          // the layer tar
+//!     pub fn root(&self) -> &Path;
+//! }
+//! ImageError::status_code(&self) -> u16   // 404 / 409 / 400 / 500
+//! extract::write_layer_tar(dir, out)       // a directory (e.g. an upper dir) as a layer tar
+//! bootstrap::{busybox_rootfs_tar, debian_rootfs_tar, changes_for, default_reference, try_install_busybox_static}
+//! ```
+//!
+//! Consistency: every change happens under the store lock (an in-process
+//! mutex plus `flock` on `lock`) and every file appears atomically (temp +
+//! rename), so a reader never sees half a layer or half a config. Readers
+//! take no lock: they use an in-memory index loaded at `open` and reloaded
+//! when `repositories.json`, `configs/` or `layers/` changed on disk (three
+//! `stat`s per call; every change rewrites `repositories.json`, so even a
+//! change by another process within one mtime tick gives it a new inode).
+//!
+//! Deliberate differences from Docker:
+//! - `import_rootfs` dates the image by the newest mtime in its tar (capped at
+//!   now), not the import time: the same tar and changes always give the same
+//!   image id, so re-importing (and re-bootstrapping) dedupes.
+//! - `remove --force` never deletes an image a container uses (its layers are
+//!   that container's lower dirs): it only untags it.
+//! - Layers are garbage-collected when an image that used them is removed.
+//!   A layer returned by `add_layer` but not yet referenced by an image is
+//!   pinned (in this process, for an hour) so that a concurrent removal does
+//!   not collect it before `create_image` references it.
 
+pub mod bootstrap;
+pub mod changes;
 pub mod config;
+pub mod extract;
+pub mod reference;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::{write_atomic, write_json_atomic, LockFile};
+pub use config::{History, ImageConfig, RootFs, RunConfig};
+use reference::{parse_lookup, parse_tag, Reference};
+
+/// How long a freshly added, unreferenced layer is protected from GC.
+const PIN_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// HTTP 404.
+    #[error("No such image: {0}")]
+    NotFound(String),
+    /// HTTP 400: an id prefix that matches several images.
+    #[error("ambiguous image id prefix {prefix:?}: it matches {count} images; give more characters of the id")]
+    Ambiguous { prefix: String, count: usize },
+    /// HTTP 400.
+    #[error("invalid reference format: {reason} (in {reference:?})")]
+    InvalidReference { reference: String, reason: String },
+    /// HTTP 400: a bad change line, config, or input stream.
+    #[error("{0}")]
+    BadInput(String),
+    /// HTTP 409: the image is in use or has several tags.
+    #[error("{0}")]
+    Conflict(String),
+    /// HTTP 400: the layer tar is unsafe or unreadable.
+    #[error("{0}")]
+    Layer(#[from] extract::ExtractError),
+    /// HTTP 500.
+    #[error("image store: cannot {action} {path:?}: {source}")]
+    Io {
+        action: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// HTTP 500: the store on disk is damaged.
+    #[error("image store is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl ImageError {
+    /// The HTTP status the Docker API uses for this error.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            ImageError::NotFound(_) => 404,
+            ImageError::Conflict(_) => 409,
+            ImageError::Ambiguous { .. }
+            | ImageError::InvalidReference { .. }
+            | ImageError::BadInput(_)
+            | ImageError::Layer(_) => 400,
+            ImageError::Io { .. } | ImageError::Corrupt(_) => 500,
+        }
+    }
+}
+
+fn io_err(action: &str, path: &Path) -> impl FnOnce(io::Error) -> ImageError {
+    let action = action.to_string();
+    let path = path.to_path_buf();
+    move |source| ImageError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// An image as the daemon sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Image {
+    /// `sha256:<64 hex>`: the sha256 of the stored config bytes.
+    pub id: String,
+    pub config: ImageConfig,
+    /// Familiar `name:tag`s, sorted.
+    pub repo_tags: Vec<String>,
+    /// Sum of the unpacked sizes of its layers, bytes.
+    pub size: u64,
+    /// `config.created` as unix seconds (0 when absent).
+    pub created: i64,
+}
+
+impl Image {
+    /// The 64 hex digits of the id.
+    pub fn hex(&self) -> &str {
+        self.id.strip_prefix("sha256:").unwrap_or(&self.id)
+    }
+    /// The 12-hex short id `docker images` shows.
+    pub fn short_id(&self) -> &str {
+        let h = self.hex();
+        &h[..h.len().min(12)]
+    }
+}
+
+/// One item of Docker's `DELETE /images/{name}` response:
+/// `{"Untagged": "busybox:latest"}` or `{"Deleted": "sha256:..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Removed {
+    Untagged(String),
+    Deleted(String),
+}
+
+/// A layer in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    /// Unpacked size, bytes.
+    pub size: u64,
+    /// Newest entry mtime in the layer, unix seconds.
+    pub newest_mtime: u64,
+}
+
+/// The Docker/OCI name of the host's CPU architecture.
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    repo: Option<(u64, i64, i64, u64)>,
+    configs: (i64, i64),
+    layers: (i64, i64),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LayerMeta {
+    size: u64,
+    newest_mtime: u64,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    stamp: Option<Stamp>,
+    images: BTreeMap<String, Image>,
+    tags: BTreeMap<String, String>,
+    layers: HashMap<String, LayerMeta>,
+}
+
+/// Removes a temp file or dir on drop unless kept.
+struct TempPath(Option<PathBuf>);
+
+impl TempPath {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir_all(&p);
+                }
+                Ok(_) => {
+                    let _ = fs::remove_file(&p);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+pub struct Store {
+    root: PathBuf,
+    write: Mutex<()>,
+    cache: Mutex<Index>,
+    pins: Mutex<HashMap<String, Instant>>,
+}
+
+/// Held while the store changes: the in-process mutex and the flock.
+struct WriteGuard<'a> {
+    _file: LockFile,
+    _mutex: MutexGuard<'a, ()>,
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `image_root` (`<root>/image`).
+    pub fn open(image_root: &Path) -> Result<Store, ImageError> {
+        for d in ["blobs/sha256", "layers", "configs"] {
+            let p = image_root.join(d);
+            fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
+        }
+        let store = Store {
+            root: image_root.to_path_buf(),
+            write: Mutex::new(()),
+            cache: Mutex::new(Index::default()),
+            pins: Mutex::new(HashMap::new()),
+        };
+        {
+            let _g = store.lock()?;
+            store.clean_stale_temps();
+        }
+        drop(store.snapshot()?);
+        Ok(store)
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn resolve(&self, reference: &str) -> Result<Image, ImageError> {
+        let idx = self.snapshot()?;
+        let (id, _) = find(&idx, reference)?;
+        image_of(&idx, &id)
+    }
+
+    /// All images, newest first.
+    pub fn list(&self) -> Result<Vec<Image>, ImageError> {
+        let idx = self.snapshot()?;
+        let mut v: Vec<Image> = idx.images.values().cloned().collect();
+        v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(v)
+    }
+
+    pub fn layer_dirs(&self, image: &Image) -> Result<Vec<PathBuf>, ImageError> {
+        let idx = self.snapshot()?;
+        image
+            .config
+            .rootfs
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| {
+                let hex = diff_hex(d)?;
+                if !idx.layers.contains_key(hex) {
+                    return Err(ImageError::Corrupt(format!(
+                        "layer {d} of image {} is missing; remove the image and import it again",
+                        image.short_id()
+                    )));
+                }
+                Ok(self.root.join("layers").join(hex).join("diff"))
+            })
+            .collect()
+    }
+
+    /// The exact config bytes the id is the sha256 of (for `save`).
+    pub fn config_bytes(&self, image: &Image) -> Result<Vec<u8>, ImageError> {
+        let p = self
+            .root
+            .join("configs")
+            .join(format!("{}.json", image.hex()));
+        fs::read(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImageError::NotFound(image.id.clone()),
+            _ => io_err("read", &p)(e),
+        })
+    }
+
+    /// The stored (uncompressed) tar of a layer (for `save`).
+    pub fn blob_path(&self, diff_id: &str) -> Result<PathBuf, ImageError> {
+        let p = self.root.join("blobs/sha256").join(diff_hex(diff_id)?);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(ImageError::NotFound(format!("layer {diff_id}")))
+        }
+    }
+
+    /// A layer already in the store.
+    pub fn layer(&self, diff_id: &str) -> Result<Layer, ImageError> {
+        let idx = self.snapshot()?;
+        let hex = diff_hex(diff_id)?;
+        idx.layers
+            .get(hex)
+            .map(|m| Layer {
+                diff_id: format!("sha256:{hex}"),
+                size: m.size,
+                newest_mtime: m.newest_mtime,
+            })
+            .ok_or_else(|| ImageError::NotFound(format!("layer {diff_id}")))
+    }
+
+    /// Store a layer tar (gzip is decompressed): blob by sha256, unpacked
+    /// once. Returns the existing layer when the same tar was added before.
+    /// Reference it with `create_image` soon (it is pinned until then).
+    pub fn add_layer(&self, tar: impl Read) -> Result<Layer, ImageError> {
+        let blob_tmp = TempPath(Some(self.root.join("blobs").join(temp_name())));
+        let (hex, len) = receive(tar, blob_tmp.path())?;
+        if len == 0 {
+            return Err(ImageError::BadInput(
+                "the layer tar is empty (0 bytes)".into(),
+            ));
+        }
+        // Pin before looking: a removal that runs after this sees the pin.
+        self.pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hex.clone(), Instant::now());
+        let layer_dir = self.root.join("layers").join(&hex);
+        let blob = self.root.join("blobs/sha256").join(&hex);
+        let exists = {
+            let _g = self.lock()?;
+            let exists = layer_dir.join("size").exists();
+            if exists && !blob.exists() {
+                fs::rename(blob_tmp.path(), &blob).map_err(io_err("store blob", &blob))?;
+            }
+            exists
+        };
+        if !exists {
+            // Unpack outside the lock: it is the slow part. Two imports of
+            // the same tar both unpack; the first to commit wins.
+            let tmp = TempPath(Some(self.root.join("layers").join(temp_name())));
+            let diff = tmp.path().join("diff");
+            fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
+            // The container's `/` unless the tar has a `./` entry: never
+            // let the daemon's umask decide it.
+            fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(io_err("set the mode of", &diff))?;
+            let file = File::open(blob_tmp.path()).map_err(io_err("open", blob_tmp.path()))?;
+            let stats = extract::extract_layer(BufReader::with_capacity(1 << 20, file), &diff)
+                .inspect_err(|_| {
+                    self.unpin(&hex);
+                })?;
+            for (name, value) in [("size", stats.size), ("newest-mtime", stats.newest_mtime)] {
+                let p = tmp.path().join(name);
+                write_atomic(&p, value.to_string().as_bytes()).map_err(io_err("write", &p))?;
+            }
+            let _g = self.lock()?;
+            if !layer_dir.exists() {
+                fs::rename(tmp.path(), &layer_dir).map_err(io_err("store layer", &layer_dir))?;
+                tmp.keep();
+            }
+            if !blob.exists() {
+                fs::rename(blob_tmp.path(), &blob).map_err(io_err("store blob", &blob))?;
+            }
+        }
+        read_layer_meta(&layer_dir)
+            .map(|m| Layer {
+                diff_id: format!("sha256:{hex}"),
+                size: m.size,
+                newest_mtime: m.newest_mtime,
+            })
+            .ok_or_else(|| ImageError::Corrupt(format!("layer {hex} has no readable size file")))
+    }
+
+    /// Store `config` (serialized compactly) as an image; tag it when
+    /// `reference` is given. Every diff_id must be in the store.
+    pub fn create_image(
+        &self,
+        config: &ImageConfig,
+        reference: Option<&str>,
+    ) -> Result<Image, ImageError> {
+        let bytes = serde_json::to_vec(config)
+            .map_err(|e| ImageError::BadInput(format!("image config: {e}")))?;
+        self.create_image_from_bytes(&bytes, reference)
+    }
+
+    /// Store these exact config bytes (e.g. from a docker-archive, so the id
+    /// stays the same) as an image; tag it when `reference` is given.
+    pub fn create_image_from_bytes(
+        &self,
+        config_json: &[u8],
+        reference: Option<&str>,
+    ) -> Result<Image, ImageError> {
+        let tag = reference.map(parse_tag).transpose()?;
+        let config: ImageConfig = serde_json::from_slice(config_json).map_err(|e| {
+            ImageError::BadInput(format!(
+                "the image config is not valid JSON of an image config: {e}"
+            ))
+        })?;
+        if config.rootfs.kind != "layers" {
+            return Err(ImageError::BadInput(format!(
+                "image config rootfs.type is {:?}; only \"layers\" is supported",
+                config.rootfs.kind
+            )));
+        }
+        let hex = hex::encode(Sha256::digest(config_json));
+        let id = format!("sha256:{hex}");
+        {
+            let _g = self.lock()?;
+            for d in &config.rootfs.diff_ids {
+                let lhex = diff_hex(d)?;
+                if !self.root.join("layers").join(lhex).join("size").exists() {
+                    return Err(ImageError::BadInput(format!(
+                        "layer {d} of the image config is not in the store; add its tar first"
+                    )));
+                }
+            }
+            let path = self.root.join("configs").join(format!("{hex}.json"));
+            if !path.exists() {
+                write_atomic(&path, config_json).map_err(io_err("write", &path))?;
+            }
+            let mut tags = self.read_tags()?;
+            if let Some(t) = tag {
+                tags.insert(t, id.clone());
+            }
+            self.write_tags(&tags)?;
+        }
+        for d in &config.rootfs.diff_ids {
+            if let Ok(h) = diff_hex(d) {
+                self.unpin(h);
+            }
+        }
+        let idx = self.snapshot()?;
+        image_of(&idx, &id)
+    }
+
+    /// `docker import`: a rootfs tar becomes a one-layer image.
+    pub fn import_rootfs(
+        &self,
+        tar: impl Read,
+        reference: Option<&str>,
+        changes: &[String],
+        comment: &str,
+    ) -> Result<Image, ImageError> {
+        // Check the cheap inputs before receiving a possibly large tar.
+        if let Some(r) = reference {
+            parse_tag(r)?;
+        }
+        let mut run = RunConfig::default();
+        changes::apply_changes(&mut run, changes)?;
+        let layer = self.add_layer(tar)?;
+        let now = chrono::Utc::now().timestamp();
+        let secs = i64::try_from(layer.newest_mtime).unwrap_or(now).min(now);
+        let created = chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let comment = if comment.is_empty() {
+            "Imported from -"
+        } else {
+            comment
+        };
+        let config = ImageConfig {
+            architecture: host_architecture().to_string(),
+            os: "linux".to_string(),
+            created: Some(created.clone()),
+            comment: Some(comment.to_string()),
+            config: run,
+            rootfs: RootFs {
+                kind: "layers".to_string(),
+                diff_ids: vec![layer.diff_id.clone()],
+            },
+            history: vec![History {
+                created: Some(created),
+                comment: Some(comment.to_string()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        self.create_image(&config, reference)
+    }
+
+    /// `docker tag SOURCE TARGET`.
+    pub fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
+        let target = parse_tag(target)?;
+        let _g = self.lock()?;
+        let idx = self.reload()?;
+        let (id, _) = find(&idx, source)?;
+        drop(idx);
+        let mut tags = self.read_tags()?;
+        tags.insert(target, id);
+        self.write_tags(&tags)
+    }
+
+    /// `docker rmi` (see the module doc for how `force` differs from Docker).
+    pub fn remove(
+        &self,
+        reference: &str,
+        force: bool,
+        in_use: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Removed>, ImageError> {
+        let _g = self.lock()?;
+        let idx = self.reload()?;
+        let (id, by_id) = find(&idx, reference)?;
+        let image = image_of(&idx, &id)?;
+        let short = image.short_id().to_string();
+        let mut tags = idx.tags.clone();
+        let mut out = Vec::new();
+        if !by_id {
+            let tag = match parse_lookup(reference)?.primary {
+                Reference::Tag(t) => t,
+                _ => return Err(ImageError::NotFound(reference.to_string())),
+            };
+            let last = image.repo_tags.len() <= 1;
+            let used = in_use(&id);
+            if last && used && !force {
+                return Err(ImageError::Conflict(format!(
+                    "conflict: unable to remove repository reference {reference:?} (must force) - a container is using its referenced image {short}"
+                )));
+            }
+            tags.remove(&tag);
+            out.push(Removed::Untagged(tag));
+            if !last || used {
+                drop(idx);
+                self.write_tags(&tags)?;
+                return Ok(out);
+            }
+        } else {
+            if image.repo_tags.len() > 1 && !force {
+                return Err(ImageError::Conflict(format!(
+                    "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                )));
+            }
+            if in_use(&id) {
+                if !force || image.repo_tags.is_empty() {
+                    return Err(ImageError::Conflict(format!(
+                        "conflict: unable to delete {short} ({}) - image is being used by a container; remove the container first",
+                        if force { "cannot be forced" } else { "must be forced" }
+                    )));
+                }
+                for t in &image.repo_tags {
+                    tags.remove(t);
+                    out.push(Removed::Untagged(t.clone()));
+                }
+                drop(idx);
+                self.write_tags(&tags)?;
+                return Ok(out);
+            }
+            for t in &image.repo_tags {
+                tags.remove(t);
+                out.push(Removed::Untagged(t.clone()));
+            }
+        }
+        // Delete the image: tags first, then its config, then its layers
+        // that no other image uses.
+        self.write_tags(&tags)?;
+        let cfg = self
+            .root
+            .join("configs")
+            .join(format!("{}.json", image.hex()));
+        fs::remove_file(&cfg).map_err(io_err("remove", &cfg))?;
+        out.push(Removed::Deleted(id.clone()));
+        let mut seen = Vec::new();
+        for d in &image.config.rootfs.diff_ids {
+            let Ok(hex) = diff_hex(d) else { continue };
+            if seen.contains(&hex) {
+                continue;
+            }
+            seen.push(hex);
+            let used_elsewhere = idx.images.values().any(|other| {
+                other.id != id
+                    && other
+                        .config
+                        .rootfs
+                        .diff_ids
+                        .iter()
+                        .any(|od| diff_hex(od).ok() == Some(hex))
+            });
+            if used_elsewhere || self.pinned(hex) {
+                continue;
+            }
+            self.delete_layer(hex)?;
+            out.push(Removed::Deleted(format!("sha256:{hex}")));
+        }
+        drop(idx);
+        drop(self.reload()?);
+        Ok(out)
+    }
+
+    // ---- internals -------------------------------------------------------
+
+    fn lock(&self) -> Result<WriteGuard<'_>, ImageError> {
+        let mutex = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let p = self.root.join("lock");
+        let file = LockFile::lock(&p).map_err(io_err("lock", &p))?;
+        Ok(WriteGuard {
+            _file: file,
+            _mutex: mutex,
+        })
+    }
+
+    fn unpin(&self, hex: &str) {
+        self.pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(hex);
+    }
+
+    fn pinned(&self, hex: &str) -> bool {
+        self.pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(hex)
+            .is_some_and(|t| t.elapsed() < PIN_TTL)
+    }
+
+    fn delete_layer(&self, hex: &str) -> Result<(), ImageError> {
+        let dir = self.root.join("layers").join(hex);
+        // Rename first so a crash mid-delete never leaves a half layer
+        // under its real name.
+        let doomed = self.root.join("layers").join(temp_name());
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &dir)(e)),
+        }
+        let blob = self.root.join("blobs/sha256").join(hex);
+        match fs::remove_file(&blob) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &blob)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn read_tags(&self) -> Result<BTreeMap<String, String>, ImageError> {
+        read_tags(&self.root)
+    }
+
+    fn write_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), ImageError> {
+        let p = self.root.join("repositories.json");
+        write_json_atomic(&p, tags).map_err(io_err("write", &p))
+    }
+
+    /// Remove temp files and dirs left by processes that died mid-write.
+    fn clean_stale_temps(&self) {
+        for dir in ["blobs", "layers"] {
+            let Ok(rd) = fs::read_dir(self.root.join(dir)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name.strip_prefix("tmp-").and_then(|r| r.split('-').next()) else {
+                    continue;
+                };
+                if Path::new("/proc").join(pid).exists() {
+                    continue;
+                }
+                drop(TempPath(Some(e.path())));
+            }
+        }
+    }
+
+    fn stamp(&self) -> Result<Stamp, ImageError> {
+        let dir_stamp = |name: &str| -> Result<(i64, i64), ImageError> {
+            let p = self.root.join(name);
+            let m = fs::metadata(&p).map_err(io_err("inspect", &p))?;
+            Ok((m.mtime(), m.mtime_nsec()))
+        };
+        let repo = fs::metadata(self.root.join("repositories.json"))
+            .ok()
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.size()));
+        Ok(Stamp {
+            repo,
+            configs: dir_stamp("configs")?,
+            layers: dir_stamp("layers")?,
+        })
+    }
+
+    /// The index, reloaded when the disk changed since it was loaded.
+    fn snapshot(&self) -> Result<MutexGuard<'_, Index>, ImageError> {
+        let stamp = self.stamp()?;
+        let mut idx = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if idx.stamp != Some(stamp) {
+            *idx = load_index(&self.root)?;
+            idx.stamp = Some(stamp);
+        }
+        Ok(idx)
+    }
+
+    /// The index, reloaded unconditionally (for changes, under the lock).
+    fn reload(&self) -> Result<MutexGuard<'_, Index>, ImageError> {
+        let stamp = self.stamp()?;
+        let mut idx = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        *idx = load_index(&self.root)?;
+        idx.stamp = Some(stamp);
+        Ok(idx)
+    }
+}
+
+fn temp_name() -> String {
+    format!("tmp-{}-{:016x}", std::process::id(), rand::random::<u64>())
+}
+
+fn diff_hex(diff_id: &str) -> Result<&str, ImageError> {
+    let hex = diff_id.strip_prefix("sha256:").unwrap_or(diff_id);
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(hex)
+    } else {
+        Err(ImageError::BadInput(format!(
+            "{diff_id:?} is not a sha256:<64 hex> layer id"
+        )))
+    }
+}
+
+fn image_of(idx: &Index, id: &str) -> Result<Image, ImageError> {
+    idx.images
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ImageError::NotFound(id.to_string()))
+}
+
+/// Find `reference` in the index: `(image id, found by id rather than tag)`.
+fn find(idx: &Index, reference: &str) -> Result<(String, bool), ImageError> {
+    let lookup = parse_lookup(reference)?;
+    match lookup.primary {
+        Reference::Tag(tag) => {
+            if let Some(id) = idx.tags.get(&tag).filter(|id| idx.images.contains_key(*id)) {
+                return Ok((id.clone(), false));
+            }
+            match lookup.prefix_fallback {
+                Some(p) => find_prefix(idx, &p).map_err(|e| match e {
+                    ImageError::NotFound(_) => ImageError::NotFound(tag),
+                    e => e,
+                }),
+                None => Err(ImageError::NotFound(tag)),
+            }
+        }
+        Reference::Id(id) => {
+            if idx.images.contains_key(&id) {
+                Ok((id, true))
+            } else {
+                Err(ImageError::NotFound(reference.to_string()))
+            }
+        }
+        Reference::IdPrefix(p) => find_prefix(idx, &p).map_err(|e| match e {
+            ImageError::NotFound(_) => ImageError::NotFound(reference.to_string()),
+            e => e,
+        }),
+    }
+}
+
+fn find_prefix(idx: &Index, prefix: &str) -> Result<(String, bool), ImageError> {
+    let start = format!("sha256:{prefix}");
+    let matches: Vec<&String> = idx
+        .images
+        .range(start.clone()..)
+        .take_while(|(k, _)| k.starts_with(&start))
+        .map(|(k, _)| k)
+        .take(2)
+        .collect();
+    match matches.as_slice() {
+        [] => Err(ImageError::NotFound(prefix.to_string())),
+        [one] => Ok(((*one).clone(), true)),
+        _ => Err(ImageError::Ambiguous {
+            prefix: prefix.to_string(),
+            count: idx.images.keys().filter(|k| k.starts_with(&start)).count(),
+        }),
+    }
+}
+
+fn read_tags(root: &Path) -> Result<BTreeMap<String, String>, ImageError> {
+    let p = root.join("repositories.json");
+    match fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| ImageError::Corrupt(format!("{} is not a tag index: {e}", p.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(io_err("read", &p)(e)),
+    }
+}
+
+fn read_layer_meta(dir: &Path) -> Option<LayerMeta> {
+    let num = |name: &str| -> Option<u64> {
+        fs::read_to_string(dir.join(name)).ok()?.trim().parse().ok()
+    };
+    Some(LayerMeta {
+        size: num("size")?,
+        newest_mtime: num("newest-mtime").unwrap_or(0),
+    })
+}
+
+fn load_index(root: &Path) -> Result<Index, ImageError> {
+    let mut idx = Index {
+        tags: read_tags(root)?,
+        ..Default::default()
+    };
+    let layers = root.join("layers");
+    for e in fs::read_dir(&layers)
+        .map_err(io_err("read", &layers))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if diff_hex(&name).is_err() {
+            continue;
+        }
+        if let Some(meta) = read_layer_meta(&e.path()) {
+            idx.layers.insert(name, meta);
+        }
+    }
+    let configs = root.join("configs");
+    for e in fs::read_dir(&configs)
+        .map_err(io_err("read", &configs))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(hex) = name.strip_suffix(".json").filter(|h| diff_hex(h).is_ok()) else {
+            continue;
+        };
+        // A config that vanished or does not parse is skipped: one damaged
+        // image must not make every other one unreachable.
+        let Ok(bytes) = fs::read(e.path()) else {
+            continue;
+        };
+        let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
+            continue;
+        };
+        let id = format!("sha256:{hex}");
+        let size = config
+            .rootfs
+            .diff_ids
+            .iter()
+            .filter_map(|d| idx.layers.get(diff_hex(d).ok()?))
+            .map(|m| m.size)
+            .sum();
+        let created = config
+            .created
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let repo_tags = idx
+            .tags
+            .iter()
+            .filter(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        idx.images.insert(
+            id.clone(),
+            Image {
+                id,
+                config,
+                repo_tags,
+                size,
+                created,
+            },
+        );
+    }
+    Ok(idx)
+}
+
+/// Copy `tar` (gunzipped when it is gzip) to `path`, fsynced; return the
+/// sha256 hex of the uncompressed bytes and their length.
+fn receive(tar: impl Read, path: &Path) -> Result<(String, u64), ImageError> {
+    let mut input = BufReader::with_capacity(1 << 20, tar);
+    let head = input
+        .fill_buf()
+        .map_err(|e| ImageError::BadInput(format!("cannot read the tar: {e}")))?;
+    let compressed = |magic: &[u8]| head.starts_with(magic);
+    let mut reader: Box<dyn Read> = if compressed(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if compressed(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || compressed(&[0x28, 0xb5, 0x2f, 0xfd])
+        || compressed(b"BZh")
+    {
+        return Err(ImageError::BadInput(
+            "the tar is xz, zstd or bzip2 compressed; only plain or gzip tars are accepted: decompress it first".into(),
+        ));
+    } else {
+        Box::new(input)
+    };
+    let mut file = File::create(path).map_err(io_err("create", path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(ImageError::BadInput(format!(
+                    "cannot read the tar after {len} bytes: {e}"
+                )))
+            }
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(io_err("write", path))?;
+        len += n as u64;
+    }
+    file.sync_all().map_err(io_err("sync", path))?;
+    Ok((hex::encode(hasher.finalize()), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_ustar();
+            h.set_mode(0o755);
+            h.set_mtime(1_650_000_000);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn prefix_lookup_is_unique_or_ambiguous() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut ids = Vec::new();
+        // Enough images that some two share a first hex digit.
+        for i in 0..20 {
+            let tar = tar_with(&[(&format!("f{i}"), b"x")]);
+            ids.push(store.import_rootfs(&tar[..], None, &[], "").unwrap().id);
+        }
+        let hexes: Vec<&str> = ids.iter().map(|i| &i[7..]).collect();
+        let shared = hexes
+            .iter()
+            .find(|h| {
+                hexes
+                    .iter()
+                    .filter(|o| o.as_bytes()[0] == h.as_bytes()[0])
+                    .count()
+                    > 1
+            })
+            .expect("20 ids over 16 digits share a first digit");
+        let err = store.resolve(&shared[..1]).unwrap_err();
+        assert!(matches!(err, ImageError::Ambiguous { .. }), "{err}");
+        assert_eq!(err.status_code(), 400);
+        assert_eq!(store.resolve(&shared[..12]).unwrap().hex(), *shared);
+        assert_eq!(
+            store
+                .resolve(&format!("sha256:{}", &shared[..12]))
+                .unwrap()
+                .hex(),
+            *shared
+        );
+        let err = store.resolve("nosuchimage").unwrap_err();
+        assert_eq!(err.to_string(), "No such image: nosuchimage:latest");
+        assert_eq!(err.status_code(), 404);
+    }
+
+    #[test]
+    fn gzip_input_hashes_the_uncompressed_tar() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tar = tar_with(&[("a", b"hello")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let l1 = store.add_layer(&gz[..]).unwrap();
+        let l2 = store.add_layer(&tar[..]).unwrap();
+        assert_eq!(l1, l2);
+        assert_eq!(
+            l1.diff_id,
+            format!("sha256:{}", hex::encode(Sha256::digest(&tar)))
+        );
+        assert_eq!(l1.size, 5);
+    }
+
+    #[test]
+    fn garbage_and_empty_input_are_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store
+            .import_rootfs(&b""[..], Some("x"), &[], "")
+            .unwrap_err();
+        assert_eq!(err.status_code(), 400, "{err}");
+        let err = store
+            .import_rootfs(&[7u8; 2048][..], Some("x"), &[], "")
+            .unwrap_err();
+        assert_eq!(err.status_code(), 400, "{err}");
+        assert!(store.list().unwrap().is_empty());
+        // Nothing left behind: no blob, no layer, no temp.
+        for d in ["blobs/sha256", "layers"] {
+            assert_eq!(
+                fs::read_dir(dir.path().join(d)).unwrap().count(),
+                0,
+                "{d} not empty"
+            );
+        }
+        assert_eq!(fs::read_dir(dir.path().join("blobs")).unwrap().count(), 1);
+    }
+}

@@ -16,3 +16,24 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+pub mod caps;
+pub mod cgroup;
+pub mod exec;
+pub mod mount;
+pub mod process;
+pub mod user;
+
+/// The filesystem type magic of the filesystem holding `path` (statfs f_type).
+pub fn statfs_type(path: &std::path::Path) -> io::Result<i64> {
+    let c = process::cstring(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: zeroed statfs is a valid out-parameter; `c` is NUL-terminated
+    // and outlives the call.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; statfs writes only into `st`.
+    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_type as i64)
+}

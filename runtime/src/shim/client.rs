@@ -1,18 +1,282 @@
 //! The daemon's side of the shim protocol (see protocol.rs). Async, tokio.
-//! CONTRACT (implemented by the shim room):
 //!
 //! ```ignore
-//! pub struct SpawnedShim { /* child pipes */ pub ready: Ready }
-//! /// Spawn `whale shim <dir>` (spec.json already written) and read its Ready line.
-//! pub async fn spawn(container_dir: &Path) -> Result<SpawnedShim, ShimError>;
-//! impl SpawnedShim {
-//!     /// Send `start`, read the Started line, drop the pipes.
-//!     pub async fn start(self) -> Result<Started, ShimError>;
-//! }
-//! /// Open a connection and send `req`; the stream is returned for what follows.
-//! pub async fn connect(socket: &Path, req: &Request) -> Result<tokio::net::UnixStream, ShimError>;
-//! pub async fn wait(socket: &Path) -> Result<Exit, ShimError>;
-//! pub async fn signal(socket: &Path, signal: i32) -> Result<(), ShimError>;
-//! pub async fn resize(socket: &Path, rows: u16, cols: u16) -> Result<(), ShimError>;
-//! pub async fn status(socket: &Path) -> Result<Status, ShimError>;
+//! let shim = client::spawn(&container_dir).await?;   // Ready read
+//! if let Some(e) = &shim.ready.error { /* exit code: shim.ready.exit_code */ }
+//! // connect attach clients to the socket here (client::connect)
+//! let started = shim.start().await?;                 // Err(ShimError::Exec) when exec failed
+//! let exit = client::wait(&socket).await?;
 //! ```
+
+use super::protocol::{Ack, Exit, Ready, Request, Started, Status};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Environment variable naming the whale binary to run as the shim (tests).
+pub const SHIM_BIN_ENV: &str = "WHALE_SHIM_BIN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("cannot run the shim {bin}: {source}")]
+    Spawn {
+        bin: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the shim for {dir} exited without answering (see {dir}/shim.log)")]
+    NoAnswer { dir: PathBuf },
+    #[error("the shim sent an invalid {what} line {line:?}: {source}")]
+    Protocol {
+        what: &'static str,
+        line: String,
+        source: serde_json::Error,
+    },
+    /// The container could not be started; `exit_code` is Docker's (125,
+    /// 126 not executable, 127 not found).
+    #[error("{message}")]
+    Exec { message: String, exit_code: i32 },
+    #[error("no shim is listening on {socket}: {source}")]
+    NotRunning {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the shim refused the request: {0}")]
+    Refused(String),
+    #[error("talking to the shim at {socket}: {source}")]
+    Io {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ShimError {
+    /// The exit code Docker's CLI would report for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ShimError::Exec { exit_code, .. } => *exit_code,
+            _ => 125,
+        }
+    }
+}
+
+/// A shim that reported Ready and waits for `start`.
+pub struct SpawnedShim {
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    dir: PathBuf,
+    pub ready: Ready,
+}
+
+fn shim_bin() -> Result<PathBuf, ShimError> {
+    match std::env::var_os(SHIM_BIN_ENV) {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => std::env::current_exe().map_err(|source| ShimError::Spawn {
+            bin: PathBuf::from("/proc/self/exe"),
+            source,
+        }),
+    }
+}
+
+async fn read_line<T: serde::de::DeserializeOwned>(
+    r: &mut BufReader<ChildStdout>,
+    what: &'static str,
+    dir: &Path,
+) -> Result<T, ShimError> {
+    let mut line = String::new();
+    let n = r
+        .read_line(&mut line)
+        .await
+        .map_err(|source| ShimError::Io {
+            socket: dir.to_path_buf(),
+            source,
+        })?;
+    if n == 0 {
+        return Err(ShimError::NoAnswer {
+            dir: dir.to_path_buf(),
+        });
+    }
+    serde_json::from_str(line.trim_end()).map_err(|source| ShimError::Protocol {
+        what,
+        line,
+        source,
+    })
+}
+
+/// Spawn `whale shim <dir>` (spec.json already written) and read its Ready
+/// line. A Ready with `error` set is returned as is (the shim has cleaned
+/// up and exited); `start` on it returns that error.
+pub async fn spawn(container_dir: &Path) -> Result<SpawnedShim, ShimError> {
+    let bin = shim_bin()?;
+    let mut child: Child = Command::new(&bin)
+        .arg("shim")
+        .arg(container_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| ShimError::Spawn {
+            bin: bin.clone(),
+            source,
+        })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ShimError::NoAnswer {
+            dir: container_dir.to_path_buf(),
+        });
+    };
+    // The intermediate process exits right after forking the shim.
+    let reaped = child.wait().await;
+    let mut stdout = BufReader::new(stdout);
+    let ready: Ready = match read_line(&mut stdout, "Ready", container_dir).await {
+        Ok(r) => r,
+        Err(ShimError::NoAnswer { dir }) => {
+            if let Err(source) = reaped {
+                return Err(ShimError::Spawn { bin, source });
+            }
+            return Err(ShimError::NoAnswer { dir });
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(SpawnedShim {
+        stdin,
+        stdout,
+        dir: container_dir.to_path_buf(),
+        ready,
+    })
+}
+
+impl SpawnedShim {
+    /// Send `start`, read the Started line, drop the pipes.
+    pub async fn start(mut self) -> Result<Started, ShimError> {
+        if let Some(message) = self.ready.error.take() {
+            return Err(ShimError::Exec {
+                message,
+                exit_code: self.ready.exit_code.unwrap_or(125),
+            });
+        }
+        let io = |dir: &Path| {
+            let dir = dir.to_path_buf();
+            move |source| ShimError::Io {
+                socket: dir,
+                source,
+            }
+        };
+        self.stdin
+            .write_all(b"start\n")
+            .await
+            .map_err(io(&self.dir))?;
+        self.stdin.flush().await.map_err(io(&self.dir))?;
+        let started: Started = read_line(&mut self.stdout, "Started", &self.dir).await?;
+        if let Some(message) = started.error {
+            return Err(ShimError::Exec {
+                message,
+                exit_code: started.exit_code.unwrap_or(125),
+            });
+        }
+        Ok(started)
+    }
+}
+
+/// A Unix socket path must fit in 108 bytes; a longer one is reached
+/// through `/proc/self/fd/<dir fd>/<name>` while the returned dir stays open.
+pub fn short_socket_path(socket: &Path) -> std::io::Result<(Option<std::fs::File>, PathBuf)> {
+    use std::os::fd::AsRawFd;
+    if socket.as_os_str().len() < 100 {
+        return Ok((None, socket.to_path_buf()));
+    }
+    let (Some(dir), Some(name)) = (socket.parent(), socket.file_name()) else {
+        return Ok((None, socket.to_path_buf()));
+    };
+    let dir = std::fs::File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    Ok((Some(dir), short))
+}
+
+/// Open a connection and send `req`; the stream is returned for what follows.
+pub async fn connect(socket: &Path, req: &Request) -> Result<UnixStream, ShimError> {
+    let not_running = |source| ShimError::NotRunning {
+        socket: socket.to_path_buf(),
+        source,
+    };
+    let (_dir, path) = short_socket_path(socket).map_err(not_running)?;
+    let mut stream = UnixStream::connect(&path)
+        .await
+        .map_err(|source| ShimError::NotRunning {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+    let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Io {
+        socket: socket.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    line.push(b'\n');
+    stream
+        .write_all(&line)
+        .await
+        .map_err(|source| ShimError::Io {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+    Ok(stream)
+}
+
+async fn request<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    req: &Request,
+    what: &'static str,
+) -> Result<T, ShimError> {
+    let stream = connect(socket, req).await?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let n = reader
+        .read_line(&mut line)
+        .await
+        .map_err(|source| ShimError::Io {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+    if n == 0 {
+        return Err(ShimError::NotRunning {
+            socket: socket.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the shim closed the connection without answering",
+            ),
+        });
+    }
+    serde_json::from_str(line.trim_end()).map_err(|source| ShimError::Protocol {
+        what,
+        line,
+        source,
+    })
+}
+
+fn acked(ack: Ack) -> Result<(), ShimError> {
+    if ack.ok {
+        Ok(())
+    } else {
+        Err(ShimError::Refused(
+            ack.error.unwrap_or_else(|| "no reason given".into()),
+        ))
+    }
+}
+
+/// Block until the container exits; its exit code and OOM state.
+pub async fn wait(socket: &Path) -> Result<Exit, ShimError> {
+    request(socket, &Request::Wait, "Exit").await
+}
+
+/// kill(init, signal).
+pub async fn signal(socket: &Path, signal: i32) -> Result<(), ShimError> {
+    acked(request(socket, &Request::Signal { signal }, "Ack").await?)
+}
+
+/// Set the pty's window size.
+pub async fn resize(socket: &Path, rows: u16, cols: u16) -> Result<(), ShimError> {
+    acked(request(socket, &Request::Resize { rows, cols }, "Ack").await?)
+}
+
+pub async fn status(socket: &Path) -> Result<Status, ShimError> {
+    request(socket, &Request::Status, "Status").await
+}

@@ -8,11 +8,385 @@
 //! `client.rs` the daemon's side of that protocol.
 
 pub mod client;
+mod init;
+mod log;
 pub mod protocol;
+mod server;
 pub mod spec;
 
+use crate::linux::{cgroup::Cgroup, process};
+use protocol::Ready;
+use spec::{NetworkMode, ShimSpec};
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+/// With `WHALE_SHIM_TRACE` set, phases of the start path are timed into
+/// shim.log (microseconds since the shim started).
+pub(crate) fn trace(label: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<Option<std::time::Instant>> = OnceLock::new();
+    let start = START
+        .get_or_init(|| std::env::var_os("WHALE_SHIM_TRACE").map(|_| std::time::Instant::now()));
+    if let Some(t) = start {
+        eprintln!("trace {:>6}us {label}", t.elapsed().as_micros());
+    }
+}
+
+/// Errors of the shim before its container runs: Docker's exit code + why.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ShimFailure {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+fn failure(exit_code: i32, message: impl std::fmt::Display) -> ShimFailure {
+    ShimFailure {
+        exit_code,
+        message: message.to_string(),
+    }
+}
+
 /// Entry point of `whale shim <container dir>`; returns the process exit code.
-pub fn main(_args: Vec<std::ffi::OsString>) -> i32 {
-    eprintln!("whale shim: not implemented yet");
-    125
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    trace("main");
+    let Some(dir) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: whale shim <container dir> (spawned by the whale daemon)");
+        return 2;
+    };
+    // The intermediate process exits at once (the daemon reaps it); the
+    // grandchild, re-parented away from the daemon, is the shim.
+    match process::fork() {
+        Ok(process::Forked::Parent(_)) => return 0,
+        Ok(process::Forked::Child) => {}
+        Err(e) => {
+            send_ready_error(&failure(125, format!("shim: cannot fork: {e}")));
+            return 125;
+        }
+    }
+    let _ = process::setsid();
+    let shim_log = dir.join("shim.log");
+    if let Ok(f) = OpenOptions::new().create(true).append(true).open(&shim_log) {
+        let _ = process::dup2(f.as_raw_fd(), 2);
+    }
+    match Shim::prepare(&dir) {
+        Ok(shim) => shim.run(),
+        Err(f) => {
+            eprintln!("whale shim: {}", f.message);
+            send_ready_error(&f);
+            0
+        }
+    }
+}
+
+fn send_line<T: serde::Serialize>(value: &T) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    process::write_all(1, &line)
+}
+
+fn send_ready_error(f: &ShimFailure) {
+    let _ = send_line(&Ready {
+        pid: 0,
+        shim_pid: process::getpid(),
+        error: Some(f.message.clone()),
+        exit_code: Some(f.exit_code),
+    });
+}
+
+/// The shim's ends of the container's stdio.
+pub(crate) enum Stdio {
+    Pipes {
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+        /// Write end of the container's stdin (`open_stdin` only).
+        stdin: Option<OwnedFd>,
+    },
+    Pty {
+        master: OwnedFd,
+    },
+}
+
+/// A prepared container: init created and waiting before execve.
+pub(crate) struct Shim {
+    pub spec: ShimSpec,
+    pub pid: i32,
+    pub shim_pid: i32,
+    pub pidfd: OwnedFd,
+    pub listener: UnixListener,
+    pub stdio: Option<Stdio>,
+    pub cgroup: Cgroup,
+    pub go: OwnedFd,
+    pub report: OwnedFd,
+    /// The container's mount namespace, held open so the init's exit does
+    /// not wait for the overlay's unmount (which syncs the upper fs, ~20 ms
+    /// on ext4): the namespace dies when the shim closes this, last.
+    pub mnt_ns: Option<fs::File>,
+}
+
+fn read_spec(dir: &Path) -> Result<ShimSpec, ShimFailure> {
+    let path = dir.join("spec.json");
+    let bytes = fs::read(&path)
+        .map_err(|e| failure(125, format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| failure(125, format!("invalid shim spec {}: {e}", path.display())))
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, kept in
+/// its dir and bind-mounted in, as Docker does.
+fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+) -> Result<Vec<(PathBuf, &'static str)>, ShimFailure> {
+    let w = |name: &str, content: &[u8]| -> Result<PathBuf, ShimFailure> {
+        let p = dir.join(name);
+        // Rewriting an unchanged file would cost a flush on ext4 (truncate
+        // and rewrite triggers auto_da_alloc); a restart keeps them.
+        if fs::read(&p).is_ok_and(|old| old == content) {
+            return Ok(p);
+        }
+        fs::write(&p, content)
+            .map_err(|e| failure(125, format!("cannot write {}: {e}", p.display())))?;
+        Ok(p)
+    };
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n127.0.0.1\t{hostname}\n"
+    );
+    let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
+    Ok(vec![
+        (
+            w("hostname", format!("{hostname}\n").as_bytes())?,
+            "etc/hostname",
+        ),
+        (w("hosts", hosts.as_bytes())?, "etc/hosts"),
+        (w("resolv.conf", &resolv)?, "etc/resolv.conf"),
+    ])
+}
+
+impl Shim {
+    fn prepare(dir: &Path) -> Result<Shim, ShimFailure> {
+        trace("shim forked");
+        let spec = read_spec(dir)?;
+        if spec.args.is_empty() {
+            return Err(failure(125, "no command specified"));
+        }
+        let cgroup = Cgroup::for_container(&spec.cgroup_path).map_err(|e| failure(125, e))?;
+        let undo_cgroup = |f: ShimFailure| {
+            let _ = cgroup.remove();
+            f
+        };
+        cgroup.create().map_err(|e| undo_cgroup(failure(125, e)))?;
+        cgroup
+            .apply(&spec.resources)
+            .map_err(|e| undo_cgroup(failure(125, e)))?;
+        trace("cgroup ready");
+        match Shim::start_init(spec, dir, cgroup.clone()) {
+            Ok(s) => Ok(s),
+            Err(f) => Err(undo_cgroup(f)),
+        }
+    }
+
+    fn start_init(spec: ShimSpec, dir: &Path, cgroup: Cgroup) -> Result<Shim, ShimFailure> {
+        let binds = write_etc_files(dir, &spec.hostname)?;
+        let io_fail = |what: &str| {
+            let what = what.to_string();
+            move |e: std::io::Error| failure(125, format!("{what}: {e}"))
+        };
+
+        let _ = fs::remove_file(&spec.socket_path);
+        let listener = client::short_socket_path(&spec.socket_path)
+            .and_then(|(_dir, path)| UnixListener::bind(path))
+            .map_err(|e| {
+                failure(
+                    125,
+                    format!("cannot listen on {}: {e}", spec.socket_path.display()),
+                )
+            })?;
+        listener.set_nonblocking(true).map_err(io_fail("socket"))?;
+        let remove_socket = |f: ShimFailure| {
+            let _ = fs::remove_file(&spec.socket_path);
+            f
+        };
+
+        // (shim's side, child's fds to dup, fds the child must close, console)
+        let mut keep_for_child: Vec<OwnedFd> = Vec::new();
+        let (stdio, child_stdio, console) = if spec.tty {
+            let (master, slave, name) =
+                process::openpty(spec.console_size).map_err(io_fail("cannot open a pty"))?;
+            process::set_nonblocking(master.as_raw_fd()).map_err(io_fail("pty"))?;
+            let s = slave.as_raw_fd();
+            keep_for_child.push(slave);
+            (Stdio::Pty { master }, [s, s, s], Some(PathBuf::from(name)))
+        } else {
+            let (out_r, out_w) = process::pipe().map_err(io_fail("pipe"))?;
+            let (err_r, err_w) = process::pipe().map_err(io_fail("pipe"))?;
+            process::set_nonblocking(out_r.as_raw_fd()).map_err(io_fail("pipe"))?;
+            process::set_nonblocking(err_r.as_raw_fd()).map_err(io_fail("pipe"))?;
+            let (stdin_w, stdin_child): (Option<OwnedFd>, OwnedFd) = if spec.open_stdin {
+                let (r, w) = process::pipe().map_err(io_fail("pipe"))?;
+                process::set_nonblocking(w.as_raw_fd()).map_err(io_fail("pipe"))?;
+                (Some(w), r)
+            } else {
+                let null = File::open("/dev/null").map_err(io_fail("/dev/null"))?;
+                (None, OwnedFd::from(null))
+            };
+            let fds = [
+                stdin_child.as_raw_fd(),
+                out_w.as_raw_fd(),
+                err_w.as_raw_fd(),
+            ];
+            keep_for_child.extend([stdin_child, out_w, err_w]);
+            (
+                Stdio::Pipes {
+                    stdout: out_r,
+                    stderr: err_r,
+                    stdin: stdin_w,
+                },
+                fds,
+                None,
+            )
+        };
+        let (report_r, report_w) = process::pipe().map_err(io_fail("pipe"))?;
+        let (go_r, go_w) = process::pipe().map_err(io_fail("pipe"))?;
+
+        let mut parent_fds: Vec<RawFd> =
+            vec![report_r.as_raw_fd(), go_w.as_raw_fd(), listener.as_raw_fd()];
+        match &stdio {
+            Stdio::Pty { master } => parent_fds.push(master.as_raw_fd()),
+            Stdio::Pipes {
+                stdout,
+                stderr,
+                stdin,
+            } => {
+                parent_fds.push(stdout.as_raw_fd());
+                parent_fds.push(stderr.as_raw_fd());
+                if let Some(w) = stdin {
+                    parent_fds.push(w.as_raw_fd());
+                }
+            }
+        }
+
+        let cfg = init::InitConfig {
+            join_files: cgroup.join_files(),
+            lower_dirs: spec.lower_dirs.clone(),
+            upper_dir: spec.upper_dir.clone(),
+            work_dir: spec.work_dir.clone(),
+            merged_dir: spec.merged_dir.clone(),
+            binds,
+            console,
+            cgroups: match cgroup.version {
+                crate::linux::cgroup::Version::V1 => {
+                    crate::linux::mount::CgroupView::V1(cgroup.v1_hierarchies())
+                }
+                crate::linux::cgroup::Version::V2 => crate::linux::mount::CgroupView::V2,
+            },
+            hostname: spec.hostname.clone(),
+            new_netns: spec.network != NetworkMode::Host,
+            stdio: child_stdio,
+            tty: spec.tty,
+            report_fd: report_w.as_raw_fd(),
+            go_fd: go_r.as_raw_fd(),
+            parent_fds,
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            cwd: spec.cwd.clone(),
+            user: spec.user.clone(),
+        };
+        let mut flags =
+            libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+        if spec.network != NetworkMode::Host {
+            flags |= libc::CLONE_NEWNET;
+        }
+        trace("clone");
+        let pid = process::clone_process(flags, || init::run(&cfg)).map_err(|e| {
+            remove_socket(failure(
+                125,
+                format!("cannot create the container's namespaces: {e}"),
+            ))
+        })?;
+        drop(keep_for_child);
+        drop(report_w);
+        drop(go_r);
+
+        let pidfd = match process::pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = process::kill(pid, libc::SIGKILL);
+                let _ = process::reap(pid);
+                return Err(remove_socket(failure(125, format!("pidfd_open: {e}"))));
+            }
+        };
+        trace("cloned");
+        let mnt_ns = fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
+        // The init reports once: ready, or why it cannot run the command.
+        match read_report(report_r.as_raw_fd()) {
+            Some((0, _)) => {}
+            other => {
+                let status = process::reap(pid).unwrap_or(125);
+                let f = match other {
+                    Some((code, message)) => failure(code, message),
+                    None => failure(
+                        125,
+                        format!("the container's init died while setting up (status {status})"),
+                    ),
+                };
+                return Err(remove_socket(f));
+            }
+        }
+        Ok(Shim {
+            spec,
+            pid,
+            shim_pid: process::getpid(),
+            pidfd,
+            listener,
+            stdio: Some(stdio),
+            cgroup,
+            go: go_w,
+            report: report_r,
+            mnt_ns,
+        })
+    }
+
+    fn run(self) -> i32 {
+        trace("init ready");
+        if let Err(e) = send_line(&Ready {
+            pid: self.pid,
+            shim_pid: self.shim_pid,
+            error: None,
+            exit_code: None,
+        }) {
+            eprintln!("whale shim: cannot send Ready to the daemon: {e}; stopping the container");
+            let _ = process::kill(self.pid, libc::SIGKILL);
+            let _ = process::reap(self.pid);
+            let _ = self.cgroup.remove();
+            let _ = fs::remove_file(&self.spec.socket_path);
+            return 1;
+        }
+        server::serve(self)
+    }
+}
+
+/// Read one report line from the init (blocking); None on EOF without one.
+pub(crate) fn read_report(fd: RawFd) -> Option<(i32, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        match process::read(fd, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let line = String::from_utf8_lossy(&buf);
+    init::decode_report(line.lines().next()?)
 }

@@ -1,0 +1,350 @@
+//! `/images/...`: list, inspect, remove, tag, import. whale has no registry:
+//! pulls answer with what to do instead.
+
+use super::glue;
+use super::http::{json, response, ApiError, ApiResult, Body, Query};
+use super::Daemon;
+use bollard::models::{
+    DriverData, ImageInspect, ImageInspectMetadata, ImageInspectRootFs, ImageSummary,
+};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+fn image_error(e: glue::ImageError) -> ApiError {
+    ApiError::new(glue::image_status(&e), e.to_string())
+}
+
+fn created_secs(img: &glue::Image) -> i64 {
+    glue::image_config(img)
+        .created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+fn labels(img: &glue::Image) -> HashMap<String, String> {
+    glue::image_config(img)
+        .config
+        .labels
+        .clone()
+        .map(|l| l.into_iter().collect())
+        .unwrap_or_default()
+}
+
+fn reference_matches(tag: &str, pattern: &str) -> bool {
+    // `docker images busybox` means every tag of busybox.
+    let (repo, _) = tag.rsplit_once(':').unwrap_or((tag, ""));
+    tag == pattern || repo == pattern || glue_ref_latest(pattern) == tag
+}
+
+fn glue_ref_latest(r: &str) -> String {
+    super::containers::normalize_ref(r)
+}
+
+pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
+    let f = q.filters()?;
+    f.only(&["reference", "dangling", "label"])?;
+    let images = d.images.list().map_err(image_error)?;
+    let mut out = Vec::new();
+    for img in &images {
+        let tags = glue::image_tags(img);
+        if let Some(refs) = f.get("reference") {
+            if !tags
+                .iter()
+                .any(|t| refs.iter().any(|r| reference_matches(t, r)))
+            {
+                continue;
+            }
+        }
+        if let Some(d) = f.get("dangling") {
+            let want = d.iter().any(|v| v == "true" || v == "1");
+            if want != tags.is_empty() {
+                continue;
+            }
+        }
+        let l = labels(img);
+        if let Some(wanted) = f.get("label") {
+            let ok = wanted.iter().all(|v| match v.split_once('=') {
+                Some((k, val)) => l.get(k).map(String::as_str) == Some(val),
+                None => l.contains_key(v.as_str()),
+            });
+            if !ok {
+                continue;
+            }
+        }
+        let size = glue::image_size(img);
+        out.push(ImageSummary {
+            id: glue::image_id(img),
+            parent_id: String::new(),
+            repo_tags: tags,
+            repo_digests: vec![],
+            created: created_secs(img),
+            size,
+            shared_size: -1,
+            labels: l,
+            containers: -1,
+            manifests: None,
+            descriptor: None,
+        });
+    }
+    out.sort_by_key(|i| std::cmp::Reverse(i.created));
+    json(StatusCode::OK, &out)
+}
+
+pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
+    let img = d.images.resolve(name).map_err(image_error)?;
+    let cfg = glue::image_config(&img);
+    let layers = d.images.layer_dirs(&img).unwrap_or_default();
+    let mut data: HashMap<String, String> = HashMap::new();
+    if let Some((top, rest)) = layers.split_first() {
+        // Docker shows the top layer as UpperDir and the rest as LowerDir.
+        data.insert("UpperDir".into(), top.display().to_string());
+        data.insert(
+            "MergedDir".into(),
+            top.parent()
+                .map(|p| p.join("merged"))
+                .unwrap_or_default()
+                .display()
+                .to_string(),
+        );
+        data.insert(
+            "WorkDir".into(),
+            top.parent()
+                .map(|p| p.join("work"))
+                .unwrap_or_default()
+                .display()
+                .to_string(),
+        );
+        if !rest.is_empty() {
+            data.insert(
+                "LowerDir".into(),
+                rest.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            );
+        }
+    }
+    // The Config object as Docker shows it: the image's run config, re-read
+    // through bollard's type so the shape matches what clients parse.
+    let config = serde_json::to_value(&cfg.config)
+        .ok()
+        .and_then(|v| serde_json::from_value::<bollard::models::ImageConfig>(v).ok());
+    let body = ImageInspect {
+        id: Some(glue::image_id(&img)),
+        repo_tags: Some(glue::image_tags(&img)),
+        repo_digests: Some(vec![]),
+        comment: Some(
+            cfg.history
+                .last()
+                .and_then(|h| h.comment.clone())
+                .unwrap_or_default(),
+        ),
+        created: cfg
+            .created
+            .as_deref()
+            .and_then(super::containers::bollard_date),
+        author: Some(cfg.author.clone().unwrap_or_default()),
+        config,
+        architecture: Some(cfg.architecture.clone()),
+        os: Some(cfg.os.clone()),
+        size: Some(glue::image_size(&img)),
+        graph_driver: Some(DriverData {
+            name: "overlay2".into(),
+            data,
+        }),
+        root_fs: Some(ImageInspectRootFs {
+            typ: "layers".into(),
+            layers: Some(cfg.rootfs.diff_ids.clone()),
+        }),
+        metadata: Some(ImageInspectMetadata {
+            last_tag_time: None,
+        }),
+        ..Default::default()
+    };
+    let mut v = serde_json::to_value(&body)
+        .map_err(|e| ApiError::internal(format!("encoding the image: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        // Fields Docker always prints even though the API marks them optional.
+        o.insert("Parent".into(), serde_json::Value::String(String::new()));
+        o.entry("Config").or_insert(serde_json::json!({}));
+    }
+    json(StatusCode::OK, &v)
+}
+
+pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
+    let force = q.bool("force");
+    let d2 = d.clone();
+    let name2 = name.to_string();
+    let removed = tokio::task::spawn_blocking(move || {
+        let containers = &d2.containers;
+        d2.images
+            .remove(&name2, force, &|id: &str| containers.uses_image(id))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("removing image {name}: {e}")))?
+    .map_err(image_error)?;
+    let items: Vec<_> = removed.iter().map(glue::removed_item).collect();
+    for it in &items {
+        if let Some(t) = &it.untagged {
+            d.emit_image("untag", t, Some(name));
+        }
+        if let Some(id) = &it.deleted {
+            d.emit_image("delete", id, Some(name));
+        }
+    }
+    json(StatusCode::OK, &items)
+}
+
+pub fn tag(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
+    let repo = q.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("repository name must have at least one component (repo=...)")
+    })?;
+    let target = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => super::containers::normalize_ref(repo),
+    };
+    d.images.tag(name, &target).map_err(image_error)?;
+    let id = d
+        .images
+        .resolve(&target)
+        .map(|i| glue::image_id(&i))
+        .unwrap_or_default();
+    d.emit_image("tag", &id, Some(&target));
+    let mut r = response(
+        StatusCode::CREATED,
+        "text/plain; charset=utf-8",
+        Body::empty(),
+    );
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
+}
+
+/// Feeds a request body to a blocking reader.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
+
+pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
+    if let Some(from) = q.get("fromImage").filter(|s| !s.is_empty()) {
+        let tag = q.get("tag").filter(|t| !t.is_empty());
+        let wanted = match tag {
+            Some(t) => format!("{from}:{t}"),
+            None => super::containers::normalize_ref(from),
+        };
+        return Err(ApiError::not_found(format!(
+            "pull access denied for {wanted}: whale has no registry. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
+        )));
+    }
+    if q.get("fromSrc") != Some("-") {
+        return Err(ApiError::bad_request(
+            "images/create needs fromSrc=- (import a rootfs tar sent as the request body); whale cannot fetch from URLs or registries",
+        ));
+    }
+    let reference = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
+        match q.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => super::containers::normalize_ref(repo),
+        }
+    });
+    let changes = q.all("changes");
+    let comment = q.get("message").unwrap_or("").to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
+    let mut body = req.into_body();
+    tokio::spawn(async move {
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Ok(data) = f.into_data() {
+                        if tx.send(Ok(data)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("reading the request body: {e}"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let d2 = d.clone();
+    let reference2 = reference.clone();
+    let img = tokio::task::spawn_blocking(move || {
+        let reader = ChannelReader {
+            rx,
+            current: Bytes::new(),
+        };
+        d2.images
+            .import_rootfs(reader, reference2.as_deref(), &changes, &comment)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("importing the image: {e}")))?
+    .map_err(|e| {
+        if glue::image_is_not_found(&e) {
+            ApiError::internal(e.to_string())
+        } else {
+            image_error(e)
+        }
+    })?;
+    let id = glue::image_id(&img);
+    d.emit_image("import", &id, reference.as_deref());
+    let line = serde_json::json!({ "status": id }).to_string() + "\r\n";
+    Ok(response(
+        StatusCode::OK,
+        "application/json",
+        Body::full(line),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter() {
+        assert!(reference_matches("busybox:latest", "busybox"));
+        assert!(reference_matches("busybox:latest", "busybox:latest"));
+        assert!(!reference_matches("busybox:1", "busybox:latest"));
+        assert!(reference_matches("busybox:1", "busybox"));
+        assert!(!reference_matches("debian:bookworm", "busybox"));
+    }
+
+    #[test]
+    fn channel_reader_concatenates_chunks() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(Ok(Bytes::from_static(b"ab"))).unwrap();
+        tx.try_send(Ok(Bytes::from_static(b"cde"))).unwrap();
+        drop(tx);
+        let mut r = ChannelReader {
+            rx,
+            current: Bytes::new(),
+        };
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "abcde");
+    }
+}

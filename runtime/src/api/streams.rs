@@ -1,0 +1,511 @@
+//! Byte streams: `attach` (hijacked connection relayed to the shim), `logs`
+//! (the shim's json-file log, then live output), and the `/proc` reading
+//! behind `top`.
+
+use super::glue::shim_client;
+use super::http::{response, ApiError, ApiResult, Body, Query};
+use super::Daemon;
+use crate::container::Container;
+use crate::shim::protocol::Request as ShimRequest;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
+use hyper::{Request, StatusCode};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
+
+/// An attach client waiting for its container to start.
+pub struct PendingAttach {
+    request: ShimRequest,
+    tx: oneshot::Sender<UnixStream>,
+}
+
+/// Called by start after the shim is ready and before it runs init.
+pub async fn connect_pending(d: &Daemon, c: &Container) {
+    let pending = {
+        let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(c.id()).unwrap_or_default()
+    };
+    let socket = c.paths.socket();
+    for p in pending {
+        if p.tx.is_closed() {
+            continue;
+        }
+        match shim_client::connect(&socket, &p.request).await {
+            Ok(s) => {
+                let _ = p.tx.send(s);
+            }
+            Err(e) => eprintln!("whale daemon: attaching to {}: {e}", c.record.name),
+        }
+    }
+}
+
+/// Forget waiting attach clients (start failed, container removed): their
+/// connections close.
+pub fn drop_pending(d: &Daemon, id: &str) {
+    let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
+    map.remove(id);
+}
+
+pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incoming>) -> ApiResult {
+    let c = d.containers.get(id)?;
+    let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let tty = c.record.config.tty.unwrap_or(false);
+    let request = ShimRequest::Attach {
+        stdin,
+        stdout,
+        stderr,
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (tx, rx) = oneshot::channel::<UnixStream>();
+    {
+        // Start holds this lock while it connects pending clients, so a
+        // client is either registered before start or sees it running.
+        let _guard = c.op_lock.lock().await;
+        let st = c.state();
+        if st.removed || st.removing {
+            return Err(ApiError::conflict(format!(
+                "container {} is being removed, cannot attach",
+                c.id()
+            )));
+        }
+        if st.running() {
+            let socket = c.paths.socket();
+            let request = request.clone();
+            tokio::spawn(async move {
+                if let Ok(s) = shim_client::connect(&socket, &request).await {
+                    let _ = tx.send(s);
+                }
+            });
+        } else {
+            let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(c.id().to_string())
+                .or_default()
+                .push(PendingAttach { request, tx });
+        }
+    }
+    d.emit_container(&c, "attach", &[]);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let Ok(shim) = rx.await else {
+            return;
+        };
+        relay(hyper_util::rt::TokioIo::new(upgraded), shim, stdin).await;
+    });
+    let mut r = response(
+        StatusCode::SWITCHING_PROTOCOLS,
+        if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
+        Body::empty(),
+    );
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    r.headers_mut()
+        .insert(UPGRADE, HeaderValue::from_static("tcp"));
+    Ok(r)
+}
+
+/// Copy both ways until the shim closes the stream (the container exited or
+/// detached). The client's EOF on stdin becomes a half-close towards the
+/// shim, which closes the container's stdin when `stdin_once` is set.
+async fn relay<C>(client: C, shim: UnixStream, stdin: bool)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = shim.into_split();
+    let to_shim = async move {
+        if stdin {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = sw.shutdown().await;
+        }
+        // Keep the write half (and so the connection) open until the shim ends it.
+        std::future::pending::<()>().await;
+    };
+    let from_shim = async move {
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = cw.shutdown().await;
+    };
+    tokio::select! {
+        _ = from_shim => {}
+        _ = to_shim => {}
+    }
+}
+
+// ---------------------------------------------------------------- logs
+
+#[derive(serde::Deserialize)]
+struct LogLine {
+    log: String,
+    #[serde(default)]
+    stream: String,
+    #[serde(default)]
+    time: String,
+}
+
+/// One multiplexed frame: stream type, three zero bytes, big-endian length.
+pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(&[stream, 0, 0, 0]);
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// What `/logs` was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tail: Option<usize>,
+    pub since_nanos: Option<i64>,
+    pub until_nanos: Option<i64>,
+    pub timestamps: bool,
+    pub tty: bool,
+}
+
+/// Select and encode the lines of a json-file log.
+pub fn render_log(content: &str, o: &LogOptions) -> Vec<u8> {
+    let LogOptions {
+        stdout,
+        stderr,
+        tail,
+        since_nanos,
+        until_nanos,
+        timestamps,
+        tty,
+    } = *o;
+    let mut lines: Vec<LogLine> = content
+        .lines()
+        .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
+        .filter(|l| match l.stream.as_str() {
+            "stderr" => stderr,
+            _ => stdout,
+        })
+        .filter(|l| {
+            if since_nanos.is_none() && until_nanos.is_none() {
+                return true;
+            }
+            let t = chrono::DateTime::parse_from_rfc3339(&l.time)
+                .ok()
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            since_nanos.is_none_or(|s| t >= s) && until_nanos.is_none_or(|u| t <= u)
+        })
+        .collect();
+    if let Some(n) = tail {
+        let skip = lines.len().saturating_sub(n);
+        lines.drain(..skip);
+    }
+    let mut out = Vec::new();
+    for l in lines {
+        let mut payload = Vec::with_capacity(l.log.len() + 32);
+        if timestamps {
+            payload.extend_from_slice(l.time.as_bytes());
+            payload.push(b' ');
+        }
+        payload.extend_from_slice(l.log.as_bytes());
+        if tty {
+            out.extend_from_slice(&payload);
+        } else {
+            out.extend_from_slice(&frame(if l.stream == "stderr" { 2 } else { 1 }, &payload));
+        }
+    }
+    out
+}
+
+pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
+    let c = d.containers.get(id)?;
+    let (stdout, stderr) = (q.bool("stdout"), q.bool("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let follow = q.bool("follow");
+    let timestamps = q.bool("timestamps");
+    let tail = match q.get("tail").unwrap_or("all") {
+        "all" | "" => None,
+        n => Some(n.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("invalid tail {n:?}: use a number or \"all\""))
+        })?),
+    };
+    let time_arg = |k: &str| -> Result<Option<i64>, ApiError> {
+        match q.get(k).filter(|s| !s.is_empty() && *s != "0") {
+            None => Ok(None),
+            Some(s) => super::events::parse_timestamp(s).map(Some),
+        }
+    };
+    let since = time_arg("since")?;
+    let until = time_arg("until")?;
+    let tty = c.record.config.tty.unwrap_or(false);
+    let (tx, body) = Body::channel();
+    tokio::spawn(async move {
+        // Connect for live output first so nothing produced while we read
+        // the file is lost.
+        let live = if follow && c.state().running() {
+            shim_client::connect(
+                &c.paths.socket(),
+                &ShimRequest::Attach {
+                    stdin: false,
+                    stdout,
+                    stderr,
+                },
+            )
+            .await
+            .ok()
+        } else {
+            None
+        };
+        let path = c.paths.log();
+        let content = tokio::fs::read_to_string(&path).await.unwrap_or_default();
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            tail,
+            since_nanos: since,
+            until_nanos: until,
+            timestamps,
+            tty,
+        };
+        let out = render_log(&content, &opts);
+        if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+            return;
+        }
+        let Some(mut live) = live else {
+            return;
+        };
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            tokio::select! {
+                n = live.read(&mut buf) => match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                            return;
+                        }
+                    }
+                },
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(response(
+        StatusCode::OK,
+        if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
+        body,
+    ))
+}
+
+// ---------------------------------------------------------------- top
+
+fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .map(|t| t as u64)
+        .unwrap_or(100)
+}
+
+fn boot_time() -> i64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn user_name(uid: u32, passwd: &str) -> String {
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let _ = f.next();
+            (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+fn tty_name(tty_nr: u64) -> String {
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    match major {
+        0 => "?".to_string(),
+        136..=143 => format!("pts/{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("tty{minor}"),
+        _ => "?".to_string(),
+    }
+}
+
+/// `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD) for `pids`, from /proc.
+pub fn ps_rows(pids: &[i32]) -> Vec<Vec<String>> {
+    let hz = clock_ticks();
+    let btime = boot_time();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let now = chrono::Local::now();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0);
+    let mut rows = Vec::new();
+    for &pid in pids {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue; // exited meanwhile
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // f[0] is field 3 (state); field N is f[N - 3].
+        let get = |n: usize| {
+            f.get(n - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let ppid = get(4);
+        let tty = tty_name(get(7));
+        let cpu_ticks = get(14) + get(15);
+        let start_ticks = get(22);
+        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("Uid:")
+                        .and_then(|v| v.split_whitespace().next())
+                        .and_then(|v| v.parse::<u32>().ok())
+                })
+            })
+            .unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = if cmdline.is_empty() {
+            format!("[{comm}]")
+        } else {
+            String::from_utf8_lossy(&cmdline)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        };
+        let started_secs = btime + (start_ticks / hz) as i64;
+        let stime = chrono::DateTime::from_timestamp(started_secs, 0)
+            .map(|t| t.with_timezone(&chrono::Local))
+            .map(|t| {
+                if t.date_naive() == now.date_naive() {
+                    t.format("%H:%M").to_string()
+                } else {
+                    t.format("%b%d").to_string()
+                }
+            })
+            .unwrap_or_default();
+        let elapsed = uptime - start_ticks as f64 / hz as f64;
+        let cpu_secs = cpu_ticks / hz;
+        let c = if elapsed > 0.0 {
+            ((cpu_ticks as f64 / hz as f64) * 100.0 / elapsed) as u64
+        } else {
+            0
+        };
+        rows.push(vec![
+            user_name(uid, &passwd),
+            pid.to_string(),
+            ppid.to_string(),
+            c.to_string(),
+            stime,
+            tty,
+            format!(
+                "{:02}:{:02}:{:02}",
+                cpu_secs / 3600,
+                cpu_secs / 60 % 60,
+                cpu_secs % 60
+            ),
+            cmd,
+        ]);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = concat!(
+        r#"{"log":"one\n","stream":"stdout","time":"2024-01-01T00:00:01.000000000Z"}"#,
+        "\n",
+        r#"{"log":"err\n","stream":"stderr","time":"2024-01-01T00:00:02.000000000Z"}"#,
+        "\n",
+        r#"{"log":"two\n","stream":"stdout","time":"2024-01-01T00:00:03.000000000Z"}"#,
+        "\n",
+        "garbage line\n"
+    );
+
+    #[test]
+    fn frames_are_docker_multiplexed() {
+        assert_eq!(frame(2, b"hi"), [2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']);
+    }
+
+    #[test]
+    fn logs_select_streams_tail_and_since() {
+        let opts = |stdout, stderr, tail, since_nanos| LogOptions {
+            stdout,
+            stderr,
+            tail,
+            since_nanos,
+            tty: true,
+            ..Default::default()
+        };
+        let raw = |o, e, t, s| String::from_utf8(render_log(LOG, &opts(o, e, t, s))).unwrap();
+        assert_eq!(raw(true, true, None, None), "one\nerr\ntwo\n");
+        assert_eq!(raw(true, false, None, None), "one\ntwo\n");
+        assert_eq!(raw(false, true, None, None), "err\n");
+        assert_eq!(raw(true, true, Some(1), None), "two\n");
+        assert_eq!(raw(true, true, Some(0), None), "");
+        assert_eq!(
+            raw(true, true, None, Some(1_704_067_202_000_000_000)),
+            "err\ntwo\n"
+        );
+        let ts = LogOptions {
+            timestamps: true,
+            ..opts(true, false, Some(1), None)
+        };
+        let ts = String::from_utf8(render_log(LOG, &ts)).unwrap();
+        assert_eq!(ts, "2024-01-01T00:00:03.000000000Z two\n");
+        let mux = LogOptions {
+            tty: false,
+            ..opts(false, true, None, None)
+        };
+        let mux = render_log(LOG, &mux);
+        assert_eq!(mux, frame(2, b"err\n"));
+    }
+
+    #[test]
+    fn ps_rows_of_self() {
+        let me = std::process::id() as i32;
+        let rows = ps_rows(&[me, i32::MAX]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].len(), 8);
+        assert_eq!(rows[0][1], me.to_string());
+        assert!(!rows[0][7].is_empty());
+    }
+
+    #[test]
+    fn tty_names() {
+        assert_eq!(tty_name(0), "?");
+        assert_eq!(tty_name((136 << 8) | 3), "pts/3");
+    }
+
+    #[test]
+    fn user_names_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        assert_eq!(user_name(0, p), "root");
+        assert_eq!(user_name(1000, p), "bob");
+        assert_eq!(user_name(42, p), "42");
+    }
+}

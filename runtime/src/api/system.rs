@@ -1,0 +1,182 @@
+//! `/_ping`, `/version`, `/info`.
+
+use super::http::{json, response, ApiResult, Body, API_VERSION, MIN_API_VERSION};
+use super::Daemon;
+use bollard::models::{
+    SystemInfo, SystemInfoCgroupVersionEnum, SystemVersion, SystemVersionComponents,
+    SystemVersionPlatform,
+};
+use hyper::header::{HeaderValue, CACHE_CONTROL, PRAGMA};
+use hyper::StatusCode;
+
+pub fn ping(head: bool) -> ApiResult {
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::full("OK")
+    };
+    let mut r = response(StatusCode::OK, "text/plain; charset=utf-8", body);
+    r.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    r.headers_mut()
+        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+/// Go's GOARCH spelling, which clients compare against.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+pub fn kernel_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn operating_system() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| "Linux".to_string())
+}
+
+fn mem_total() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+pub fn version() -> ApiResult {
+    let v = env!("CARGO_PKG_VERSION").to_string();
+    let body = SystemVersion {
+        platform: Some(SystemVersionPlatform {
+            name: "whale".to_string(),
+        }),
+        components: Some(vec![SystemVersionComponents {
+            name: "Engine".to_string(),
+            version: v.clone(),
+            details: Some(
+                [
+                    ("ApiVersion", API_VERSION),
+                    ("MinAPIVersion", MIN_API_VERSION),
+                    ("Os", "linux"),
+                    ("Arch", go_arch()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ),
+        }]),
+        version: Some(v),
+        api_version: Some(API_VERSION.to_string()),
+        min_api_version: Some(MIN_API_VERSION.to_string()),
+        git_commit: Some(String::new()),
+        go_version: Some(String::new()),
+        os: Some("linux".to_string()),
+        arch: Some(go_arch().to_string()),
+        kernel_version: Some(kernel_version()),
+        experimental: Some(false),
+        build_time: Some(String::new()),
+    };
+    json(StatusCode::OK, &body)
+}
+
+pub fn cgroup_version() -> &'static str {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
+}
+
+pub fn info(d: &Daemon) -> ApiResult {
+    let all = d.containers.list();
+    let running = all.iter().filter(|c| c.state().running()).count() as i64;
+    let images = d.images.list().map(|l| l.len() as i64).unwrap_or(0);
+    let body = SystemInfo {
+        id: Some(String::new()),
+        containers: Some(all.len() as i64),
+        containers_running: Some(running),
+        containers_paused: Some(0),
+        containers_stopped: Some(all.len() as i64 - running),
+        images: Some(images),
+        driver: Some("overlay2".to_string()),
+        driver_status: Some(vec![]),
+        docker_root_dir: Some(d.root.display().to_string()),
+        memory_limit: Some(true),
+        swap_limit: Some(true),
+        cpu_cfs_period: Some(true),
+        cpu_cfs_quota: Some(true),
+        cpu_shares: Some(true),
+        pids_limit: Some(true),
+        oom_kill_disable: Some(false),
+        ipv4_forwarding: Some(false),
+        debug: Some(false),
+        nfd: Some(0),
+        n_goroutines: Some(0),
+        system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        logging_driver: Some("json-file".to_string()),
+        cgroup_driver: Some(bollard::models::SystemInfoCgroupDriverEnum::CGROUPFS),
+        cgroup_version: Some(if cgroup_version() == "2" {
+            SystemInfoCgroupVersionEnum::_2
+        } else {
+            SystemInfoCgroupVersionEnum::_1
+        }),
+        n_events_listener: Some(0),
+        kernel_version: Some(kernel_version()),
+        operating_system: Some(operating_system()),
+        os_version: Some(String::new()),
+        os_type: Some("linux".to_string()),
+        architecture: Some(std::env::consts::ARCH.to_string()),
+        ncpu: Some(
+            std::thread::available_parallelism()
+                .map(|n| n.get() as i64)
+                .unwrap_or(1),
+        ),
+        mem_total: Some(mem_total()),
+        index_server_address: Some(String::new()),
+        name: Some(hostname()),
+        labels: Some(vec![]),
+        experimental_build: Some(false),
+        server_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        runtimes: None,
+        default_runtime: Some("whale".to_string()),
+        live_restore_enabled: Some(true),
+        isolation: None,
+        init_binary: Some(String::new()),
+        security_options: Some(vec!["name=seccomp,profile=unconfined".to_string()]),
+        warnings: Some(vec![]),
+        ..Default::default()
+    };
+    json(StatusCode::OK, &body)
+}

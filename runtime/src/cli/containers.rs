@@ -1,0 +1,889 @@
+//! Container verbs: create, run, start, stop, kill, rm, wait, logs,
+//! inspect, ps, top.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
+    StopContainerOptions, TopOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::connect::Client;
+use super::gotemplate::Value;
+use super::opts::{
+    Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType, PsArgs, RmArgs,
+    RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
+};
+use super::output;
+use super::{client, daemon_error, report, CliError, CliResult};
+
+/// docker's exit code when the engine itself failed.
+const ENGINE_FAILED: i32 = 125;
+
+/// The ContainerCreate body docker would send for these flags.
+pub fn create_body(
+    opts: &ContainerOpts,
+    attach: bool,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> ContainerCreateBody {
+    let env: Vec<String> = opts
+        .env
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                // `-e KEY` passes the host's value, and nothing when unset.
+                lookup_env(e).map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect();
+    let labels: HashMap<String, String> = opts
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect();
+    let entrypoint = opts.entrypoint.as_ref().map(|e| vec![e.clone()]);
+    let attach_stdin = attach && opts.interactive;
+    ContainerCreateBody {
+        hostname: opts.hostname.clone(),
+        user: opts.user.clone(),
+        attach_stdin: Some(attach_stdin),
+        attach_stdout: Some(attach),
+        attach_stderr: Some(attach),
+        tty: Some(opts.tty),
+        open_stdin: Some(opts.interactive),
+        stdin_once: Some(attach_stdin),
+        env: (!env.is_empty()).then_some(env),
+        cmd: (!opts.command().is_empty()).then(|| opts.command().to_vec()),
+        image: Some(opts.image().to_string()),
+        working_dir: opts.workdir.clone(),
+        entrypoint,
+        labels: (!labels.is_empty()).then_some(labels),
+        stop_signal: opts.stop_signal.clone(),
+        host_config: Some(HostConfig {
+            memory: opts.memory,
+            memory_swap: opts.memory_swap,
+            nano_cpus: opts.cpus,
+            cpu_shares: opts.cpu_shares,
+            pids_limit: opts.pids_limit,
+            network_mode: Some(opts.network.clone()),
+            auto_remove: Some(opts.rm),
+            console_size: console_size(opts.tty),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `[height, width]` of our terminal, sent with `-t` so the container's
+/// pty starts at the right size (as docker does).
+fn console_size(tty: bool) -> Option<Vec<usize>> {
+    if !tty {
+        return None;
+    }
+    let (terminal_size::Width(w), terminal_size::Height(h)) =
+        terminal_size::terminal_size_of(std::io::stdout())?;
+    Some(vec![usize::from(h), usize::from(w)])
+}
+
+/// docker's rule for the exit code of a failed start.
+pub fn start_error_code(message: &str) -> i32 {
+    let m = message.trim_start_matches("Error response from daemon: ");
+    if m.contains("executable file not found")
+        || m.contains("no such file or directory")
+        || m.contains("system cannot find the file specified")
+    {
+        127
+    } else if m.contains("permission denied") || m.contains("is a directory") {
+        126
+    } else {
+        ENGINE_FAILED
+    }
+}
+
+/// `name` -> `name:latest`, as docker names a missing image.
+pub fn full_image_name(image: &str) -> String {
+    if image.contains('@') || !output::split_reference(image).1.is_empty() {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+fn is_no_such_image(err: &bollard::errors::Error) -> bool {
+    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
+        if message.to_lowercase().contains("image"))
+}
+
+fn run_failure(message: impl std::fmt::Display, with_help: bool) {
+    eprintln!("whale: {message}");
+    if with_help {
+        eprintln!("\nRun 'whale run --help' for more information");
+    }
+}
+
+/// Create the container; on failure print docker's message and return the exit code.
+async fn create_container(
+    client: &Client,
+    opts: &ContainerOpts,
+    attach: bool,
+) -> Result<String, i32> {
+    let body = create_body(opts, attach, &|k| std::env::var(k).ok());
+    let options = CreateContainerOptions {
+        name: opts.name.clone(),
+        platform: String::new(),
+    };
+    match client.docker.create_container(Some(options), body).await {
+        Ok(resp) => {
+            for warning in resp.warnings {
+                eprintln!("WARNING: {warning}");
+            }
+            Ok(resp.id)
+        }
+        Err(err) if is_no_such_image(&err) => {
+            let name = full_image_name(opts.image());
+            eprintln!("Unable to find image '{name}' locally");
+            run_failure(
+                format!(
+                    "Error: image '{name}' is not in the local store, and whale has no registry to pull it from.\n\
+                     Make it first: 'whale bootstrap busybox' (or 'whale bootstrap debian'), 'whale import', or 'whale build'; \
+                     'whale images' lists the images you have."
+                ),
+                true,
+            );
+            Err(ENGINE_FAILED)
+        }
+        Err(err) => {
+            run_failure(daemon_error(err), true);
+            Err(ENGINE_FAILED)
+        }
+    }
+}
+
+pub async fn create_verb(cli: &Cli, args: &CreateArgs) -> i32 {
+    let client = match client(cli).await {
+        Ok(c) => c,
+        Err(err) => {
+            run_failure(err, false);
+            return ENGINE_FAILED;
+        }
+    };
+    match create_container(&client, &args.opts, true).await {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
+    let client = match client(cli).await {
+        Ok(c) => c,
+        Err(err) => {
+            run_failure(err, false);
+            return ENGINE_FAILED;
+        }
+    };
+    let opts = &args.opts;
+    if !args.detach && opts.interactive && opts.tty && !std::io::stdin().is_terminal() {
+        // docker's CheckTty: a pty fed from a pipe would echo and mangle it.
+        eprintln!("the input device is not a TTY");
+        return 1;
+    }
+    let id = match create_container(&client, opts, !args.detach).await {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    if args.detach {
+        if let Err(err) = client
+            .docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+        {
+            let err = daemon_error(err);
+            run_failure(&err, true);
+            return start_error_code(&err.to_string());
+        }
+        println!("{id}");
+        return 0;
+    }
+    let session = Session {
+        client: &client,
+        id: &id,
+        stdin: opts.interactive,
+        tty: opts.tty,
+        auto_remove: opts.rm,
+    };
+    match session.attach_start_wait(true).await {
+        Ok(code) => code,
+        Err(code) => code,
+    }
+}
+
+/// Attach, wait and start one container, as `docker run` / `start -a` do.
+struct Session<'a> {
+    client: &'a Client,
+    id: &'a str,
+    stdin: bool,
+    tty: bool,
+    auto_remove: bool,
+}
+
+impl Session<'_> {
+    /// Returns the container's exit code, or the CLI's own on failure
+    /// (messages already printed).
+    async fn attach_start_wait(&self, is_run: bool) -> Result<i32, i32> {
+        let docker = &self.client.docker;
+        let attach = docker
+            .attach_container(
+                self.id,
+                Some(AttachContainerOptions {
+                    stream: true,
+                    stdin: self.stdin,
+                    stdout: true,
+                    stderr: true,
+                    logs: false,
+                    detach_keys: None,
+                }),
+            )
+            .await;
+        let attach = match attach {
+            Ok(a) => a,
+            Err(err) => {
+                run_failure(daemon_error(err), false);
+                return Err(ENGINE_FAILED);
+            }
+        };
+        // Post /wait before /start, and start only once the daemon accepted
+        // it: a quick container must not exit before anyone waits for it.
+        let condition = if self.auto_remove {
+            "removed"
+        } else {
+            "next-exit"
+        };
+        let accepted = self.client.wait_accepted.notified();
+        tokio::pin!(accepted);
+        accepted.as_mut().enable();
+        let waiter = {
+            let docker = docker.clone();
+            let id = self.id.to_string();
+            tokio::spawn(async move {
+                let mut stream = docker.wait_container(
+                    &id,
+                    Some(WaitContainerOptions {
+                        condition: condition.to_string(),
+                    }),
+                );
+                stream.next().await
+            })
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), accepted).await;
+
+        let bollard::container::AttachContainerResults { mut output, input } = attach;
+        let input_task = if self.stdin {
+            Some(tokio::spawn(copy_stdin(input)))
+        } else {
+            drop(input);
+            None
+        };
+
+        if let Err(err) = docker
+            .start_container(self.id, None::<StartContainerOptions>)
+            .await
+        {
+            let err = daemon_error(err);
+            if is_run {
+                run_failure(&err, true);
+            } else {
+                report(&err);
+            }
+            waiter.abort();
+            return Err(if is_run {
+                start_error_code(&err.to_string())
+            } else {
+                1
+            });
+        }
+
+        let signals = if self.tty {
+            None
+        } else {
+            Some(tokio::spawn(forward_signals(
+                docker.clone(),
+                self.id.to_string(),
+            )))
+        };
+
+        // Copy the container's output until it closes the stream.
+        let mut out = std::io::stdout();
+        let mut err_out = std::io::stderr();
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(bollard::container::LogOutput::StdErr { message }) => {
+                    let _ = err_out.write_all(&message);
+                    let _ = err_out.flush();
+                }
+                Ok(bollard::container::LogOutput::StdOut { message })
+                | Ok(bollard::container::LogOutput::Console { message }) => {
+                    if out.write_all(&message).and_then(|_| out.flush()).is_err() {
+                        break;
+                    }
+                }
+                Ok(bollard::container::LogOutput::StdIn { .. }) => {}
+                Err(_) => break,
+            }
+        }
+        if let Some(task) = input_task {
+            task.abort();
+        }
+        let result = waiter.await;
+        if let Some(task) = signals {
+            task.abort();
+        }
+        match result {
+            Ok(Some(Ok(resp))) => Ok(resp.status_code as i32),
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { error, code }))) => {
+                if error.is_empty() {
+                    Ok(code as i32)
+                } else {
+                    eprintln!("whale: {error}");
+                    Err(ENGINE_FAILED)
+                }
+            }
+            Ok(Some(Err(err))) => {
+                run_failure(daemon_error(err), false);
+                Err(ENGINE_FAILED)
+            }
+            Ok(None) => {
+                eprintln!("whale: the daemon closed the wait stream without an exit status");
+                Err(ENGINE_FAILED)
+            }
+            Err(join) => {
+                eprintln!("whale: waiting for the container failed: {join}");
+                Err(ENGINE_FAILED)
+            }
+        }
+    }
+}
+
+/// Our stdin to the container; half-close when it ends so the container
+/// sees EOF (`echo 'exit 3' | whale run -i busybox sh`).
+async fn copy_stdin(mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    // A plain thread: a blocked read of a terminal must not hold up the
+    // runtime's shutdown, and dies with the process.
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match std::io::Read::read(&mut stdin, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    while let Some(chunk) = rx.recv().await {
+        if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = input.shutdown().await;
+}
+
+/// docker's sig-proxy: SIGINT/SIGTERM/SIGHUP/SIGQUIT we get go to the container.
+async fn forward_signals(docker: bollard::Docker, id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::quit(), "SIGQUIT"),
+    ];
+    let mut streams = Vec::new();
+    for (kind, name) in kinds {
+        if let Ok(s) = signal(kind) {
+            streams.push((s, name));
+        }
+    }
+    if streams.is_empty() {
+        return;
+    }
+    loop {
+        let futures = streams
+            .iter_mut()
+            .map(|(s, name)| {
+                let name = *name;
+                Box::pin(async move {
+                    s.recv().await;
+                    name
+                })
+            })
+            .collect::<Vec<_>>();
+        let (name, _, _) = futures_util::future::select_all(futures).await;
+        let _ = docker
+            .kill_container(
+                &id,
+                Some(KillContainerOptions {
+                    signal: name.to_string(),
+                }),
+            )
+            .await;
+    }
+}
+
+/// Run `op` on each name, printing what docker prints; exit 1 if any failed.
+async fn each<F, Fut>(names: &[String], mut op: F) -> CliResult
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = CliResult<Option<String>>>,
+{
+    let mut failed = false;
+    for name in names {
+        match op(name.clone()).await {
+            Ok(Some(line)) => println!("{line}"),
+            Ok(None) => {}
+            Err(err) => {
+                failed = true;
+                report(&err);
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
+    let client = client(cli).await?;
+    if args.attach || args.interactive {
+        if args.containers.len() > 1 {
+            return Err(CliError::Other(
+                "you cannot start and attach multiple containers at once".into(),
+            ));
+        }
+        let id = &args.containers[0];
+        let info = client
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await?;
+        let config = info.config.unwrap_or_default();
+        let auto_remove = info
+            .host_config
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false);
+        let full_id = info.id.unwrap_or_else(|| id.clone());
+        let session = Session {
+            client: &client,
+            id: &full_id,
+            stdin: args.interactive && config.open_stdin.unwrap_or(false),
+            tty: config.tty.unwrap_or(false),
+            auto_remove,
+        };
+        return match session.attach_start_wait(false).await {
+            Ok(0) => Ok(()),
+            Ok(code) | Err(code) => Err(CliError::Exit(code)),
+        };
+    }
+    let docker = &client.docker;
+    each(&args.containers, |name| async move {
+        docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await?;
+        Ok(Some(name))
+    })
+    .await
+}
+
+pub async fn stop(cli: &Cli, args: &StopArgs) -> CliResult {
+    let client = client(cli).await?;
+    let docker = &client.docker;
+    each(&args.containers, |name| async move {
+        docker
+            .stop_container(
+                &name,
+                Some(StopContainerOptions {
+                    t: Some(args.time),
+                    signal: args.signal.clone(),
+                }),
+            )
+            .await?;
+        Ok(Some(name))
+    })
+    .await
+}
+
+pub async fn kill(cli: &Cli, args: &KillArgs) -> CliResult {
+    let client = client(cli).await?;
+    let docker = &client.docker;
+    each(&args.containers, |name| async move {
+        docker
+            .kill_container(
+                &name,
+                Some(KillContainerOptions {
+                    signal: args.signal.clone(),
+                }),
+            )
+            .await?;
+        Ok(Some(name))
+    })
+    .await
+}
+
+pub async fn rm(cli: &Cli, args: &RmArgs) -> CliResult {
+    let client = client(cli).await?;
+    let docker = &client.docker;
+    each(&args.containers, |name| async move {
+        docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptions {
+                    force: args.force,
+                    v: args.volumes,
+                    link: false,
+                }),
+            )
+            .await?;
+        Ok(Some(name))
+    })
+    .await
+}
+
+pub async fn wait(cli: &Cli, args: &WaitArgs) -> CliResult {
+    let client = client(cli).await?;
+    let docker = &client.docker;
+    each(&args.containers, |name| async move {
+        let mut stream = docker.wait_container(
+            &name,
+            Some(WaitContainerOptions {
+                condition: "not-running".into(),
+            }),
+        );
+        match stream.next().await {
+            Some(Ok(resp)) => Ok(Some(resp.status_code.to_string())),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { error, code }))
+                if error.is_empty() =>
+            {
+                Ok(Some(code.to_string()))
+            }
+            Some(Err(err)) => Err(daemon_error(err)),
+            None => Err(CliError::Other(format!(
+                "the daemon closed the wait stream for {name} without an exit status"
+            ))),
+        }
+    })
+    .await
+}
+
+pub async fn logs(cli: &Cli, args: &LogsArgs) -> CliResult {
+    let client = client(cli).await?;
+    let mut stream = client.docker.logs(
+        &args.container,
+        Some(LogsOptions {
+            follow: args.follow,
+            stdout: true,
+            stderr: true,
+            since: 0,
+            until: 0,
+            timestamps: args.timestamps,
+            tail: args.tail.clone(),
+        }),
+    );
+    let mut out = std::io::stdout();
+    let mut err_out = std::io::stderr();
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            bollard::container::LogOutput::StdErr { message } => {
+                let _ = err_out.write_all(&message);
+                let _ = err_out.flush();
+            }
+            bollard::container::LogOutput::StdOut { message }
+            | bollard::container::LogOutput::Console { message } => {
+                if out.write_all(&message).and_then(|_| out.flush()).is_err() {
+                    break;
+                }
+            }
+            bollard::container::LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> CliResult<Value> {
+    Value::from_serialize(v)
+        .map_err(|e| CliError::Other(format!("encoding the daemon's answer: {e}")))
+}
+
+/// One object for `inspect`, as the daemon described it.
+async fn inspect_one(client: &Client, name: &str, kind: Option<ObjectType>) -> CliResult<Value> {
+    let docker = &client.docker;
+    if kind != Some(ObjectType::Image) {
+        match docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => return to_value(&c),
+            // Without --type, docker goes on to images and names neither.
+            Err(err) if is_not_found(&err) && kind.is_none() => {}
+            Err(err) => return Err(daemon_error(err)),
+        }
+    }
+    match docker.inspect_image(name).await {
+        Ok(i) => to_value(&i),
+        Err(err) if is_not_found(&err) && kind.is_none() => {
+            Err(CliError::Other(format!("No such object: {name}")))
+        }
+        Err(err) => Err(daemon_error(err)),
+    }
+}
+
+pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
+    let tmpl = match args.format.as_deref() {
+        None | Some("") => None,
+        Some("json") => Some(output::parse_template("{{json .}}")?),
+        Some(f) => Some(output::parse_template(f)?),
+    };
+    let client = client(cli).await?;
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for name in &args.names {
+        match inspect_one(&client, name, args.kind).await {
+            Ok(v) => found.push(v),
+            Err(err) => errors.push(err),
+        }
+    }
+    let mut out = String::new();
+    match &tmpl {
+        Some(t) => {
+            for v in &found {
+                out.push_str(
+                    &t.execute(v)
+                        .map_err(|e| CliError::Template(format!("template parsing error: {e}")))?,
+                );
+                out.push('\n');
+            }
+        }
+        None => {
+            out.push_str(&Value::List(found).to_json_indent("", "    "));
+            out.push('\n');
+        }
+    }
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for err in &errors {
+        report(err);
+    }
+    Err(CliError::Exit(1))
+}
+
+/// `-f key=value` flags as the API's filter map.
+pub fn parse_filters(filters: &[String]) -> CliResult<HashMap<String, Vec<String>>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for f in filters {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(CliError::Usage(format!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            )));
+        };
+        map.entry(k.trim().to_lowercase())
+            .or_default()
+            .push(v.to_string());
+    }
+    Ok(map)
+}
+
+pub async fn ps(cli: &Cli, args: &PsArgs) -> CliResult {
+    let filters = parse_filters(&args.filter)?;
+    let mut limit = args.last.filter(|n| *n > 0);
+    if args.latest && limit.is_none() {
+        limit = Some(1);
+    }
+    let client = client(cli).await?;
+    let containers = client
+        .docker
+        .list_containers(Some(ListContainersOptions {
+            all: args.all,
+            limit,
+            size: args.size,
+            filters: (!filters.is_empty()).then_some(filters),
+        }))
+        .await?;
+    let format = if args.quiet {
+        "{{.ID}}".to_string()
+    } else {
+        match args.format.as_deref() {
+            Some(f) if !f.is_empty() => f.to_string(),
+            _ if args.size => format!("{}\t{{{{.Size}}}}", output::PS_TABLE),
+            _ => output::PS_TABLE.to_string(),
+        }
+    };
+    let rows: Vec<Value> = containers
+        .iter()
+        .map(|c| output::ps_row(c, !args.no_trunc))
+        .collect();
+    let text = output::render_list(
+        &format,
+        output::PS_TABLE,
+        &output::ps_header(),
+        &rows,
+        output::PS_WORDS,
+    )?;
+    print!("{text}");
+    Ok(())
+}
+
+pub async fn top(cli: &Cli, args: &TopArgs) -> CliResult {
+    let client = client(cli).await?;
+    let ps_args = if args.ps_args.is_empty() {
+        String::new()
+    } else {
+        args.ps_args.join(" ")
+    };
+    let top = client
+        .docker
+        .top_processes(&args.container, Some(TopOptions { ps_args }))
+        .await?;
+    let mut text = String::new();
+    text.push_str(&top.titles.unwrap_or_default().join("\t"));
+    text.push('\n');
+    for row in top.processes.unwrap_or_default() {
+        text.push_str(&row.join("\t"));
+        text.push('\n');
+    }
+    print!("{}", super::table::tabwrite_with(&text, 20, 3));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> ContainerOpts {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["whale", "run"].iter().chain(args.iter())).unwrap();
+        match cli.command {
+            super::super::Command::Run(r) => r.opts,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn start_errors_map_to_docker_codes() {
+        assert_eq!(
+            start_error_code("Error response from daemon: failed to create shim task: exec: \"nosuch\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(
+            start_error_code("exec /no/such/path: no such file or directory"),
+            127
+        );
+        assert_eq!(start_error_code("exec /etc/passwd: permission denied"), 126);
+        assert_eq!(start_error_code("exec /etc: is a directory"), 126);
+        assert_eq!(start_error_code("cgroup: out of memory"), 125);
+    }
+
+    #[test]
+    fn create_body_follows_docker() {
+        let o = opts(&[
+            "-i",
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET_HERE",
+            "-l",
+            "k=v",
+            "-l",
+            "flag",
+            "-m",
+            "32m",
+            "--cpus",
+            "0.5",
+            "--rm",
+            "--entrypoint",
+            "",
+            "busybox",
+            "sh",
+            "-c",
+            "echo",
+        ]);
+        let lookup = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
+        let body = create_body(&o, true, &lookup);
+        assert_eq!(
+            body.env,
+            Some(vec!["A=1".to_string(), "FROM_HOST=h".to_string()])
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels["k"], "v");
+        assert_eq!(labels["flag"], "");
+        assert_eq!(
+            body.cmd,
+            Some(vec!["sh".to_string(), "-c".to_string(), "echo".to_string()])
+        );
+        assert_eq!(body.entrypoint, Some(vec![String::new()]));
+        assert_eq!(body.attach_stdin, Some(true));
+        assert_eq!(body.stdin_once, Some(true));
+        assert_eq!(body.open_stdin, Some(true));
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.memory, Some(33_554_432));
+        assert_eq!(hc.nano_cpus, Some(500_000_000));
+        assert_eq!(hc.auto_remove, Some(true));
+        assert_eq!(hc.network_mode.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn detached_runs_attach_nothing() {
+        let o = opts(&["-i", "busybox"]);
+        let body = create_body(&o, false, &|_| None);
+        assert_eq!(body.attach_stdin, Some(false));
+        assert_eq!(body.attach_stdout, Some(false));
+        assert_eq!(body.stdin_once, Some(false));
+        assert_eq!(body.open_stdin, Some(true));
+        assert_eq!(body.cmd, None);
+        assert_eq!(body.entrypoint, None);
+    }
+
+    #[test]
+    fn image_names_get_latest() {
+        assert_eq!(full_image_name("nosuchimage"), "nosuchimage:latest");
+        assert_eq!(full_image_name("debian:bookworm"), "debian:bookworm");
+        assert_eq!(full_image_name("host:5000/x"), "host:5000/x:latest");
+    }
+
+    #[test]
+    fn filters_parse() {
+        let f =
+            parse_filters(&["name=web".into(), "status=exited".into(), "name=db".into()]).unwrap();
+        assert_eq!(f["name"], vec!["web", "db"]);
+        assert!(parse_filters(&["oops".into()]).is_err());
+    }
+}

@@ -1,0 +1,525 @@
+//! The command line, in docker's shape (flag names and short flags).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+whale speaks the Docker Engine API: the same flags and output as docker.
+Without a running daemon, the first command starts one in the background
+(its log is <root>/daemon.log).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "whale",
+    version,
+    about = "A minimal but real container engine: docker's verbs, no registry needed",
+    after_help = AFTER_HELP,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix:///path or a plain path)
+    #[arg(short = 'H', long, env = "WHALE_HOST", default_value = crate::paths::DEFAULT_SOCKET, value_name = "SOCKET")]
+    pub host: String,
+
+    /// Root dir of the engine's state, used when the CLI starts the daemon
+    /// [env: WHALE_ROOT] [default: /var/lib/whale]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Print what the CLI does (connection, daemon start)
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine's daemon (serves the Docker Engine API on a Unix socket)
+    Daemon(DaemonArgs),
+    /// Make a base image without a registry: busybox:latest or debian:bookworm
+    Bootstrap(BootstrapArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Show the whale version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Root dir of the engine's state [env: WHALE_ROOT] [default: /var/lib/whale]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Socket to listen on (unix:///path or a plain path); defaults to the global -H
+    #[arg(short = 'H', long, value_name = "SOCKET")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaseImage {
+    /// busybox:latest from the host's static busybox (Debian busybox-static)
+    Busybox,
+    /// debian:bookworm with mmdebstrap from the host's apt sources
+    Debian,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Which base image to make
+    #[arg(value_enum)]
+    pub image: BaseImage,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (whale has no intermediate images; accepted for docker compatibility)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only images matching REPOSITORY[:TAG]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE)
+    #[arg(short, long = "change", value_name = "LINE")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// A rootfs tar file, or - for standard input
+    #[arg(value_name = "file|-")]
+    pub file: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// Everything `create` and `run` share.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ContainerOpts {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables (KEY=VALUE; KEY alone takes the value from here)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Memory limit (bytes, or with a unit: 32m, 1g)
+    #[arg(short, long, value_parser = super::units::parse_ram_flag)]
+    pub memory: Option<i64>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_parser = super::units::parse_swap_flag, allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    /// Number of CPUs (may be fractional: 0.5)
+    #[arg(long, value_parser = super::units::parse_cpus_flag)]
+    pub cpus: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Connect a container to a network: none, host, or default (loopback only on whale)
+    #[arg(long, visible_alias = "net", default_value = "default")]
+    pub network: String,
+    /// Set meta data on a container (KEY=VALUE)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// The image, then the command and its arguments (flags after IMAGE belong to the command)
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    pub args: Vec<String>,
+}
+
+impl ContainerOpts {
+    /// The image to start the container from.
+    pub fn image(&self) -> &str {
+        self.args.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The command that replaces the image's CMD (empty: keep it).
+    pub fn command(&self) -> &[String] {
+        self.args.get(1..).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "whale create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "whale run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
+    pub time: i32,
+    /// Signal to send to the container
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container (accepted; whale has no volumes)
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for all)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectType {
+    Container,
+    Image,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a Go template ('json' for JSON)
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Only inspect objects of this type
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<ObjectType>,
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, allow_hyphen_values = true)]
+    pub last: Option<i32>,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Filter output based on conditions provided (KEY=VALUE: name, id, status, label, ...)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps options (default -ef)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ps OPTIONS"
+    )]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("whale").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).unwrap().command {
+            Command::Run(r) => r,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_image() {
+        let r = run_args(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]);
+        assert!(r.opts.rm);
+        assert_eq!(r.opts.image(), "busybox");
+        assert_eq!(r.opts.command(), vec!["sh", "-c", "echo $$"]);
+    }
+
+    #[test]
+    fn flags_after_the_image_belong_to_the_command() {
+        let r = run_args(&["run", "busybox", "-d", "--rm", "-it"]);
+        assert!(!r.detach && !r.opts.rm && !r.opts.tty);
+        assert_eq!(r.opts.command(), vec!["-d", "--rm", "-it"]);
+        let r = run_args(&["run", "busybox", "ls", "-l", "--name", "x"]);
+        assert_eq!(r.opts.name, None);
+        assert_eq!(r.opts.command(), vec!["ls", "-l", "--name", "x"]);
+    }
+
+    #[test]
+    fn short_flags_combine() {
+        let r = run_args(&["run", "-it", "--name", "first", "busybox", "sh"]);
+        assert!(r.opts.interactive && r.opts.tty);
+        assert_eq!(r.opts.name.as_deref(), Some("first"));
+        let r = run_args(&["run", "-dit", "busybox"]);
+        assert!(r.detach && r.opts.interactive && r.opts.tty);
+        assert!(r.opts.command().is_empty());
+    }
+
+    #[test]
+    fn rm_and_detach_go_together_as_in_docker_28() {
+        let r = run_args(&["run", "--rm", "-d", "busybox", "sleep", "1"]);
+        assert!(r.opts.rm && r.detach);
+    }
+
+    #[test]
+    fn dash_h_is_the_hostname_for_run() {
+        let r = run_args(&["run", "-h", "box", "busybox"]);
+        assert_eq!(r.opts.hostname.as_deref(), Some("box"));
+    }
+
+    #[test]
+    fn resources_parse_with_docker_units() {
+        let r = run_args(&[
+            "run",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "20",
+            "--net",
+            "host",
+            "busybox",
+        ]);
+        assert_eq!(r.opts.memory, Some(32 * 1024 * 1024));
+        assert_eq!(r.opts.memory_swap, Some(-1));
+        assert_eq!(r.opts.cpus, Some(1_500_000_000));
+        assert_eq!(r.opts.pids_limit, Some(20));
+        assert_eq!(r.opts.network, "host");
+        assert!(parse(&["run", "-m", "lots", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn repeatable_env_and_labels() {
+        let r = run_args(&["run", "-e", "A=1", "--env", "B", "-l", "k=v", "busybox"]);
+        assert_eq!(r.opts.env, vec!["A=1", "B"]);
+        assert_eq!(r.opts.label, vec!["k=v"]);
+    }
+
+    #[test]
+    fn globals_and_env_host() {
+        let cli = parse(&["-H", "unix:///tmp/w.sock", "--root", "/tmp/r", "ps", "-aq"]).unwrap();
+        assert_eq!(cli.host, "unix:///tmp/w.sock");
+        assert_eq!(cli.root, Some(PathBuf::from("/tmp/r")));
+        match cli.command {
+            Command::Ps(p) => assert!(p.all && p.quiet),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stop_defaults_to_ten_seconds() {
+        match parse(&["stop", "a", "b"]).unwrap().command {
+            Command::Stop(s) => {
+                assert_eq!(s.time, 10);
+                assert_eq!(s.containers, vec!["a", "b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["stop", "-t", "1", "a"]).unwrap().command {
+            Command::Stop(s) => assert_eq!(s.time, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn top_passes_ps_args() {
+        match parse(&["top", "c", "-o", "pid,comm"]).unwrap().command {
+            Command::Top(t) => assert_eq!(t.ps_args, vec!["-o", "pid,comm"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,204 @@
+//! daemon, version, info.
+
+use super::gotemplate::Value;
+use super::opts::{Cli, DaemonArgs, InfoArgs, VersionArgs};
+use super::{client, output, CliError, CliResult};
+
+/// `whale daemon`: serve the API until SIGTERM/SIGINT.
+pub fn daemon(cli: &Cli, args: &DaemonArgs) -> i32 {
+    let host = args.host.clone().unwrap_or_else(|| cli.host.clone());
+    let socket = match super::connect::parse_host(&host) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("whale daemon: {err}");
+            return 1;
+        }
+    };
+    let root = crate::paths::root_dir(args.root.clone().or_else(|| cli.root.clone()));
+    serve(crate::api::DaemonConfig { root, socket })
+}
+
+/// The one place that runs the daemon room in this process.
+fn serve(config: crate::api::DaemonConfig) -> i32 {
+    match crate::api::run_daemon(config) {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("whale daemon: {err:#}");
+            1
+        }
+    }
+}
+
+fn run_template(format: &str, data: &Value) -> CliResult {
+    let tmpl = output::parse_template(format)?;
+    let text = tmpl.execute(data).map_err(|e| CliError::Template(e.0))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("")
+}
+
+pub async fn version(cli: &Cli, args: &VersionArgs) -> CliResult {
+    let client_version = env!("CARGO_PKG_VERSION");
+    let os_arch = format!("{}/{}", std::env::consts::OS, go_arch());
+    let connected = client(cli).await;
+    let (api, server) = match &connected {
+        Ok(c) => {
+            let api = c.docker.client_version().to_string();
+            (api, Some(c.docker.version().await))
+        }
+        Err(_) => (bollard::API_DEFAULT_VERSION.to_string(), None),
+    };
+    let server = match server {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => return Err(e.into()),
+        None => None,
+    };
+    if let Some(format) = &args.format {
+        let client_value = Value::Map(vec![
+            ("Version".into(), Value::str(client_version)),
+            ("ApiVersion".into(), Value::str(api.clone())),
+            ("Os".into(), Value::str(std::env::consts::OS)),
+            ("Arch".into(), Value::str(go_arch())),
+        ]);
+        let server_value = match &server {
+            Some(v) => Value::from_serialize(v).map_err(|e| CliError::Other(e.to_string()))?,
+            None => Value::Null,
+        };
+        run_template(
+            format,
+            &Value::Map(vec![
+                ("Client".into(), client_value),
+                ("Server".into(), server_value),
+            ]),
+        )?;
+    } else {
+        println!("Client:");
+        println!(" Version:           {client_version}");
+        println!(" API version:       {api}");
+        println!(" OS/Arch:           {os_arch}");
+        if let Some(v) = &server {
+            println!();
+            println!(
+                "Server: {}",
+                v.platform.as_ref().map(|p| p.name.as_str()).unwrap_or("")
+            );
+            println!(" Engine:");
+            println!("  Version:          {}", opt(&v.version));
+            println!(
+                "  API version:      {} (minimum version {})",
+                opt(&v.api_version),
+                opt(&v.min_api_version)
+            );
+            if v.go_version.is_some() {
+                println!("  Go version:       {}", opt(&v.go_version));
+            }
+            if v.git_commit.is_some() {
+                println!("  Git commit:       {}", opt(&v.git_commit));
+            }
+            if v.build_time.is_some() {
+                println!("  Built:            {}", opt(&v.build_time));
+            }
+            println!("  OS/Arch:          {}/{}", opt(&v.os), opt(&v.arch));
+            if v.kernel_version.is_some() {
+                println!("  Kernel version:   {}", opt(&v.kernel_version));
+            }
+        }
+    }
+    match connected {
+        Ok(_) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
+    let client = client(cli).await?;
+    let info = client.docker.info().await?;
+    if let Some(format) = &args.format {
+        let value = Value::from_serialize(&info).map_err(|e| CliError::Other(e.to_string()))?;
+        return run_template(format, &value);
+    }
+    let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    println!("Server:");
+    println!(" Containers: {}", num(info.containers));
+    println!("  Running: {}", num(info.containers_running));
+    println!("  Paused: {}", num(info.containers_paused));
+    println!("  Stopped: {}", num(info.containers_stopped));
+    println!(" Images: {}", num(info.images));
+    println!(" Server Version: {}", opt(&info.server_version));
+    println!(" Storage Driver: {}", opt(&info.driver));
+    println!(" Logging Driver: {}", opt(&info.logging_driver));
+    println!(
+        " Cgroup Driver: {}",
+        info.cgroup_driver
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
+    println!(
+        " Cgroup Version: {}",
+        info.cgroup_version
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
+    println!(" Kernel Version: {}", opt(&info.kernel_version));
+    println!(" Operating System: {}", opt(&info.operating_system));
+    println!(" OSType: {}", opt(&info.os_type));
+    println!(" Architecture: {}", opt(&info.architecture));
+    println!(" CPUs: {}", num(info.ncpu));
+    println!(
+        " Total Memory: {}",
+        info.mem_total
+            .map(|m| human_binary(m.max(0) as u64))
+            .unwrap_or_default()
+    );
+    println!(" Name: {}", opt(&info.name));
+    println!(" ID: {}", opt(&info.id));
+    println!(" Docker Root Dir: {}", opt(&info.docker_root_dir));
+    Ok(())
+}
+
+/// go-units `BytesSize`: binary units with two decimals ("23.48GiB").
+fn human_binary(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    // go-units prints "%.4g": four significant digits.
+    let digits_before = size.trunc().to_string().len();
+    let decimals = 4usize.saturating_sub(digits_before);
+    let mut out = format!("{size:.decimals$}");
+    if out.contains('.') {
+        while out.ends_with('0') {
+            out.pop();
+        }
+        if out.ends_with('.') {
+            out.pop();
+        }
+    }
+    format!("{out}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_in_binary_units() {
+        assert_eq!(human_binary(25_213_624_320), "23.48GiB");
+        assert_eq!(human_binary(512), "512B");
+        assert_eq!(human_binary(1024), "1KiB");
+    }
+}

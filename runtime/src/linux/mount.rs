@@ -1,0 +1,577 @@
+//! The container's root filesystem: overlay, the kernel filesystems Docker
+//! mounts, its masked and read-only paths, then pivot_root.
+//!
+//! Everything here runs in the container's init, in its own mount namespace,
+//! after [`make_mounts_private`]: no mount ever propagates to the host, and
+//! all of them vanish with the namespace when the container dies.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::process::cstring;
+
+/// Mount options must fit in one page, NUL included.
+const PAGE_LIMIT: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("cannot mount {what} on {target}: {source}")]
+    Mount {
+        what: String,
+        target: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(
+        "layer path {0} cannot be used by overlayfs (it contains ',', ':' or a newline); \
+         move the store to a plain path"
+    )]
+    BadLayerPath(PathBuf),
+    #[error(
+        "the overlay options for {layers} layers are {len} bytes even with relative paths, \
+         over the {PAGE_LIMIT}-byte page limit: flatten the image (fewer layers)"
+    )]
+    TooManyLayers { layers: usize, len: usize },
+    #[error("the image has no layers: overlay needs at least one lower dir")]
+    NoLayers,
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MountError + 'a {
+    move |source| MountError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The overlay mount's data string, and the directory to chdir to first
+/// when the lower dirs had to be made relative to fit in a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayOptions {
+    pub chdir: Option<PathBuf>,
+    pub data: String,
+}
+
+fn checked(p: &Path) -> Result<&str, MountError> {
+    match p.to_str() {
+        Some(s) if !s.contains([',', ':', '\n']) => Ok(s),
+        _ => Err(MountError::BadLayerPath(p.to_path_buf())),
+    }
+}
+
+/// Build `lowerdir=..,upperdir=..,workdir=..`; lower dirs top-most first.
+pub fn overlay_options(
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+) -> Result<OverlayOptions, MountError> {
+    if lower.is_empty() {
+        return Err(MountError::NoLayers);
+    }
+    let tail = format!(",upperdir={},workdir={}", checked(upper)?, checked(work)?);
+    let lowers: Vec<&str> = lower.iter().map(|p| checked(p)).collect::<Result<_, _>>()?;
+    let data = format!("lowerdir={}{tail}", lowers.join(":"));
+    if data.len() < PAGE_LIMIT {
+        return Ok(OverlayOptions { chdir: None, data });
+    }
+    // Relative to the deepest directory every layer shares (the store's
+    // diff dir), each lower costs only its own name.
+    let mut common: PathBuf = lower[0].parent().unwrap_or(Path::new("/")).to_path_buf();
+    while !lower.iter().all(|l| l.starts_with(&common)) {
+        if !common.pop() {
+            break;
+        }
+    }
+    let rel: Vec<&str> = lower
+        .iter()
+        .map(|l| {
+            l.strip_prefix(&common)
+                .ok()
+                .and_then(|r| r.to_str())
+                .filter(|r| !r.is_empty())
+                .unwrap_or(".")
+        })
+        .collect();
+    let data = format!("lowerdir={}{tail}", rel.join(":"));
+    if data.len() >= PAGE_LIMIT {
+        return Err(MountError::TooManyLayers {
+            layers: lower.len(),
+            len: data.len(),
+        });
+    }
+    Ok(OverlayOptions {
+        chdir: Some(common),
+        data,
+    })
+}
+
+fn path_c(p: &Path) -> io::Result<CString> {
+    cstring(p.as_os_str().as_bytes())
+}
+
+/// mount(2) with optional source, type and data.
+pub fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), MountError> {
+    let what = fstype
+        .map(str::to_string)
+        .or_else(|| source.map(|s| s.display().to_string()))
+        .unwrap_or_else(|| "(remount)".to_string());
+    let err = |source: io::Error| MountError::Mount {
+        what: what.clone(),
+        target: target.to_path_buf(),
+        source,
+    };
+    let src = source.map(path_c).transpose().map_err(err)?;
+    let tgt = path_c(target).map_err(err)?;
+    let ty = fstype
+        .map(|t| cstring(t.as_bytes()))
+        .transpose()
+        .map_err(err)?;
+    let dat = data
+        .map(|d| cstring(d.as_bytes()))
+        .transpose()
+        .map_err(err)?;
+    // SAFETY: every pointer is either null or a NUL-terminated string that
+    // lives until the call returns.
+    let r = unsafe {
+        libc::mount(
+            src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            tgt.as_ptr(),
+            ty.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            flags,
+            dat.as_ref().map_or(std::ptr::null(), |s| s.as_ptr().cast()),
+        )
+    };
+    if r != 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Stop mount events from propagating out of (and into) our namespace.
+pub fn make_mounts_private() -> Result<(), MountError> {
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )
+}
+
+fn mkdir(p: &Path, mode: u32) -> Result<(), MountError> {
+    let c = path_c(p).map_err(io_err("create", p))?;
+    // SAFETY: c is a valid C string.
+    let r = unsafe { libc::mkdir(c.as_ptr(), mode as libc::mode_t) };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(MountError::Io {
+                what: "create directory",
+                path: p.to_path_buf(),
+                source: e,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn mkdir_all(p: &Path) -> Result<(), MountError> {
+    if p.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(p).map_err(io_err("create directory", p))
+}
+
+/// An empty file to bind-mount over (created if missing; existing kept).
+fn touch(p: &Path) -> Result<(), MountError> {
+    if let Some(parent) = p.parent() {
+        mkdir_all(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .map(|_| ())
+        .map_err(io_err("create", p))
+}
+
+fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
+    let c = path_c(p).map_err(io_err("create device", p))?;
+    // SAFETY: c is a valid C string; makedev and mknod take integers.
+    let r = unsafe {
+        libc::mknod(
+            c.as_ptr(),
+            libc::S_IFCHR | 0o666,
+            libc::makedev(major, minor),
+        )
+    };
+    if r != 0 {
+        return Err(MountError::Io {
+            what: "create device",
+            path: p.to_path_buf(),
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+fn symlink(target: &str, link: &Path) -> Result<(), MountError> {
+    std::os::unix::fs::symlink(target, link).map_err(io_err("create symlink", link))
+}
+
+/// What to build under the merged dir before pivoting into it.
+#[derive(Debug)]
+pub struct Rootfs<'a> {
+    pub lower_dirs: &'a [PathBuf],
+    pub upper_dir: &'a Path,
+    pub work_dir: &'a Path,
+    pub merged_dir: &'a Path,
+    /// Files bind-mounted into the rootfs: (host file, path inside, e.g. "etc/hosts").
+    pub binds: &'a [(PathBuf, &'a str)],
+    /// The pty slave to expose as /dev/console.
+    pub console: Option<&'a Path>,
+    /// What to show read-only at /sys/fs/cgroup (the container's own
+    /// cgroups, as its cgroup namespace sees them).
+    pub cgroups: CgroupView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupView {
+    None,
+    /// v1 hierarchies by mount option, e.g. ["memory", "cpu,cpuacct"].
+    V1(Vec<String>),
+    V2,
+}
+
+/// Docker's masked paths: files get /dev/null, directories an empty
+/// read-only tmpfs.
+pub const MASKED_PATHS: &[&str] = &[
+    "proc/asound",
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+const NOSUID_NODEV_NOEXEC: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+
+/// Mount the overlay and everything Docker mounts inside it. The caller
+/// must be in its own mount namespace, after [`make_mounts_private`].
+pub fn build_rootfs(r: &Rootfs) -> Result<(), MountError> {
+    let old_umask = super::process::set_umask(0);
+    let result = build_rootfs_inner(r);
+    super::process::set_umask(old_umask);
+    result
+}
+
+fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
+    let m = r.merged_dir;
+    mkdir_all(m)?;
+    let opts = overlay_options(r.lower_dirs, r.upper_dir, r.work_dir)?;
+    if let Some(dir) = &opts.chdir {
+        std::env::set_current_dir(dir).map_err(io_err("enter", dir))?;
+    }
+    mount(
+        Some(Path::new("overlay")),
+        m,
+        Some("overlay"),
+        0,
+        Some(&opts.data),
+    )?;
+
+    let proc_dir = m.join("proc");
+    mkdir(&proc_dir, 0o555)?;
+    mount(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        NOSUID_NODEV_NOEXEC,
+        None,
+    )?;
+
+    let dev = m.join("dev");
+    mkdir(&dev, 0o755)?;
+    mount(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        mknod_char(&dev.join(name), major, minor)?;
+    }
+    let pts = dev.join("pts");
+    mkdir(&pts, 0o755)?;
+    mount(
+        Some(Path::new("devpts")),
+        &pts,
+        Some("devpts"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
+    let shm = dev.join("shm");
+    mkdir(&shm, 0o1777)?;
+    mount(
+        Some(Path::new("shm")),
+        &shm,
+        Some("tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )?;
+    let mq = dev.join("mqueue");
+    mkdir(&mq, 0o755)?;
+    mount(
+        Some(Path::new("mqueue")),
+        &mq,
+        Some("mqueue"),
+        NOSUID_NODEV_NOEXEC,
+        None,
+    )?;
+    symlink("pts/ptmx", &dev.join("ptmx"))?;
+    symlink("/proc/self/fd", &dev.join("fd"))?;
+    symlink("/proc/self/fd/0", &dev.join("stdin"))?;
+    symlink("/proc/self/fd/1", &dev.join("stdout"))?;
+    symlink("/proc/self/fd/2", &dev.join("stderr"))?;
+    symlink("/proc/kcore", &dev.join("core"))?;
+    if let Some(console) = r.console {
+        let target = dev.join("console");
+        touch(&target)?;
+        mount(Some(console), &target, None, libc::MS_BIND, None)?;
+    }
+
+    let sys = m.join("sys");
+    mkdir(&sys, 0o555)?;
+    let sys_flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
+    // In a new netns, sysfs shows only that namespace's devices (`lo`).
+    mount(
+        Some(Path::new("sysfs")),
+        &sys,
+        Some("sysfs"),
+        sys_flags,
+        None,
+    )?;
+
+    mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
+
+    for (source, inside) in r.binds {
+        let target = m.join(inside);
+        touch(&target)?;
+        mount(Some(source), &target, None, libc::MS_BIND, None)?;
+    }
+
+    let null = dev.join("null");
+    for p in MASKED_PATHS {
+        mask_path(&m.join(p), &null)?;
+    }
+    for p in READONLY_PATHS {
+        readonly_path(&m.join(p))?;
+    }
+    Ok(())
+}
+
+/// Best effort: a container without a cgroup view still runs.
+fn mount_cgroups(target: &Path, view: &CgroupView) {
+    let flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
+    match view {
+        CgroupView::None => {}
+        CgroupView::V2 => {
+            let _ = mount(
+                Some(Path::new("cgroup2")),
+                target,
+                Some("cgroup2"),
+                flags,
+                None,
+            );
+        }
+        CgroupView::V1(hierarchies) => {
+            if mount(
+                Some(Path::new("tmpfs")),
+                target,
+                Some("tmpfs"),
+                NOSUID_NODEV_NOEXEC,
+                Some("mode=755"),
+            )
+            .is_err()
+            {
+                return;
+            }
+            for h in hierarchies {
+                let dir = target.join(h);
+                if mkdir(&dir, 0o555).is_ok() {
+                    let _ = mount(
+                        Some(Path::new("cgroup")),
+                        &dir,
+                        Some("cgroup"),
+                        flags,
+                        Some(h),
+                    );
+                }
+                // `cpu,cpuacct` is also reachable as `cpu` and `cpuacct`.
+                if h.contains(',') {
+                    for alias in h.split(',') {
+                        let _ = symlink(h, &target.join(alias));
+                    }
+                }
+            }
+            let _ = mount(
+                None,
+                target,
+                None,
+                libc::MS_REMOUNT | libc::MS_BIND | flags,
+                None,
+            );
+        }
+    }
+}
+
+fn is_enoent(e: &MountError) -> bool {
+    matches!(e, MountError::Mount { source, .. } if source.raw_os_error() == Some(libc::ENOENT))
+}
+
+fn mask_path(p: &Path, null: &Path) -> Result<(), MountError> {
+    match mount(Some(null), p, None, libc::MS_BIND, None) {
+        Ok(()) => Ok(()),
+        Err(e) if is_enoent(&e) => Ok(()),
+        Err(MountError::Mount { source, .. }) if source.raw_os_error() == Some(libc::ENOTDIR) => {
+            mount(
+                Some(Path::new("tmpfs")),
+                p,
+                Some("tmpfs"),
+                libc::MS_RDONLY,
+                Some("size=0"),
+            )
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn readonly_path(p: &Path) -> Result<(), MountError> {
+    match mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None) {
+        Ok(()) => {}
+        Err(e) if is_enoent(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    mount(
+        None,
+        p,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | NOSUID_NODEV_NOEXEC,
+        None,
+    )
+}
+
+/// Make `new_root` the root: pivot_root(".", ".") stacks the old root on top
+/// of the new one, and a lazy unmount drops it (no put_old dir needed).
+pub fn pivot_root(new_root: &Path) -> Result<(), MountError> {
+    std::env::set_current_dir(new_root).map_err(io_err("enter", new_root))?;
+    let dot = c".";
+    // SAFETY: pivot_root takes two valid C strings.
+    let r = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
+    if r != 0 {
+        return Err(MountError::Io {
+            what: "pivot_root into",
+            path: new_root.to_path_buf(),
+            source: io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: umount2 takes a valid C string and integer flags.
+    let r = unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) };
+    if r != 0 {
+        return Err(MountError::Io {
+            what: "detach the old root at",
+            path: new_root.to_path_buf(),
+            source: io::Error::last_os_error(),
+        });
+    }
+    std::env::set_current_dir("/").map_err(io_err("enter", Path::new("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_options_absolute_when_short() {
+        let o = overlay_options(
+            &[PathBuf::from("/s/diff/b"), PathBuf::from("/s/diff/a")],
+            Path::new("/c/upper"),
+            Path::new("/c/work"),
+        )
+        .unwrap();
+        assert_eq!(o.chdir, None);
+        assert_eq!(
+            o.data,
+            "lowerdir=/s/diff/b:/s/diff/a,upperdir=/c/upper,workdir=/c/work"
+        );
+    }
+
+    #[test]
+    fn overlay_options_relative_when_over_a_page() {
+        let base = "/var/lib/whale/image/layers/diff";
+        let lower: Vec<PathBuf> = (0..60)
+            .map(|i| PathBuf::from(format!("{base}/{:064x}", i)))
+            .collect();
+        let o = overlay_options(&lower, Path::new("/c/upper"), Path::new("/c/work")).unwrap();
+        assert_eq!(o.chdir.as_deref(), Some(Path::new(base)));
+        assert!(o.data.len() < PAGE_LIMIT);
+        assert!(o.data.starts_with(&format!("lowerdir={:064x}:", 0)));
+        assert!(o.data.ends_with(",upperdir=/c/upper,workdir=/c/work"));
+        // Order is preserved: top-most first.
+        assert!(o.data.find(&format!("{:064x}", 1)) < o.data.find(&format!("{:064x}", 2)));
+    }
+
+    #[test]
+    fn overlay_options_refuse_what_cannot_fit_or_parse() {
+        let lower: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/d/{:064x}", i)))
+            .collect();
+        assert!(matches!(
+            overlay_options(&lower, Path::new("/u"), Path::new("/w")),
+            Err(MountError::TooManyLayers { layers: 200, .. })
+        ));
+        assert!(matches!(
+            overlay_options(&[PathBuf::from("/a:b")], Path::new("/u"), Path::new("/w")),
+            Err(MountError::BadLayerPath(_))
+        ));
+        assert!(matches!(
+            overlay_options(&[], Path::new("/u"), Path::new("/w")),
+            Err(MountError::NoLayers)
+        ));
+    }
+}

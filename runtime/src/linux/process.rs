@@ -1,0 +1,345 @@
+//! Processes, descriptors, terminals and signals: thin wrappers over libc.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// A C string from bytes; an interior NUL is an `InvalidInput` error.
+pub fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{:?} contains a NUL byte",
+                String::from_utf8_lossy(bytes).replace('\0', "\\0")
+            ),
+        )
+    })
+}
+
+/// Run `child` in a new process created with `clone(flags | SIGCHLD)` on its
+/// own stack; returns the child's host PID. `child` must not return: it
+/// should end in execve or [`exit_now`]; if it returns, the process exits
+/// with its value.
+pub fn clone_process(flags: libc::c_int, child: impl FnMut() -> isize) -> io::Result<i32> {
+    // The child runs on a copy-on-write copy of this buffer; the parent may
+    // free its own copy as soon as clone returns.
+    let mut stack = vec![0u8; 1 << 20];
+    let flags = nix::sched::CloneFlags::from_bits_retain(flags);
+    // SAFETY: the calling process is single-threaded (the shim), so the child
+    // gets a consistent copy of the whole address space (no CLONE_VM); the
+    // stack outlives the call in the parent and is copied for the child.
+    let pid = unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(io::Error::from)?;
+    Ok(pid.as_raw())
+}
+
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// fork(2); only for a single-threaded caller.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the shim calls this before it starts any thread; the child
+    // continues with a consistent copy of the process.
+    let r = unsafe { libc::fork() };
+    match r {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// End the process at once, without running destructors or atexit handlers
+/// (in a cloned child they belong to the parent).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no pointers involved.
+    check(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// A descriptor that becomes readable when process `pid` exits.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Reap `pid` without blocking. `Some(code)` once it has exited, with the
+/// shell's convention: the exit code, or 128+N when killed by signal N.
+pub fn try_reap(pid: i32) -> io::Result<Option<i32>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: status is a valid out-pointer for the duration of the call.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if r == 0 {
+        return Ok(None);
+    }
+    Ok(Some(decode_status(status)))
+}
+
+/// Block until `pid` exits; returns the code as [`try_reap`] does.
+pub fn reap(pid: i32) -> io::Result<i32> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer for the duration of the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r >= 0 {
+            return Ok(decode_status(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn decode_status(status: libc::c_int) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    // SAFETY: no pointers involved.
+    check(unsafe { libc::kill(pid, signal) }).map(|_| ())
+}
+
+/// A pipe, both ends close-on-exec: (read, write).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid two-int out-array.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned these descriptors; we own them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an integer descriptor with integer flags.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(|_| ())
+}
+
+/// Copy `old` onto `new` (which loses close-on-exec).
+pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on integer descriptors.
+    check(unsafe { libc::dup2(old, new) }).map(|_| ())
+}
+
+/// Mark every descriptor >= `from` close-on-exec, so nothing the shim holds
+/// leaks into the container.
+pub fn cloexec_from(from: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Restore what a fresh program expects: default SIGPIPE (Rust ignores it)
+/// and an empty signal mask.
+pub fn reset_signals() -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // SAFETY: zeroed sigset_t is then initialised by sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t; old mask not requested.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    Ok(())
+}
+
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// execve(2); only returns on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: path, argv and envp are NUL-terminated strings kept alive by
+    // the borrowed slices; both arrays end with a null pointer.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// A pty pair: (master, slave, slave path). Both close-on-exec, no
+/// controlling terminal acquired by the caller.
+pub fn openpty(size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd, String)> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: posix_openpt returns a new descriptor or -1.
+    let master = check(unsafe { libc::posix_openpt(flags) })?;
+    // SAFETY: we own the new descriptor.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: grantpt/unlockpt take a valid master descriptor.
+    check(unsafe { libc::grantpt(master.as_raw_fd()) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::unlockpt(master.as_raw_fd()) })?;
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: buf is writable for its whole length, which we pass.
+    let r = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    // SAFETY: ptsname_r NUL-terminated buf on success.
+    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    // SAFETY: name is a valid C string.
+    let slave = check(unsafe { libc::open(name.as_ptr(), flags) })?;
+    // SAFETY: we own the new descriptor.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some((rows, cols)) = size {
+        set_winsize(master.as_raw_fd(), rows, cols)?;
+    }
+    Ok((master, slave, name.to_string_lossy().into_owned()))
+}
+
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize struct that lives across the call.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }).map(|_| ())
+}
+
+/// Make the terminal `fd` the controlling terminal of the caller's new session.
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(|_| ())
+}
+
+/// Bring `lo` up in the caller's network namespace.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket returns a new descriptor or -1.
+    let s =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: we own the new descriptor.
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: an all-zero ifreq is valid; the name is set below.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, b) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills req.ifr_ifru.ifru_flags of a valid ifreq.
+    check(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    // SAFETY: ifru_flags is the member SIOCGIFFLAGS just set.
+    unsafe {
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    }
+    // SAFETY: SIOCSIFFLAGS reads the ifreq.
+    check(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(|_| ())
+}
+
+/// unshare(2) with `flags` (CLONE_NEW*).
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: integer flags only.
+    check(unsafe { libc::unshare(flags) }).map(|_| ())
+}
+
+/// poll(2); `timeout_ms` < 0 waits forever. EINTR reads as zero ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: fds is a valid array of pollfd of the given length.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(r as usize)
+}
+
+/// read(2) into `buf`.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is writable for buf.len() bytes.
+    let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
+/// write(2) from `buf`.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is readable for buf.len() bytes.
+    let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
+/// Write all of `buf` to a blocking descriptor.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match write(fd, buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// shutdown(fd, SHUT_WR): tell a socket peer no more data is coming.
+pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::shutdown(fd, libc::SHUT_WR) }).map(|_| ())
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// close(2) a raw descriptor that the caller owns (e.g. the parent's end of
+/// a pipe, in a cloned child that shares nothing else with the parent).
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` in this process and never uses it again.
+    unsafe { libc::close(fd) };
+}
