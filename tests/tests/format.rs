@@ -94,7 +94,8 @@ fn quiet_flags() {
 #[test]
 fn inspect_format() {
     let w = World::with_busybox();
-    w.whale_ok(&["run", "--name", "test01", "busybox", "sh", "-c", "exit 2"]);
+    w.whale(&["run", "--name", "test01", "busybox", "sh", "-c", "exit 2"])
+        .expect_code(2);
     assert_eq!(w.inspect_f("{{.State.ExitCode}}", "test01"), "2");
     assert_eq!(
         w.inspect_f("{{.State.Status}} {{.State.Running}}", "test01"),

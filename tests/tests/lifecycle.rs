@@ -124,19 +124,19 @@ fn logs_keep_stdout_and_stderr_apart() {
     w.whale_ok(&[
         "run",
         "--name",
-        "l",
+        "logger",
         "busybox",
         "sh",
         "-c",
         "echo out1; echo err1 >&2; echo out2",
     ]);
-    let logs = w.whale_ok(&["logs", "l"]);
+    let logs = w.whale_ok(&["logs", "logger"]);
     assert_eq!(logs.stdout, "out1\nout2\n", "{logs}");
     assert_eq!(logs.stderr, "err1\n", "{logs}");
     let raw = std::fs::read_to_string(
         w.root()
             .join("containers")
-            .join(w.inspect_f("{{.Id}}", "l"))
+            .join(w.inspect_f("{{.Id}}", "logger"))
             .join("container.log"),
     )
     .unwrap_or_default();
@@ -152,17 +152,22 @@ fn top_lists_the_container_processes() {
     let w = World::with_busybox();
     w.run_d(&[
         "--name",
-        "t",
+        "topper",
         "busybox",
         "sh",
         "-c",
         "sleep 1000 & sleep 999; wait",
     ]);
     let out = wait_for(Duration::from_secs(5), || {
-        let out = w.whale_ok(&["top", "t"]);
+        let out = w.whale_ok(&["top", "topper"]);
         (out.stdout.contains("sleep 1000") && out.stdout.contains("sleep 999")).then_some(out)
     })
-    .unwrap_or_else(|| panic!("top never showed both sleeps:\n{}", w.whale(&["top", "t"])));
+    .unwrap_or_else(|| {
+        panic!(
+            "top never showed both sleeps:\n{}",
+            w.whale(&["top", "topper"])
+        )
+    });
     let header = out.lines()[0].to_string();
     assert!(header.contains("PID") && header.contains("CMD"), "{out}");
     assert_eq!(out.lines().len(), 4, "header + sh + 2 sleeps:\n{out}");
