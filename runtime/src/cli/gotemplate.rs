@@ -128,7 +128,9 @@ impl Value {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&html_escape(&serde_json::Value::String(k.clone()).to_string()));
+                    out.push_str(&html_escape(
+                        &serde_json::Value::String(k.clone()).to_string(),
+                    ));
                     out.push(':');
                     let mut inner = String::new();
                     v.write_json(&mut inner);

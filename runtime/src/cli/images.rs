@@ -14,6 +14,7 @@ use super::gotemplate::Value;
 use super::opts::{BaseImage, BootstrapArgs, Cli, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 use super::output;
 use super::{client, report, CliError, CliResult};
+use crate::image::bootstrap;
 
 pub async fn images(cli: &Cli, args: &ImagesArgs) -> CliResult {
     let mut filters = HashMap::new();
@@ -244,37 +245,28 @@ pub async fn import(cli: &Cli, args: &ImportArgs) -> CliResult {
 }
 
 /// What `whale bootstrap` makes and how it is configured.
-struct Base {
-    reference: &'static str,
-    cmd: &'static str,
-}
-
-fn base(kind: BaseImage) -> Base {
+fn room_kind(kind: BaseImage) -> bootstrap::BaseImage {
     match kind {
-        BaseImage::Busybox => Base {
-            reference: "busybox:latest",
-            cmd: r#"CMD ["sh"]"#,
-        },
-        BaseImage::Debian => Base {
-            reference: "debian:bookworm",
-            cmd: r#"CMD ["bash"]"#,
-        },
+        BaseImage::Busybox => bootstrap::BaseImage::Busybox,
+        BaseImage::Debian => bootstrap::BaseImage::Debian,
     }
 }
 
+/// The suite `whale bootstrap debian` makes (the course's `debian:bookworm`).
+const DEBIAN_SUITE: &str = "bookworm";
+
 pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
-    let base = base(args.image);
+    let reference = bootstrap::default_reference(room_kind(args.image), DEBIAN_SUITE);
+    let changes = bootstrap::changes_for(room_kind(args.image));
     let dir = tempfile_dir()?;
     let tar_path = dir.join("rootfs.tar");
     let kind = args.image;
-    let spinner = progress(
-        None,
-        &format!("Building the {} root filesystem", base.reference),
-    );
+    let spinner = progress(None, &format!("Building the {reference} root filesystem"));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let built = {
         let tar_path = tar_path.clone();
-        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path))
+        let spinner = spinner.clone();
+        tokio::task::spawn_blocking(move || rootfs_tar(kind, &tar_path, &spinner))
             .await
             .map_err(|e| CliError::Other(format!("building the root filesystem: {e}")))?
     };
@@ -284,23 +276,20 @@ pub async fn bootstrap(cli: &Cli, args: &BootstrapArgs) -> CliResult {
         let file = std::fs::File::open(&tar_path)
             .map_err(|e| CliError::Other(format!("cannot read {}: {e}", tar_path.display())))?;
         let len = file.metadata().ok().map(|m| m.len());
-        let bar = progress(len, &format!("Importing {}", base.reference));
+        let bar = progress(len, &format!("Importing {reference}"));
         let id = upload(
             cli,
             file,
             bar.clone(),
-            Some(base.reference),
-            vec![base.cmd.to_string()],
-            Some(format!("whale bootstrap {}", base.reference)),
+            Some(reference.as_str()),
+            changes,
+            Some(format!("whale bootstrap {reference}")),
         )
         .await;
         bar.finish_and_clear();
         let id = id?;
         println!("{id}");
-        eprintln!(
-            "{} is ready: whale run --rm {} echo hello",
-            base.reference, base.reference
-        );
+        eprintln!("{reference} is ready: whale run --rm {reference} echo hello");
         Ok(())
     }
     .await;
@@ -320,217 +309,29 @@ fn tempfile_dir() -> CliResult<PathBuf> {
     Ok(dir)
 }
 
-/// Write the base image's rootfs tar to `out`.
-///
-/// MERGE: the image room provides `crate::image::bootstrap`
-/// (`busybox_rootfs_tar(&mut impl Write)`, `debian_rootfs_tar(suite, path,
-/// progress)`); this is the one place to call it from. Until then this
-/// builds the same trees with the host's busybox and mmdebstrap.
-fn rootfs_tar(kind: BaseImage, out: &Path) -> CliResult {
+/// Write the base image's rootfs tar to `out` with the image room's
+/// bootstrap, installing Debian's busybox-static first when it is missing
+/// and apt can fetch it.
+fn rootfs_tar(kind: BaseImage, out: &Path, spinner: &ProgressBar) -> CliResult {
+    let err = |e: bootstrap::BootstrapError| CliError::Other(e.to_string());
     match kind {
         BaseImage::Busybox => {
-            let mut file = std::fs::File::create(out)
+            if let Err(bootstrap::BootstrapError::BusyboxMissing) = bootstrap::find_static_busybox()
+            {
+                spinner.set_message("Installing busybox-static with apt-get");
+                bootstrap::try_install_busybox_static(|line| spinner.set_message(line.to_string()))
+                    .map_err(err)?;
+            }
+            let file = std::fs::File::create(out)
                 .map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
-            busybox_tar(&mut file)
+            let mut writer = std::io::BufWriter::new(file);
+            bootstrap::busybox_rootfs_tar(&mut writer).map_err(err)?;
+            std::io::Write::flush(&mut writer)
+                .map_err(|e| CliError::Other(format!("cannot write {}: {e}", out.display())))
         }
-        BaseImage::Debian => debian_tar(out),
-    }
-}
-
-fn find_busybox() -> CliResult<PathBuf> {
-    for candidate in ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"] {
-        let p = Path::new(candidate);
-        if p.is_file() {
-            return Ok(p.to_path_buf());
-        }
-    }
-    Err(CliError::Other(
-        "no busybox on this machine: install a static one with 'apt-get install busybox-static' and run 'whale bootstrap busybox' again".into(),
-    ))
-}
-
-fn busybox_tar(out: &mut impl std::io::Write) -> CliResult {
-    let busybox = find_busybox()?;
-    let bytes = std::fs::read(&busybox)
-        .map_err(|e| CliError::Other(format!("cannot read {}: {e}", busybox.display())))?;
-    if has_interpreter(&bytes) {
-        return Err(CliError::Other(format!(
-            "{} is dynamically linked and would not run in an empty image: install 'busybox-static' (apt-get install busybox-static)",
-            busybox.display()
-        )));
-    }
-    let listed = std::process::Command::new(&busybox)
-        .arg("--list-full")
-        .output()
-        .map_err(|e| {
-            CliError::Other(format!("cannot run {} --list-full: {e}", busybox.display()))
-        })?;
-    let applets = String::from_utf8_lossy(&listed.stdout).to_string();
-    let io = |e: std::io::Error| CliError::Other(format!("writing the busybox rootfs tar: {e}"));
-    let mut tar = tar::Builder::new(out);
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let dir = |tar: &mut tar::Builder<_>, path: &str, mode: u32| -> std::io::Result<()> {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(mode);
-        h.set_size(0);
-        h.set_mtime(now);
-        tar.append_data(&mut h, path, std::io::empty())
-    };
-    for (d, mode) in [
-        ("bin", 0o755),
-        ("sbin", 0o755),
-        ("usr", 0o755),
-        ("usr/bin", 0o755),
-        ("usr/sbin", 0o755),
-        ("etc", 0o755),
-        ("root", 0o700),
-        ("home", 0o755),
-        ("tmp", 0o1777),
-        ("var", 0o755),
-        ("proc", 0o555),
-        ("sys", 0o555),
-        ("dev", 0o755),
-    ] {
-        dir(&mut tar, d, mode).map_err(io)?;
-    }
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o755);
-    h.set_size(bytes.len() as u64);
-    h.set_mtime(now);
-    tar.append_data(&mut h, "bin/busybox", bytes.as_slice())
-        .map_err(io)?;
-    let files: [(&str, &str); 3] = [
-        (
-            "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
-        ),
-        ("etc/group", "root:x:0:\nnobody:x:65534:\n"),
-        (
-            "etc/hosts",
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        ),
-    ];
-    for (path, content) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_size(content.len() as u64);
-        h.set_mtime(now);
-        tar.append_data(&mut h, path, content.as_bytes())
-            .map_err(io)?;
-    }
-    for applet in applets.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let rel = applet.trim_start_matches('/');
-        if rel == "bin/busybox"
-            || !["bin/", "sbin/", "usr/bin/", "usr/sbin/"]
-                .iter()
-                .any(|p| rel.starts_with(p))
-        {
-            continue;
-        }
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_mtime(now);
-        tar.append_link(&mut h, rel, "/bin/busybox").map_err(io)?;
-    }
-    tar.finish().map_err(io)?;
-    Ok(())
-}
-
-/// Does this ELF file ask for a dynamic loader (a PT_INTERP header)?
-fn has_interpreter(elf: &[u8]) -> bool {
-    const PT_INTERP: u32 = 3;
-    if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
-        // Not a 64-bit little-endian ELF: let the container say what is wrong.
-        return false;
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
-    let mut off = [0u8; 8];
-    off.copy_from_slice(&elf[0x20..0x28]);
-    let phoff = u64::from_le_bytes(off) as usize;
-    let (entsize, count) = (u16_at(0x36), u16_at(0x38));
-    (0..count).any(|i| {
-        let at = phoff.saturating_add(i.saturating_mul(entsize));
-        elf.get(at..at + 4)
-            .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) == PT_INTERP)
-            .unwrap_or(false)
-    })
-}
-
-fn debian_tar(out: &Path) -> CliResult {
-    let status = std::process::Command::new("mmdebstrap")
-        .args(["--variant=minbase", "--mode=root", "--format=tar", "--quiet", "bookworm"])
-        .arg(out)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .map_err(|e| {
-            CliError::Other(format!(
-                "cannot run mmdebstrap ({e}): install it with 'apt-get install mmdebstrap' and run 'whale bootstrap debian' again"
-            ))
-        })?;
-    if !status.success() {
-        return Err(CliError::Other(format!(
-            "mmdebstrap failed ({status}) making debian:bookworm from this machine's apt sources; its messages are above"
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn busybox_tar_has_a_shell() {
-        if find_busybox().is_err() {
-            eprintln!("skipped: no busybox on this machine");
-            return;
-        }
-        let mut buf = Vec::new();
-        match busybox_tar(&mut buf) {
-            Ok(()) => {}
-            Err(e) => {
-                eprintln!("skipped: {e}");
-                return;
-            }
-        }
-        let mut archive = tar::Archive::new(buf.as_slice());
-        let mut names = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let entry = entry.unwrap();
-            names.push(entry.path().unwrap().to_string_lossy().to_string());
-        }
-        assert!(names.contains(&"bin/busybox".to_string()));
-        assert!(names.contains(&"bin/sh".to_string()), "{names:?}");
-        assert!(names.contains(&"tmp".to_string()));
-    }
-
-    #[test]
-    fn dynamic_binaries_are_told_apart() {
-        let sh = std::fs::read("/bin/sh").unwrap();
-        assert!(has_interpreter(&sh), "/bin/sh is dynamic on Debian");
-        if let Ok(bb) = std::fs::read("/bin/busybox") {
-            let out = std::process::Command::new("file")
-                .arg("-L")
-                .arg("/bin/busybox")
-                .output();
-            if let Ok(out) = out {
-                let text = String::from_utf8_lossy(&out.stdout);
-                assert_eq!(has_interpreter(&bb), text.contains("dynamically"), "{text}");
-            }
-        }
-        assert!(!has_interpreter(b"#!/bin/sh\n"));
-    }
-
-    #[test]
-    fn bases_name_their_cmd() {
-        assert_eq!(base(BaseImage::Busybox).reference, "busybox:latest");
-        assert_eq!(base(BaseImage::Busybox).cmd, r#"CMD ["sh"]"#);
-        assert_eq!(base(BaseImage::Debian).reference, "debian:bookworm");
-        assert_eq!(base(BaseImage::Debian).cmd, r#"CMD ["bash"]"#);
+        BaseImage::Debian => bootstrap::debian_rootfs_tar(DEBIAN_SUITE, out, |line| {
+            spinner.set_message(format!("mmdebstrap: {line}"))
+        })
+        .map_err(err),
     }
 }

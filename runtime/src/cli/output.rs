@@ -412,10 +412,23 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["Names"], "sleeper");
         assert_eq!(v["ID"], "0123456789ab");
-        assert!(out.starts_with("{\"Command\":\"\\\"true\\\"\",\"CreatedAt\":"), "sorted like docker: {out}");
+        assert!(
+            out.starts_with("{\"Command\":\"\\\"true\\\"\",\"CreatedAt\":"),
+            "sorted like docker: {out}"
+        );
         assert!(!out.contains("\"Label\""), "{out}");
-        let img = ImageSummary { id: "sha256:ab".into(), ..Default::default() };
-        let out = render_list("json", IMAGES_TABLE, &images_header(), &image_rows(&img, true), INSPECT_WORDS).unwrap();
+        let img = ImageSummary {
+            id: "sha256:ab".into(),
+            ..Default::default()
+        };
+        let out = render_list(
+            "json",
+            IMAGES_TABLE,
+            &images_header(),
+            &image_rows(&img, true),
+            INSPECT_WORDS,
+        )
+        .unwrap();
         assert!(out.contains("\"Digest\":\"\\u003cnone\\u003e\""), "{out}");
     }
 
