@@ -909,6 +909,23 @@ impl World {
             .map(str::to_string)
     }
 
+    /// Waits (up to 15 s) until `whale top NAME` shows a process whose
+    /// command line contains `needle`: proof that the container's init got
+    /// past its set-up (for instance installed its signal traps).
+    #[track_caller]
+    pub fn wait_for_top(&self, name: &str, needle: &str) {
+        let found = wait_for(Duration::from_secs(15), || {
+            let out = self.whale(&["top", name]);
+            (out.ok() && out.stdout.contains(needle)).then_some(())
+        });
+        if found.is_none() {
+            panic!(
+                "`whale top {name}` never showed {needle:?}:\n{}",
+                self.whale(&["top", name])
+            );
+        }
+    }
+
     /// `whale inspect -f TEMPLATE NAME`, trimmed.
     #[track_caller]
     pub fn inspect_f(&self, template: &str, name: &str) -> String {

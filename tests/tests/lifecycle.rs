@@ -57,9 +57,19 @@ fn sleeper_survives_kill_9_of_the_daemon() {
 #[test]
 fn exit_codes_recorded_while_the_daemon_is_dead() {
     let w = World::with_busybox();
-    w.run_d(&["--name", "later", "busybox", "sh", "-c", "sleep 1; exit 7"]);
+    w.run_d(&["--name", "later", "busybox", "sh", "-c", "sleep 3; exit 7"]);
+    let pid = w.pid_of("later");
     w.kill_daemon();
-    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        wait_for(Duration::from_secs(15), || (!pid_alive(pid)).then_some(())).is_some(),
+        "the container should have exited by itself"
+    );
+    // Give the shim a moment to record the status it just reaped.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !w.ping(),
+        "no daemon yet: the exit was recorded without one"
+    );
     let line = w.ps_line(true, "later").expect("later in ps -a");
     assert!(line.contains("Exited (7)"), "{line}");
     assert_eq!(w.inspect_f("{{.State.ExitCode}}", "later"), "7");
@@ -108,7 +118,7 @@ fn create_start_wait_logs() {
 #[test]
 fn wait_blocks_until_exit() {
     let w = World::with_busybox();
-    w.run_d(&["--name", "w1", "busybox", "sh", "-c", "sleep 1; exit 5"]);
+    w.run_d(&["--name", "w1", "busybox", "sh", "-c", "sleep 2; exit 5"]);
     let start = Instant::now();
     let out = w.whale_ok(&["wait", "w1"]);
     assert_eq!(out.out(), "5", "{out}");
@@ -266,7 +276,7 @@ fn kill_delivers_signals() {
         "-c",
         "trap 'exit 7' USR1; while true; do sleep 0.1; done",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    w.wait_for_top("trapper", "sleep 0.1");
     w.whale_ok(&["kill", "-s", "USR1", "trapper"]);
     assert_eq!(w.whale_ok(&["wait", "trapper"]).out(), "7");
     w.run_d(&["--name", "victim", "busybox", "sleep", "1000"]);
@@ -294,7 +304,7 @@ fn stop_lets_a_trapping_init_exit_cleanly() {
         "-c",
         "trap 'exit 0' TERM; while true; do sleep 0.1; done",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    w.wait_for_top("polite", "sleep 0.1");
     let start = Instant::now();
     w.whale_ok(&["stop", "polite"]);
     assert!(
