@@ -338,3 +338,26 @@ fn the_cli_starts_the_daemon_when_the_socket_is_absent() {
     );
     assert_eq!(w.daemon_pids().len(), 1, "exactly one daemon for this root");
 }
+
+#[test]
+fn a_readopted_container_can_be_waited_on_and_keeps_logging() {
+    let w = World::with_busybox();
+    w.run_d(&[
+        "--name",
+        "adopted",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; sleep 3; echo after; exit 9",
+    ]);
+    w.wait_for_top("adopted", "sleep 3");
+    w.kill_daemon();
+    // `wait` starts a new daemon, which must re-adopt the container from
+    // disk and its shim, then report the real exit code.
+    let out = w.whale_ok(&["wait", "adopted"]);
+    assert_eq!(out.out(), "9", "{out}");
+    let logs = w.whale_ok(&["logs", "adopted"]);
+    assert_eq!(logs.stdout, "before\nafter\n", "{logs}");
+    let line = w.ps_line(true, "adopted").expect("adopted in ps -a");
+    assert!(line.contains("Exited (9)"), "{line}");
+}
