@@ -634,6 +634,10 @@ impl World {
     /// A new, empty world; nothing is started.
     #[track_caller]
     pub fn without_daemon() -> World {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the end-to-end tests run real containers: run them as root (sudo -E cargo test --workspace)"
+        );
         // Build (or find) the binary first: a build failure should not leave a dir behind.
         whale_bin();
         let parent = Path::new("/var/tmp");
