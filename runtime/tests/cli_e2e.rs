@@ -786,7 +786,14 @@ fn the_cli_starts_the_daemon() {
         root.join("daemon.log").exists(),
         "its output goes to <root>/daemon.log"
     );
-    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while daemons
+        .iter()
+        .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -806,4 +813,150 @@ fn processes_mentioning(path: &Path) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// `run -it` on a real terminal: raw mode, the console size, PID 1 a shell,
+/// and Ctrl-P Ctrl-Q detaches (exit 0) while the container keeps running.
+#[test]
+fn tty_session_detaches_and_keeps_running() {
+    let e = engine!();
+    let name = e.name("tty");
+    let mut session = PtySession::spawn(
+        &e.host,
+        &[
+            "run",
+            "-it",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+        ],
+    );
+    session.wait_for("# ");
+    session.type_bytes(b"echo pid=$$; stty size\r");
+    session.wait_for("pid=1");
+    if e.own.is_some() {
+        // (runc on this kernel answers stty's TCGETS with ECHILD, so the
+        // size is only checked on whale.)
+        session.wait_for("24 80");
+    }
+    session.type_bytes(&[0x10, 0x11]);
+    assert_eq!(session.exit_code(), Some(0), "detaching exits 0");
+    let ps = e.ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.stdout.starts_with("Up "), "the container runs on:\n{ps}");
+
+    // Back in with `attach`; leaving the shell ends it with its code.
+    let mut again = PtySession::spawn(&e.host, &["attach", &name]);
+    std::thread::sleep(Duration::from_millis(300));
+    again.type_bytes(b"echo back-in; exit 6\r");
+    again.wait_for("back-in");
+    assert_eq!(
+        again.exit_code(),
+        Some(6),
+        "attach exits with the container"
+    );
+}
+
+/// A `whale` command on a pseudo-terminal of its own (24 rows, 80 columns).
+struct PtySession {
+    child: Child,
+    master: std::fs::File,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl PtySession {
+    fn spawn(host: &str, args: &[&str]) -> PtySession {
+        use std::io::Read;
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&size, None).expect("openpty");
+        let slave = std::fs::File::from(pty.slave);
+        let child = Command::new(WHALE)
+            .arg("-H")
+            .arg(host)
+            .args(args)
+            .stdin(Stdio::from(slave.try_clone().expect("dup")))
+            .stdout(Stdio::from(slave.try_clone().expect("dup")))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("spawn whale on a pty");
+        let master = std::fs::File::from(pty.master);
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut reader = master.try_clone().expect("dup master");
+        let shared = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = shared.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        PtySession {
+            child,
+            master,
+            screen,
+        }
+    }
+
+    #[track_caller]
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = self.screen.lock().map(|s| s.clone()).unwrap_or_default();
+            if text.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} on the terminal:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("type on the pty");
+    }
+
+    /// Its exit code, waiting at most 10 s.
+    #[track_caller]
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let text = self.screen.lock().map(|s| s.clone()).unwrap_or_default();
+                panic!("whale did not exit; the terminal shows:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
 }

@@ -139,6 +139,114 @@ async fn send_over_unix(
     Ok(sender.send_request(req).await.map_err(io::Error::other)?)
 }
 
+impl Client {
+    /// GET an API path and return its status and raw body. `docker inspect`
+    /// prints the daemon's own JSON (its key order, its nulls); bollard's
+    /// typed models would re-order and drop fields, so inspect reads it here.
+    pub async fn get_raw(&self, path: &str) -> Result<(u16, bytes::Bytes), bollard::errors::Error> {
+        use http_body_util::BodyExt;
+        let uri = format!("http://localhost/v{}{path}", self.docker.client_version());
+        let req = hyper::Request::get(uri)
+            .body(http_body_util::Either::Left(http_body_util::Full::new(
+                bytes::Bytes::new(),
+            )))
+            .map_err(io::Error::other)?;
+        let resp = send_over_unix(&self.socket, req).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    /// `POST /containers/{id}/attach` upgraded to a raw stream, as the docker
+    /// CLI hijacks it. We read the bytes ourselves: a tty stream is raw (any
+    /// byte may come first), which bollard's frame sniffing can mistake for
+    /// a multiplexed header.
+    pub async fn attach_raw(&self, id: &str, query: &str) -> Result<RawStream, AttachError> {
+        let uri = format!(
+            "http://localhost/v{}/containers/{id}/attach?{query}",
+            self.docker.client_version()
+        );
+        let req = hyper::Request::post(uri)
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "tcp")
+            .body(http_body_util::Either::Left(http_body_util::Full::new(
+                bytes::Bytes::new(),
+            )))
+            .map_err(|e| AttachError::Io(io::Error::other(e)))?;
+        let resp = send_over_unix(&self.socket, req)
+            .await
+            .map_err(|e| AttachError::Io(io::Error::other(e)))?;
+        let status = resp.status();
+        if !status.is_success() && status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            use http_body_util::BodyExt;
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            #[derive(serde::Deserialize)]
+            struct Message {
+                message: String,
+            }
+            let message = serde_json::from_slice::<Message>(&body)
+                .map(|m| m.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_string());
+            return Err(AttachError::Daemon(message));
+        }
+        let upgraded = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| AttachError::Io(io::Error::other(e)))?;
+        Ok(TokioIo::new(upgraded))
+    }
+}
+
+/// The hijacked attach connection: read the container's output, write its stdin.
+pub type RawStream = TokioIo<hyper::upgrade::Upgraded>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("Error response from daemon: {0}")]
+    Daemon(String),
+    #[error("attaching to the container: {0}")]
+    Io(io::Error),
+}
+
+/// Splits Docker's multiplexed stream (8-byte headers: stream type, three
+/// zero bytes, big-endian length) into (stream, payload) pieces.
+#[derive(Debug, Default)]
+pub struct Demux {
+    buf: Vec<u8>,
+}
+
+impl Demux {
+    /// Feed bytes; returns the complete frames, payloads as they came.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        self.buf.extend_from_slice(bytes);
+        let mut frames = Vec::new();
+        loop {
+            if self.buf.len() < 8 {
+                break;
+            }
+            let len =
+                u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
+            if self.buf.len() < 8 + len {
+                break;
+            }
+            let stream = self.buf[0];
+            let payload = self.buf[8..8 + len].to_vec();
+            self.buf.drain(..8 + len);
+            frames.push((stream, payload));
+        }
+        frames
+    }
+}
+
 /// Is this error "nobody is listening there"?
 fn is_unreachable(err: &bollard::errors::Error) -> bool {
     match err {
@@ -310,6 +418,23 @@ mod tests {
             parse_host("unix://"),
             Err(ConnectError::BadHost { .. })
         ));
+    }
+
+    #[test]
+    fn demux_splits_frames_across_reads() {
+        let mut d = Demux::default();
+        let mut wire = vec![1, 0, 0, 0, 0, 0, 0, 3];
+        wire.extend_from_slice(b"out");
+        wire.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 4]);
+        wire.extend_from_slice(b"err\n");
+        let (a, b) = wire.split_at(5);
+        assert!(d.feed(a).is_empty());
+        let (b1, b2) = b.split_at(9);
+        assert_eq!(d.feed(b1), vec![(1, b"out".to_vec())]);
+        assert_eq!(d.feed(b2), vec![(2, b"err\n".to_vec())]);
+        assert!(d.feed(&[]).is_empty());
+        // A frame may be empty.
+        assert_eq!(d.feed(&[1, 0, 0, 0, 0, 0, 0, 0]), vec![(1, vec![])]);
     }
 
     #[test]

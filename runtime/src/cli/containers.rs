@@ -6,18 +6,18 @@ use std::io::{IsTerminal, Write};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, KillContainerOptions,
-    ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
-    StopContainerOptions, TopOptions, WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions, TopOptions,
+    WaitContainerOptions,
 };
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::Client;
 use super::gotemplate::Value;
 use super::opts::{
-    Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType, PsArgs, RmArgs,
-    RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
+    AttachArgs, Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType,
+    PsArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
 };
 use super::output;
 use super::{client, daemon_error, report, CliError, CliResult};
@@ -90,8 +90,7 @@ fn console_size(tty: bool) -> Option<Vec<usize>> {
     if !tty {
         return None;
     }
-    let (terminal_size::Width(w), terminal_size::Height(h)) =
-        terminal_size::terminal_size_of(std::io::stdout())?;
+    let (h, w) = super::terminal::size()?;
     Some(vec![usize::from(h), usize::from(w)])
 }
 
@@ -200,6 +199,10 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         eprintln!("the input device is not a TTY");
         return 1;
     }
+    if let Err(err) = super::terminal::parse_detach_keys(&args.detach_keys) {
+        run_failure(err, true);
+        return ENGINE_FAILED;
+    }
     let id = match create_container(&client, opts, !args.detach).await {
         Ok(id) => id,
         Err(code) => return code,
@@ -217,12 +220,21 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> i32 {
         println!("{id}");
         return 0;
     }
+    let detach_keys = match super::terminal::parse_detach_keys(&args.detach_keys) {
+        Ok(keys) => keys,
+        Err(err) => {
+            run_failure(err, true);
+            return ENGINE_FAILED;
+        }
+    };
     let session = Session {
         client: &client,
         id: &id,
         stdin: opts.interactive,
         tty: opts.tty,
         auto_remove: opts.rm,
+        detach_keys: (&args.detach_keys, detach_keys),
+        start: true,
     };
     match session.attach_start_wait(true).await {
         Ok(code) => code,
@@ -237,6 +249,10 @@ struct Session<'a> {
     stdin: bool,
     tty: bool,
     auto_remove: bool,
+    /// `--detach-keys` as given, and as bytes.
+    detach_keys: (&'a str, Vec<u8>),
+    /// Start it (run, start -a) or only attach (attach).
+    start: bool,
 }
 
 impl Session<'_> {
@@ -244,29 +260,27 @@ impl Session<'_> {
     /// (messages already printed).
     async fn attach_start_wait(&self, is_run: bool) -> Result<i32, i32> {
         let docker = &self.client.docker;
-        let attach = docker
-            .attach_container(
-                self.id,
-                Some(AttachContainerOptions {
-                    stream: true,
-                    stdin: self.stdin,
-                    stdout: true,
-                    stderr: true,
-                    logs: false,
-                    detach_keys: None,
-                }),
-            )
-            .await;
-        let attach = match attach {
+        let mut query = format!(
+            "stream=1&stdout=1&stderr=1&stdin={}",
+            if self.stdin { 1 } else { 0 }
+        );
+        if self.tty {
+            query.push_str("&detachKeys=");
+            query.push_str(&query_escape(self.detach_keys.0));
+        }
+        let attach = match self.client.attach_raw(self.id, &query).await {
             Ok(a) => a,
             Err(err) => {
-                run_failure(daemon_error(err), false);
+                run_failure(err, false);
                 return Err(ENGINE_FAILED);
             }
         };
         // Post /wait before /start, and start only once the daemon accepted
         // it: a quick container must not exit before anyone waits for it.
-        let condition = if self.auto_remove {
+        let condition = if !self.start {
+            // `attach`: it runs already; its exit is the next one or done.
+            "not-running"
+        } else if self.auto_remove {
             "removed"
         } else {
             "next-exit"
@@ -289,18 +303,28 @@ impl Session<'_> {
         };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), accepted).await;
 
-        let bollard::container::AttachContainerResults { mut output, input } = attach;
+        let (mut output, input) = tokio::io::split(attach);
+        // docker detects the detach keys on its side of a tty session.
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
         let input_task = if self.stdin {
-            Some(tokio::spawn(copy_stdin(input)))
+            let scanner = self
+                .tty
+                .then(|| super::terminal::DetachScanner::new(self.detach_keys.1.clone()));
+            Some(tokio::spawn(copy_stdin(input, scanner, detached_tx)))
         } else {
             drop(input);
+            drop(detached_tx);
             None
         };
 
-        if let Err(err) = docker
-            .start_container(self.id, None::<StartContainerOptions>)
-            .await
-        {
+        let started = if self.start {
+            docker
+                .start_container(self.id, None::<StartContainerOptions>)
+                .await
+        } else {
+            Ok(())
+        };
+        if let Err(err) = started {
             let err = daemon_error(err);
             if is_run {
                 run_failure(&err, true);
@@ -316,35 +340,73 @@ impl Session<'_> {
         }
 
         let signals = if self.tty {
-            None
+            Some(tokio::spawn(follow_window_size(
+                docker.clone(),
+                self.id.to_string(),
+            )))
         } else {
             Some(tokio::spawn(forward_signals(
                 docker.clone(),
                 self.id.to_string(),
             )))
         };
+        let raw = if self.tty && self.stdin {
+            super::terminal::RawMode::enable()
+        } else {
+            None
+        };
 
-        // Copy the container's output until it closes the stream.
+        // Copy the container's output until it closes the stream, or the
+        // user detaches.
         let mut out = std::io::stdout();
         let mut err_out = std::io::stderr();
-        while let Some(chunk) = output.next().await {
-            match chunk {
-                Ok(bollard::container::LogOutput::StdErr { message }) => {
-                    let _ = err_out.write_all(&message);
-                    let _ = err_out.flush();
-                }
-                Ok(bollard::container::LogOutput::StdOut { message })
-                | Ok(bollard::container::LogOutput::Console { message }) => {
-                    if out.write_all(&message).and_then(|_| out.flush()).is_err() {
+        let mut detached = false;
+        let mut detach_open = self.stdin;
+        let mut demux = super::connect::Demux::default();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let read = tokio::select! {
+                read = output.read(&mut buf) => read,
+                got = &mut detached_rx, if detach_open => {
+                    detach_open = false;
+                    if got.is_ok() {
+                        detached = true;
                         break;
                     }
+                    continue;
                 }
-                Ok(bollard::container::LogOutput::StdIn { .. }) => {}
-                Err(_) => break,
+            };
+            let n = match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if self.tty {
+                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                    break;
+                }
+                continue;
+            }
+            for (stream, payload) in demux.feed(&buf[..n]) {
+                if stream == 2 {
+                    let _ = err_out.write_all(&payload);
+                    let _ = err_out.flush();
+                } else {
+                    let _ = out.write_all(&payload);
+                    let _ = out.flush();
+                }
             }
         }
+        drop(raw);
         if let Some(task) = input_task {
             task.abort();
+        }
+        if detached {
+            // The container goes on running; docker exits 0 at once.
+            waiter.abort();
+            if let Some(task) = signals {
+                task.abort();
+            }
+            return Ok(0);
         }
         let result = waiter.await;
         if let Some(task) = signals {
@@ -376,9 +438,26 @@ impl Session<'_> {
     }
 }
 
+/// Percent-encode a query value.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Our stdin to the container; half-close when it ends so the container
 /// sees EOF (`echo 'exit 3' | whale run -i busybox sh`).
-async fn copy_stdin(mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>) {
+async fn copy_stdin(
+    mut input: impl tokio::io::AsyncWrite + Unpin,
+    mut scanner: Option<super::terminal::DetachScanner>,
+    detached: tokio::sync::oneshot::Sender<()>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // A plain thread: a blocked read of a terminal must not hold up the
     // runtime's shutdown, and dies with the process.
@@ -397,11 +476,43 @@ async fn copy_stdin(mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Sen
         }
     });
     while let Some(chunk) = rx.recv().await {
+        let (chunk, detach) = match scanner.as_mut() {
+            Some(s) => {
+                let scan = s.feed(&chunk);
+                (scan.pass, scan.detach)
+            }
+            None => (chunk, false),
+        };
         if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
+            return;
+        }
+        if detach {
+            let _ = detached.send(());
             return;
         }
     }
     let _ = input.shutdown().await;
+}
+
+/// Keep the container's pty the size of our terminal (SIGWINCH).
+async fn follow_window_size(docker: bollard::Docker, id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut winch) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    while winch.recv().await.is_some() {
+        if let Some((h, w)) = super::terminal::size() {
+            let _ = docker
+                .resize_container_tty(
+                    &id,
+                    bollard::query_parameters::ResizeContainerTTYOptions {
+                        h: i32::from(h),
+                        w: i32::from(w),
+                    },
+                )
+                .await;
+        }
+    }
 }
 
 /// docker's sig-proxy: SIGINT/SIGTERM/SIGHUP/SIGQUIT we get go to the container.
@@ -488,12 +599,16 @@ pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
             .and_then(|h| h.auto_remove)
             .unwrap_or(false);
         let full_id = info.id.unwrap_or_else(|| id.clone());
+        let keys = super::terminal::parse_detach_keys(&args.detach_keys)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let session = Session {
             client: &client,
             id: &full_id,
             stdin: args.interactive && config.open_stdin.unwrap_or(false),
             tty: config.tty.unwrap_or(false),
             auto_remove,
+            detach_keys: (&args.detach_keys, keys),
+            start: true,
         };
         return match session.attach_start_wait(false).await {
             Ok(0) => Ok(()),
@@ -508,6 +623,42 @@ pub async fn start(cli: &Cli, args: &StartArgs) -> CliResult {
         Ok(Some(name))
     })
     .await
+}
+
+pub async fn attach(cli: &Cli, args: &AttachArgs) -> CliResult {
+    let client = client(cli).await?;
+    let info = client
+        .docker
+        .inspect_container(&args.container, None::<InspectContainerOptions>)
+        .await?;
+    let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+    if !running {
+        return Err(CliError::Other(
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
+    }
+    let config = info.config.unwrap_or_default();
+    let keys = super::terminal::parse_detach_keys(&args.detach_keys)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let tty = config.tty.unwrap_or(false);
+    let stdin = !args.no_stdin && config.open_stdin.unwrap_or(false);
+    if stdin && tty && !std::io::stdin().is_terminal() {
+        return Err(CliError::Other("the input device is not a TTY".into()));
+    }
+    let full_id = info.id.unwrap_or_else(|| args.container.clone());
+    let session = Session {
+        client: &client,
+        id: &full_id,
+        stdin,
+        tty,
+        auto_remove: false,
+        detach_keys: (&args.detach_keys, keys),
+        start: false,
+    };
+    match session.attach_start_wait(false).await {
+        Ok(0) => Ok(()),
+        Ok(code) | Err(code) => Err(CliError::Exit(code)),
+    }
 }
 
 pub async fn stop(cli: &Cli, args: &StopArgs) -> CliResult {
@@ -624,42 +775,56 @@ pub async fn logs(cli: &Cli, args: &LogsArgs) -> CliResult {
     Ok(())
 }
 
-fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(
-        err,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> CliResult<Value> {
-    Value::from_serialize(v)
-        .map_err(|e| CliError::Other(format!("encoding the daemon's answer: {e}")))
-}
-
-/// One object for `inspect`, as the daemon described it.
+/// One object for `inspect`, as the daemon described it (its raw JSON).
 async fn inspect_one(client: &Client, name: &str, kind: Option<ObjectType>) -> CliResult<Value> {
-    let docker = &client.docker;
+    let encoded = url_path_segment(name);
     if kind != Some(ObjectType::Image) {
-        match docker
-            .inspect_container(name, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(c) => return to_value(&c),
+        match raw_json(client, &format!("/containers/{encoded}/json")).await? {
+            Ok(v) => return Ok(v),
             // Without --type, docker goes on to images and names neither.
-            Err(err) if is_not_found(&err) && kind.is_none() => {}
-            Err(err) => return Err(daemon_error(err)),
+            Err((404, _)) if kind.is_none() => {}
+            Err((_, message)) => return Err(CliError::Daemon(message)),
         }
     }
-    match docker.inspect_image(name).await {
-        Ok(i) => to_value(&i),
-        Err(err) if is_not_found(&err) && kind.is_none() => {
-            Err(CliError::Other(format!("No such object: {name}")))
-        }
-        Err(err) => Err(daemon_error(err)),
+    match raw_json(client, &format!("/images/{encoded}/json")).await? {
+        Ok(v) => Ok(v),
+        Err((404, _)) if kind.is_none() => Err(CliError::Other(format!("No such object: {name}"))),
+        Err((_, message)) => Err(CliError::Daemon(message)),
     }
+}
+
+/// GET a JSON object: Ok(Ok(value)), or Ok(Err((status, daemon's message))).
+async fn raw_json(client: &Client, path: &str) -> CliResult<Result<Value, (u16, String)>> {
+    let (status, body) = client.get_raw(path).await.map_err(daemon_error)?;
+    if (200..300).contains(&status) {
+        let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            CliError::Other(format!(
+                "the daemon's answer to GET {path} is not JSON: {e}"
+            ))
+        })?;
+        return Ok(Ok(value));
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    let message = serde_json::from_slice::<Message>(&body)
+        .map(|m| m.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_string());
+    Ok(Err((status, message)))
+}
+
+/// Percent-encode a name or reference for one URL path segment.
+fn url_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
@@ -682,7 +847,7 @@ pub async fn inspect(cli: &Cli, args: &InspectArgs) -> CliResult {
         Some(t) => {
             for v in &found {
                 out.push_str(
-                    &t.execute(v)
+                    &t.execute_strict(v)
                         .map_err(|e| CliError::Template(format!("template parsing error: {e}")))?,
                 );
                 out.push('\n');
@@ -877,6 +1042,12 @@ mod tests {
         assert_eq!(full_image_name("nosuchimage"), "nosuchimage:latest");
         assert_eq!(full_image_name("debian:bookworm"), "debian:bookworm");
         assert_eq!(full_image_name("host:5000/x"), "host:5000/x:latest");
+    }
+
+    #[test]
+    fn names_are_encoded_for_paths() {
+        assert_eq!(url_path_segment("busybox:latest"), "busybox:latest");
+        assert_eq!(url_path_segment("host:5000/a b"), "host:5000/a%20b");
     }
 
     #[test]

@@ -1142,6 +1142,8 @@ struct Exec<'a> {
     vars: Vec<(String, Value)>,
     /// docker's header pass: its functions return their argument unchanged.
     header: bool,
+    /// Go's `missingkey=error` (docker inspect): an absent map key fails.
+    strict: bool,
     out: String,
 }
 
@@ -1172,20 +1174,27 @@ impl Template {
 
     /// Run the template on `data`.
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
-        self.run(data, false)
+        self.run(data, false, false)
+    }
+
+    /// Run it with Go's `missingkey=error`, as `docker inspect` does on the
+    /// daemon's JSON: `{{.Nope}}` fails instead of printing `<no value>`.
+    pub fn execute_strict(&self, data: &Value) -> Result<String, TemplateError> {
+        self.run(data, false, true)
     }
 
     /// Run it as docker does for a `table` header: `data` maps field names to
     /// column titles, and docker's functions pass their argument through.
     pub fn execute_header(&self, data: &Value) -> Result<String, TemplateError> {
-        self.run(data, true)
+        self.run(data, true, false)
     }
 
-    fn run(&self, data: &Value, header: bool) -> Result<String, TemplateError> {
+    fn run(&self, data: &Value, header: bool, strict: bool) -> Result<String, TemplateError> {
         let mut exec = Exec {
             tmpl: self,
             vars: vec![("$".to_string(), data.clone())],
             header,
+            strict,
             out: String::new(),
         };
         exec.walk(&self.nodes, data)?;
@@ -1387,7 +1396,17 @@ impl Exec<'_> {
     ) -> Result<Value, TemplateError> {
         for field in fields {
             value = match &value {
-                Value::Map(_) => value.get(field).cloned().unwrap_or(Value::Missing),
+                Value::Map(_) => match value.get(field) {
+                    Some(v) => v.clone(),
+                    None if self.strict => {
+                        return Err(self.err(
+                            op.pos,
+                            &op.src,
+                            format!("map has no entry for key {field:?}"),
+                        ))
+                    }
+                    None => Value::Missing,
+                },
                 Value::Struct(name, _) => match value.get(field) {
                     Some(v) => v.clone(),
                     None => {
@@ -2046,6 +2065,17 @@ mod tests {
             err.0,
             "template: :1:2: executing \"\" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext"
         );
+    }
+
+    #[test]
+    fn strict_maps_fail_on_missing_keys() {
+        let t = Template::parse("", "{{.State.Nope}}").unwrap();
+        assert_eq!(
+            t.execute_strict(&data()).unwrap_err().0,
+            "template: :1:8: executing \"\" at <.State.Nope>: map has no entry for key \"Nope\""
+        );
+        let t = Template::parse("", "{{.State.ExitCode}} {{index .Config.Labels \"zz\"}}").unwrap();
+        assert_eq!(t.execute_strict(&data()).unwrap(), "3 <no value>");
     }
 
     #[test]

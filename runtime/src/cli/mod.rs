@@ -9,6 +9,7 @@ mod opts;
 mod output;
 mod system;
 pub mod table;
+pub mod terminal;
 pub mod units;
 
 use std::path::PathBuf;
@@ -141,6 +142,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Tag(args) => images::tag(cli, args).await,
         Command::Import(args) => images::import(cli, args).await,
         Command::Start(args) => containers::start(cli, args).await,
+        Command::Attach(args) => containers::attach(cli, args).await,
         Command::Stop(args) => containers::stop(cli, args).await,
         Command::Kill(args) => containers::kill(cli, args).await,
         Command::Rm(args) => containers::rm(cli, args).await,

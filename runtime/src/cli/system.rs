@@ -92,17 +92,17 @@ pub async fn version(cli: &Cli, args: &VersionArgs) -> CliResult {
                 opt(&v.api_version),
                 opt(&v.min_api_version)
             );
-            if v.go_version.is_some() {
+            if !opt(&v.go_version).is_empty() {
                 println!("  Go version:       {}", opt(&v.go_version));
             }
-            if v.git_commit.is_some() {
+            if !opt(&v.git_commit).is_empty() {
                 println!("  Git commit:       {}", opt(&v.git_commit));
             }
-            if v.build_time.is_some() {
+            if !opt(&v.build_time).is_empty() {
                 println!("  Built:            {}", opt(&v.build_time));
             }
             println!("  OS/Arch:          {}/{}", opt(&v.os), opt(&v.arch));
-            if v.kernel_version.is_some() {
+            if !opt(&v.kernel_version).is_empty() {
                 println!("  Kernel version:   {}", opt(&v.kernel_version));
             }
         }
