@@ -280,6 +280,15 @@ fn container_life_cycle() {
     assert_eq!(filtered(r#"{"ancestor":["busybox"]}"#), 1);
     assert_eq!(filtered(&format!(r#"{{"id":["{}"]}}"#, &id[..6])), 1);
 
+    // Docker's key order (clients that pretty-print keep it).
+    let raw = d.get("/containers/web/json").body;
+    assert!(raw.starts_with(r#"{"Id":"#), "{raw}");
+    assert!(
+        raw.trim_end().ends_with("}}}") && raw.contains(r#""NetworkSettings":{"Bridge":"#),
+        "{raw}"
+    );
+    let raw = d.get("/images/busybox/json").body;
+    assert!(raw.starts_with(r#"{"Id":"sha256:"#), "{raw}");
     let i = inspect(&d, &id[..8]);
     assert_eq!(i["Name"], "/web");
     assert_eq!(i["Path"], "sh");

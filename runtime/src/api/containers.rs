@@ -13,7 +13,7 @@ use bollard::models::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
     ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, ContainerTopResponse, DriverData,
-    HostConfig, NetworkSettings,
+    HostConfig,
 };
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -980,37 +980,81 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         graph_driver: Some(graph),
         mounts: Some(vec![]),
         config: Some(r.config.clone()),
-        network_settings: Some(NetworkSettings {
-            networks: Some(networks(&r.host_config)),
-            ports: Some(HashMap::new()),
-            sandbox_id: Some(String::new()),
-            sandbox_key: Some(String::new()),
-        }),
+        // Serialized last, below, with the fields bollard no longer has.
+        network_settings: None,
         ..Default::default()
     };
-    let mut v = serde_json::to_value(&body)
-        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
-    if let Some(ns) = v.get_mut("NetworkSettings").and_then(|n| n.as_object_mut()) {
-        // The pre-1.44 top-level fields templates still read
-        // (`{{.NetworkSettings.IPAddress}}`): empty, as for Docker's `none`.
-        for (k, val) in [
-            ("Bridge", serde_json::json!("")),
-            ("HairpinMode", serde_json::json!(false)),
-            ("LinkLocalIPv6Address", serde_json::json!("")),
-            ("LinkLocalIPv6PrefixLen", serde_json::json!(0)),
-            ("EndpointID", serde_json::json!("")),
-            ("Gateway", serde_json::json!("")),
-            ("GlobalIPv6Address", serde_json::json!("")),
-            ("GlobalIPv6PrefixLen", serde_json::json!(0)),
-            ("IPAddress", serde_json::json!("")),
-            ("IPPrefixLen", serde_json::json!(0)),
-            ("IPv6Gateway", serde_json::json!("")),
-            ("MacAddress", serde_json::json!("")),
-        ] {
-            ns.entry(k).or_insert(val);
+    json(
+        StatusCode::OK,
+        &InspectBody {
+            base: body,
+            network_settings: LegacyNetworkSettings::for_host_config(&r.host_config),
+        },
+    )
+}
+
+/// Inspect as Docker prints it: bollard's fields in their order, then
+/// NetworkSettings with the pre-1.44 top-level fields that templates still
+/// read (`{{.NetworkSettings.IPAddress}}`), empty as for Docker's `none`.
+#[derive(serde::Serialize)]
+struct InspectBody {
+    #[serde(flatten)]
+    base: ContainerInspectResponse,
+    #[serde(rename = "NetworkSettings")]
+    network_settings: LegacyNetworkSettings,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LegacyNetworkSettings {
+    bridge: String,
+    #[serde(rename = "SandboxID")]
+    sandbox_id: String,
+    hairpin_mode: bool,
+    #[serde(rename = "LinkLocalIPv6Address")]
+    link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen")]
+    link_local_ipv6_prefix_len: u8,
+    ports: HashMap<String, serde_json::Value>,
+    sandbox_key: String,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: String,
+    gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    global_ipv6_prefix_len: u8,
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    ipv6_gateway: String,
+    mac_address: String,
+    networks: HashMap<String, bollard::models::EndpointSettings>,
+}
+
+impl LegacyNetworkSettings {
+    fn for_host_config(hc: &HostConfig) -> Self {
+        LegacyNetworkSettings {
+            bridge: String::new(),
+            sandbox_id: String::new(),
+            hairpin_mode: false,
+            link_local_ipv6_address: String::new(),
+            link_local_ipv6_prefix_len: 0,
+            ports: HashMap::new(),
+            sandbox_key: String::new(),
+            endpoint_id: String::new(),
+            gateway: String::new(),
+            global_ipv6_address: String::new(),
+            global_ipv6_prefix_len: 0,
+            ip_address: String::new(),
+            ip_prefix_len: 0,
+            ipv6_gateway: String::new(),
+            mac_address: String::new(),
+            networks: networks(hc),
         }
     }
-    json(StatusCode::OK, &v)
 }
 
 /// The one network a container is on: the host's, or none (its own

@@ -97,6 +97,22 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     json(StatusCode::OK, &out)
 }
 
+/// Image inspect in Docker's key order: Id, RepoTags, RepoDigests, Parent
+/// (which bollard's model lacks), then the rest.
+#[derive(serde::Serialize)]
+struct ImageInspectBody {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "RepoTags")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "RepoDigests")]
+    repo_digests: Vec<String>,
+    #[serde(rename = "Parent")]
+    parent: String,
+    #[serde(flatten)]
+    rest: ImageInspect,
+}
+
 pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let img = d.images.resolve(name).map_err(image_error)?;
     let cfg = glue::image_config(&img);
@@ -136,7 +152,7 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let config = serde_json::to_value(&cfg.config)
         .ok()
         .and_then(|v| serde_json::from_value::<bollard::models::ImageConfig>(v).ok());
-    let body = ImageInspect {
+    let mut body = ImageInspect {
         id: Some(glue::image_id(&img)),
         repo_tags: Some(glue::image_tags(&img)),
         repo_digests: Some(vec![]),
@@ -151,7 +167,8 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
             .as_deref()
             .and_then(super::containers::bollard_date),
         author: Some(cfg.author.clone().unwrap_or_default()),
-        config,
+        // Docker always prints Config, even for an image without one.
+        config: config.or_else(|| Some(Default::default())),
         architecture: Some(cfg.architecture.clone()),
         os: Some(cfg.os.clone()),
         size: Some(glue::image_size(&img)),
@@ -168,14 +185,16 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
         }),
         ..Default::default()
     };
-    let mut v = serde_json::to_value(&body)
-        .map_err(|e| ApiError::internal(format!("encoding the image: {e}")))?;
-    if let Some(o) = v.as_object_mut() {
-        // Fields Docker always prints even though the API marks them optional.
-        o.insert("Parent".into(), serde_json::Value::String(String::new()));
-        o.entry("Config").or_insert(serde_json::json!({}));
-    }
-    json(StatusCode::OK, &v)
+    json(
+        StatusCode::OK,
+        &ImageInspectBody {
+            id: body.id.take().unwrap_or_default(),
+            repo_tags: body.repo_tags.take().unwrap_or_default(),
+            repo_digests: body.repo_digests.take().unwrap_or_default(),
+            parent: String::new(),
+            rest: body,
+        },
+    )
 }
 
 /// `docker history`: one entry per history step, newest first; only the
