@@ -851,3 +851,29 @@ fn changes_list_what_the_container_wrote() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn a_container_never_finishes_before_it_starts() {
+    let d = with_busybox();
+    for i in 0..10 {
+        let name = format!("quick{i}");
+        let id = create(
+            &d,
+            &name,
+            serde_json::json!({"Image": "busybox", "Cmd": ["true"]}),
+        );
+        assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+        assert_eq!(
+            d.post(&format!("/containers/{id}/wait"), None).json()["StatusCode"],
+            0
+        );
+        let st = inspect(&d, &id)["State"].clone();
+        let (s, f) = (
+            st["StartedAt"].as_str().unwrap(),
+            st["FinishedAt"].as_str().unwrap(),
+        );
+        let s = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        let f = chrono::DateTime::parse_from_rfc3339(f).unwrap();
+        assert!(f >= s, "{st}");
+    }
+}

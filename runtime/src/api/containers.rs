@@ -410,6 +410,9 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
     // init runs, so no output is lost.
     super::streams::connect_pending(d, c).await;
     super::trace(|| format!("{}: attach connected", c.short_id()));
+    // Taken before init is released: a container that is done at once
+    // must never look finished before it started.
+    let started_at = container::now_rfc3339();
     // Exec failures come back as errors carrying Docker's 126/127.
     let started = shim.start().await.map_err(|e| StartFailure {
         exit_code: e.exit_code(),
@@ -422,7 +425,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         });
     }
     super::trace(|| format!("{}: started", c.short_id()));
-    c.set_running(pid, shim_pid, container::now_rfc3339());
+    c.set_running(pid, shim_pid, started_at);
     spawn_monitor(d.clone(), c.clone());
     d.emit_container(c, "start", &[]);
     Ok(())
