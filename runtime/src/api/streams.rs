@@ -84,9 +84,10 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
             });
         } else {
             let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(c.id().to_string())
-                .or_default()
-                .push(PendingAttach { request, tx });
+            let waiting = map.entry(c.id().to_string()).or_default();
+            // Clients that hung up while waiting leave nothing behind.
+            waiting.retain(|p| !p.tx.is_closed());
+            waiting.push(PendingAttach { request, tx });
         }
     }
     d.emit_container(&c, "attach", &[]);
