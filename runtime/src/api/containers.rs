@@ -987,26 +987,45 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         network_settings: None,
         ..Default::default()
     };
-    json(
-        StatusCode::OK,
-        &InspectBody {
-            base: body,
-            network_settings: LegacyNetworkSettings::for_host_config(&r.host_config),
-        },
-    )
+    // serde_json keeps keys in insertion order (preserve_order): bollard's
+    // field order, which is Docker's.
+    let mut v = serde_json::to_value(&body)
+        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
+        // Docker prints every resource field, zero when unset, and templates
+        // such as `{{.HostConfig.Memory}}` rely on it.
+        for (k, val) in [
+            ("Memory", serde_json::json!(0)),
+            ("MemorySwap", serde_json::json!(0)),
+            ("MemoryReservation", serde_json::json!(0)),
+            ("NanoCpus", serde_json::json!(0)),
+            ("CpuShares", serde_json::json!(0)),
+            ("CpuPeriod", serde_json::json!(0)),
+            ("CpuQuota", serde_json::json!(0)),
+            ("PidsLimit", serde_json::Value::Null),
+            ("Privileged", serde_json::json!(false)),
+            ("ReadonlyRootfs", serde_json::json!(false)),
+            ("Binds", serde_json::Value::Null),
+            (
+                "RestartPolicy",
+                serde_json::json!({"Name": "no", "MaximumRetryCount": 0}),
+            ),
+        ] {
+            hc.entry(k).or_insert(val);
+        }
+    }
+    let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&r.host_config))
+        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        // Last, as Docker prints it.
+        o.insert("NetworkSettings".to_string(), ns);
+    }
+    json(StatusCode::OK, &v)
 }
 
-/// Inspect as Docker prints it: bollard's fields in their order, then
-/// NetworkSettings with the pre-1.44 top-level fields that templates still
-/// read (`{{.NetworkSettings.IPAddress}}`), empty as for Docker's `none`.
-#[derive(serde::Serialize)]
-struct InspectBody {
-    #[serde(flatten)]
-    base: ContainerInspectResponse,
-    #[serde(rename = "NetworkSettings")]
-    network_settings: LegacyNetworkSettings,
-}
-
+/// NetworkSettings in Docker's order, with the pre-1.44 top-level fields
+/// that templates still read (`{{.NetworkSettings.IPAddress}}`), empty as
+/// for Docker's `none`.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct LegacyNetworkSettings {
