@@ -3,5 +3,14 @@
 //! The tutor talks to engines only over the Docker Engine API (bollard), so
 //! every lesson runs on whale or on real Docker.
 
+pub mod checks;
+pub mod engine;
 pub mod lesson;
+pub mod progress;
+pub mod render;
+pub mod runner;
+pub mod setup;
+pub mod solve;
 pub mod template;
+pub mod verify;
+pub mod watch;
