@@ -31,8 +31,8 @@ struct Cli {
     #[arg(short = 'H', long = "host", global = true)]
     host: Option<String>,
     /// Directory of lesson files.
-    #[arg(long, global = true, env = "WHALETUTOR_LESSONS")]
-    lessons: Option<PathBuf>,
+    #[arg(long = "lessons-dir", global = true, env = "WHALETUTOR_LESSONS")]
+    lessons_dir: Option<PathBuf>,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -68,17 +68,23 @@ enum Verb {
         all: bool,
     },
     /// Prove lessons: every check fails before its solve and passes after.
-    Verify { lessons: Vec<String> },
+    Verify {
+        #[arg(value_name = "LESSON")]
+        which: Vec<String>,
+    },
     /// Check lesson files for authoring errors (file:line:col).
     Lint { files: Vec<PathBuf> },
     /// Is this machine ready? Each item with what to do.
     Doctor,
     /// Bootstrap base images and build the images lessons require.
-    Setup { lessons: Vec<String> },
+    Setup {
+        #[arg(value_name = "LESSON")]
+        which: Vec<String>,
+    },
 }
 
 fn lessons_dir(cli: &Cli) -> PathBuf {
-    if let Some(d) = &cli.lessons {
+    if let Some(d) = &cli.lessons_dir {
         return d.clone();
     }
     let here = PathBuf::from("lessons");
@@ -281,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Verb::Setup { lessons: keys } => {
+        Verb::Setup { which: keys } => {
             let lessons = load_lessons(&dir)?;
             let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
                 lessons.iter().collect()
@@ -317,7 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Verb::Verify { lessons: keys } => {
+        Verb::Verify { which: keys } => {
             let lessons = load_lessons(&dir)?;
             let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
                 lessons.iter().collect()
