@@ -219,12 +219,6 @@ pub fn footprint(lesson: &LoadedLesson) -> Footprint {
 /// Remove what the lesson created (its containers by name and label, its
 /// own images), and nothing else. Returns what was removed.
 pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> Vec<String> {
-    let cli = engine.cli();
-    for c in &lesson.lesson.cleanup {
-        if let Ok(cmd) = template::render(c.get_ref(), cli) {
-            let _ = sh(engine, &cmd, Duration::from_secs(30));
-        }
-    }
     let fp = footprint(lesson);
     let mut removed = Vec::new();
     let mut ids: Vec<(String, String)> = fp
@@ -282,6 +276,13 @@ pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> V
             .is_ok()
         {
             removed.push(format!("image {i}"));
+        }
+    }
+    // The lesson's own cleanup last: whatever it still finds is its own.
+    let cli = engine.cli();
+    for c in &lesson.lesson.cleanup {
+        if let Ok(cmd) = template::render(c.get_ref(), cli) {
+            let _ = sh(engine, &cmd, Duration::from_secs(30));
         }
     }
     removed
