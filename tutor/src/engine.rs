@@ -119,14 +119,18 @@ impl Engine {
 
     pub fn how_to_start(&self) -> String {
         match self.kind {
-            EngineKind::Whale => format!(
-                "Start it with `whale daemon{}` (any `whale` command starts it when its socket is absent, e.g. `whale info`)",
-                if self.socket == Path::new(WHALE_SOCKET) {
-                    String::new()
-                } else {
-                    format!(" -H unix://{}", self.socket.display())
+            EngineKind::Whale => {
+                let mut args = String::new();
+                if let Some(r) = &self.root {
+                    args.push_str(&format!(" --root {}", r.display()));
                 }
-            ),
+                if self.socket != Path::new(WHALE_SOCKET) {
+                    args.push_str(&format!(" -H unix://{}", self.socket.display()));
+                }
+                format!(
+                    "Start it with `whale{args} daemon &`, or let any whale command start it: `whale{args} info` (`whaletutor lesson` does that for you)"
+                )
+            }
             EngineKind::Docker => "Start dockerd (see DEVELOPERS.md: `dockerd --bridge=none --iptables=false --ip-masq=false &`)".to_string(),
         }
     }

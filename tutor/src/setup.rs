@@ -225,7 +225,10 @@ pub async fn doctor(engine: &Engine, lessons: &[LoadedLesson]) -> Vec<Finding> {
         ok: v1 || v2,
         detail: match (v1, v2) {
             (_, true) => "cgroup v2 (unified)".into(),
-            (true, false) => "cgroup v1 (hybrid or legacy)".into(),
+            (true, false) if Path::new("/sys/fs/cgroup/unified").exists() => {
+                "cgroup v1 (hybrid: v1 controllers, v2 at /sys/fs/cgroup/unified)".into()
+            }
+            (true, false) => "cgroup v1 (legacy)".into(),
             _ => "no cgroup hierarchy under /sys/fs/cgroup: mount cgroup2 there".into(),
         },
     });
@@ -274,11 +277,18 @@ pub async fn doctor(engine: &Engine, lessons: &[LoadedLesson]) -> Vec<Finding> {
                 });
             }
         }
-        Err(e) => f.push(Finding {
-            item: "engine",
-            ok: false,
-            detail: e.to_string(),
-        }),
+        Err(e) => {
+            f.push(Finding {
+                item: "engine",
+                ok: false,
+                detail: e.to_string(),
+            });
+            f.push(Finding {
+                item: "images",
+                ok: false,
+                detail: "unknown until the engine answers; then `whaletutor setup` makes what is missing".into(),
+            });
+        }
     }
     f
 }

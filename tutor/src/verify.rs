@@ -96,6 +96,18 @@ impl Sandbox {
     }
 
     fn stop_daemon(&mut self) {
+        if self.daemon.is_some() {
+            // Containers outlive their daemon (their shims hold them): on
+            // the way out (also after a failed test) remove them first.
+            if let Ok(ids) = self.engine.whale(&["ps", "-aq"]) {
+                let ids: Vec<&str> = ids.split_whitespace().collect();
+                if !ids.is_empty() {
+                    let mut args = vec!["rm", "-f"];
+                    args.extend(ids);
+                    let _ = self.engine.whale(&args);
+                }
+            }
+        }
         if let Some(mut c) = self.daemon.take() {
             let pid = nix::unistd::Pid::from_raw(c.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
