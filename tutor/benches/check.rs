@@ -23,7 +23,10 @@ fn main() {
         let mut sb = Sandbox::whale().await.expect("sandbox");
         let engine = sb.engine.clone();
         let docker = engine.connect().await.expect("connect");
-        println!("{:<22} {:>8} {:>8} {:>8}", "lesson/step", "median", "p95", "max");
+        println!(
+            "{:<22} {:>8} {:>8} {:>8}",
+            "lesson/step", "median", "p95", "max"
+        );
         for l in &lessons {
             whaletutor::setup::ensure_images(&engine, &docker, &[l], &dir.join("images"))
                 .await
@@ -45,7 +48,11 @@ fn main() {
                     let t = Instant::now();
                     let r = runner::check_step(&docker, engine.cli(), step, &player.answers).await;
                     times.push(t.elapsed());
-                    assert!(runner::all_pass(&r), "step {} does not pass", step.id.get_ref());
+                    assert!(
+                        runner::all_pass(&r),
+                        "step {} does not pass",
+                        step.id.get_ref()
+                    );
                 }
                 times.sort();
                 println!(

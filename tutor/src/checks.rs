@@ -538,16 +538,17 @@ async fn read_file(
     let entries = ar
         .entries()
         .map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
-        let mut data = Vec::new();
-        if entry.header().entry_type().is_file() {
-            std::io::Read::read_to_end(&mut entry, &mut data)
-                .map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
-        }
-        return Ok(Some(data));
+    // The first entry is the path itself (a directory's children follow).
+    let Some(entry) = entries.into_iter().next() else {
+        return Ok(Some(Vec::new()));
+    };
+    let mut entry = entry.map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
+    let mut data = Vec::new();
+    if entry.header().entry_type().is_file() {
+        std::io::Read::read_to_end(&mut entry, &mut data)
+            .map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
     }
-    Ok(Some(Vec::new()))
+    Ok(Some(data))
 }
 
 async fn file(f: &FileCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {

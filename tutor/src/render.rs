@@ -149,11 +149,7 @@ pub fn markdown(text: &str, style: Style) -> String {
                 out.push_str(&"  ".repeat(list_depth.saturating_sub(1)));
                 out.push_str("  • ");
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
             Event::Code(c) => {
                 if in_heading {
                     heading.push_str(&c);

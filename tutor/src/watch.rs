@@ -178,11 +178,8 @@ impl Watch<'_> {
                         answering = None;
                         out("\n");
                     }
-                    127 | 8 => {
-                        if buf.pop().is_some() {
-                            out("\u{8} \u{8}");
-                        }
-                    }
+                    127 | 8 if buf.pop().is_some() => out("\u{8} \u{8}"),
+                    127 | 8 => {}
                     k if k >= 32 => {
                         buf.push(k as char);
                         out(&(k as char).to_string());

@@ -65,7 +65,11 @@ async fn exec_and_file_behave(engine: &Engine) {
 }
 
 async fn common_checks(engine: &Engine) {
-    sh(engine, "CLI run -d --name ck-run --label course=ck busybox sleep 300", 0);
+    sh(
+        engine,
+        "CLI run -d --name ck-run --label course=ck busybox sleep 300",
+        0,
+    );
     sh(engine, "CLI run --name ck-done busybox sh -c 'exit 3'", 3);
     let cases = [
         ("kind = \"container\"\nname = \"ck-run\"\nrunning = true\ntty = false\nimage = \"busybox\"", true),
@@ -89,7 +93,9 @@ async fn common_checks(engine: &Engine) {
         ("kind = \"all\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", false),
     ];
     for (src, want) in cases {
-        let o = eval(engine, &check(src)).await.unwrap_or_else(|e| panic!("{src}: {e}"));
+        let o = eval(engine, &check(src))
+            .await
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
         assert_eq!(o.passed(), want, "{src}: {o:?}");
         if let Outcome::Fail { failure, .. } = o {
             assert_eq!(failure, "nope");
