@@ -48,6 +48,9 @@ enum Verb {
         /// Allow `n` to skip a step whose checks do not pass.
         #[arg(long)]
         force: bool,
+        /// Play each step's solution (for showing a class).
+        #[arg(long)]
+        demo: bool,
     },
     /// Check the current step once; exit 0 when it passes.
     Check {
@@ -305,7 +308,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Verb::Lesson { lesson: key, force } => {
+        Verb::Lesson {
+            lesson: key,
+            force,
+            demo,
+        } => {
             let lessons = load_lessons(&dir)?;
             let l = lesson::find(&lessons, key)?;
             let docker = engine.ensure_running().await?;
@@ -317,6 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lesson: l,
                 progress_path: &ppath,
                 force: *force,
+                demo: *demo,
                 style,
             }
             .run()

@@ -21,6 +21,8 @@ pub enum WatchError {
     Progress(#[from] crate::progress::ProgressError),
     #[error("terminal: {0}")]
     Terminal(nix::Error),
+    #[error("demo: {0}")]
+    Demo(String),
 }
 
 /// Keys without Enter, no echo; restored when dropped (also on panic).
@@ -79,6 +81,8 @@ pub struct Watch<'a> {
     pub lesson: &'a LoadedLesson,
     pub progress_path: &'a Path,
     pub force: bool,
+    /// Play each step's solve script, for showing a class.
+    pub demo: bool,
     pub style: Style,
 }
 
@@ -148,7 +152,40 @@ impl Watch<'_> {
         self.show(index, &progress);
         let mut passed = false;
         let mut answering: Option<(usize, String)> = None;
+        let workdir = tempfile::tempdir().map_err(|e| WatchError::Demo(e.to_string()))?;
+        let mut player = crate::solve::Player {
+            engine: self.engine,
+            docker: &self.docker,
+            workdir: workdir.path(),
+            terminals: Default::default(),
+            answers: Default::default(),
+        };
+        let mut demo_pending = self.demo;
         let result = loop {
+            if demo_pending {
+                demo_pending = false;
+                let step = runner::step(self.lesson, index);
+                out(&format!(
+                    "{}\n",
+                    self.style.dim("(demo: playing the solution)")
+                ));
+                for a in step.solve.iter().flat_map(|s| s.get_ref().script.iter()) {
+                    out(&format!(
+                        "  {}\n",
+                        self.style.code(&describe_action(a.get_ref(), cli))
+                    ));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Err(e) = player.play(step).await {
+                    out(&format!("{} {e}\n", self.style.bad("demo failed:")));
+                }
+                for (q, a) in &player.answers {
+                    progress
+                        .entry(self.lesson)
+                        .answers
+                        .insert(q.clone(), a.clone());
+                }
+            }
             let Some(w) = rx.recv().await else {
                 break Ok(());
             };
@@ -230,6 +267,7 @@ impl Watch<'_> {
                             break Ok(());
                         }
                         passed = false;
+                        demo_pending = self.demo;
                     } else {
                         out("Not yet: this step's checks do not pass (press c to see why, or use --force).\n");
                     }
@@ -252,6 +290,7 @@ impl Watch<'_> {
                 if self.next(&mut index, &mut progress)? {
                     break Ok(());
                 }
+                demo_pending = self.demo;
             } else if explicit {
                 out(&format!(
                     "{}\n{}",
@@ -261,6 +300,7 @@ impl Watch<'_> {
             }
         };
         drop(raw);
+        player.terminals.close();
         events.abort();
         ticker.abort();
         result
@@ -293,6 +333,34 @@ impl Watch<'_> {
             self.style
                 .dim("[h] hint  [c] check now  [n] next  [l] lessons  [a] answer quiz  [q] quit")
         ));
+    }
+}
+
+/// One solve action as a line for the class to read.
+fn describe_action(a: &crate::lesson::Action, cli: &str) -> String {
+    let r = |s: &str| crate::template::render(s, cli).unwrap_or_else(|_| s.to_string());
+    if let Some(c) = &a.run {
+        format!("$ {}", r(c))
+    } else if let Some(c) = &a.spawn {
+        format!("$ {}   (in a terminal)", r(c))
+    } else if let Some(e) = &a.expect {
+        format!("(wait for {e})")
+    } else if let Some(t) = &a.send {
+        format!("type {:?}", r(t))
+    } else if let Some(k) = &a.send_control {
+        let keys: Vec<String> = k
+            .chars()
+            .map(|c| format!("Ctrl-{}", c.to_ascii_uppercase()))
+            .collect();
+        keys.join(" ")
+    } else if let Some(w) = &a.write {
+        format!("write {w}")
+    } else if let Some(c) = &a.wait_for {
+        format!("(wait for a {} check)", c.kind())
+    } else if let (Some(ans), Some(q)) = (&a.answer, &a.quiz) {
+        format!("answer {q}: {ans}")
+    } else {
+        String::new()
     }
 }
 
