@@ -79,6 +79,12 @@ enum Verb {
     Lint { files: Vec<PathBuf> },
     /// Is this machine ready? Each item with what to do.
     Doctor,
+    /// Render the lessons as mdBook chapters (commands shown for --engine).
+    Book {
+        /// Output directory (e.g. book/src/lessons).
+        #[arg(long, default_value = "book/src/lessons")]
+        out: PathBuf,
+    },
     /// Bootstrap base images and build the images lessons require.
     Setup {
         #[arg(value_name = "LESSON")]
@@ -278,6 +284,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             p.save(&ppath)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Book { out } => {
+            let lessons = load_lessons(&dir)?;
+            let written = whaletutor::book::write(&lessons, out, engine.cli())?;
+            for w in written {
+                println!("{}", w.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Verb::Doctor => {

@@ -219,6 +219,15 @@ pub async fn verify_lesson(
         time: Duration::ZERO,
         problems: Vec::new(),
     };
+    let only = |word: &str| lesson.lesson.requires.iter().any(|r| r.get_ref() == word);
+    let skip = match engine.kind {
+        EngineKind::Whale => only("docker-only"),
+        EngineKind::Docker => only("whale-only"),
+    };
+    if skip {
+        row.lesson.push_str(" (skipped: not for this engine)");
+        return row;
+    }
     let workdir = match tempfile::Builder::new()
         .prefix("whaletutor-work-")
         .tempdir()
