@@ -153,9 +153,21 @@ pub async fn build(docker: &Docker, image: &str, dir: &Path) -> Result<(), Setup
             }
             Err(e) => {
                 pb.finish_and_clear();
+                let missing = matches!(
+                    &e,
+                    bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
+                        if message.contains("page not found")
+                );
+                let detail = if missing {
+                    "the engine does not serve POST /build yet (whale build is coming): build it on docker, or wait for `whale build`".to_string()
+                } else if last.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{e} (last output: {last})")
+                };
                 return Err(SetupError::Build {
                     image: image.into(),
-                    detail: format!("{e} (last output: {last})"),
+                    detail,
                 });
             }
         }

@@ -70,6 +70,7 @@ impl Drop for RawMode {
 
 enum Wake {
     Key(u8),
+    Quit,
     Event,
     Tick,
 }
@@ -136,6 +137,22 @@ impl Watch<'_> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+        // A terminal closed or a kill: leave like `q`, restoring the terminal.
+        let stx = tx.clone();
+        let signals = tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let _ = stx.send(Wake::Quit).await;
+        });
         let ttx = tx.clone();
         let ticker = tokio::spawn(async move {
             let mut t = tokio::time::interval(Duration::from_millis(500));
@@ -189,6 +206,9 @@ impl Watch<'_> {
             let Some(w) = rx.recv().await else {
                 break Ok(());
             };
+            if matches!(w, Wake::Quit) {
+                break Ok(());
+            }
             let explicit = matches!(w, Wake::Key(b'c'));
             if let (Some((qi, buf)), Wake::Key(k)) = (answering.as_mut(), &w) {
                 let step = runner::step(self.lesson, index);
@@ -226,7 +246,7 @@ impl Watch<'_> {
                 continue;
             }
             match w {
-                Wake::Key(b'q') | Wake::Key(3) | Wake::Key(4) => break Ok(()),
+                Wake::Quit | Wake::Key(b'q') | Wake::Key(3) | Wake::Key(4) => break Ok(()),
                 Wake::Key(b'h') => {
                     let step = runner::step(self.lesson, index);
                     let e = progress.entry(self.lesson);
@@ -303,6 +323,7 @@ impl Watch<'_> {
         player.terminals.close();
         events.abort();
         ticker.abort();
+        signals.abort();
         result
     }
 
