@@ -67,8 +67,8 @@ cleanup() {
     fi
     # Anything still holding the bench root (a daemon the CLI restarted, a shim).
     for p in /proc/[0-9]*; do
-        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
-            tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -q "^$T"; then
+        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
+            { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -q "^$T"; then
             kill -9 "${p#/proc/}" 2>/dev/null
         fi
     done
@@ -107,7 +107,7 @@ for _ in $(seq 200); do
     kill -0 "$DAEMON_PID" 2>/dev/null || { echo "error: whale daemon died:" >&2; cat "$T/daemon.log" >&2; exit 1; }
     sleep 0.05
 done
-"$WHALE" bootstrap busybox >/dev/null
+"$WHALE" bootstrap busybox >/dev/null 2>&1 || { echo "error: whale bootstrap busybox failed (is busybox-static installed?)" >&2; "$WHALE" bootstrap busybox; exit 1; }
 
 if [ "${BENCH_DOCKERD:-}" = 1 ]; then
     echo "==> private dockerd on $T/docker.sock (no bridge, no iptables)"

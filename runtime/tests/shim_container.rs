@@ -69,7 +69,9 @@ fn build_lower(lower: &Path) {
 
 impl Fixture {
     fn new(args: &[&str]) -> Fixture {
-        std::env::set_var(client::SHIM_BIN_ENV, env!("CARGO_BIN_EXE_whale"));
+        // Once, before any test spawns: setenv races with other threads.
+        static SET_BIN: std::sync::Once = std::sync::Once::new();
+        SET_BIN.call_once(|| std::env::set_var(client::SHIM_BIN_ENV, env!("CARGO_BIN_EXE_whale")));
         let tmp = tempfile::Builder::new()
             .prefix("whale-shim-test")
             .tempdir()
@@ -258,7 +260,7 @@ async fn pid1_hostname_loopback_only_and_caps() {
         "echo $$; hostname; ls /sys/class/net; grep CapBnd /proc/self/status; \
          cat /etc/hostname; wc -c < /proc/timer_list; touch /proc/sys/x 2>/dev/null || echo ro; \
          mknod /tmp/mem c 1 1 && head -c1 /tmp/mem 2>/dev/null || echo denied; \
-         ls /dev; ps -o pid,comm",
+         ls /dev; ps -o pid,comm; grep -E '^(Cap|NoNewPrivs)' /proc/self/status",
     ));
     let o = f.run().await.unwrap();
     assert_eq!(o.exit_code, 0, "{o:?}");
@@ -282,14 +284,26 @@ async fn pid1_hostname_loopback_only_and_caps() {
             "/dev/{dev} missing: {o:?}"
         );
     }
+    // Docker's default set (runc >= 1.1.2: nothing inheritable), no_new_privs.
+    for want in [
+        "CapInh:\t0000000000000000",
+        "CapPrm:\t00000000a80425fb",
+        "CapEff:\t00000000a80425fb",
+        "CapAmb:\t0000000000000000",
+        "NoNewPrivs:\t1",
+    ] {
+        assert!(o.stdout.lines().any(|l| l == want), "{want} missing: {o:?}");
+    }
     // ps shows only the container's own processes.
     let ps: Vec<&str> = o
         .stdout
         .lines()
         .skip_while(|l| !l.contains("PID"))
+        .take_while(|l| !l.starts_with("Cap"))
         .collect();
-    assert_eq!(ps.len(), 2, "{ps:?}");
-    assert!(ps[1].trim_start().starts_with("1 "), "{ps:?}");
+    assert_eq!(ps.len(), 3, "only sh and ps: {ps:?}");
+    assert_eq!(ps[1].split_whitespace().collect::<Vec<_>>(), ["1", "sh"]);
+    assert!(ps[2].ends_with(" ps"), "{ps:?}");
     let log = fs::read_to_string(&f.spec.log_path).unwrap();
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(first["log"], "1\n");
@@ -324,6 +338,9 @@ async fn exit_code_stderr_and_log() {
     assert_eq!(state["exit_code"], 3);
     assert_eq!(state["pid"], 0);
     f.assert_clean();
+    // `run --rm`: the daemon deletes the container dir as soon as it has
+    // the Exit, while the namespace may still be going away.
+    fs::remove_dir_all(&f.dir).unwrap();
 }
 
 #[tokio::test]
@@ -390,10 +407,15 @@ async fn signal_kill_is_137_and_status_reports_running() {
         async move { client::wait(&s).await }
     });
     // Running is recorded once the container has lived a few ms.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let state: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&f.spec.state_path).unwrap()).unwrap();
-    assert_eq!(state["status"], "running");
+    let mut state = serde_json::Value::Null;
+    for _ in 0..200 {
+        if let Ok(text) = fs::read_to_string(&f.spec.state_path) {
+            state = serde_json::from_str(&text).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state["status"], "running", "{state}");
     assert_eq!(state["pid"], pid);
     // SIGTERM is ignored by a PID 1 without a handler, as in Docker.
     client::signal(&f.socket(), 9).await.unwrap();
@@ -404,6 +426,11 @@ async fn signal_kill_is_137_and_status_reports_running() {
         client::status(&f.socket()).await,
         Err(ShimError::NotRunning { .. })
     ));
+    // Late waiters get the recorded exit.
+    let late = client::wait_or_recorded(&f.socket(), &f.spec.state_path)
+        .await
+        .unwrap();
+    assert_eq!(late, exit);
     f.assert_clean();
 }
 
@@ -555,7 +582,7 @@ async fn writes_land_in_upper_not_lower() {
 #[tokio::test]
 async fn tty_output_is_raw() {
     require_root!();
-    let mut f = Fixture::new(&sh("tty; echo hi"));
+    let mut f = Fixture::new(&sh("tty; echo hi; ls /dev/console"));
     f.spec.tty = true;
     f.spec.console_size = Some((30, 100));
     f.write_spec();
@@ -576,7 +603,8 @@ async fn tty_output_is_raw() {
     attach.read_to_end(&mut out).await.unwrap();
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains("hi\r\n"), "{out:?}");
-    assert!(!out.contains("not a tty"), "{out:?}");
+    // The pty comes from the container's own devpts, as with runc.
+    assert!(out.starts_with("/dev/pts/0\r\n"), "{out:?}");
     assert_eq!(read_exit(wait).await.exit_code, 0);
     f.assert_clean();
 }
@@ -699,4 +727,143 @@ async fn tty_stdin_and_detach_keys() {
     client::signal(&f.socket(), 9).await.unwrap();
     assert_eq!(read_exit(wait).await.exit_code, 137);
     f.assert_clean();
+}
+
+#[tokio::test]
+async fn many_layers_mount_through_relative_paths() {
+    require_root!();
+    let mut f = Fixture::new(&sh("cat /who; ls / | grep -c '^layer'"));
+    // 60 layers with 64-hex names: ~6 KB of absolute lowerdir options,
+    // more than a page, so the shim must fall back to relative paths.
+    let layers = f.root.join("layers");
+    let mut lowers = Vec::new();
+    for i in 0..60 {
+        let d = layers.join(format!("{:064x}", 0xabc000 + i));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join(format!("layer{i}")), "").unwrap();
+        fs::write(d.join("who"), format!("layer {i}\n")).unwrap();
+        lowers.push(d);
+    }
+    lowers.push(f.lower.clone()); // busybox at the bottom
+                                  // Even relative to their common parent these exceed a page: the shim
+                                  // must use its short layer links.
+    let total: usize = lowers
+        .iter()
+        .map(|p| p.strip_prefix(&f.root).unwrap().as_os_str().len() + 1)
+        .sum();
+    assert!(total > 4096, "the test must exceed a page ({total})");
+    f.spec.lower_dirs = lowers;
+    let o = f.run().await.unwrap();
+    assert_eq!(o.exit_code, 0, "{o:?}");
+    assert_eq!(o.stdout, "layer 0\n60\n", "top-most layer first");
+    f.assert_clean();
+}
+
+#[tokio::test]
+async fn pids_limit_stops_forks() {
+    require_root!();
+    let script = "i=0; while [ $i -lt 8 ]; do sleep 1 & i=$((i+1)); done; echo forked";
+    // Control: without a limit, eight background jobs start fine.
+    let f = Fixture::new(&sh(script));
+    let o = f.run().await.unwrap();
+    assert_eq!((o.stdout.as_str(), o.exit_code), ("forked\n", 0), "{o:?}");
+    f.assert_clean();
+
+    let mut f = Fixture::new(&sh(script));
+    f.spec.resources.pids_limit = Some(4);
+    let o = f.run().await.unwrap();
+    assert!(o.stderr.contains("can't fork"), "{o:?}");
+    assert_eq!(o.stdout, "", "{o:?}");
+    assert_ne!(o.exit_code, 0);
+    f.assert_clean();
+}
+
+#[tokio::test]
+async fn a_dead_shims_container_is_cleaned_up_by_remove_container_cgroup() {
+    require_root!();
+    let f = Fixture::new(&["sleep", "1000"]);
+    f.write_spec();
+    let shim = client::spawn(&f.dir).await.unwrap();
+    let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    shim.start().await.unwrap();
+    assert_eq!(
+        cgroup::container_pids(&f.spec.cgroup_path).unwrap(),
+        vec![pid]
+    );
+    // The shim dies hard: nobody records the exit or removes the cgroup.
+    std::process::Command::new("kill")
+        .args(["-9", &shim_pid.to_string()])
+        .status()
+        .unwrap();
+    cgroup::remove_container_cgroup(&f.spec.cgroup_path).unwrap();
+    for _ in 0..200 {
+        let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "init still alive: {stat}"
+    );
+    assert!(cgroup::container_pids(&f.spec.cgroup_path).is_err());
+    // The stale socket is the daemon's to delete with the container dir.
+    let _ = fs::remove_file(f.socket());
+    f.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_containers_at_once() {
+    require_root!();
+    let fixtures: Vec<Fixture> = (0..20)
+        .map(|i| Fixture::new(&sh(&format!("echo {i}"))))
+        .collect();
+    let runs = fixtures.iter().map(|f| f.run());
+    let outcomes = futures_util::future::join_all(runs).await;
+    for (i, (o, f)) in outcomes.into_iter().zip(&fixtures).enumerate() {
+        let o = o.unwrap();
+        assert_eq!((o.stdout, o.exit_code), (format!("{i}\n"), 0));
+        f.assert_clean();
+    }
+}
+
+#[tokio::test]
+async fn megabytes_of_output_reach_the_client_and_the_log() {
+    require_root!();
+    let f = Fixture::new(&sh(
+        "s=x; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do s=$s$s; done; \
+         i=0; while [ $i -lt 1000 ]; do echo $s; i=$((i+1)); done",
+    ));
+    let o = f.run().await.unwrap();
+    assert_eq!(o.exit_code, 0);
+    assert_eq!(o.stdout.len(), 1000 * 4097);
+    assert!(o.stdout.lines().all(|l| l.len() == 4096));
+    let log = fs::read_to_string(&f.spec.log_path).unwrap();
+    assert_eq!(log.lines().count(), 1000);
+    f.assert_clean();
+}
+
+#[tokio::test]
+async fn a_container_can_be_started_again() {
+    require_root!();
+    let f = Fixture::new(&sh(
+        "echo start; cat /count 2>/dev/null; echo run >> /count",
+    ));
+    let first = f.run().await.unwrap();
+    assert_eq!((first.stdout.as_str(), first.exit_code), ("start\n", 0));
+    f.assert_clean();
+    // Same upper dir: the second run sees what the first one wrote.
+    let second = f.run().await.unwrap();
+    assert_eq!(
+        (second.stdout.as_str(), second.exit_code),
+        ("start\nrun\n", 0)
+    );
+    f.assert_clean();
+    // The log keeps both runs, as Docker's json-file does.
+    let log = fs::read_to_string(&f.spec.log_path).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
 }

@@ -610,6 +610,8 @@ pub struct World {
     socket: PathBuf,
     daemon: Mutex<Option<Child>>,
     bootstrapped: Mutex<bool>,
+    /// Set once torn down, so Drop does nothing more.
+    destroyed: bool,
 }
 
 impl World {
@@ -632,6 +634,10 @@ impl World {
     /// A new, empty world; nothing is started.
     #[track_caller]
     pub fn without_daemon() -> World {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the end-to-end tests run real containers: run them as root (sudo -E cargo test --workspace)"
+        );
         // Build (or find) the binary first: a build failure should not leave a dir behind.
         whale_bin();
         let parent = Path::new("/var/tmp");
@@ -665,6 +671,7 @@ impl World {
             base,
             daemon: Mutex::new(None),
             bootstrapped: Mutex::new(false),
+            destroyed: false,
         }
     }
 
@@ -906,6 +913,23 @@ impl World {
             .map(str::to_string)
     }
 
+    /// Waits (up to 15 s) until `whale top NAME` shows a process whose
+    /// command line contains `needle`: proof that the container's init got
+    /// past its set-up (for instance installed its signal traps).
+    #[track_caller]
+    pub fn wait_for_top(&self, name: &str, needle: &str) {
+        let found = wait_for(Duration::from_secs(15), || {
+            let out = self.whale(&["top", name]);
+            (out.ok() && out.stdout.contains(needle)).then_some(())
+        });
+        if found.is_none() {
+            panic!(
+                "`whale top {name}` never showed {needle:?}:\n{}",
+                self.whale(&["top", name])
+            );
+        }
+    }
+
     /// `whale inspect -f TEMPLATE NAME`, trimmed.
     #[track_caller]
     pub fn inspect_f(&self, template: &str, name: &str) -> String {
@@ -1055,6 +1079,13 @@ impl World {
         format!("{pid} {}", shown.join(" "))
     }
 
+    /// Tears the world down now (what Drop does) and returns what the
+    /// engine left behind instead of panicking about it.
+    pub fn destroy(mut self) -> Vec<String> {
+        self.destroyed = true;
+        self.cleanup()
+    }
+
     fn cleanup(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
 
@@ -1184,6 +1215,9 @@ impl Default for World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        if self.destroyed {
+            return;
+        }
         let panicking = std::thread::panicking();
         if panicking {
             eprintln!(

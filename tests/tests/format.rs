@@ -94,7 +94,8 @@ fn quiet_flags() {
 #[test]
 fn inspect_format() {
     let w = World::with_busybox();
-    w.whale_ok(&["run", "--name", "test01", "busybox", "sh", "-c", "exit 2"]);
+    w.whale(&["run", "--name", "test01", "busybox", "sh", "-c", "exit 2"])
+        .expect_code(2);
     assert_eq!(w.inspect_f("{{.State.ExitCode}}", "test01"), "2");
     assert_eq!(
         w.inspect_f("{{.State.Status}} {{.State.Running}}", "test01"),
@@ -106,12 +107,16 @@ fn inspect_format() {
         w.inspect_f("{{json .Config.Cmd}}", "test01"),
         r#"["sh","-c","exit 2"]"#
     );
-    let both = w.whale_ok(&["inspect", "--format", "{{.Name}}", "test01", "busybox"]);
+    // `.Id` is a field of both a container and an image (`.Name` is not).
+    let both = w.whale_ok(&["inspect", "--format", "{{.Id}}", "test01", "busybox"]);
+    let lines = both.lines();
     assert_eq!(
-        both.lines().len(),
+        lines.len(),
         2,
         "inspect takes containers and images:\n{both}"
     );
+    assert!(is_hex(lines[0], 64), "{both}");
+    assert!(lines[1].starts_with("sha256:"), "{both}");
     let bad = w.whale(&["inspect", "-f", "{{.State.ExitCode", "test01"]);
     assert!(!bad.ok(), "a malformed template is an error:\n{bad}");
 }

@@ -57,9 +57,19 @@ fn sleeper_survives_kill_9_of_the_daemon() {
 #[test]
 fn exit_codes_recorded_while_the_daemon_is_dead() {
     let w = World::with_busybox();
-    w.run_d(&["--name", "later", "busybox", "sh", "-c", "sleep 1; exit 7"]);
+    w.run_d(&["--name", "later", "busybox", "sh", "-c", "sleep 3; exit 7"]);
+    let pid = w.pid_of("later");
     w.kill_daemon();
-    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        wait_for(Duration::from_secs(15), || (!pid_alive(pid)).then_some(())).is_some(),
+        "the container should have exited by itself"
+    );
+    // Give the shim a moment to record the status it just reaped.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !w.ping(),
+        "no daemon yet: the exit was recorded without one"
+    );
     let line = w.ps_line(true, "later").expect("later in ps -a");
     assert!(line.contains("Exited (7)"), "{line}");
     assert_eq!(w.inspect_f("{{.State.ExitCode}}", "later"), "7");
@@ -108,7 +118,7 @@ fn create_start_wait_logs() {
 #[test]
 fn wait_blocks_until_exit() {
     let w = World::with_busybox();
-    w.run_d(&["--name", "w1", "busybox", "sh", "-c", "sleep 1; exit 5"]);
+    w.run_d(&["--name", "w1", "busybox", "sh", "-c", "sleep 2; exit 5"]);
     let start = Instant::now();
     let out = w.whale_ok(&["wait", "w1"]);
     assert_eq!(out.out(), "5", "{out}");
@@ -124,19 +134,19 @@ fn logs_keep_stdout_and_stderr_apart() {
     w.whale_ok(&[
         "run",
         "--name",
-        "l",
+        "logger",
         "busybox",
         "sh",
         "-c",
         "echo out1; echo err1 >&2; echo out2",
     ]);
-    let logs = w.whale_ok(&["logs", "l"]);
+    let logs = w.whale_ok(&["logs", "logger"]);
     assert_eq!(logs.stdout, "out1\nout2\n", "{logs}");
     assert_eq!(logs.stderr, "err1\n", "{logs}");
     let raw = std::fs::read_to_string(
         w.root()
             .join("containers")
-            .join(w.inspect_f("{{.Id}}", "l"))
+            .join(w.inspect_f("{{.Id}}", "logger"))
             .join("container.log"),
     )
     .unwrap_or_default();
@@ -152,17 +162,22 @@ fn top_lists_the_container_processes() {
     let w = World::with_busybox();
     w.run_d(&[
         "--name",
-        "t",
+        "topper",
         "busybox",
         "sh",
         "-c",
         "sleep 1000 & sleep 999; wait",
     ]);
     let out = wait_for(Duration::from_secs(5), || {
-        let out = w.whale_ok(&["top", "t"]);
+        let out = w.whale_ok(&["top", "topper"]);
         (out.stdout.contains("sleep 1000") && out.stdout.contains("sleep 999")).then_some(out)
     })
-    .unwrap_or_else(|| panic!("top never showed both sleeps:\n{}", w.whale(&["top", "t"])));
+    .unwrap_or_else(|| {
+        panic!(
+            "top never showed both sleeps:\n{}",
+            w.whale(&["top", "topper"])
+        )
+    });
     let header = out.lines()[0].to_string();
     assert!(header.contains("PID") && header.contains("CMD"), "{out}");
     assert_eq!(out.lines().len(), 4, "header + sh + 2 sleeps:\n{out}");
@@ -261,7 +276,7 @@ fn kill_delivers_signals() {
         "-c",
         "trap 'exit 7' USR1; while true; do sleep 0.1; done",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    w.wait_for_top("trapper", "sleep 0.1");
     w.whale_ok(&["kill", "-s", "USR1", "trapper"]);
     assert_eq!(w.whale_ok(&["wait", "trapper"]).out(), "7");
     w.run_d(&["--name", "victim", "busybox", "sleep", "1000"]);
@@ -289,7 +304,7 @@ fn stop_lets_a_trapping_init_exit_cleanly() {
         "-c",
         "trap 'exit 0' TERM; while true; do sleep 0.1; done",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    w.wait_for_top("polite", "sleep 0.1");
     let start = Instant::now();
     w.whale_ok(&["stop", "polite"]);
     assert!(
@@ -322,4 +337,27 @@ fn the_cli_starts_the_daemon_when_the_socket_is_absent() {
         w.socket().display()
     );
     assert_eq!(w.daemon_pids().len(), 1, "exactly one daemon for this root");
+}
+
+#[test]
+fn a_readopted_container_can_be_waited_on_and_keeps_logging() {
+    let w = World::with_busybox();
+    w.run_d(&[
+        "--name",
+        "adopted",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; sleep 3; echo after; exit 9",
+    ]);
+    w.wait_for_top("adopted", "sleep 3");
+    w.kill_daemon();
+    // `wait` starts a new daemon, which must re-adopt the container from
+    // disk and its shim, then report the real exit code.
+    let out = w.whale_ok(&["wait", "adopted"]);
+    assert_eq!(out.out(), "9", "{out}");
+    let logs = w.whale_ok(&["logs", "adopted"]);
+    assert_eq!(logs.stdout, "before\nafter\n", "{logs}");
+    let line = w.ps_line(true, "adopted").expect("adopted in ps -a");
+    assert!(line.contains("Exited (9)"), "{line}");
 }

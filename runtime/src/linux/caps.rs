@@ -64,7 +64,12 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// Set effective, permitted and inheritable to `mask`, and clear ambient.
+/// Set effective and permitted to `mask`, clear inheritable and ambient.
+///
+/// Inheritable stays empty as in Docker since the fix for CVE-2022-29162
+/// (moby 20.10.16, runc 1.1.2; this machine's docker shows CapInh 0): with
+/// inheritable caps, a non-root user could gain them by running a binary
+/// that carries file inheritable capabilities.
 pub fn set_capabilities(mask: u64) -> io::Result<()> {
     let mut hdr = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
@@ -76,12 +81,12 @@ pub fn set_capabilities(mask: u64) -> io::Result<()> {
         CapData {
             effective: lo,
             permitted: lo,
-            inheritable: lo,
+            inheritable: 0,
         },
         CapData {
             effective: hi,
             permitted: hi,
-            inheritable: hi,
+            inheritable: 0,
         },
     ];
     // SAFETY: header and a two-element data array of the v3 layout, both

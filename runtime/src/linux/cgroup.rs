@@ -137,7 +137,7 @@ impl Cgroup {
             Version::V2 => &[""],
         };
         let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-        let mut mounts_seen: Vec<PathBuf> = Vec::new();
+        let mut mounts_seen: Vec<String> = Vec::new();
         for &c in controllers {
             // Only memory is required on v1 (limits, OOM); a machine without
             // e.g. freezer mounted still runs containers.
@@ -156,7 +156,7 @@ impl Cgroup {
                 root.join(c)
             };
             // Co-mounted controllers (`cpu -> cpu,cpuacct`) share one directory.
-            let canon = fs::canonicalize(&mount).unwrap_or_else(|_| mount.clone());
+            let canon = hierarchy_name(root, c);
             if mounts_seen.contains(&canon) {
                 continue;
             }
@@ -192,11 +192,7 @@ impl Cgroup {
         }
         self.dirs
             .iter()
-            .filter_map(|(c, _)| {
-                let mount = self.root.join(c);
-                let canon = fs::canonicalize(&mount).unwrap_or(mount);
-                canon.file_name().map(|n| n.to_string_lossy().into_owned())
-            })
+            .map(|(c, _)| hierarchy_name(&self.root, c))
             .collect()
     }
 
@@ -451,6 +447,19 @@ fn enable_v2_controllers(dir: &Path) {
     }
 }
 
+/// The name of the hierarchy mounted for `controller` under `root`: the
+/// controller itself, or the target of its alias link (`cpu -> cpu,cpuacct`).
+/// One readlink, not a full canonicalize: this is on every container start.
+fn hierarchy_name(root: &Path, controller: &str) -> String {
+    match fs::read_link(root.join(controller)) {
+        Ok(target) => target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| controller.to_string()),
+        Err(_) => controller.to_string(),
+    }
+}
+
 fn read(path: &Path) -> Result<String, CgroupError> {
     fs::read_to_string(path).map_err(|source| CgroupError::Read {
         path: path.to_path_buf(),
@@ -550,6 +559,21 @@ mod tests {
         assert_eq!(dir("cpu"), t.path().join("cpu/whale/abc123"));
         assert!(dir("freezer").is_dir());
         assert_eq!(cg.join_files()[0].file_name().unwrap(), "tasks");
+    }
+
+    #[test]
+    fn v1_co_mounted_controllers_share_a_dir() {
+        let t = tempfile::tempdir().unwrap();
+        for c in ["memory", "cpu,cpuacct", "pids"] {
+            fs::create_dir_all(t.path().join(c)).unwrap();
+        }
+        std::os::unix::fs::symlink("cpu,cpuacct", t.path().join("cpu")).unwrap();
+        std::os::unix::fs::symlink("cpu,cpuacct", t.path().join("cpuacct")).unwrap();
+        let own = "4:memory:/\n3:cpu,cpuacct:/\n2:pids:/\n";
+        let cg = Cgroup::resolve(Version::V1, t.path(), own, "whale/x").unwrap();
+        let names: Vec<&str> = cg.dirs.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, vec!["memory", "cpu", "pids"]);
+        assert_eq!(cg.v1_hierarchies(), vec!["memory", "cpu,cpuacct", "pids"]);
     }
 
     #[test]

@@ -57,6 +57,9 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> M
 pub struct OverlayOptions {
     pub chdir: Option<PathBuf>,
     pub data: String,
+    /// Short symlinks to create in `chdir` first: (name, layer dir). Used
+    /// when even relative paths do not fit (dozens of 64-hex layer names).
+    pub links: Vec<(String, PathBuf)>,
 }
 
 fn checked(p: &Path) -> Result<&str, MountError> {
@@ -79,7 +82,11 @@ pub fn overlay_options(
     let lowers: Vec<&str> = lower.iter().map(|p| checked(p)).collect::<Result<_, _>>()?;
     let data = format!("lowerdir={}{tail}", lowers.join(":"));
     if data.len() < PAGE_LIMIT {
-        return Ok(OverlayOptions { chdir: None, data });
+        return Ok(OverlayOptions {
+            chdir: None,
+            data,
+            links: Vec::new(),
+        });
     }
     // Relative to the deepest directory every layer shares (the store's
     // diff dir), each lower costs only its own name.
@@ -100,15 +107,33 @@ pub fn overlay_options(
         })
         .collect();
     let data = format!("lowerdir={}{tail}", rel.join(":"));
+    if data.len() < PAGE_LIMIT {
+        return Ok(OverlayOptions {
+            chdir: Some(common),
+            data,
+            links: Vec::new(),
+        });
+    }
+    // Last resort, as Docker's overlay2 does with its `l/` dir: short
+    // symlinks named 0, 1, 2... beside the work dir, one per layer.
+    let links: Vec<(String, PathBuf)> = lower
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i.to_string(), l.clone()))
+        .collect();
+    let names: Vec<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
+    let data = format!("lowerdir={}{tail}", names.join(":"));
     if data.len() >= PAGE_LIMIT {
         return Err(MountError::TooManyLayers {
             layers: lower.len(),
             len: data.len(),
         });
     }
+    let link_dir = work.parent().unwrap_or(Path::new("/")).join("layer-links");
     Ok(OverlayOptions {
-        chdir: Some(common),
+        chdir: Some(link_dir),
         data,
+        links,
     })
 }
 
@@ -208,6 +233,66 @@ fn touch(p: &Path) -> Result<(), MountError> {
         .map_err(io_err("create", p))
 }
 
+/// Make `root/rel` an existing directory (`dir_mode` Some) or file (None)
+/// without following any symlink the image put on the way: before
+/// pivot_root, an absolute link would point into the HOST's tree. Links
+/// are replaced (in the container's upper dir), as their targets would be.
+fn prepare_target(root: &Path, rel: &str, dir_mode: Option<u32>) -> Result<PathBuf, MountError> {
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let mut cur = root.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        if *part == ".." {
+            return Err(MountError::Io {
+                what: "use",
+                path: cur.join(part),
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        cur.push(part);
+        let last = i + 1 == parts.len();
+        let want_dir = !last || dir_mode.is_some();
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::remove_file(&cur).map_err(io_err("replace symlink", &cur))?;
+            }
+            Ok(m) if m.is_dir() == want_dir => continue,
+            Ok(_) => {
+                return Err(MountError::Io {
+                    what: "mount on",
+                    path: cur,
+                    source: io::Error::from_raw_os_error(if want_dir {
+                        libc::ENOTDIR
+                    } else {
+                        libc::EISDIR
+                    }),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("inspect", &cur)(e)),
+        }
+        if want_dir {
+            mkdir(
+                &cur,
+                if last {
+                    dir_mode.unwrap_or(0o755)
+                } else {
+                    0o755
+                },
+            )?;
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&cur)
+                .map_err(io_err("create", &cur))?;
+        }
+    }
+    Ok(cur)
+}
+
 fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create device", p))?;
     // SAFETY: c is a valid C string; makedev and mknod take integers.
@@ -228,6 +313,10 @@ fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     Ok(())
 }
 
+fn symlink_to(target: &Path, link: &Path) -> Result<(), MountError> {
+    std::os::unix::fs::symlink(target, link).map_err(io_err("create symlink", link))
+}
+
 fn symlink(target: &str, link: &Path) -> Result<(), MountError> {
     std::os::unix::fs::symlink(target, link).map_err(io_err("create symlink", link))
 }
@@ -241,8 +330,6 @@ pub struct Rootfs<'a> {
     pub merged_dir: &'a Path,
     /// Files bind-mounted into the rootfs: (host file, path inside, e.g. "etc/hosts").
     pub binds: &'a [(PathBuf, &'a str)],
-    /// The pty slave to expose as /dev/console.
-    pub console: Option<&'a Path>,
     /// What to show read-only at /sys/fs/cgroup (the container's own
     /// cgroups, as its cgroup namespace sees them).
     pub cgroups: CgroupView,
@@ -286,16 +373,24 @@ const NOSUID_NODEV_NOEXEC: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | li
 /// Mount the overlay and everything Docker mounts inside it. The caller
 /// must be in its own mount namespace, after [`make_mounts_private`].
 pub fn build_rootfs(r: &Rootfs) -> Result<(), MountError> {
-    let old_umask = super::process::set_umask(0);
-    let result = build_rootfs_inner(r);
-    super::process::set_umask(old_umask);
-    result
+    mount_overlay(r)?;
+    mount_kernel_filesystems(r)
 }
 
-fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
+/// The first half of [`build_rootfs`]: the overlay at the merged dir.
+pub fn mount_overlay(r: &Rootfs) -> Result<(), MountError> {
     let m = r.merged_dir;
     mkdir_all(m)?;
     let opts = overlay_options(r.lower_dirs, r.upper_dir, r.work_dir)?;
+    if let (false, Some(dir)) = (opts.links.is_empty(), &opts.chdir) {
+        // Rebuilt on every start: the image's layers are fixed, but a dir
+        // left by an older run must not point anywhere else.
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        for (name, target) in &opts.links {
+            symlink_to(target, &dir.join(name))?;
+        }
+    }
     if let Some(dir) = &opts.chdir {
         std::env::set_current_dir(dir).map_err(io_err("enter", dir))?;
     }
@@ -307,8 +402,20 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         Some(&opts.data),
     )?;
 
-    let proc_dir = m.join("proc");
-    mkdir(&proc_dir, 0o555)?;
+    Ok(())
+}
+
+/// The second half of [`build_rootfs`]: everything inside the overlay.
+pub fn mount_kernel_filesystems(r: &Rootfs) -> Result<(), MountError> {
+    let old_umask = super::process::set_umask(0);
+    let result = mount_kernel_filesystems_inner(r);
+    super::process::set_umask(old_umask);
+    result
+}
+
+fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
+    let m = r.merged_dir;
+    let proc_dir = prepare_target(m, "proc", Some(0o555))?;
     mount(
         Some(Path::new("proc")),
         &proc_dir,
@@ -317,8 +424,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
         None,
     )?;
 
-    let dev = m.join("dev");
-    mkdir(&dev, 0o755)?;
+    let dev = prepare_target(m, "dev", Some(0o755))?;
     mount(
         Some(Path::new("tmpfs")),
         &dev,
@@ -368,15 +474,12 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
     symlink("/proc/self/fd/0", &dev.join("stdin"))?;
     symlink("/proc/self/fd/1", &dev.join("stdout"))?;
     symlink("/proc/self/fd/2", &dev.join("stderr"))?;
-    symlink("/proc/kcore", &dev.join("core"))?;
-    if let Some(console) = r.console {
-        let target = dev.join("console");
-        touch(&target)?;
-        mount(Some(console), &target, None, libc::MS_BIND, None)?;
+    // As runc: only where the kernel has a /proc/kcore to point at.
+    if Path::new("/proc/kcore").exists() {
+        symlink("/proc/kcore", &dev.join("core"))?;
     }
 
-    let sys = m.join("sys");
-    mkdir(&sys, 0o555)?;
+    let sys = prepare_target(m, "sys", Some(0o555))?;
     let sys_flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
     // In a new netns, sysfs shows only that namespace's devices (`lo`).
     mount(
@@ -390,8 +493,7 @@ fn build_rootfs_inner(r: &Rootfs) -> Result<(), MountError> {
     mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
 
     for (source, inside) in r.binds {
-        let target = m.join(inside);
-        touch(&target)?;
+        let target = prepare_target(m, inside, None)?;
         mount(Some(source), &target, None, libc::MS_BIND, None)?;
     }
 
@@ -474,7 +576,7 @@ fn mask_path(p: &Path, null: &Path) -> Result<(), MountError> {
                 p,
                 Some("tmpfs"),
                 libc::MS_RDONLY,
-                Some("size=0"),
+                None,
             )
         }
         Err(e) => Err(e),
@@ -494,6 +596,15 @@ fn readonly_path(p: &Path) -> Result<(), MountError> {
         libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | NOSUID_NODEV_NOEXEC,
         None,
     )
+}
+
+/// Expose the pty slave `/dev/pts/<index>` as /dev/console, as runc does
+/// (after pivot_root, in the container's own /dev).
+pub fn bind_console(index: u32) -> Result<(), MountError> {
+    let target = Path::new("/dev/console");
+    touch(target)?;
+    let slave = PathBuf::from(format!("/dev/pts/{index}"));
+    mount(Some(&slave), target, None, libc::MS_BIND, None)
 }
 
 /// Make `new_root` the root: pivot_root(".", ".") stacks the old root on top
@@ -527,6 +638,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn targets_never_follow_image_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // An image that points its mount points at the host.
+        std::os::unix::fs::symlink(&outside, root.join("proc")).unwrap();
+        std::os::unix::fs::symlink(outside.join("hosts"), root.join("etc/hosts")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("lnk")).unwrap();
+        let p = prepare_target(&root, "proc", Some(0o555)).unwrap();
+        assert!(std::fs::symlink_metadata(&p).unwrap().is_dir());
+        let h = prepare_target(&root, "etc/hosts", None).unwrap();
+        assert!(std::fs::symlink_metadata(&h).unwrap().is_file());
+        let n = prepare_target(&root, "lnk/hostname", None).unwrap();
+        assert_eq!(n, root.join("lnk/hostname"));
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "host side touched"
+        );
+        assert!(prepare_target(&root, "etc/../x", None).is_err());
+        std::fs::create_dir_all(root.join("etc/hostname")).unwrap();
+        assert!(prepare_target(&root, "etc/hostname", None).is_err());
+    }
+
+    #[test]
     fn overlay_options_absolute_when_short() {
         let o = overlay_options(
             &[PathBuf::from("/s/diff/b"), PathBuf::from("/s/diff/a")],
@@ -557,13 +694,25 @@ mod tests {
     }
 
     #[test]
-    fn overlay_options_refuse_what_cannot_fit_or_parse() {
+    fn overlay_options_use_short_links_past_relative_paths() {
         let lower: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/d/{:064x}", i)))
+            .collect();
+        let o = overlay_options(&lower, Path::new("/c/upper"), Path::new("/c/work")).unwrap();
+        assert_eq!(o.chdir.as_deref(), Some(Path::new("/c/layer-links")));
+        assert!(o.data.starts_with("lowerdir=0:1:2:"), "{}", o.data);
+        assert_eq!(o.links.len(), 200);
+        assert_eq!(o.links[199], ("199".to_string(), lower[199].clone()));
+    }
+
+    #[test]
+    fn overlay_options_refuse_what_cannot_fit_or_parse() {
+        let lower: Vec<PathBuf> = (0..2000)
             .map(|i| PathBuf::from(format!("/d/{:064x}", i)))
             .collect();
         assert!(matches!(
             overlay_options(&lower, Path::new("/u"), Path::new("/w")),
-            Err(MountError::TooManyLayers { layers: 200, .. })
+            Err(MountError::TooManyLayers { layers: 2000, .. })
         ));
         assert!(matches!(
             overlay_options(&[PathBuf::from("/a:b")], Path::new("/u"), Path::new("/w")),

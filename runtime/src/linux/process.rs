@@ -199,36 +199,6 @@ pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// A pty pair: (master, slave, slave path). Both close-on-exec, no
-/// controlling terminal acquired by the caller.
-pub fn openpty(size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd, String)> {
-    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: posix_openpt returns a new descriptor or -1.
-    let master = check(unsafe { libc::posix_openpt(flags) })?;
-    // SAFETY: we own the new descriptor.
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    // SAFETY: grantpt/unlockpt take a valid master descriptor.
-    check(unsafe { libc::grantpt(master.as_raw_fd()) })?;
-    // SAFETY: as above.
-    check(unsafe { libc::unlockpt(master.as_raw_fd()) })?;
-    let mut buf = [0 as libc::c_char; 128];
-    // SAFETY: buf is writable for its whole length, which we pass.
-    let r = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
-    if r != 0 {
-        return Err(io::Error::from_raw_os_error(r));
-    }
-    // SAFETY: ptsname_r NUL-terminated buf on success.
-    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    // SAFETY: name is a valid C string.
-    let slave = check(unsafe { libc::open(name.as_ptr(), flags) })?;
-    // SAFETY: we own the new descriptor.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    if let Some((rows, cols)) = size {
-        set_winsize(master.as_raw_fd(), rows, cols)?;
-    }
-    Ok((master, slave, name.to_string_lossy().into_owned()))
-}
-
 pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
     let ws = libc::winsize {
         ws_row: rows,
@@ -342,4 +312,93 @@ pub fn getpid() -> i32 {
 pub fn close(fd: RawFd) {
     // SAFETY: the caller owns `fd` in this process and never uses it again.
     unsafe { libc::close(fd) };
+}
+
+/// A connected pair of Unix stream sockets, close-on-exec (to pass a
+/// descriptor from the container's init to the shim).
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid two-int out-array.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: the kernel just returned these descriptors; we own them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Send descriptor `fd` over the Unix socket `sock` (SCM_RIGHTS).
+pub fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd];
+    let iov = [std::io::IoSlice::new(b"F")];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).map_err(io::Error::from)?;
+    Ok(())
+}
+
+/// Receive one descriptor sent by [`send_fd`]; blocks until it comes.
+pub fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(io::Error::from)?;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our
+                // table; nobody else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "no descriptor received (the container's init died?)",
+    ))
+}
+
+/// A pty pair from the devpts instance whose `ptmx` is given (the
+/// container's own, so the slave is /dev/pts/N inside it): (master, slave,
+/// N). The slave comes from TIOCGPTPEER, without a path lookup.
+pub fn open_pty_at(
+    ptmx: &std::path::Path,
+    size: Option<(u16, u16)>,
+) -> io::Result<(OwnedFd, OwnedFd, u32)> {
+    let path = cstring(ptmx.as_os_str().as_encoded_bytes())?;
+    // SAFETY: path is a valid C string.
+    let m = check(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: we own the new descriptor.
+    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int that lives across the call.
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
+    let mut index: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int into `index`.
+    check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut index) })?;
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new descriptor.
+    let s = check(unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: we own the new descriptor.
+    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    if let Some((rows, cols)) = size {
+        set_winsize(master.as_raw_fd(), rows, cols)?;
+    }
+    Ok((master, slave, index))
 }

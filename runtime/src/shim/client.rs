@@ -9,6 +9,7 @@
 //! ```
 
 use super::protocol::{Ack, Exit, Ready, Request, Started, Status};
+use crate::container::state::{RunStatus, RuntimeState};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -125,10 +126,12 @@ pub async fn spawn(container_dir: &Path) -> Result<SpawnedShim, ShimError> {
             dir: container_dir.to_path_buf(),
         });
     };
-    // The intermediate process exits right after forking the shim.
-    let reaped = child.wait().await;
     let mut stdout = BufReader::new(stdout);
-    let ready: Ready = match read_line(&mut stdout, "Ready", container_dir).await {
+    let ready = read_line::<Ready>(&mut stdout, "Ready", container_dir).await;
+    // The intermediate process exited right after forking the shim: reap
+    // it (by now this does not wait).
+    let reaped = child.wait().await;
+    let ready = match ready {
         Ok(r) => r,
         Err(ShimError::NoAnswer { dir }) => {
             if let Err(source) = reaped {
@@ -265,6 +268,29 @@ fn acked(ack: Ack) -> Result<(), ShimError> {
 /// Block until the container exits; its exit code and OOM state.
 pub async fn wait(socket: &Path) -> Result<Exit, ShimError> {
     request(socket, &Request::Wait, "Exit").await
+}
+
+/// Like [`wait`], but a shim that is already gone is not an error when it
+/// recorded the exit: the shim writes `state.json` (exited) before it
+/// removes its socket, so a NotRunning here means the record is final.
+pub async fn wait_or_recorded(socket: &Path, state_path: &Path) -> Result<Exit, ShimError> {
+    match wait(socket).await {
+        Err(ShimError::NotRunning { socket, source }) => {
+            let recorded = std::fs::read(state_path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RuntimeState>(&b).ok())
+                .filter(|st| st.status == RunStatus::Exited);
+            match recorded {
+                Some(st) => Ok(Exit {
+                    exit_code: st.exit_code.unwrap_or(125),
+                    oom_killed: st.oom_killed,
+                    finished_at: st.finished_at.unwrap_or_default(),
+                }),
+                None => Err(ShimError::NotRunning { socket, source }),
+            }
+        }
+        other => other,
+    }
 }
 
 /// kill(init, signal).

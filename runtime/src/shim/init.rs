@@ -7,7 +7,7 @@
 
 use crate::linux::{caps, exec, mount, process, user};
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
 /// What the shim prepared for its init (built before clone).
@@ -18,14 +18,16 @@ pub(crate) struct InitConfig {
     pub work_dir: PathBuf,
     pub merged_dir: PathBuf,
     pub binds: Vec<(PathBuf, &'static str)>,
-    pub console: Option<PathBuf>,
     pub cgroups: mount::CgroupView,
     pub hostname: String,
     pub new_netns: bool,
-    /// Descriptors to become 0, 1, 2.
+    /// Descriptors to become 0, 1, 2 (pipes, /dev/null); ignored with a tty.
     pub stdio: [RawFd; 3],
-    /// Set when stdio is a pty slave: becomes the controlling terminal.
-    pub tty: bool,
+    /// With a tty: our end of the socket the pty master goes back on. The
+    /// pty comes from the container's own devpts (so `tty` says /dev/pts/0
+    /// as in Docker); its slave becomes 0, 1, 2 and the controlling tty.
+    pub pty_socket: Option<RawFd>,
+    pub console_size: Option<(u16, u16)>,
     /// Our end of the report pipe (close-on-exec: EOF tells the shim execve worked).
     pub report_fd: RawFd,
     /// Our end of the go pipe: one byte means "exec now", EOF means "give up".
@@ -118,16 +120,17 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
 
     super::trace("init: joined cgroup");
     mount::make_mounts_private().map_err(|e| fail(125, e))?;
-    mount::build_rootfs(&mount::Rootfs {
+    let rootfs = mount::Rootfs {
         lower_dirs: &cfg.lower_dirs,
         upper_dir: &cfg.upper_dir,
         work_dir: &cfg.work_dir,
         merged_dir: &cfg.merged_dir,
         binds: &cfg.binds,
-        console: cfg.console.as_deref(),
         cgroups: cfg.cgroups.clone(),
-    })
-    .map_err(|e| fail(125, e))?;
+    };
+    mount::mount_overlay(&rootfs).map_err(|e| fail(125, e))?;
+    super::trace("init: overlay mounted");
+    mount::mount_kernel_filesystems(&rootfs).map_err(|e| fail(125, e))?;
     super::trace("init: rootfs built");
     mount::pivot_root(&cfg.merged_dir).map_err(|e| fail(125, e))?;
     super::trace("init: pivoted");
@@ -140,14 +143,31 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
 
     super::trace("init: network");
     process::setsid().map_err(|e| fail(125, format!("setsid: {e}")))?;
-    for (i, fd) in cfg.stdio.iter().enumerate() {
+    let pty_slave = match cfg.pty_socket {
+        Some(sock) => {
+            let (master, slave, index) =
+                process::open_pty_at(std::path::Path::new("/dev/pts/ptmx"), cfg.console_size)
+                    .map_err(|e| fail(125, format!("cannot open a pty in the container: {e}")))?;
+            mount::bind_console(index).map_err(|e| fail(125, e))?;
+            process::send_fd(sock, master.as_raw_fd())
+                .map_err(|e| fail(125, format!("cannot pass the pty to the shim: {e}")))?;
+            Some(slave)
+        }
+        None => None,
+    };
+    let stdio = match &pty_slave {
+        Some(s) => [s.as_raw_fd(); 3],
+        None => cfg.stdio,
+    };
+    for (i, fd) in stdio.iter().enumerate() {
         process::dup2(*fd, i as RawFd)
             .map_err(|e| fail(125, format!("cannot set up stdio: {e}")))?;
     }
-    if cfg.tty {
+    if pty_slave.is_some() {
         process::set_controlling_tty(0)
             .map_err(|e| fail(125, format!("cannot set the controlling terminal: {e}")))?;
     }
+    drop(pty_slave);
     process::reset_signals().map_err(|e| fail(125, e))?;
     process::cloexec_from(3).map_err(|e| fail(125, format!("close_range: {e}")))?;
 

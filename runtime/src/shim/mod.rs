@@ -30,7 +30,8 @@ pub(crate) fn trace(label: &str) {
     let start = START
         .get_or_init(|| std::env::var_os("WHALE_SHIM_TRACE").map(|_| std::time::Instant::now()));
     if let Some(t) = start {
-        eprintln!("trace {:>6}us {label}", t.elapsed().as_micros());
+        let line = format!("trace {:>6}us {label}\n", t.elapsed().as_micros());
+        let _ = process::write_all(2, line.as_bytes());
     }
 }
 
@@ -184,9 +185,19 @@ impl Shim {
             .apply(&spec.resources)
             .map_err(|e| undo_cgroup(failure(125, e)))?;
         trace("cgroup ready");
+        let socket = spec.socket_path.clone();
         match Shim::start_init(spec, dir, cgroup.clone()) {
             Ok(s) => Ok(s),
-            Err(f) => Err(undo_cgroup(f)),
+            Err(f) => {
+                // Whatever step failed, leave no socket behind (a stale one
+                // would make the daemon think a shim is listening).
+                if fs::symlink_metadata(&socket)
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                {
+                    let _ = fs::remove_file(&socket);
+                }
+                Err(undo_cgroup(f))
+            }
         }
     }
 
@@ -212,15 +223,13 @@ impl Shim {
             f
         };
 
-        // (shim's side, child's fds to dup, fds the child must close, console)
+        // (shim's side, the child's stdio, the child's end of the pty socket)
         let mut keep_for_child: Vec<OwnedFd> = Vec::new();
-        let (stdio, child_stdio, console) = if spec.tty {
-            let (master, slave, name) =
-                process::openpty(spec.console_size).map_err(io_fail("cannot open a pty"))?;
-            process::set_nonblocking(master.as_raw_fd()).map_err(io_fail("pty"))?;
-            let s = slave.as_raw_fd();
-            keep_for_child.push(slave);
-            (Stdio::Pty { master }, [s, s, s], Some(PathBuf::from(name)))
+        let (stdio, child_stdio, pty_socket) = if spec.tty {
+            let (ours, theirs) = process::socketpair().map_err(io_fail("socketpair"))?;
+            let t = theirs.as_raw_fd();
+            keep_for_child.push(theirs);
+            (None, [-1; 3], Some((ours, t)))
         } else {
             let (out_r, out_w) = process::pipe().map_err(io_fail("pipe"))?;
             let (err_r, err_w) = process::pipe().map_err(io_fail("pipe"))?;
@@ -241,11 +250,11 @@ impl Shim {
             ];
             keep_for_child.extend([stdin_child, out_w, err_w]);
             (
-                Stdio::Pipes {
+                Some(Stdio::Pipes {
                     stdout: out_r,
                     stderr: err_r,
                     stdin: stdin_w,
-                },
+                }),
                 fds,
                 None,
             )
@@ -256,18 +265,22 @@ impl Shim {
         let mut parent_fds: Vec<RawFd> =
             vec![report_r.as_raw_fd(), go_w.as_raw_fd(), listener.as_raw_fd()];
         match &stdio {
-            Stdio::Pty { master } => parent_fds.push(master.as_raw_fd()),
-            Stdio::Pipes {
+            Some(Stdio::Pipes {
                 stdout,
                 stderr,
                 stdin,
-            } => {
+            }) => {
                 parent_fds.push(stdout.as_raw_fd());
                 parent_fds.push(stderr.as_raw_fd());
                 if let Some(w) = stdin {
                     parent_fds.push(w.as_raw_fd());
                 }
             }
+            Some(Stdio::Pty { master }) => parent_fds.push(master.as_raw_fd()),
+            None => {}
+        }
+        if let Some((ours, _)) = &pty_socket {
+            parent_fds.push(ours.as_raw_fd());
         }
 
         let cfg = init::InitConfig {
@@ -277,7 +290,6 @@ impl Shim {
             work_dir: spec.work_dir.clone(),
             merged_dir: spec.merged_dir.clone(),
             binds,
-            console,
             cgroups: match cgroup.version {
                 crate::linux::cgroup::Version::V1 => {
                     crate::linux::mount::CgroupView::V1(cgroup.v1_hierarchies())
@@ -287,7 +299,8 @@ impl Shim {
             hostname: spec.hostname.clone(),
             new_netns: spec.network != NetworkMode::Host,
             stdio: child_stdio,
-            tty: spec.tty,
+            pty_socket: pty_socket.as_ref().map(|(_, theirs)| *theirs),
+            console_size: spec.console_size,
             report_fd: report_w.as_raw_fd(),
             go_fd: go_r.as_raw_fd(),
             parent_fds,
@@ -323,7 +336,27 @@ impl Shim {
         trace("cloned");
         let mnt_ns = fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
         // The init reports once: ready, or why it cannot run the command.
-        match read_report(report_r.as_raw_fd()) {
+        let report = read_report(report_r.as_raw_fd());
+        // With a tty, the master was sent before the init reported ready.
+        let stdio = match (stdio, &pty_socket, &report) {
+            (Some(s), _, _) => Some(s),
+            (None, Some((ours, _)), Some((0, _))) => match process::recv_fd(ours.as_raw_fd())
+                .and_then(|m| process::set_nonblocking(m.as_raw_fd()).map(|()| m))
+            {
+                Ok(master) => Some(Stdio::Pty { master }),
+                Err(e) => {
+                    let _ = process::kill(pid, libc::SIGKILL);
+                    let _ = process::reap(pid);
+                    return Err(remove_socket(failure(
+                        125,
+                        format!("cannot receive the container's pty: {e}"),
+                    )));
+                }
+            },
+            _ => None,
+        };
+        drop(pty_socket);
+        match report {
             Some((0, _)) => {}
             other => {
                 let status = process::reap(pid).unwrap_or(125);
@@ -343,7 +376,7 @@ impl Shim {
             shim_pid: process::getpid(),
             pidfd,
             listener,
-            stdio: Some(stdio),
+            stdio,
             cgroup,
             go: go_w,
             report: report_r,

@@ -19,8 +19,6 @@ const MAX_PENDING: usize = 8 << 20;
 /// How long to wait for output EOF after the init died, and for clients to
 /// take their last bytes, before giving up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
-/// How long a container must run before its `running` state is written.
-const RUNNING_STATE_DELAY: Duration = Duration::from_millis(3);
 /// Input held for a container that does not read its stdin, at most.
 const MAX_STDIN_BUFFER: usize = 1 << 20;
 /// A request line longer than this is not a request.
@@ -44,7 +42,9 @@ struct Client {
     stream: UnixStream,
     kind: Kind,
     inbuf: Vec<u8>,
+    /// Bytes queued for the client; `out[sent..]` is still to be written.
     out: Vec<u8>,
+    sent: usize,
     read_open: bool,
     close_after_flush: bool,
     dead: bool,
@@ -53,10 +53,19 @@ struct Client {
 }
 
 impl Client {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
     fn queue(&mut self, bytes: &[u8]) {
+        // Compact now and then rather than shifting on every partial write.
+        if self.sent > 0 && self.sent * 2 >= self.out.len() {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
         self.out.extend_from_slice(bytes);
         self.flush();
-        if self.out.len() > MAX_PENDING {
+        if self.pending() > MAX_PENDING {
             eprintln!(
                 "whale shim: an attach client fell {MAX_PENDING} bytes behind; disconnecting it"
             );
@@ -73,19 +82,21 @@ impl Client {
     }
 
     fn flush(&mut self) {
-        while !self.out.is_empty() && !self.dead {
-            match self.stream.write(&self.out) {
+        while self.pending() > 0 && !self.dead {
+            match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => self.dead = true,
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
+                Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.dead = true,
             }
         }
-        if self.out.is_empty() && self.close_after_flush {
-            self.dead = true;
+        if self.pending() == 0 {
+            self.out.clear();
+            self.sent = 0;
+            if self.close_after_flush {
+                self.dead = true;
+            }
         }
     }
 }
@@ -119,8 +130,6 @@ struct Server {
     exit_code: Option<i32>,
     exit: Option<Exit>,
     exited_at: Option<Instant>,
-    /// When to record `running` if the container is still running then.
-    running_due: Option<Instant>,
 }
 
 enum Token {
@@ -205,7 +214,6 @@ pub(crate) fn serve(shim: Shim) -> i32 {
         exit_code: None,
         exit: None,
         exited_at: None,
-        running_due: None,
     };
     server.run()
 }
@@ -296,25 +304,20 @@ impl Server {
                 if c.read_open && !(feeds_stdin && stdin_full) {
                     ev |= libc::POLLIN;
                 }
-                if !c.out.is_empty() {
+                if c.pending() > 0 {
                     ev |= libc::POLLOUT;
                 }
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
                 tokens.push(Token::Client(i));
             }
-            let timeout = match (finish_deadline, self.exited_at, self.running_due) {
-                (Some(d), _, _) => remaining_ms(d),
-                (None, Some(t), _) => remaining_ms(t + DRAIN_LIMIT),
-                (None, None, Some(t)) => remaining_ms(t),
+            let timeout = match (finish_deadline, self.exited_at) {
+                (Some(d), _) => remaining_ms(d),
+                (None, Some(t)) => remaining_ms(t + DRAIN_LIMIT),
                 _ => -1,
             };
             if let Err(e) = process::poll(&mut fds, timeout) {
                 eprintln!("whale shim: poll: {e}");
                 return 1;
-            }
-            if self.exit_code.is_none() && self.running_due.is_some_and(|t| Instant::now() >= t) {
-                self.running_due = None;
-                self.write_state(RunStatus::Running, None);
             }
             if timeout == 0 && self.exit_code.is_some() && !finishing {
                 // The init is gone but something still holds its output
@@ -404,9 +407,8 @@ impl Server {
             let _ = process::dup2(null.as_raw_fd(), 0);
         }
         let _ = process::dup2(2, 1);
-        // Recording `running` costs an fsync, often a journal commit: a
-        // container that is done within a few ms goes straight to `exited`.
-        self.running_due = Some(Instant::now() + RUNNING_STATE_DELAY);
+        // Right after Started (the daemon is not kept waiting for it).
+        self.write_state(RunStatus::Running, None);
         None
     }
 
@@ -499,6 +501,7 @@ impl Server {
                         kind: Kind::Pending,
                         inbuf: Vec::new(),
                         out: Vec::new(),
+                        sent: 0,
                         read_open: true,
                         close_after_flush: false,
                         dead: false,
@@ -828,8 +831,9 @@ pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn remaining_ms(deadline: Instant) -> i32 {
+    // Rounded up: a deadline 0.4 ms away must not become a busy poll(0).
     let left = deadline.saturating_duration_since(Instant::now());
-    left.as_millis().min(i32::MAX as u128) as i32
+    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
 }
 
 #[cfg(test)]
