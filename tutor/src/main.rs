@@ -240,6 +240,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("Lesson {} is complete.", l.number());
                 return Ok(ExitCode::SUCCESS);
             }
+            if p.last.as_deref() != Some(l.id()) {
+                p.last = Some(l.id().to_string());
+                p.save(&ppath)?;
+            }
             let docker = engine.connect().await?;
             let i = p.current_step(l);
             let step = runner::step(l, i);

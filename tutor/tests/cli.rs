@@ -110,3 +110,65 @@ async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
     assert!(!mounts.contains(&sb.path().display().to_string()));
     result
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_hint_and_reset_touch_only_the_lesson() {
+    let mut sb = Sandbox::whale().await.expect("sandbox daemon");
+    let engine = sb.engine.clone();
+    let progress = sb.path().join("progress.toml");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--lessons-dir")
+            .arg(repo().join("lessons"))
+            .args(args)
+            .envs(engine.env())
+            .env("WHALETUTOR_PROGRESS", &progress)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("whaletutor runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.whale(&["bootstrap", "busybox"]).expect("bootstrap");
+        let (code, out) = run(&["check", "2"]);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("No running container `sleeper`"), "{out}");
+        let (_, out) = run(&["hint"]);
+        assert!(out.contains("Hint 1/2: `-d` runs the container"), "{out}");
+        let (_, out) = run(&["hint"]);
+        assert!(out.contains("Hint 2/2"), "{out}");
+        let sh = |c: &str| {
+            let (code, out) = runner::sh(&engine, c, Duration::from_secs(30)).unwrap();
+            assert_eq!(code, 0, "{c}: {out}");
+        };
+        sh("whale run -d --name sleeper busybox sleep 1000");
+        sh("whale run -d --name bystander busybox sleep 1000");
+        let (code, out) = run(&["check"]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("PID 1"), "{out}");
+        let (_, out) = run(&["progress"]);
+        assert!(
+            out.contains("pid-one              1/4 steps  at step `host-view`"),
+            "{out}"
+        );
+        let (code, out) = run(&["reset", "2"]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("removed container sleeper"), "{out}");
+        let left = engine
+            .whale(&["ps", "-a", "--format", "{{.Names}}"])
+            .unwrap();
+        assert_eq!(left.trim(), "bystander", "reset removed more than its own");
+        let (_, out) = run(&["progress"]);
+        assert!(
+            out.contains("pid-one              0/4 steps  not started"),
+            "{out}"
+        );
+    }));
+    sb.shutdown().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
