@@ -17,15 +17,9 @@ use whaletutor::{runner, setup, verify, watch};
     about = "Hands-on Docker lessons, checked against a live engine"
 )]
 struct Cli {
-    /// The engine to teach with.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "whale",
-        env = "WHALETUTOR_ENGINE"
-    )]
-    engine: EngineKind,
+    /// The engine to teach with [default: docker when DOCKER_HOST is set, else whale].
+    #[arg(long, global = true, value_enum, env = "WHALETUTOR_ENGINE")]
+    engine: Option<EngineKind>,
     /// The engine's API socket (unix:///path); default: WHALE_HOST or
     /// /run/whale/whale.sock for whale, DOCKER_HOST or /var/run/docker.sock for docker.
     #[arg(short = 'H', long = "host", global = true)]
@@ -151,7 +145,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let style = Style::detect();
     let dir = lessons_dir(&cli);
-    let engine = Engine::select(cli.engine, cli.host.as_deref())?;
+    let kind = cli.engine.unwrap_or_else(|| {
+        if std::env::var_os("DOCKER_HOST").is_some_and(|v| !v.is_empty()) {
+            EngineKind::Docker
+        } else {
+            EngineKind::Whale
+        }
+    });
+    let engine = Engine::select(kind, cli.host.as_deref())?;
     let ppath = progress::default_path()?;
     match &cli.verb {
         Verb::Lint { files } => {

@@ -21,6 +21,7 @@ fn doctor_without_a_daemon_says_how_to_start_it() {
     let out = Command::new(BIN)
         .args(["-H", &format!("unix://{}", sock.display()), "doctor"])
         .env("NO_COLOR", "1")
+        .env_remove("DOCKER_HOST")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -75,7 +76,8 @@ async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
             .args(["lesson", "1"])
             .envs(engine.env())
             .env("WHALETUTOR_PROGRESS", &progress)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST");
         let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn whaletutor");
         // The first run bootstraps busybox into the empty sandbox.
         p.exp_string("step 1/4").expect("step 1 shown");
@@ -124,6 +126,7 @@ async fn check_hint_and_reset_touch_only_the_lesson() {
             .envs(engine.env())
             .env("WHALETUTOR_PROGRESS", &progress)
             .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST")
             .output()
             .expect("whaletutor runs");
         (
