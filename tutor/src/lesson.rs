@@ -576,6 +576,10 @@ fn valid_id(s: &str) -> bool {
 
 const REQUIREMENT_WORDS: &[&str] = &["network", "docker-only", "whale-only"];
 
+/// Images `whale bootstrap` makes; every other required image is built
+/// from `lessons/images/<name>/Dockerfile`.
+pub const BASE_IMAGES: &[&str] = &["busybox", "debian"];
+
 fn validate(lesson: &Lesson, sink: &mut Sink) {
     if *lesson.format_version.get_ref() != FORMAT_VERSION {
         sink.at(
@@ -973,6 +977,27 @@ pub fn lint_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
     for p in paths {
         match load(p) {
             Ok(l) => {
+                let images = p.parent().unwrap_or(Path::new(".")).join("images");
+                for r in &l.lesson.requires {
+                    let name = r.get_ref();
+                    let base = name.split(':').next().unwrap_or(name);
+                    if REQUIREMENT_WORDS.contains(&name.as_str())
+                        || BASE_IMAGES.contains(&base)
+                        || images.join(name).join("Dockerfile").is_file()
+                    {
+                        continue;
+                    }
+                    let (line, col) = line_col(&l.source, r.span().start);
+                    out.push(Diagnostic {
+                        file: p.display().to_string(),
+                        line,
+                        col,
+                        message: format!(
+                            "requires image `{name}`, which is neither a base image ({}) nor has a build context: add images/{name}/Dockerfile beside the lesson",
+                            BASE_IMAGES.join(", "),
+                        ),
+                    });
+                }
                 let id = l.id().to_string();
                 if let Some((_, other)) = ids.iter().find(|(i, _)| *i == id) {
                     let (line, col) = line_col(&l.source, l.lesson.id.span().start);
@@ -988,6 +1013,13 @@ pub fn lint_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
                 ids.push((id, p.display().to_string()));
             }
             Err(LessonError::Invalid(d)) => out.extend(d.0),
+            // The file is named by the diagnostic already.
+            Err(LessonError::Read { source, .. }) => out.push(Diagnostic {
+                file: p.display().to_string(),
+                line: 1,
+                col: 1,
+                message: format!("cannot read lesson file: {source}"),
+            }),
             Err(e) => out.push(Diagnostic {
                 file: p.display().to_string(),
                 line: 1,

@@ -38,6 +38,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("missing-failure", "11:3: missing field `failure`"),
     ("missing-id", "1:1: missing field `id`"),
     (
+        "missing-image-context",
+        "6:24: requires image `whalesay`, which is neither a base image",
+    ),
+    (
         "name-and-label",
         "11:3: container check takes `name` or `label`, not both",
     ),
