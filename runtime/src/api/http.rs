@@ -301,6 +301,10 @@ pub enum Route {
     ContainerTop(String),
     ContainerResize(String),
     ContainerDelete(String),
+    ExecCreate(String),
+    ExecStart(String),
+    ExecResize(String),
+    ExecInspect(String),
     ImageList,
     ImageCreate,
     ImageInspect(String),
@@ -370,6 +374,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("wait"), _, true, _) => Some(Route::ContainerWait(id)),
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
+            (Some("exec"), _, true, _) => Some(Route::ExecCreate(id)),
+            _ => None,
+        };
+    }
+    if let Some((id, action)) = path.strip_prefix("/exec/").and_then(|r| r.split_once('/')) {
+        let id = decode(id);
+        return match (action, get, post) {
+            ("start", _, true) => Some(Route::ExecStart(id)),
+            ("resize", _, true) => Some(Route::ExecResize(id)),
+            ("json", true, _) => Some(Route::ExecInspect(id)),
             _ => None,
         };
     }

@@ -8,6 +8,7 @@
 
 mod containers;
 mod events;
+mod exec;
 pub mod glue;
 pub mod http;
 mod images;
@@ -42,6 +43,8 @@ pub(crate) struct Daemon {
     pub events: Events,
     /// Attach streams waiting for their container to start, by container id.
     pub pending_attach: Mutex<HashMap<String, Vec<streams::PendingAttach>>>,
+    /// `docker exec` instances, by exec id.
+    pub execs: exec::Execs,
 }
 
 impl Daemon {
@@ -117,6 +120,7 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         images,
         events: Events::default(),
         pending_attach: Mutex::new(HashMap::new()),
+        execs: exec::Execs::default(),
     });
     containers::readopt_all(&daemon).await;
 
@@ -225,6 +229,10 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
         Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
+        Route::ExecCreate(id) => exec::create(&d, &id, req).await,
+        Route::ExecStart(id) => exec::start(&d, &id, req).await,
+        Route::ExecResize(id) => exec::resize(&d, &id, &q).await,
+        Route::ExecInspect(id) => exec::inspect(&d, &id),
         Route::ImageList => images::list(&d, &q),
         Route::ImageInspect(name) => images::inspect(&d, &name),
         Route::ImageDelete(name) => images::delete(&d, &name, &q).await,
