@@ -39,10 +39,14 @@ impl Host {
             .env("NO_COLOR", "1")
             .env_remove("ENV");
         let s = spawn_command(cmd, Some(30_000)).expect("spawn sh on a pty");
-        let tty = std::fs::read_link(format!("/proc/{}/fd/0", s.process().child_pid))
-            .expect("the host shell's tty");
-        let mut h = Host { s, tty };
+        let mut h = Host {
+            s,
+            tty: PathBuf::new(),
+        };
         h.exp(PROMPT);
+        // Once the shell prompts, its stdin is the pty's slave.
+        h.tty = std::fs::read_link(format!("/proc/{}/fd/0", h.s.process().child_pid))
+            .expect("the host shell's tty");
         // A known, ordinary terminal to start from (rexpect turns echo off),
         // with a size, as a terminal emulator would have.
         h.line("stty sane rows 40 cols 120");
@@ -165,6 +169,7 @@ fn run_it_detach_attach_exit_start_ai() {
 
     // A lone Ctrl-P followed by another key is passed through.
     h.line("cat -v");
+    std::thread::sleep(Duration::from_millis(300));
     h.ctrl('p');
     h.line("x");
     h.exp("^Px");
@@ -212,8 +217,8 @@ fn exec_it_is_a_second_shell_in_the_same_pid_namespace() {
     w.run_d(&["-it", "--name", "first", "busybox", "sh"]);
     let mut h = Host::new(&w);
     h.enter("whale exec -it first sh");
-    h.line("ps -o pid,comm; echo ps-done");
-    let table = h.exp("ps-done\r\n");
+    h.line("ps -o pid,comm; echo ps-$((1))-done");
+    let table = h.exp("ps-1-done\r\n");
     let shells: Vec<&str> = table
         .lines()
         .filter(|l| l.split_whitespace().nth(1) == Some("sh"))
@@ -245,26 +250,26 @@ fn exec_it_is_a_second_shell_in_the_same_pid_namespace() {
 #[test]
 fn exec_without_a_tty() {
     let w = world();
-    w.run_d(&["--name", "c", "busybox", "sleep", "1000"]);
-    let out = w.whale(&["exec", "c", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    w.run_d(&["--name", "cc", "busybox", "sleep", "1000"]);
+    let out = w.whale(&["exec", "cc", "sh", "-c", "echo out; echo err >&2; exit 7"]);
     assert_eq!(out.code(), Some(7), "{out}");
     assert_eq!(out.stdout, "out\n", "{out}");
     assert_eq!(out.stderr, "err\n", "{out}");
-    let out = w.whale_stdin(&["exec", "-i", "c", "sh"], "echo from-stdin; exit 2");
+    let out = w.whale_stdin(&["exec", "-i", "cc", "sh"], "echo from-stdin; exit 2");
     assert_eq!(out.code(), Some(2), "{out}");
     assert_eq!(out.stdout, "from-stdin\n", "{out}");
     let out = w.whale_ok(&[
-        "exec", "-e", "A=1", "-w", "/tmp", "-u", "nobody", "c", "sh", "-c", "echo $A $PWD $(id -u)",
+        "exec", "-e", "A=1", "-w", "/tmp", "-u", "nobody", "cc", "sh", "-c", "echo $A $PWD $(id -u)",
     ]);
     assert_eq!(out.stdout, "1 /tmp 65534\n", "{out}");
-    let out = w.whale(&["exec", "c", "nosuchcommand"]);
+    let out = w.whale(&["exec", "cc", "nosuchcommand"]);
     assert_eq!(out.code(), Some(127), "{out}");
     assert!(out.stdout.contains("executable file not found"), "{out}");
     // The exec's processes join the container's cgroup and namespaces.
-    let out = w.whale_ok(&["exec", "c", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline"]);
+    let out = w.whale_ok(&["exec", "cc", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline"]);
     let lines = out.lines();
     assert_ne!(lines[0], "1");
-    let id = w.inspect_f("{{.Id}}", "c");
+    let id = w.inspect_f("{{.Id}}", "cc");
     assert_eq!(lines[1], &id[..12], "the container's hostname: {out}");
     assert!(lines[2].starts_with("sleep"), "{out}");
     // The API: create, start detached, inspect.
@@ -294,14 +299,14 @@ fn exec_without_a_tty() {
     assert_eq!(again.status, 409, "{}", again.text());
     let none = w.api("GET", "/exec/nosuch/json", None);
     assert_eq!(none.status, 404);
-    w.whale_ok(&["stop", "-t", "0", "c"]);
+    w.whale_ok(&["stop", "-t", "0", "cc"]);
     let late = w.api(
         "POST",
         &format!("/containers/{id}/exec"),
         Some(r#"{"Cmd":["true"]}"#),
     );
     assert_eq!(late.status, 409, "exec in a stopped container: {}", late.text());
-    w.whale_ok(&["rm", "c"]);
+    w.whale_ok(&["rm", "cc"]);
 }
 
 #[test]
@@ -396,7 +401,11 @@ fn detach_keys_can_be_changed() {
     h.enter("whale run -it --detach-keys ctrl-a --name dk busybox sh");
     // Ctrl-P Ctrl-Q are ordinary keys now (-ixon: the tty keeps Ctrl-Q
     // for flow control otherwise).
-    h.line("stty -ixon; cat -v");
+    h.line("stty -ixon");
+    h.exp(CONTAINER_PROMPT);
+    h.line("cat -v");
+    // Keys typed ahead are judged by the line discipline of that moment.
+    std::thread::sleep(Duration::from_millis(300));
     h.ctrl('p');
     h.ctrl('q');
     h.line("");
@@ -412,6 +421,7 @@ fn detach_keys_can_be_changed() {
     h.exp(CONTAINER_PROMPT);
     h.ctrl('x');
     h.s.send("x").expect("write");
+    h.s.flush().expect("flush");
     h.exp("read escape sequence");
     h.exp(PROMPT);
     h.assert_cooked();
