@@ -139,6 +139,16 @@ impl Host {
     }
 }
 
+impl Drop for Host {
+    fn drop(&mut self) {
+        // An interactive shell ignores rexpect's SIGTERM (it would wait out
+        // its kill timeout): end it at once. Whatever still runs on the pty
+        // gets SIGHUP; the World cleans up containers.
+        let pid = nix::unistd::Pid::from_raw(self.s.process().child_pid.as_raw());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 fn world() -> World {
     World::with_busybox()
 }
