@@ -234,7 +234,9 @@ fn exec_it_is_a_second_shell_in_the_same_pid_namespace() {
         .filter(|l| l.split_whitespace().nth(1) == Some("sh"))
         .collect();
     assert!(
-        shells.iter().any(|l| l.split_whitespace().next() == Some("1")),
+        shells
+            .iter()
+            .any(|l| l.split_whitespace().next() == Some("1")),
         "the container's shell is PID 1:\n{table}"
     );
     assert!(shells.len() >= 2, "ps should show both shells:\n{table}");
@@ -247,7 +249,11 @@ fn exec_it_is_a_second_shell_in_the_same_pid_namespace() {
         let s = h.eval("size", "$(stty size)");
         (s == "33 101").then_some(s)
     });
-    assert_eq!(size.as_deref(), Some("33 101"), "exec's pty follows SIGWINCH");
+    assert_eq!(
+        size.as_deref(),
+        Some("33 101"),
+        "exec's pty follows SIGWINCH"
+    );
     h.line("exit 3");
     h.exp(PROMPT);
     assert_eq!(h.status(), 3, "whale exec returns the command's code");
@@ -269,14 +275,30 @@ fn exec_without_a_tty() {
     assert_eq!(out.code(), Some(2), "{out}");
     assert_eq!(out.stdout, "from-stdin\n", "{out}");
     let out = w.whale_ok(&[
-        "exec", "-e", "A=1", "-w", "/tmp", "-u", "nobody", "cc", "sh", "-c", "echo $A $PWD $(id -u)",
+        "exec",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "cc",
+        "sh",
+        "-c",
+        "echo $A $PWD $(id -u)",
     ]);
     assert_eq!(out.stdout, "1 /tmp 65534\n", "{out}");
     let out = w.whale(&["exec", "cc", "nosuchcommand"]);
     assert_eq!(out.code(), Some(127), "{out}");
     assert!(out.stdout.contains("executable file not found"), "{out}");
     // The exec's processes join the container's cgroup and namespaces.
-    let out = w.whale_ok(&["exec", "cc", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline"]);
+    let out = w.whale_ok(&[
+        "exec",
+        "cc",
+        "sh",
+        "-c",
+        "echo $$; hostname; cat /proc/1/cmdline",
+    ]);
     let lines = out.lines();
     assert_ne!(lines[0], "1");
     let id = w.inspect_f("{{.Id}}", "cc");
@@ -315,7 +337,12 @@ fn exec_without_a_tty() {
         &format!("/containers/{id}/exec"),
         Some(r#"{"Cmd":["true"]}"#),
     );
-    assert_eq!(late.status, 409, "exec in a stopped container: {}", late.text());
+    assert_eq!(
+        late.status,
+        409,
+        "exec in a stopped container: {}",
+        late.text()
+    );
     w.whale_ok(&["rm", "cc"]);
 }
 

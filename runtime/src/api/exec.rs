@@ -9,9 +9,7 @@ use super::http::{json, no_content, response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::container::Container;
 use crate::shim::protocol::ExecRequest;
-use bollard::models::{
-    ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig,
-};
+use bollard::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
@@ -130,7 +128,11 @@ pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiRes
         config,
         state: Mutex::new(ExecState::default()),
     }));
-    d.emit_container(&c, &format!("exec_create: {cmd}"), &[("execID", exec_id.clone())]);
+    d.emit_container(
+        &c,
+        &format!("exec_create: {cmd}"),
+        &[("execID", exec_id.clone())],
+    );
     json(StatusCode::CREATED, &serde_json::json!({ "Id": exec_id }))
 }
 
@@ -273,7 +275,11 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
         s.running = true;
         s.pid = pid;
     });
-    d.emit_container(&c, &format!("exec_start: {cmd}"), &[("execID", e.id.clone())]);
+    d.emit_container(
+        &c,
+        &format!("exec_start: {cmd}"),
+        &[("execID", e.id.clone())],
+    );
     let waiter = spawn_waiter(d, &e);
     if detach {
         drop(stream);
@@ -284,7 +290,13 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        relay(hyper_util::rt::TokioIo::new(upgraded), stream, stdin, waiter).await;
+        relay(
+            hyper_util::rt::TokioIo::new(upgraded),
+            stream,
+            stdin,
+            waiter,
+        )
+        .await;
     });
     Ok(upgrade_response(tty))
 }

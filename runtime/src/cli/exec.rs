@@ -150,10 +150,7 @@ async fn post(
 ) -> CliResult<Started> {
     use http_body_util::BodyExt;
     let io = |e: &dyn std::fmt::Display| CliError::Other(format!("talking to the daemon: {e}"));
-    let uri = format!(
-        "http://localhost/v{}{path}",
-        client.docker.client_version()
-    );
+    let uri = format!("http://localhost/v{}{path}", client.docker.client_version());
     let mut req = hyper::Request::post(uri)
         .header(hyper::header::HOST, "localhost")
         .header(hyper::header::CONTENT_TYPE, "application/json");
@@ -163,7 +160,9 @@ async fn post(
             .header(hyper::header::UPGRADE, "tcp");
     }
     let req = req
-        .body(http_body_util::Full::new(bytes::Bytes::from(body.to_string())))
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
         .map_err(|e| io(&e))?;
     let sock = tokio::net::UnixStream::connect(&client.socket)
         .await
@@ -336,8 +335,8 @@ mod tests {
     use clap::Parser;
 
     fn parse(args: &[&str]) -> ExecArgs {
-        let cli = super::super::Cli::try_parse_from(["whale", "exec"].iter().chain(args.iter()))
-            .unwrap();
+        let cli =
+            super::super::Cli::try_parse_from(["whale", "exec"].iter().chain(args.iter())).unwrap();
         match cli.command {
             super::super::Command::Exec(e) => e,
             _ => unreachable!(),
@@ -347,12 +346,28 @@ mod tests {
     #[test]
     fn flags_become_dockers_exec_config() {
         let a = parse(&[
-            "-i", "-e", "A=1", "-e", "FROM_HOST", "-e", "UNSET", "-u", "nobody", "-w", "/tmp",
-            "first", "sh", "-c", "echo hi",
+            "-i",
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "first",
+            "sh",
+            "-c",
+            "echo hi",
         ]);
         let lookup = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
         let c = exec_config(&a, &lookup);
-        assert_eq!(c.cmd, Some(vec!["sh".into(), "-c".into(), "echo hi".into()]));
+        assert_eq!(
+            c.cmd,
+            Some(vec!["sh".into(), "-c".into(), "echo hi".into()])
+        );
         assert_eq!(c.env, Some(vec!["A=1".into(), "FROM_HOST=h".into()]));
         assert_eq!(c.attach_stdin, Some(true));
         assert_eq!(c.attach_stdout, Some(true));

@@ -339,7 +339,9 @@ pub async fn exec_start(
         }
         line.push(b[0]);
         if line.len() > 64 * 1024 {
-            return Err(ShimError::Refused("the shim's exec answer is too long".into()));
+            return Err(ShimError::Refused(
+                "the shim's exec answer is too long".into(),
+            ));
         }
     }
     let started: ExecStarted =

@@ -173,7 +173,13 @@ mod tests {
         let r: Request =
             serde_json::from_str(r#"{"op":"attach","stdin":true,"stdout":true,"stderr":false}"#)
                 .unwrap();
-        assert!(matches!(r, Request::Attach { detach_keys: None, .. }));
+        assert!(matches!(
+            r,
+            Request::Attach {
+                detach_keys: None,
+                ..
+            }
+        ));
         let line = serde_json::to_string(&Request::ExecWait { id: "x".into() }).unwrap();
         assert_eq!(line, r#"{"op":"execwait","id":"x"}"#);
     }
@@ -181,7 +187,10 @@ mod tests {
     #[test]
     fn detach_keys_parse() {
         assert_eq!(parse_detach_keys("ctrl-p,ctrl-q"), Some(vec![0x10, 0x11]));
-        assert_eq!(parse_detach_keys("a,ctrl-[,ctrl-@"), Some(vec![b'a', 27, 0]));
+        assert_eq!(
+            parse_detach_keys("a,ctrl-[,ctrl-@"),
+            Some(vec![b'a', 27, 0])
+        );
         for bad in ["", "ctrl-", "ctrl-pq", "ab", "ctrl-1"] {
             assert_eq!(parse_detach_keys(bad), None, "{bad:?}");
         }

@@ -8,10 +8,10 @@ use super::protocol::{Ack, ExecRequest, ExecStarted, Exit, Request, Started, Sta
 use super::{read_report, send_line, Shim, Stdio};
 use crate::container::state::{RunStatus, RuntimeState};
 use crate::linux::process;
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -383,7 +383,10 @@ impl Server {
                     }
                 }
                 if let Some(c) = &x.client {
-                    let full = x.stdin.as_ref().is_some_and(|s| s.buf.len() >= MAX_STDIN_BUFFER);
+                    let full = x
+                        .stdin
+                        .as_ref()
+                        .is_some_and(|s| s.buf.len() >= MAX_STDIN_BUFFER);
                     let mut ev: libc::c_short = 0;
                     if c.read_open && !full {
                         ev |= libc::POLLIN;
@@ -985,7 +988,9 @@ impl Server {
             if x.done || x.exit_code.is_none() {
                 continue;
             }
-            let late = x.exited_at.is_some_and(|t| Instant::now() >= t + DRAIN_LIMIT);
+            let late = x
+                .exited_at
+                .is_some_and(|t| Instant::now() >= t + DRAIN_LIMIT);
             if !(late || x.outputs.iter().all(|o| o.eof)) {
                 continue;
             }
@@ -1297,7 +1302,10 @@ mod tests {
     fn detach_sequence_is_found_across_chunks_and_false_starts_pass() {
         let k = DETACH_KEYS;
         let mut held = 0;
-        assert_eq!(scan_detach(k, &mut held, b"ls\n"), (b"ls\n".to_vec(), false));
+        assert_eq!(
+            scan_detach(k, &mut held, b"ls\n"),
+            (b"ls\n".to_vec(), false)
+        );
         assert_eq!(scan_detach(k, &mut held, b"a\x10"), (b"a".to_vec(), false));
         assert_eq!(held, 1);
         assert_eq!(scan_detach(k, &mut held, b"\x11rest"), (Vec::new(), true));
