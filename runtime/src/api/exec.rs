@@ -43,6 +43,8 @@ impl Execs {
 
     fn insert(&self, e: Arc<Exec>) {
         let mut map = self.lock();
+        // Execs of removed containers can never be started or resized again.
+        map.retain(|_, e| !e.container.state().removed);
         if map.len() >= MAX_FINISHED {
             let done: Vec<String> = map
                 .iter()
