@@ -496,3 +496,30 @@ fn the_stock_docker_cli_runs_detaches_attaches_and_execs() {
     assert_eq!(h.status(), 5);
     h.assert_cooked();
 }
+
+#[test]
+fn a_signal_to_the_client_restores_the_terminal() {
+    let w = world();
+    w.run_d(&["-it", "--name", "sig", "busybox", "sh"]);
+    let mut h = Host::new(&w);
+    h.line("whale attach sig");
+    h.line("");
+    h.exp(CONTAINER_PROMPT);
+    // The attach client is the host shell's only child.
+    let shell = h.s.process().child_pid.as_raw();
+    let client = wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<i32>().ok())
+    })
+    .expect("the whale attach process");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(client),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM the client");
+    h.exp(PROMPT);
+    assert_eq!(h.status(), 143, "killed by SIGTERM, as a shell reports it");
+    h.assert_cooked();
+    assert!(w.ps_line(false, "sig").is_some(), "the container runs on");
+}
