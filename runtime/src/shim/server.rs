@@ -637,6 +637,11 @@ impl Server {
             let Kind::Attach { stdout, stderr, .. } = c.kind else {
                 continue;
             };
+            // A client that detached gets nothing more: it closes once
+            // what it was sent is written.
+            if c.close_after_flush {
+                continue;
+            }
             if (stream == 1 && !stdout) || (stream == 2 && !stderr) {
                 continue;
             }
@@ -919,7 +924,7 @@ impl Server {
         }
         if self.execs.iter().any(|x| x.id == req.id) || self.exec_results.contains_key(&req.id) {
             let msg = format!("exec {} has already been started", req.id);
-            refuse(&mut self.clients[i], 409, msg);
+            refuse(&mut self.clients[i], 125, msg);
             return;
         }
         let join_files = self.shim.cgroup.join_files();
@@ -1123,7 +1128,8 @@ impl ExecSession {
                 }
                 Ok(n) => {
                     let wanted = (stream == 1 && self.stdout) || (stream == 2 && self.stderr);
-                    if let (Some(c), true) = (&mut self.client, wanted) {
+                    let open = self.client.as_ref().is_some_and(|c| !c.close_after_flush);
+                    if let (Some(c), true, true) = (&mut self.client, wanted, open) {
                         if self.tty_fd.is_some() {
                             c.queue(&buf[..n]);
                         } else {
