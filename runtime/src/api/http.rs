@@ -305,6 +305,10 @@ pub enum Route {
     ContainerResize(String),
     ContainerRestart(String),
     ContainerDelete(String),
+    ExecCreate(String),
+    ExecStart(String),
+    ExecResize(String),
+    ExecInspect(String),
     ImageList,
     ImageCreate,
     ImageInspect(String),
@@ -379,6 +383,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
             (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
+            (Some("exec"), _, true, _) => Some(Route::ExecCreate(id)),
+            _ => None,
+        };
+    }
+    if let Some((id, action)) = path.strip_prefix("/exec/").and_then(|r| r.split_once('/')) {
+        let id = decode(id);
+        return match (action, get, post) {
+            ("start", _, true) => Some(Route::ExecStart(id)),
+            ("resize", _, true) => Some(Route::ExecResize(id)),
+            ("json", true, _) => Some(Route::ExecInspect(id)),
             _ => None,
         };
     }

@@ -31,6 +31,7 @@
 mod changes;
 mod containers;
 mod events;
+mod exec;
 pub mod glue;
 pub mod http;
 mod images;
@@ -66,6 +67,8 @@ pub(crate) struct Daemon {
     pub events: Events,
     /// Attach streams waiting for their container to start, by container id.
     pub pending_attach: Mutex<HashMap<String, Vec<streams::PendingAttach>>>,
+    /// `docker exec` instances, by exec id.
+    pub execs: exec::Execs,
 }
 
 impl Daemon {
@@ -155,6 +158,7 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         images,
         events: Events::default(),
         pending_attach: Mutex::new(HashMap::new()),
+        execs: exec::Execs::default(),
     });
     containers::readopt_all(&daemon).await;
 
@@ -268,6 +272,10 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
         Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
+        Route::ExecCreate(id) => exec::create(&d, &id, req).await,
+        Route::ExecStart(id) => exec::start(&d, &id, req).await,
+        Route::ExecResize(id) => exec::resize(&d, &id, &q).await,
+        Route::ExecInspect(id) => exec::inspect(&d, &id),
         Route::ImageList => images::list(&d, &q),
         Route::ImageInspect(name) => images::inspect(&d, &name),
         Route::ImageHistory(name) => images::history(&d, &name),

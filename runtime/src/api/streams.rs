@@ -60,6 +60,9 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
         stdin,
         stdout,
         stderr,
+        detach_keys: q
+            .get("detachKeys")
+            .and_then(crate::shim::protocol::parse_detach_keys),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (tx, rx) = oneshot::channel::<UnixStream>();
@@ -325,6 +328,7 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
                     stdin: false,
                     stdout,
                     stderr,
+                    detach_keys: None,
                 },
             )
             .await

@@ -3,6 +3,7 @@
 
 pub mod connect;
 mod containers;
+mod exec;
 pub mod gotemplate;
 mod images;
 mod opts;
@@ -143,6 +144,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Import(args) => images::import(cli, args).await,
         Command::Start(args) => containers::start(cli, args).await,
         Command::Attach(args) => containers::attach(cli, args).await,
+        Command::Exec(args) => exec::exec(cli, args).await,
         Command::Stop(args) => containers::stop(cli, args).await,
         Command::Kill(args) => containers::kill(cli, args).await,
         Command::Rm(args) => containers::rm(cli, args).await,

@@ -57,6 +57,8 @@ pub enum Command {
     Run(RunArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(super::exec::ExecArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
