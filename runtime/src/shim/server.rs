@@ -482,6 +482,9 @@ impl Server {
         }
         self.control = None;
         self.accept();
+        // Taken before init is released: a command that ends at once must
+        // never look finished before it started.
+        self.started_at = now_rfc3339();
         if let Err(e) = process::write_all(self.shim.go.as_raw_fd(), b"g") {
             let _ = send_line(&Started {
                 error: Some(format!("cannot release the container's init: {e}")),
@@ -498,7 +501,6 @@ impl Server {
             return Some(self.abort());
         }
         super::trace("started");
-        self.started_at = now_rfc3339();
         self.started = true;
         let _ = send_line(&Started {
             error: None,
