@@ -1,1 +1,3 @@
-//! Dockerfile parser and builder with a layer cache (its own issue).
+//! Dockerfile parser and builder with a layer cache.
+
+pub mod dockerfile;
