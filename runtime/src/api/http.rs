@@ -306,6 +306,13 @@ pub enum Route {
     ImageInspect(String),
     ImageTag(String),
     ImageDelete(String),
+    // Builder room (api/build.rs, api/images_io.rs).
+    Build,
+    ImageHistory(String),
+    ImageGet(Option<String>),
+    ImageLoad,
+    SystemDf,
+    ContainerExport(String),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -348,6 +355,10 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/containers/create" if post => return Some(Route::ContainerCreate),
         "/images/json" if get => return Some(Route::ImageList),
         "/images/create" if post => return Some(Route::ImageCreate),
+        "/build" if post => return Some(Route::Build),
+        "/images/get" if get => return Some(Route::ImageGet(None)),
+        "/images/load" if post => return Some(Route::ImageLoad),
+        "/system/df" if get => return Some(Route::SystemDf),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
@@ -370,6 +381,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("wait"), _, true, _) => Some(Route::ContainerWait(id)),
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
+            (Some("export"), true, _, _) => Some(Route::ContainerExport(id)),
             _ => None,
         };
     }
@@ -380,6 +392,12 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         if get {
             if let Some(name) = rest.strip_suffix("/json").filter(|n| !n.is_empty()) {
                 return Some(Route::ImageInspect(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/history").filter(|n| !n.is_empty()) {
+                return Some(Route::ImageHistory(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/get").filter(|n| !n.is_empty()) {
+                return Some(Route::ImageGet(Some(name.to_string())));
             }
         }
         if post {

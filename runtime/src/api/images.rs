@@ -54,6 +54,12 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut out = Vec::new();
     for img in &images {
         let tags = glue::image_tags(img);
+        if !q.bool("all")
+            && tags.is_empty()
+            && crate::build::cache::has_children(&d.images, &img.id)
+        {
+            continue; // a build's intermediate image: Docker shows those with -a only
+        }
         if let Some(refs) = f.get("reference") {
             if !tags
                 .iter()

@@ -6,11 +6,13 @@
 //! containers: they live on under their shims and are re-adopted on the
 //! next start.
 
+mod build;
 mod containers;
 mod events;
 pub mod glue;
 pub mod http;
 mod images;
+mod images_io;
 mod streams;
 mod system;
 
@@ -230,6 +232,12 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ImageDelete(name) => images::delete(&d, &name, &q).await,
         Route::ImageTag(name) => images::tag(&d, &name, &q),
         Route::ImageCreate => images::create(&d, &q, req).await,
+        Route::Build => build::build(&d, &q, req).await,
+        Route::ImageHistory(name) => images_io::history(&d, &name),
+        Route::ImageGet(name) => images_io::save(&d, name.as_deref(), &q),
+        Route::ImageLoad => images_io::load(&d, req).await,
+        Route::SystemDf => images_io::system_df(&d),
+        Route::ContainerExport(id) => images_io::export(&d, &id),
     }
 }
 

@@ -160,31 +160,26 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
         // continued instruction are dropped, as Docker does.
         let mut joined = String::new();
         let mut current = trim_trailing_ws(first).to_string();
-        loop {
-            match current.strip_suffix(escape) {
-                Some(head) => {
-                    joined.push_str(head);
-                    // Find the next line that is not a comment or blank.
-                    let mut next = None;
-                    while i < lines.len() {
-                        let l = lines[i];
-                        i += 1;
-                        let t = l.trim_start();
-                        if t.starts_with('#') || t.is_empty() {
-                            continue;
-                        }
-                        next = Some(l);
-                        break;
-                    }
-                    match next {
-                        Some(l) => current = trim_trailing_ws(l).to_string(),
-                        None => {
-                            current = String::new();
-                            break;
-                        }
-                    }
+        while let Some(head) = current.strip_suffix(escape) {
+            joined.push_str(head);
+            // Find the next line that is not a comment or blank.
+            let mut next = None;
+            while i < lines.len() {
+                let l = lines[i];
+                i += 1;
+                let t = l.trim_start();
+                if t.starts_with('#') || t.is_empty() {
+                    continue;
                 }
-                None => break,
+                next = Some(l);
+                break;
+            }
+            match next {
+                Some(l) => current = trim_trailing_ws(l).to_string(),
+                None => {
+                    current = String::new();
+                    break;
+                }
             }
         }
         joined.push_str(&current);
@@ -251,10 +246,7 @@ fn parse_instruction(original: &str, escape: char) -> Result<Kind, String> {
             need_args("exactly one argument (an image), or IMAGE AS NAME")?;
             let words: Vec<&str> = rest.split_whitespace().collect();
             if words.first().is_some_and(|w| w.starts_with("--")) {
-                return Err(format!(
-                    "FROM flag {} is not supported by whale",
-                    words[0]
-                ));
+                return Err(format!("FROM flag {} is not supported by whale", words[0]));
             }
             match words.as_slice() {
                 [image] => Kind::From {
@@ -604,7 +596,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(df.instructions.len(), 4);
-        assert_eq!(df.instructions[2].original, "RUN apt-get install -y ipython3");
+        assert_eq!(
+            df.instructions[2].original,
+            "RUN apt-get install -y ipython3"
+        );
         assert_eq!(df.instructions[2].line, 3);
         assert_eq!(
             df.instructions[0].kind,
@@ -710,7 +705,8 @@ mod tests {
                 ("x".into(), "y z".into())
             ])
         );
-        assert!(err("FROM a\nENV A=1 B\n").contains("Dockerfile:2: ENV names must be followed by =VALUE"));
+        assert!(err("FROM a\nENV A=1 B\n")
+            .contains("Dockerfile:2: ENV names must be followed by =VALUE"));
         assert!(err("FROM a\nENV ONLYKEY\n").contains("Dockerfile:2:"));
         assert!(err("FROM a\nENV A=\"open\n").contains("unmatched double quote"));
     }
