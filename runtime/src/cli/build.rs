@@ -372,7 +372,16 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
     let mut id = None;
     let mut stdout = std::io::stdout();
     while let Some(item) = stream.next().await {
-        let info = item?;
+        let info = match item {
+            Ok(i) => i,
+            // bollard turns the `error` line into this; docker build prints
+            // the builder's message bare and exits 1.
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                eprintln!("{error}");
+                return Err(CliError::Exit(1));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(detail) = info.error_detail {
             // docker build prints the builder's error bare and exits 1.
             eprintln!("{}", detail.message.unwrap_or_default());
@@ -581,7 +590,16 @@ pub async fn load(cli: &Cli, args: &LoadArgs) -> CliResult {
         None,
     );
     while let Some(item) = stream.next().await {
-        let info = item?;
+        let info = match item {
+            Ok(i) => i,
+            // bollard turns the `error` line into this; docker build prints
+            // the builder's message bare and exits 1.
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                eprintln!("{error}");
+                return Err(CliError::Exit(1));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(detail) = info.error_detail {
             return Err(CliError::Daemon(detail.message.unwrap_or_default()));
         }
