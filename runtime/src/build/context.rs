@@ -414,8 +414,35 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// A tar header (ustar or old v7): Docker's test is whether a tar reader
+/// accepts the first header, so check the header checksum, not a magic.
 fn is_tar_header(h: &[u8]) -> bool {
-    h.len() >= 512 && (&h[257..262] == b"ustar")
+    if h.len() < 512 || h[0] == 0 {
+        return false;
+    }
+    let field = &h[148..156];
+    let digits: String = field
+        .iter()
+        .take_while(|b| **b != 0 && **b != b' ')
+        .skip_while(|b| **b == b' ')
+        .map(|b| *b as char)
+        .collect();
+    let digits = digits.trim();
+    let Ok(want) = u32::from_str_radix(digits, 8) else {
+        return false;
+    };
+    let sum: u32 = h[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                b' ' as u32
+            } else {
+                *b as u32
+            }
+        })
+        .sum();
+    sum == want
 }
 
 /// Unpack a (possibly gzipped) tar into `dest` through the safe extractor.
@@ -503,6 +530,29 @@ mod tests {
             s(&["usr", "bin", "x"])
         );
         assert_eq!(resolve_in_image(&layers, "/etc/", true), s(&["etc"]));
+    }
+
+    #[test]
+    fn tar_detection_accepts_v7_and_ustar_only() {
+        let d = tempfile::tempdir().unwrap();
+        for gnu in [true, false] {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = if gnu {
+                tar::Header::new_gnu()
+            } else {
+                tar::Header::new_old()
+            };
+            h.set_path("f").unwrap();
+            h.set_size(1);
+            h.set_cksum();
+            b.append(&h, &b"x"[..]).unwrap();
+            let p = d.path().join("t.tar");
+            fs::write(&p, b.into_inner().unwrap()).unwrap();
+            assert_eq!(archive_kind(&p), Some(false));
+        }
+        let p = d.path().join("plain");
+        fs::write(&p, vec![b'a'; 1024]).unwrap();
+        assert_eq!(archive_kind(&p), None);
     }
 
     #[test]
