@@ -190,8 +190,22 @@ pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     let name2 = name.to_string();
     let removed = tokio::task::spawn_blocking(move || {
         let containers = &d2.containers;
-        d2.images
-            .remove(&name2, force, &|id: &str| containers.uses_image(id))
+        let mut removed = d2
+            .images
+            .remove(&name2, force, &|id: &str| containers.uses_image(id))?;
+        // The builder's intermediate images go with the image built on them.
+        if let Some(glue::Removed::Deleted(id)) = removed
+            .iter()
+            .find(|r| matches!(r, glue::Removed::Deleted(_)))
+            .cloned()
+        {
+            removed.extend(crate::build::cache::prune_parents(
+                &d2.images,
+                &id,
+                &|i: &str| containers.uses_image(i),
+            ));
+        }
+        Ok::<_, glue::ImageError>(removed)
     })
     .await
     .map_err(|e| ApiError::internal(format!("removing image {name}: {e}")))?

@@ -625,7 +625,8 @@ pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
 pub fn write_union_tar(layers: &[PathBuf], out: impl Write) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    union_dir(&mut tar, layers, Path::new(""))?;
+    let mut links = HashMap::new();
+    union_dir(&mut tar, layers, Path::new(""), &mut links)?;
     tar.into_inner()?.flush()
 }
 
@@ -633,7 +634,12 @@ fn is_whiteout(m: &fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 
-fn union_dir(tar: &mut tar::Builder<impl Write>, layers: &[PathBuf], rel: &Path) -> io::Result<()> {
+fn union_dir(
+    tar: &mut tar::Builder<impl Write>,
+    layers: &[PathBuf],
+    rel: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
     // Which layers contribute to this directory: from the top down to the
     // first one where it is opaque or not a directory.
     let mut contributing = Vec::new();
@@ -679,7 +685,22 @@ fn union_dir(tar: &mut tar::Builder<impl Write>, layers: &[PathBuf], rel: &Path)
         let abs = contributing[top_idx].join(&child);
         if m.is_dir() {
             tar.append_path_with_name(&abs, &child)?;
-            union_dir(tar, &contributing[top_idx..], &child)?;
+            union_dir(tar, &contributing[top_idx..], &child, links)?;
+        } else if m.is_file() && m.nlink() > 1 {
+            // Hard links (busybox's applets) travel once, then as links.
+            match links.get(&(m.dev(), m.ino())) {
+                Some(first) => {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_metadata(&m);
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    tar.append_link(&mut h, &child, first)?;
+                }
+                None => {
+                    links.insert((m.dev(), m.ino()), child.clone());
+                    tar.append_path_with_name(&abs, &child)?;
+                }
+            }
         } else if m.is_file() || m.file_type().is_symlink() {
             tar.append_path_with_name(&abs, &child)?;
         }
@@ -692,6 +713,11 @@ pub fn export(d: &Arc<Daemon>, id: &str) -> ApiResult {
     let img = d.images.resolve(&c.record.image_id).map_err(image_error)?;
     let mut layers = vec![c.paths.upper()];
     layers.extend(d.images.layer_dirs(&img).map_err(image_error)?);
+    // Layer dirs may be short symlinks; the union walk wants real dirs.
+    let layers: Vec<PathBuf> = layers
+        .into_iter()
+        .map(|l| fs::canonicalize(&l).unwrap_or(l))
+        .collect();
     let (tx, body) = Body::channel();
     tokio::task::spawn_blocking(move || {
         let w = ChannelWriter {
@@ -722,6 +748,7 @@ mod tests {
         fs::create_dir_all(top.join("opq")).unwrap();
         fs::write(top.join("etc/kept"), "top").unwrap();
         fs::write(top.join("opq/new"), "n").unwrap();
+        fs::hard_link(top.join("opq/new"), top.join("opq/new2")).unwrap();
         xattr::set(top.join("opq"), "trusted.overlay.opaque", b"y").unwrap();
         crate::image::extract::make_whiteout(&top.join("etc/gone")).unwrap();
         let mut buf = Vec::new();
@@ -735,7 +762,8 @@ mod tests {
             seen.insert(e.path().unwrap().display().to_string(), s);
         }
         let names: Vec<&str> = seen.keys().map(String::as_str).collect();
-        assert_eq!(names, ["etc", "etc/kept", "opq", "opq/new"]);
+        assert_eq!(names, ["etc", "etc/kept", "opq", "opq/new", "opq/new2"]);
+        assert_eq!(seen["opq/new2"], "", "the second name is a hard link entry");
         assert_eq!(seen["etc/kept"], "top");
     }
 

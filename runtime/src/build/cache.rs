@@ -130,3 +130,112 @@ pub fn forget(store: &Store, id: &str) {
     }
     let _ = fs::remove_file(pfile);
 }
+
+/// After `removed` was deleted: delete the build's intermediate images
+/// above it in the chain that nothing needs any more (untagged, no other
+/// child, no container), as `docker rmi` does. What was removed, in
+/// Docker's `Deleted:` order.
+pub fn prune_parents(
+    store: &Store,
+    removed: &str,
+    in_use: &dyn Fn(&str) -> bool,
+) -> Vec<crate::image::Removed> {
+    let mut out = Vec::new();
+    let mut next = parent_of(store, removed);
+    forget(store, removed);
+    while let Some(p) = next {
+        let Ok(img) = store.resolve(&p) else { break };
+        if !img.repo_tags.is_empty() || has_children(store, &p) || in_use(&p) {
+            break;
+        }
+        next = parent_of(store, &p);
+        match store.remove(&p, false, in_use) {
+            Ok(r) => out.extend(r),
+            Err(_) => break,
+        }
+        forget(store, &p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::config::{History, ImageConfig, RootFs};
+
+    fn image(store: &Store, history: &[&str], tag: Option<&str>) -> Image {
+        let layer = store.add_layer(&tar_with("f")[..]).unwrap();
+        let cfg = ImageConfig {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![layer.diff_id],
+            },
+            history: history
+                .iter()
+                .map(|h| History {
+                    created_by: Some(h.to_string()),
+                    empty_layer: true,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        store.create_image(&cfg, tag).unwrap()
+    }
+
+    fn tar_with(name: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn lookup_matches_parent_and_created_by() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let base = image(&store, &["base"], Some("base:1"));
+        let child = image(&store, &["base", "/bin/sh -c #(nop)  CMD [\"a\"]"], None);
+        let other = image(&store, &["base", "/bin/sh -c #(nop)  CMD [\"b\"]"], None);
+        record_parent(&store, &child.id, &base.id).unwrap();
+        record_parent(&store, &other.id, &base.id).unwrap();
+        assert_eq!(
+            lookup(&store, &base, "/bin/sh -c #(nop)  CMD [\"a\"]", true).map(|i| i.id),
+            Some(child.id.clone())
+        );
+        assert_eq!(
+            lookup(&store, &base, "/bin/sh -c #(nop)  CMD [\"b\"]", true).map(|i| i.id),
+            Some(other.id.clone())
+        );
+        // A different text, or a layer where there was none, misses.
+        assert!(lookup(&store, &base, "/bin/sh -c #(nop)  CMD [\"c\"]", true).is_none());
+        assert!(lookup(&store, &base, "/bin/sh -c #(nop)  CMD [\"a\"]", false).is_none());
+        // Only children of this parent count.
+        assert!(lookup(&store, &child, "/bin/sh -c #(nop)  CMD [\"b\"]", true).is_none());
+        assert_eq!(parent_of(&store, &child.id), Some(base.id.clone()));
+        assert!(has_children(&store, &base.id));
+        assert!(!has_children(&store, &child.id));
+        assert!(record_parent(&store, "nothex", &base.id).is_err());
+    }
+
+    #[test]
+    fn removing_the_top_prunes_unneeded_intermediates() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let base = image(&store, &["base"], Some("base:1"));
+        let mid = image(&store, &["base", "mid"], None);
+        let top = image(&store, &["base", "mid", "top"], Some("top:1"));
+        record_parent(&store, &mid.id, &base.id).unwrap();
+        record_parent(&store, &top.id, &mid.id).unwrap();
+        store.remove("top:1", false, &|_| false).unwrap();
+        let pruned = prune_parents(&store, &top.id, &|_| false);
+        assert!(pruned.contains(&crate::image::Removed::Deleted(mid.id.clone())));
+        assert!(store.resolve(&mid.id).is_err());
+        // The tagged base stays.
+        assert!(store.resolve("base:1").is_ok());
+    }
+}

@@ -241,7 +241,8 @@ pub fn lookup_in_layers(layers: &[PathBuf], rel: &[String]) -> Option<(PathBuf, 
                 return None;
             }
         }
-        return fs::symlink_metadata(layer).ok().map(|m| (layer.clone(), m));
+        // The layer's root (layer dirs may be symlinks to it).
+        return fs::metadata(layer).ok().map(|m| (layer.clone(), m));
     }
     None
 }
