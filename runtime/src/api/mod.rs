@@ -28,6 +28,7 @@
 //! rename (the files are deleted in the background). Waiters are woken by a
 //! watch channel, never by polling. `WHALE_DAEMON_TRACE=1` prints a timeline.
 
+mod build;
 mod changes;
 mod containers;
 mod events;
@@ -35,6 +36,7 @@ mod exec;
 pub mod glue;
 pub mod http;
 mod images;
+mod images_io;
 mod stats;
 mod streams;
 mod system;
@@ -278,10 +280,15 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ExecInspect(id) => exec::inspect(&d, &id),
         Route::ImageList => images::list(&d, &q),
         Route::ImageInspect(name) => images::inspect(&d, &name),
-        Route::ImageHistory(name) => images::history(&d, &name),
         Route::ImageDelete(name) => images::delete(&d, &name, &q).await,
         Route::ImageTag(name) => images::tag(&d, &name, &q),
         Route::ImageCreate => images::create(&d, &q, req).await,
+        Route::Build => build::build(&d, &q, req).await,
+        Route::ImageHistory(name) => images_io::history(&d, &name),
+        Route::ImageGet(name) => images_io::save(&d, name.as_deref(), &q),
+        Route::ImageLoad => images_io::load(&d, req).await,
+        Route::SystemDf => images_io::system_df(&d),
+        Route::ContainerExport(id) => images_io::export(&d, &id),
     }
 }
 

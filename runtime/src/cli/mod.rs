@@ -1,6 +1,7 @@
 //! The `whale` verbs, as a client of the daemon's API (bollard), with the
 //! docker CLI's flags, output and exit codes.
 
+mod build;
 pub mod connect;
 mod containers;
 mod exec;
@@ -155,6 +156,12 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Top(args) => containers::top(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
+        Command::Build(args) => build::build(cli, args).await,
+        Command::History(args) => build::history(cli, args).await,
+        Command::Save(args) => build::save(cli, args).await,
+        Command::Load(args) => build::load(cli, args).await,
+        Command::Export(args) => build::export(cli, args).await,
+        Command::System(args) => build::system(cli, args).await,
         Command::Daemon(_) | Command::Run(_) | Command::Create(_) => {
             Err(CliError::Other("internal: verb dispatched twice".into()))
         }
