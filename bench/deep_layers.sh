@@ -17,7 +17,7 @@
 set -eu
 W=${WHALE:-whale}
 MAX=${1:-500}
-FILES=${FILES:-20000}
+FILES=${FILES:-5000}
 RUNS=${RUNS:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,7 +62,8 @@ measure() { # image
     : >"$work/pos"; : >"$work/neg"; : >"$work/base"
     r=0
     while [ $r -lt "$RUNS" ]; do
-        set -- $($W run --rm "$img" sh -c "$LOOP")
+        out=$($W run --rm "$img" sh -c "$LOOP") || { echo "run of $img failed: $out"; exit 1; }
+        set -- $out
         echo "$1" >>"$work/pos"; echo "$2" >>"$work/neg"; echo "$3" >>"$work/base"
         r=$((r + 1))
     done

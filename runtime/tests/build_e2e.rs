@@ -480,6 +480,14 @@ fn hostile_tars_are_refused_naming_the_entry() {
             "load {entry}: {}",
             text(&out.stderr)
         );
+        // As a rootfs for import.
+        let out = w.whale(&["import", f.to_str().unwrap(), "evil:import"]);
+        assert_ne!(out.status.code(), Some(0), "import {entry}");
+        assert!(
+            text(&out.stderr).contains(entry),
+            "import {entry}: {}",
+            text(&out.stderr)
+        );
     }
     // An absolute name lands inside the target, as with Docker and GNU tar.
     let abs = hostile_tar(&[("/abs-evil", tar::EntryType::Regular, "", b"x")]);

@@ -45,6 +45,11 @@ pub enum BuildError {
     },
 }
 
+/// The deepest image that runs: the kernel's overlayfs takes at most 500
+/// lower dirs (OVL_MAX_STACK); Docker stops at 127 because its longer link
+/// names fill the page of mount options sooner.
+pub const MAX_LAYERS: usize = 500;
+
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
     let path = path.to_path_buf();
     move |source| BuildError::Io {
@@ -278,8 +283,12 @@ pub fn build(
         image.short_id()
     )));
     for t in &opts.tags {
-        b.store.tag(&image.id, t)?;
         let name = crate::image::reference::parse_tag(t)?;
+        // A rebuild that changed nothing leaves the store untouched (a
+        // rewrite of the tag index makes every reader reload it).
+        if !image.repo_tags.contains(&name) {
+            b.store.tag(&image.id, t)?;
+        }
         emit(Message::Stream(format!("Successfully tagged {name}\n")));
     }
     Ok(image)
@@ -541,6 +550,12 @@ fn commit_layer(
     dir: &Path,
     created_by: String,
 ) -> Result<Image, BuildError> {
+    if st.config.rootfs.diff_ids.len() >= MAX_LAYERS {
+        return Err(BuildError::Invalid(format!(
+            "max depth exceeded: the image would have {} layers; overlayfs mounts at most {MAX_LAYERS} (merge RUN steps with &&)",
+            st.config.rootfs.diff_ids.len() + 1
+        )));
+    }
     let tar_path = b
         .scratch
         .join(format!("layer-{}.tar", rand::random::<u64>()));

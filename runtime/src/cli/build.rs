@@ -565,39 +565,32 @@ pub async fn export(cli: &Cli, args: &ExportArgs) -> CliResult {
 // ---------------------------------------------------------------- load
 
 pub async fn load(cli: &Cli, args: &LoadArgs) -> CliResult {
-    let data = match &args.input {
-        Some(p) => std::fs::read(p).map_err(|e| other(format!("open {}: {e}", p.display())))?,
+    let reader: Box<dyn Read + Send> = match &args.input {
+        Some(p) => Box::new(
+            std::fs::File::open(p).map_err(|e| other(format!("open {}: {e}", p.display())))?,
+        ),
         None => {
             if std::io::stdin().is_terminal() {
                 return Err(CliError::Usage(
                     "requested load from stdin, but stdin is empty".into(),
                 ));
             }
-            let mut v = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut v)
-                .map_err(|e| other(format!("reading stdin: {e}")))?;
-            v
+            Box::new(std::io::stdin())
         }
     };
     let client = client(cli).await?;
+    // Streamed: an image archive can be gigabytes.
     let mut stream = client.docker.import_image(
         ImportImageOptions {
             quiet: args.quiet,
             ..Default::default()
         },
-        bollard::body_full(data.into()),
+        bollard::body_try_stream(reader_stream(reader)),
         None,
     );
     while let Some(item) = stream.next().await {
         let info = match item {
             Ok(i) => i,
-            // bollard turns the `error` line into this; docker build prints
-            // the builder's message bare and exits 1.
-            Err(bollard::errors::Error::DockerStreamError { error }) => {
-                eprintln!("{error}");
-                return Err(CliError::Exit(1));
-            }
             Err(e) => return Err(e.into()),
         };
         if let Some(detail) = info.error_detail {
@@ -608,6 +601,37 @@ pub async fn load(cli: &Cli, args: &LoadArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// A blocking reader as a request body stream (read on its own thread).
+fn reader_stream(
+    mut reader: impl Read + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx
+                        .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 // ---------------------------------------------------------------- system df
