@@ -107,6 +107,15 @@ fn errors_are_docker_json() {
         m.contains("no registry") && m.contains("whale bootstrap busybox"),
         "{m}"
     );
+    let r = d.post(
+        "/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest",
+        None,
+    );
+    assert!(
+        r.message()
+            .starts_with("pull access denied for busybox:latest:"),
+        "{r:?}"
+    );
 
     let r = d.get("/images/nosuch/json");
     assert_eq!(r.status, 404);
@@ -125,9 +134,10 @@ fn events_until_in_the_past_end_at_once() {
 fn one_daemon_per_root_and_sigterm_exits_cleanly() {
     let mut d = Daemon::start(CHILD);
     let other_sock = d.dir.path().join("other.sock");
-    let second = common::spawn_child(&d.root, &other_sock, CHILD)
-        .wait_with_output()
-        .unwrap();
+    let second =
+        common::spawn_child_with(&d.root, &other_sock, CHILD, std::process::Stdio::piped())
+            .wait_with_output()
+            .unwrap();
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(

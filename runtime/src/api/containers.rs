@@ -204,6 +204,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
         host_config,
     };
     let d2 = d.clone();
+    super::trace(|| "create: image resolved".to_string());
     let c = tokio::task::spawn_blocking(move || d2.containers.create(new))
         .await
         .map_err(|e| ApiError::internal(format!("creating the container: {e}")))??;
@@ -393,6 +394,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
     let spec = build_spec(c, lower);
     write_spec(c, &spec)?;
+    super::trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)
         .await
         .map_err(|e| engine(format!("starting the shim of {}: {e}", c.record.name)))?;
@@ -403,9 +405,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         });
     }
     let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    super::trace(|| format!("{}: shim ready", c.short_id()));
     // Attach clients that arrived before start get their streams now, before
     // init runs, so no output is lost.
     super::streams::connect_pending(d, c).await;
+    super::trace(|| format!("{}: attach connected", c.short_id()));
     // Exec failures come back as errors carrying Docker's 126/127.
     let started = shim.start().await.map_err(|e| StartFailure {
         exit_code: e.exit_code(),
@@ -417,6 +421,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
             error: err,
         });
     }
+    super::trace(|| format!("{}: started", c.short_id()));
     c.set_running(pid, shim_pid, container::now_rfc3339());
     spawn_monitor(d.clone(), c.clone());
     d.emit_container(c, "start", &[]);
@@ -428,6 +433,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
 fn spawn_monitor(d: Arc<Daemon>, c: Arc<Container>) {
     tokio::spawn(async move {
         let (code, oom, finished, error) = wait_exit(&c).await;
+        super::trace(|| format!("{}: exited {code}", c.short_id()));
         c.set_exited(code, oom, finished, error);
         if oom {
             d.emit_container(&c, "oom", &[]);
@@ -467,9 +473,11 @@ async fn wait_exit(c: &Container) -> (i32, bool, String, String) {
                         );
                     }
                 }
-                match shim_client::status(&socket).await {
-                    Ok(st) if st.running => continue,
-                    _ => break,
+                match shim_status(&socket).await {
+                    // A live shim answers Wait again (at once if the
+                    // container exited): ask it again.
+                    ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => continue,
+                    ShimAnswer::Gone => break,
                 }
             }
         }
@@ -502,6 +510,27 @@ async fn orphaned_exit(c: &Container) -> (i32, bool, String, String) {
     )
 }
 
+enum ShimAnswer {
+    /// With the host PID of the container's init.
+    Running(i32),
+    Exited,
+    /// Nobody listens on the socket.
+    Gone,
+    /// Connected, but no answer in time.
+    Hung,
+}
+
+/// Ask a shim how its container is, without letting a stuck shim stall the
+/// daemon (its start, or a monitor).
+async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
+    match tokio::time::timeout(Duration::from_secs(2), shim_client::status(socket)).await {
+        Ok(Ok(st)) if st.running => ShimAnswer::Running(st.pid),
+        Ok(Ok(_)) => ShimAnswer::Exited,
+        Ok(Err(_)) => ShimAnswer::Gone,
+        Err(_) => ShimAnswer::Hung,
+    }
+}
+
 /// On daemon start: follow containers whose state says running, settle the
 /// ones whose shim is gone, and finish AutoRemove of those that exited while
 /// the daemon was away.
@@ -509,9 +538,13 @@ pub async fn readopt_all(d: &Arc<Daemon>) {
     for c in d.containers.list() {
         let st = c.state();
         match st.status {
-            Status::Running => match shim_client::status(&c.paths.socket()).await {
-                Ok(_) => spawn_monitor(d.clone(), c.clone()),
-                Err(_) => {
+            Status::Running => match shim_status(&c.paths.socket()).await {
+                // A hung shim may recover: follow it rather than declare the
+                // container dead.
+                ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
+                    spawn_monitor(d.clone(), c.clone())
+                }
+                ShimAnswer::Gone => {
                     let (code, oom, finished, error) = match container::read_state(&c.paths) {
                         Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
                             s.exit_code.unwrap_or(UNKNOWN_EXIT),
@@ -527,6 +560,23 @@ pub async fn readopt_all(d: &Arc<Daemon>) {
                     }
                 }
             },
+            // The shim records `running` a few ms after start (it spares
+            // short runs an fsync): a daemon killed in that window finds no
+            // state, but a socket with a live shim behind it.
+            Status::Created if c.paths.socket().exists() => {
+                let answer = shim_status(&c.paths.socket()).await;
+                if !matches!(answer, ShimAnswer::Gone) {
+                    let (pid, shim_pid, started) = match container::read_state(&c.paths) {
+                        Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
+                        _ => match answer {
+                            ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
+                            _ => (0, 0, container::now_rfc3339()),
+                        },
+                    };
+                    c.set_running(pid, shim_pid, started);
+                    spawn_monitor(d.clone(), c.clone());
+                }
+            }
             Status::Exited if c.record.host_config.auto_remove == Some(true) => {
                 let _ = remove_container(d, &c).await;
             }
@@ -616,31 +666,44 @@ pub async fn stop(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     if !c.state().running() {
         return no_content(StatusCode::NOT_MODIFIED);
     }
-    let sig = match q.get("signal").filter(|s| !s.is_empty()) {
+    stop_locked(d, &c, q).await?;
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// `docker restart`: stop if running (same signal and timeout rules), start.
+pub async fn restart(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
+    let c = d.containers.get(id)?;
+    {
+        let _guard = c.op_lock.lock().await;
+        if c.state().running() {
+            stop_locked(d, &c, q).await?;
+        }
+    }
+    start(d, c.id()).await?;
+    d.emit_container(&c, "restart", &[]);
+    no_content(StatusCode::NO_CONTENT)
+}
+
+/// SIGTERM (or the stop signal), SIGKILL after the timeout; op_lock held.
+async fn stop_locked(d: &Arc<Daemon>, c: &Container, q: &Query) -> Result<(), ApiError> {
+    let configured = c
+        .record
+        .config
+        .stop_signal
+        .as_deref()
+        .filter(|s| !s.is_empty());
+    let sig = match q.get("signal").filter(|s| !s.is_empty()).or(configured) {
         Some(s) => parse_signal(s)?,
-        None => match c
-            .record
-            .config
-            .stop_signal
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => parse_signal(s)?,
-            None => 15,
-        },
+        None => 15,
     };
     let t = q.int("t")?.or(c.record.config.stop_timeout).unwrap_or(10);
-    let sent = send_signal(d, &c, sig).await;
-    let timeout = if t < 0 {
-        None
-    } else {
-        Some(Duration::from_secs(t as u64))
-    };
-    if sent.is_err() || !wait_not_running(&c, timeout).await {
-        kill_and_wait(d, &c).await?;
+    let sent = send_signal(d, c, sig).await;
+    let timeout = (t >= 0).then(|| Duration::from_secs(t as u64));
+    if sent.is_err() || !wait_not_running(c, timeout).await {
+        kill_and_wait(d, c).await?;
     }
-    d.emit_container(&c, "stop", &[]);
-    no_content(StatusCode::NO_CONTENT)
+    d.emit_container(c, "stop", &[]);
+    Ok(())
 }
 
 pub async fn kill(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
@@ -705,7 +768,9 @@ pub fn wait(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
             r = done => match r { Ok(s) => s, Err(_) => return },
             _ = tx.closed() => return,
         };
-        let error = if st.error.is_empty() {
+        // Only a run that ended abnormally carries an error; a failed start
+        // was already reported by /start (the CLI would print it twice).
+        let error = if st.error.is_empty() || st.status != Status::Exited {
             serde_json::Value::Null
         } else {
             serde_json::json!({ "Message": st.error })
@@ -728,17 +793,27 @@ pub async fn remove_container(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(),
     let d2 = d.clone();
     let c2 = c.clone();
     tokio::task::spawn_blocking(move || {
-        // No-op when the shim cleaned up; needed when it died before it could.
-        if let Err(e) = glue::remove_container_cgroup(&cgroup_path(c2.id())) {
-            eprintln!(
-                "whale daemon: removing the cgroup of {}: {e}",
-                c2.record.name
-            );
+        // A shim removes its cgroup when its container exits; one that died
+        // could not.
+        if c2.state().error == SHIM_DIED {
+            if let Err(e) = glue::remove_container_cgroup(&cgroup_path(c2.id())) {
+                eprintln!(
+                    "whale daemon: removing the cgroup of {}: {e}",
+                    c2.record.name
+                );
+            }
         }
-        d2.containers.remove(&c2)
+        let trash = d2.containers.remove(&c2)?;
+        if let Some(dir) = trash {
+            // The container is gone for every client already; its files
+            // (the upper dir can be large) go in the background.
+            tokio::task::spawn_blocking(move || container::purge(&dir));
+        }
+        Ok::<_, container::ContainerError>(())
     })
     .await
     .map_err(|e| ApiError::internal(format!("removing container {}: {e}", c.record.name)))??;
+    super::trace(|| format!("{}: removed", c.short_id()));
     d.emit_container(c, "destroy", &[]);
     Ok(())
 }
@@ -902,12 +977,59 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         mounts: Some(vec![]),
         config: Some(r.config.clone()),
         network_settings: Some(NetworkSettings {
-            networks: Some(HashMap::new()),
-            ..Default::default()
+            networks: Some(networks(&r.host_config)),
+            ports: Some(HashMap::new()),
+            sandbox_id: Some(String::new()),
+            sandbox_key: Some(String::new()),
         }),
         ..Default::default()
     };
-    json(StatusCode::OK, &body)
+    let mut v = serde_json::to_value(&body)
+        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(ns) = v.get_mut("NetworkSettings").and_then(|n| n.as_object_mut()) {
+        // The pre-1.44 top-level fields templates still read
+        // (`{{.NetworkSettings.IPAddress}}`): empty, as for Docker's `none`.
+        for (k, val) in [
+            ("Bridge", serde_json::json!("")),
+            ("HairpinMode", serde_json::json!(false)),
+            ("LinkLocalIPv6Address", serde_json::json!("")),
+            ("LinkLocalIPv6PrefixLen", serde_json::json!(0)),
+            ("EndpointID", serde_json::json!("")),
+            ("Gateway", serde_json::json!("")),
+            ("GlobalIPv6Address", serde_json::json!("")),
+            ("GlobalIPv6PrefixLen", serde_json::json!(0)),
+            ("IPAddress", serde_json::json!("")),
+            ("IPPrefixLen", serde_json::json!(0)),
+            ("IPv6Gateway", serde_json::json!("")),
+            ("MacAddress", serde_json::json!("")),
+        ] {
+            ns.entry(k).or_insert(val);
+        }
+    }
+    json(StatusCode::OK, &v)
+}
+
+/// The one network a container is on: the host's, or none (its own
+/// namespace with only loopback, which is what Docker calls `none`).
+fn networks(hc: &HostConfig) -> HashMap<String, bollard::models::EndpointSettings> {
+    let name = if hc.network_mode.as_deref() == Some("host") {
+        "host"
+    } else {
+        "none"
+    };
+    let endpoint = bollard::models::EndpointSettings {
+        network_id: Some(String::new()),
+        endpoint_id: Some(String::new()),
+        gateway: Some(String::new()),
+        ip_address: Some(String::new()),
+        ip_prefix_len: Some(0),
+        ipv6_gateway: Some(String::new()),
+        global_ipv6_address: Some(String::new()),
+        global_ipv6_prefix_len: Some(0),
+        mac_address: Some(String::new()),
+        ..Default::default()
+    };
+    HashMap::from([(name.to_string(), endpoint)])
 }
 
 fn name_matches(name: &str, pattern: &str) -> bool {
@@ -1004,7 +1126,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
                 annotations: None,
             }),
             network_settings: Some(ContainerSummaryNetworkSettings {
-                networks: Some(HashMap::new()),
+                networks: Some(networks(&r.host_config)),
             }),
             mounts: Some(vec![]),
             ..Default::default()
@@ -1014,6 +1136,55 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         }
     }
     json(StatusCode::OK, &out)
+}
+
+/// `docker container prune`: remove every container that is not running.
+pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
+    let f = q.filters()?;
+    f.only(&["label", "until"])?;
+    let until = f
+        .get("until")
+        .and_then(|v| v.first())
+        .map(|v| super::events::parse_timestamp(v))
+        .transpose()?;
+    let mut deleted = Vec::new();
+    for c in d.containers.list() {
+        let st = c.state();
+        if st.running() || st.removing || st.removed {
+            continue;
+        }
+        let created = chrono::DateTime::parse_from_rfc3339(&c.record.created)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(0);
+        if until.is_some_and(|u| created > u) {
+            continue;
+        }
+        let labels = c.record.config.labels.clone().unwrap_or_default();
+        let labelled = f.get("label").is_none_or(|vals| {
+            vals.iter().all(|v| match v.split_once('=') {
+                Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
+                None => labels.contains_key(v.as_str()),
+            })
+        });
+        if !labelled {
+            continue;
+        }
+        let _guard = c.op_lock.lock().await;
+        if c.state().running() {
+            continue;
+        }
+        if remove_container(d, &c).await.is_ok() {
+            deleted.push(c.id().to_string());
+        }
+    }
+    json(
+        StatusCode::OK,
+        &bollard::models::ContainerPruneResponse {
+            containers_deleted: Some(deleted),
+            space_reclaimed: Some(0),
+        },
+    )
 }
 
 // ---------------------------------------------------------------- top / resize
@@ -1029,27 +1200,79 @@ fn running_container(d: &Daemon, id: &str) -> Result<Arc<Container>, ApiError> {
     Ok(c)
 }
 
-pub async fn top(d: &Arc<Daemon>, id: &str, _q: &Query) -> ApiResult {
+pub async fn top(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let c = running_container(d, id)?;
     let cg = cgroup_path(c.id());
-    let rows = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Vec<String>>> {
-        let mut pids = glue::container_pids(&cg)?;
+    let ps_args = q.get("ps_args").unwrap_or("").trim().to_string();
+    let name = c.record.name.clone();
+    let (titles, rows) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let mut pids = glue::container_pids(&cg)
+            .map_err(|e| ApiError::internal(format!("listing the processes of {name}: {e}")))?;
         pids.sort_unstable();
-        Ok(super::streams::ps_rows(&pids))
+        if ps_args.is_empty() {
+            let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+            return Ok((
+                titles.iter().map(|s| s.to_string()).collect(),
+                super::streams::ps_rows(&pids),
+            ));
+        }
+        // Docker runs the host's ps with the given options and keeps the
+        // rows of the container's processes.
+        let out = std::process::Command::new("ps")
+            .args(ps_args.split_whitespace())
+            .output()
+            .map_err(|e| ApiError::internal(format!("running ps {ps_args}: {e}")))?;
+        if !out.status.success() {
+            return Err(ApiError::internal(format!(
+                "ps {ps_args} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
     })
     .await
-    .map_err(|e| ApiError::internal(format!("listing processes: {e}")))?
-    .map_err(|e| ApiError::internal(format!("listing the processes of {}: {e}", c.record.name)))?;
+    .map_err(|e| ApiError::internal(format!("listing processes: {e}")))??;
     let body = ContainerTopResponse {
-        titles: Some(
-            ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ),
+        titles: Some(titles),
         processes: Some(rows),
     };
     json(StatusCode::OK, &body)
+}
+
+/// Docker's parsing of `ps` output: the header gives the titles, the last
+/// column takes the rest of the line, rows are kept when their PID is one
+/// of `pids`.
+pub fn parse_ps(output: &str, pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+        ApiError::internal("Couldn't find PID field in ps output: give ps options that print PID")
+    })?;
+    let mut rows = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < titles.len() {
+            continue;
+        }
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        row.push(fields[titles.len() - 1..].join(" "));
+        rows.push(row);
+    }
+    Ok((titles, rows))
 }
 
 pub async fn resize(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
@@ -1218,6 +1441,21 @@ mod tests {
         for bad in ["0", "65", "SIGNOPE", "", "RTMIN+99"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ps_output_is_filtered_by_pid() {
+        let out = "  PID USER     COMMAND\n    1 root     init\n   42 root     sleep 100\n   43 bob      sh -c x\n";
+        let (titles, rows) = parse_ps(out, &[42, 43]).unwrap();
+        assert_eq!(titles, ["PID", "USER", "COMMAND"]);
+        assert_eq!(
+            rows,
+            [
+                vec!["42", "root", "sleep 100"],
+                vec!["43", "bob", "sh -c x"]
+            ]
+        );
+        assert!(parse_ps("USER COMMAND\nroot x\n", &[1]).is_err());
     }
 
     #[test]

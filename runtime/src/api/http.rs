@@ -290,6 +290,7 @@ pub enum Route {
     Info,
     Events,
     ContainerList,
+    ContainerPrune,
     ContainerCreate,
     ContainerInspect(String),
     ContainerStart(String),
@@ -299,11 +300,15 @@ pub enum Route {
     ContainerAttach(String),
     ContainerLogs(String),
     ContainerTop(String),
+    ContainerStats(String),
+    ContainerChanges(String),
     ContainerResize(String),
+    ContainerRestart(String),
     ContainerDelete(String),
     ImageList,
     ImageCreate,
     ImageInspect(String),
+    ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
 }
@@ -346,6 +351,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/events" if get => return Some(Route::Events),
         "/containers/json" if get => return Some(Route::ContainerList),
         "/containers/create" if post => return Some(Route::ContainerCreate),
+        "/containers/prune" if post => return Some(Route::ContainerPrune),
         "/images/json" if get => return Some(Route::ImageList),
         "/images/create" if post => return Some(Route::ImageCreate),
         _ => {}
@@ -364,12 +370,15 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("json"), true, _, _) => Some(Route::ContainerInspect(id)),
             (Some("logs"), true, _, _) => Some(Route::ContainerLogs(id)),
             (Some("top"), true, _, _) => Some(Route::ContainerTop(id)),
+            (Some("stats"), true, _, _) => Some(Route::ContainerStats(id)),
+            (Some("changes"), true, _, _) => Some(Route::ContainerChanges(id)),
             (Some("start"), _, true, _) => Some(Route::ContainerStart(id)),
             (Some("stop"), _, true, _) => Some(Route::ContainerStop(id)),
             (Some("kill"), _, true, _) => Some(Route::ContainerKill(id)),
             (Some("wait"), _, true, _) => Some(Route::ContainerWait(id)),
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
+            (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
             _ => None,
         };
     }
@@ -380,6 +389,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         if get {
             if let Some(name) = rest.strip_suffix("/json").filter(|n| !n.is_empty()) {
                 return Some(Route::ImageInspect(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/history").filter(|n| !n.is_empty()) {
+                return Some(Route::ImageHistory(name.to_string()));
             }
         }
         if post {
@@ -416,6 +428,10 @@ mod tests {
             assert_eq!(
                 route(&Method::POST, &p("/containers/abc/start")),
                 Some(Route::ContainerStart("abc".into()))
+            );
+            assert_eq!(
+                route(&Method::POST, &p("/containers/abc/restart")),
+                Some(Route::ContainerRestart("abc".into()))
             );
             assert_eq!(
                 route(&Method::DELETE, &p("/containers/abc")),

@@ -178,8 +178,76 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     json(StatusCode::OK, &v)
 }
 
+/// `docker history`: one entry per history step, newest first; only the
+/// newest carries the image id and tags, as Docker shows it.
+pub fn history(d: &Arc<Daemon>, name: &str) -> ApiResult {
+    let img = d.images.resolve(name).map_err(image_error)?;
+    let cfg = glue::image_config(&img);
+    // Layer sizes bottom-first, from each layer's `size` file beside its diff dir.
+    let sizes: Vec<i64> = d
+        .images
+        .layer_dirs(&img)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|diff| {
+            diff.parent()
+                .and_then(|p| std::fs::read_to_string(p.join("size")).ok())
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    let secs = |c: &Option<String>| {
+        c.as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
+    };
+    let mut items = Vec::new();
+    let mut layer = sizes.iter();
+    if cfg.history.is_empty() {
+        for size in layer.by_ref() {
+            items.push((secs(&cfg.created), String::new(), *size, String::new()));
+        }
+    }
+    for h in &cfg.history {
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer.next().copied().unwrap_or(0)
+        };
+        items.push((
+            secs(&h.created),
+            h.created_by.clone().unwrap_or_default(),
+            size,
+            h.comment.clone().unwrap_or_default(),
+        ));
+    }
+    let n = items.len();
+    let out: Vec<serde_json::Value> = items
+        .into_iter()
+        .rev()
+        .enumerate()
+        .map(|(i, (created, created_by, size, comment))| {
+            let top = i == 0;
+            serde_json::json!({
+                "Id": if top { glue::image_id(&img) } else { "<missing>".to_string() },
+                "Created": created,
+                "CreatedBy": created_by,
+                "Tags": if top { serde_json::json!(glue::image_tags(&img)) } else { serde_json::Value::Null },
+                "Size": size,
+                "Comment": comment,
+            })
+        })
+        .collect();
+    debug_assert_eq!(out.len(), n);
+    json(StatusCode::OK, &out)
+}
+
 pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     let force = q.bool("force");
+    // Docker's image events name the image by id.
+    let image_id = d.images.resolve(name).map(|i| glue::image_id(&i)).ok();
     let d2 = d.clone();
     let name2 = name.to_string();
     let removed = tokio::task::spawn_blocking(move || {
@@ -192,11 +260,12 @@ pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     .map_err(image_error)?;
     let items: Vec<_> = removed.iter().map(glue::removed_item).collect();
     for it in &items {
-        if let Some(t) = &it.untagged {
-            d.emit_image("untag", t, Some(name));
+        if it.untagged.is_some() {
+            let id = image_id.as_deref().unwrap_or(name);
+            d.emit_image("untag", id, Some(id));
         }
         if let Some(id) = &it.deleted {
-            d.emit_image("delete", id, Some(name));
+            d.emit_image("delete", id, Some(id));
         }
     }
     json(StatusCode::OK, &items)
@@ -251,12 +320,17 @@ impl Read for ChannelReader {
 pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
     if let Some(from) = q.get("fromImage").filter(|s| !s.is_empty()) {
         let tag = q.get("tag").filter(|t| !t.is_empty());
+        // The docker CLI spells out Docker Hub's defaults; the user did not.
+        let from = from
+            .strip_prefix("docker.io/library/")
+            .or_else(|| from.strip_prefix("docker.io/"))
+            .unwrap_or(from);
         let wanted = match tag {
             Some(t) => format!("{from}:{t}"),
             None => super::containers::normalize_ref(from),
         };
         return Err(ApiError::not_found(format!(
-            "pull access denied for {wanted}: whale has no registry. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
+            "pull access denied for {wanted}: whale has no registry to pull from. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
         )));
     }
     if q.get("fromSrc") != Some("-") {

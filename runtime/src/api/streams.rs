@@ -122,19 +122,38 @@ where
     let (mut sr, mut sw) = shim.into_split();
     let to_shim = async move {
         if stdin {
-            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = pump(&mut cr, &mut sw).await;
             let _ = sw.shutdown().await;
         }
         // Keep the write half (and so the connection) open until the shim ends it.
         std::future::pending::<()>().await;
     };
     let from_shim = async move {
-        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = pump(&mut sr, &mut cw).await;
         let _ = cw.shutdown().await;
     };
     tokio::select! {
         _ = from_shim => {}
         _ = to_shim => {}
+    }
+}
+
+/// Copy until EOF, writing each read at once (interactive streams) with a
+/// buffer large enough for bulk output (tokio's `copy` uses 8 KiB).
+async fn pump<R, W>(r: &mut R, w: &mut W) -> std::io::Result<u64>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        w.write_all(&buf[..n]).await?;
+        total += n as u64;
     }
 }
 
@@ -147,6 +166,43 @@ struct LogLine {
     stream: String,
     #[serde(default)]
     time: String,
+}
+
+/// Reads a json-file log incrementally, only ever handing out whole lines.
+struct LogTail {
+    path: std::path::PathBuf,
+    file: Option<tokio::fs::File>,
+    partial: Vec<u8>,
+}
+
+impl LogTail {
+    fn new(path: std::path::PathBuf) -> LogTail {
+        LogTail {
+            path,
+            file: None,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The complete lines appended since the last call.
+    async fn read_new(&mut self) -> String {
+        if self.file.is_none() {
+            // No log yet: the container never produced one.
+            self.file = tokio::fs::File::open(&self.path).await.ok();
+        }
+        let Some(f) = self.file.as_mut() else {
+            return String::new();
+        };
+        let _ = f.read_to_end(&mut self.partial).await;
+        let cut = self
+            .partial
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let rest = self.partial.split_off(cut);
+        let whole = std::mem::replace(&mut self.partial, rest);
+        String::from_utf8_lossy(&whole).into_owned()
+    }
 }
 
 /// One multiplexed frame: stream type, three zero bytes, big-endian length.
@@ -246,10 +302,22 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let until = time_arg("until")?;
     let tty = c.record.config.tty.unwrap_or(false);
     let (tx, body) = Body::channel();
+    let opts = LogOptions {
+        stdout,
+        stderr,
+        tail,
+        since_nanos: since,
+        until_nanos: until,
+        timestamps,
+        tty,
+    };
     tokio::spawn(async move {
-        // Connect for live output first so nothing produced while we read
-        // the file is lost.
-        let live = if follow && c.state().running() {
+        // Following: the shim's attach stream tells us when output happened
+        // (the shim logs complete lines before it relays them), and the
+        // file, read on from where we were, gives the lines with their
+        // timestamps, each exactly once. Connect before the first read so
+        // nothing written in between goes unnoticed.
+        let mut live = if follow && c.state().running() {
             shim_client::connect(
                 &c.paths.socket(),
                 &ShimRequest::Attach {
@@ -263,36 +331,28 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         } else {
             None
         };
-        let path = c.paths.log();
-        let content = tokio::fs::read_to_string(&path).await.unwrap_or_default();
-        let opts = LogOptions {
-            stdout,
-            stderr,
-            tail,
-            since_nanos: since,
-            until_nanos: until,
-            timestamps,
-            tty,
-        };
-        let out = render_log(&content, &opts);
+        let mut log = LogTail::new(c.paths.log());
+        let first = log.read_new().await;
+        let out = render_log(&first, &opts);
         if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
             return;
         }
-        let Some(mut live) = live else {
+        let Some(live) = live.as_mut() else {
             return;
         };
+        let later = LogOptions { tail: None, ..opts };
         let mut buf = vec![0u8; 32 * 1024];
         loop {
-            tokio::select! {
-                n = live.read(&mut buf) => match n {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
-                            return;
-                        }
-                    }
-                },
+            let ended = tokio::select! {
+                n = live.read(&mut buf) => matches!(n, Ok(0) | Err(_)),
                 _ = tx.closed() => return,
+            };
+            let out = render_log(&log.read_new().await, &later);
+            if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                return;
+            }
+            if ended {
+                return;
             }
         }
     });

@@ -268,6 +268,18 @@ impl Container {
     }
 }
 
+/// Removed containers' dirs are renamed to `.removing-<id>` before deletion.
+const TRASH_PREFIX: &str = ".removing-";
+
+/// Delete a directory left by [`Store::remove`].
+pub fn purge(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != io::ErrorKind::NotFound {
+            eprintln!("whale daemon: deleting {}: {e}", dir.display());
+        }
+    }
+}
+
 /// A fresh 64-hex id whose 12-char short form is not all digits (Docker
 /// regenerates those so a short id can never be mistaken for a number).
 pub fn new_id() -> String {
@@ -327,6 +339,11 @@ impl Store {
             std::fs::read_dir(&dir).map_err(io_err(format!("reading {}", dir.display())))?;
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
+            if id.starts_with(TRASH_PREFIX) {
+                // A removal whose deletion was cut short by a crash.
+                purge(&entry.path());
+                continue;
+            }
             let paths = ContainerPaths::new(root, &id);
             match load_one(&paths) {
                 Ok(Some(c)) => {
@@ -392,6 +409,11 @@ impl Store {
             idx.names.insert(name.clone(), id.clone());
             (id, name)
         };
+        let mut config = new.config;
+        if config.hostname.as_deref().unwrap_or("").is_empty() {
+            // Docker fixes the hostname at create time: the short id.
+            config.hostname = Some(id[..12].to_string());
+        }
         let record = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -400,12 +422,16 @@ impl Store {
             image: new.image,
             path: new.path,
             args: new.args,
-            config: new.config,
+            config,
             host_config: new.host_config,
             start_failure: None,
         };
         let paths = ContainerPaths::new(&self.root, &id);
-        if let Err(e) = write_new_record(&paths, &record) {
+        // A `--rm` container is gone after one run, and after a crash Docker
+        // would remove it anyway: its record needs no fsync (the rename
+        // still guarantees a whole file or none for readers).
+        let durable = record.host_config.auto_remove != Some(true);
+        if let Err(e) = write_new_record(&paths, &record, durable) {
             let _ = std::fs::remove_dir_all(&paths.dir);
             self.lock().names.remove(&name);
             return Err(e);
@@ -465,12 +491,18 @@ impl Store {
             .map_err(io_err(format!("writing {}", c.paths.config().display())))
     }
 
-    /// Forget the container and delete its directory. The caller has made
-    /// sure it is not running.
-    pub fn remove(&self, c: &Container) -> Result<(), ContainerError> {
-        match std::fs::remove_dir_all(&c.paths.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+    /// Forget the container: its directory is renamed out of the way
+    /// (atomic and instant) and the caller deletes the returned path with
+    /// [`purge`], off the request's critical path. The caller has made sure
+    /// the container is not running.
+    pub fn remove(&self, c: &Container) -> Result<Option<PathBuf>, ContainerError> {
+        let trash = self
+            .root
+            .join("containers")
+            .join(format!("{TRASH_PREFIX}{}", c.id()));
+        let trash = match std::fs::rename(&c.paths.dir, &trash) {
+            Ok(()) => Some(trash),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 c.abort_removal();
                 return Err(ContainerError::Io {
@@ -478,7 +510,7 @@ impl Store {
                     source: e,
                 });
             }
-        }
+        };
         {
             let mut idx = self.lock();
             idx.by_id.remove(c.id());
@@ -487,7 +519,7 @@ impl Store {
             }
         }
         c.set_removed();
-        Ok(())
+        Ok(trash)
     }
 
     /// Whether any container was created from `image_id` (blocks `rmi`).
@@ -502,12 +534,24 @@ impl Store {
 fn write_new_record(
     paths: &ContainerPaths,
     record: &ContainerRecord,
+    durable: bool,
 ) -> Result<(), ContainerError> {
     for d in [paths.upper(), paths.work(), paths.merged()] {
         std::fs::create_dir_all(&d).map_err(io_err(format!("creating {}", d.display())))?;
     }
-    fsutil::write_json_atomic(&paths.config(), record)
-        .map_err(io_err(format!("writing {}", paths.config().display())))
+    let path = paths.config();
+    let werr = io_err(format!("writing {}", path.display()));
+    if durable {
+        return fsutil::write_json_atomic(&path, record).map_err(werr);
+    }
+    let bytes = serde_json::to_vec_pretty(record).map_err(|e| ContainerError::Io {
+        context: format!("encoding {}", path.display()),
+        source: io::Error::new(io::ErrorKind::InvalidData, e),
+    })?;
+    let tmp = paths.dir.join(".config.json.tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(werr)
 }
 
 fn load_one(paths: &ContainerPaths) -> Result<Option<Container>, ContainerError> {
@@ -638,10 +682,13 @@ mod tests {
         let b = store.create(new(Some("gone"))).unwrap();
         assert!(b.begin_removal());
         assert!(!b.begin_removal());
-        store.remove(&b).unwrap();
+        let trash = store.remove(&b).unwrap().unwrap();
         assert!(b.state().removed);
+        assert!(!b.paths.dir.exists());
+        // A crash before the purge: the next open finishes the job.
         drop(store);
         let store = Store::open(dir.path()).unwrap();
+        assert!(!trash.exists());
         assert_eq!(store.get("keep").unwrap().id(), a.id());
         assert!(store.get("gone").is_err());
         assert_eq!(store.list().len(), 1);

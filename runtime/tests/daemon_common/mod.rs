@@ -38,14 +38,30 @@ pub struct Daemon {
 
 /// Start the daemon by re-running this test binary's `child_test` test.
 pub fn spawn_child(root: &Path, sock: &Path, child_test: &str) -> Child {
+    let log = root.parent().unwrap_or(root).join("daemon.err");
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    spawn_child_with(root, sock, child_test, stderr)
+}
+
+/// Like [`spawn_child`], with the daemon's stderr where the caller wants it.
+pub fn spawn_child_with(root: &Path, sock: &Path, child_test: &str, stderr: Stdio) -> Child {
     Command::new(std::env::current_exe().expect("test binary path"))
         .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ROOT, root)
         .env(CHILD_SOCK, sock)
         // The daemon runs inside the test binary; shims must be the real whale.
-        .env("WHALE_SHIM_BIN", env!("CARGO_BIN_EXE_whale"))
+        .env(
+            "WHALE_SHIM_BIN",
+            std::env::var_os("WHALE_SHIM_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_whale").into()),
+        )
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("spawning the daemon")
 }
@@ -191,7 +207,11 @@ pub fn curl(sock: &Path, method: &str, path: &str, body: Option<&str>, extra: &[
     })
 }
 
-fn parse_response(text: &str) -> Option<Resp> {
+fn parse_response(mut text: &str) -> Option<Resp> {
+    // curl shows the interim `100 Continue` of a large upload first.
+    while text.starts_with("HTTP/1.1 100") {
+        text = text.split_once("\r\n\r\n")?.1;
+    }
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
     let mut lines = head.lines();
     let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
