@@ -986,6 +986,29 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
     };
     let mut v = serde_json::to_value(&body)
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
+        // Docker prints every resource field, zero when unset, and templates
+        // such as `{{.HostConfig.Memory}}` rely on it.
+        for (k, val) in [
+            ("Memory", serde_json::json!(0)),
+            ("MemorySwap", serde_json::json!(0)),
+            ("MemoryReservation", serde_json::json!(0)),
+            ("NanoCpus", serde_json::json!(0)),
+            ("CpuShares", serde_json::json!(0)),
+            ("CpuPeriod", serde_json::json!(0)),
+            ("CpuQuota", serde_json::json!(0)),
+            ("PidsLimit", serde_json::Value::Null),
+            ("Privileged", serde_json::json!(false)),
+            ("ReadonlyRootfs", serde_json::json!(false)),
+            ("Binds", serde_json::Value::Null),
+            (
+                "RestartPolicy",
+                serde_json::json!({"Name": "no", "MaximumRetryCount": 0}),
+            ),
+        ] {
+            hc.entry(k).or_insert(val);
+        }
+    }
     if let Some(ns) = v.get_mut("NetworkSettings").and_then(|n| n.as_object_mut()) {
         // The pre-1.44 top-level fields templates still read
         // (`{{.NetworkSettings.IPAddress}}`): empty, as for Docker's `none`.

@@ -344,7 +344,15 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             None => super::containers::normalize_ref(repo),
         }
     });
-    let changes = q.all("changes");
+    // Docker reads the changes as one Dockerfile: the docker CLI repeats the
+    // parameter, bollard joins them with newlines; accept both.
+    let changes: Vec<String> = q
+        .all("changes")
+        .iter()
+        .flat_map(|c| c.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
     let comment = q.get("message").unwrap_or("").to_string();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
     let mut body = req.into_body();

@@ -54,12 +54,13 @@ pub enum BaseImage {
     Debian,
 }
 
-/// The `changes` to import the rootfs with (Docker's defaults: busybox
-/// runs `sh`, debian runs `bash`).
+/// The `changes` to import the rootfs with, as Docker Hub's images have
+/// them: the standard PATH in Env, busybox runs `sh`, debian runs `bash`.
 pub fn changes_for(kind: BaseImage) -> Vec<String> {
+    let path = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string();
     match kind {
-        BaseImage::Busybox => vec![r#"CMD ["sh"]"#.to_string()],
-        BaseImage::Debian => vec![r#"CMD ["bash"]"#.to_string()],
+        BaseImage::Busybox => vec![path, r#"CMD ["sh"]"#.to_string()],
+        BaseImage::Debian => vec![path, r#"CMD ["bash"]"#.to_string()],
     }
 }
 
