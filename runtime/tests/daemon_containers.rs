@@ -280,6 +280,15 @@ fn container_life_cycle() {
     assert_eq!(filtered(r#"{"ancestor":["busybox"]}"#), 1);
     assert_eq!(filtered(&format!(r#"{{"id":["{}"]}}"#, &id[..6])), 1);
 
+    // Docker's key order (clients that pretty-print keep it).
+    let raw = d.get("/containers/web/json").body;
+    assert!(raw.starts_with(r#"{"Id":"#), "{raw}");
+    assert!(
+        raw.trim_end().ends_with("}}}") && raw.contains(r#""NetworkSettings":{"Bridge":"#),
+        "{raw}"
+    );
+    let raw = d.get("/images/busybox/json").body;
+    assert!(raw.starts_with(r#"{"Id":"sha256:"#), "{raw}");
     let i = inspect(&d, &id[..8]);
     assert_eq!(i["Name"], "/web");
     assert_eq!(i["Path"], "sh");
@@ -841,4 +850,30 @@ fn changes_list_what_the_container_wrote() {
         d.get("/containers/clean/changes").json(),
         serde_json::json!([])
     );
+}
+
+#[test]
+fn a_container_never_finishes_before_it_starts() {
+    let d = with_busybox();
+    for i in 0..10 {
+        let name = format!("quick{i}");
+        let id = create(
+            &d,
+            &name,
+            serde_json::json!({"Image": "busybox", "Cmd": ["true"]}),
+        );
+        assert_eq!(d.post(&format!("/containers/{id}/start"), None).status, 204);
+        assert_eq!(
+            d.post(&format!("/containers/{id}/wait"), None).json()["StatusCode"],
+            0
+        );
+        let st = inspect(&d, &id)["State"].clone();
+        let (s, f) = (
+            st["StartedAt"].as_str().unwrap(),
+            st["FinishedAt"].as_str().unwrap(),
+        );
+        let s = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        let f = chrono::DateTime::parse_from_rfc3339(f).unwrap();
+        assert!(f >= s, "{st}");
+    }
 }

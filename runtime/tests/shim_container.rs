@@ -145,6 +145,7 @@ impl Fixture {
                 stdin: false,
                 stdout: true,
                 stderr: true,
+                detach_keys: None,
             },
         )
         .await?;
@@ -483,6 +484,7 @@ async fn limits_are_written_to_the_cgroup() {
             stdin: false,
             stdout: true,
             stderr: true,
+            detach_keys: None,
         },
     )
     .await
@@ -515,6 +517,7 @@ async fn stdin_is_piped_and_closed_with_stdin_once() {
             stdin: true,
             stdout: true,
             stderr: true,
+            detach_keys: None,
         },
     )
     .await
@@ -539,6 +542,7 @@ async fn stdin_is_piped_and_closed_with_stdin_once() {
             stdin: true,
             stdout: true,
             stderr: false,
+            detach_keys: None,
         },
     )
     .await
@@ -593,6 +597,7 @@ async fn tty_output_is_raw() {
             stdin: false,
             stdout: true,
             stderr: true,
+            detach_keys: None,
         },
     )
     .await
@@ -685,6 +690,7 @@ async fn tty_stdin_and_detach_keys() {
             stdin: true,
             stdout: true,
             stderr: true,
+            detach_keys: None,
         },
     )
     .await

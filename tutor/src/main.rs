@@ -1,11 +1,371 @@
-//! The tutor is the subject of its own issue ("whaletutor: lessons from
-//! TOML, checked against live containers"). Until it lands this binary says
-//! so plainly instead of pretending to teach.
+//! `whaletutor`: the command-line front of the tutor.
 
-fn main() {
-    eprintln!(
-        "whaletutor: the tutor is not built yet; use the engine directly, \
-         e.g. `whale bootstrap busybox && whale run -it busybox sh`"
-    );
-    std::process::exit(2);
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use whaletutor::engine::{Engine, EngineKind};
+use whaletutor::lesson::{self, LoadedLesson};
+use whaletutor::progress::{self, Progress};
+use whaletutor::render::Style;
+use whaletutor::{runner, setup, verify, watch};
+
+#[derive(Parser)]
+#[command(
+    name = "whaletutor",
+    version,
+    about = "Hands-on Docker lessons, checked against a live engine"
+)]
+struct Cli {
+    /// The engine to teach with [default: docker when DOCKER_HOST is set, else whale].
+    #[arg(long, global = true, value_enum, env = "WHALETUTOR_ENGINE")]
+    engine: Option<EngineKind>,
+    /// The engine's API socket (unix:///path); default: WHALE_HOST or
+    /// /run/whale/whale.sock for whale, DOCKER_HOST or /var/run/docker.sock for docker.
+    #[arg(short = 'H', long = "host", global = true)]
+    host: Option<String>,
+    /// Directory of lesson files.
+    #[arg(long = "lessons-dir", global = true, env = "WHALETUTOR_LESSONS")]
+    lessons_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// The lessons, with steps done.
+    List,
+    /// Work through a lesson: the tutor watches the engine and moves on when you did it.
+    Lesson {
+        /// Lesson number or id.
+        lesson: String,
+        /// Allow `n` to skip a step whose checks do not pass.
+        #[arg(long)]
+        force: bool,
+        /// Play each step's solution (for showing a class).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Check the current step once; exit 0 when it passes.
+    Check {
+        /// Lesson number or id (default: the one last worked on).
+        lesson: Option<String>,
+        /// Show what every check saw.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// The next hint of the current step.
+    Hint { lesson: Option<String> },
+    /// Where you are in every lesson.
+    Progress,
+    /// Remove what a lesson created (its containers and images) and its progress.
+    Reset {
+        lesson: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Prove lessons: every check fails before its solve and passes after.
+    Verify {
+        #[arg(value_name = "LESSON")]
+        which: Vec<String>,
+    },
+    /// Check lesson files for authoring errors (file:line:col).
+    Lint { files: Vec<PathBuf> },
+    /// Is this machine ready? Each item with what to do.
+    Doctor,
+    /// Render the lessons as mdBook chapters (commands shown for --engine).
+    Book {
+        /// Output directory (e.g. book/src/lessons).
+        #[arg(long, default_value = "book/src/lessons")]
+        out: PathBuf,
+    },
+    /// Bootstrap base images and build the images lessons require.
+    Setup {
+        #[arg(value_name = "LESSON")]
+        which: Vec<String>,
+    },
+}
+
+fn lessons_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.lessons_dir {
+        return d.clone();
+    }
+    let here = PathBuf::from("lessons");
+    if here.is_dir() {
+        return here;
+    }
+    // A build from a clone knows where its lessons are.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lessons")
+}
+
+fn load_lessons(dir: &Path) -> anyhow::Result<Vec<LoadedLesson>> {
+    Ok(lesson::load_dir(dir)?)
+}
+
+fn pick<'a>(
+    lessons: &'a [LoadedLesson],
+    key: Option<&str>,
+    progress: &Progress,
+) -> anyhow::Result<&'a LoadedLesson> {
+    let key = match key {
+        Some(k) => k.to_string(),
+        None => match &progress.last {
+            Some(l) => l.clone(),
+            None => match lessons.first() {
+                Some(l) => l.id().to_string(),
+                None => bail!("there are no lessons"),
+            },
+        },
+    };
+    Ok(lesson::find(lessons, &key)?)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("whaletutor: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("whaletutor: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let style = Style::detect();
+    let dir = lessons_dir(&cli);
+    let kind = cli.engine.unwrap_or_else(|| {
+        if std::env::var_os("DOCKER_HOST").is_some_and(|v| !v.is_empty()) {
+            EngineKind::Docker
+        } else {
+            EngineKind::Whale
+        }
+    });
+    let engine = Engine::select(kind, cli.host.as_deref())?;
+    let ppath = progress::default_path()?;
+    match &cli.verb {
+        Verb::Lint { files } => {
+            let files = if files.is_empty() {
+                let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .with_context(|| format!("cannot list {}", dir.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                    .collect();
+                v.sort();
+                v
+            } else {
+                files.clone()
+            };
+            let diags = lesson::lint_files(&files);
+            for d in &diags {
+                println!("{d}");
+            }
+            if diags.is_empty() {
+                println!("{} lesson file(s) ok", files.len());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::from(1))
+            }
+        }
+        Verb::List => {
+            let lessons = load_lessons(&dir)?;
+            let p = Progress::load(&ppath)?;
+            print!("{}", watch::list(&lessons, &p, style));
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Progress => {
+            let lessons = load_lessons(&dir)?;
+            let p = Progress::load(&ppath)?;
+            for l in &lessons {
+                let lp = p.of(l);
+                let state = if lp.completed {
+                    "completed".to_string()
+                } else if let Some(s) = &lp.step {
+                    format!("at step `{s}`")
+                } else {
+                    "not started".to_string()
+                };
+                println!(
+                    "{:>3}  {:<20} {}/{} steps  {state}",
+                    l.number(),
+                    l.id(),
+                    p.done_count(l),
+                    l.lesson.steps.len()
+                );
+            }
+            println!("(progress file: {})", ppath.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Hint { lesson } => {
+            let lessons = load_lessons(&dir)?;
+            let mut p = Progress::load(&ppath)?;
+            let l = pick(&lessons, lesson.as_deref(), &p)?;
+            let i = p.current_step(l);
+            let step = runner::step(l, i);
+            if step.hints.is_empty() {
+                println!("No hints for step `{}`.", step.id.get_ref());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let e = p.entry(l);
+            let n = (e.hints_shown + 1).min(step.hints.len());
+            e.hints_shown = n;
+            if e.step.is_none() {
+                e.step = Some(step.id.get_ref().clone());
+            }
+            p.last = Some(l.id().to_string());
+            p.save(&ppath)?;
+            let h = whaletutor::template::render(step.hints[n - 1].get_ref(), engine.cli())?;
+            print!(
+                "{} {}",
+                style.strong(&format!("Hint {n}/{}:", step.hints.len())),
+                whaletutor::render::markdown(&h, style)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Check { lesson, verbose } => {
+            let lessons = load_lessons(&dir)?;
+            let mut p = Progress::load(&ppath)?;
+            let l = pick(&lessons, lesson.as_deref(), &p)?;
+            if p.of(l).completed {
+                println!("Lesson {} is complete.", l.number());
+                return Ok(ExitCode::SUCCESS);
+            }
+            if p.last.as_deref() != Some(l.id()) {
+                p.last = Some(l.id().to_string());
+                p.save(&ppath)?;
+            }
+            let docker = engine.connect().await?;
+            let i = p.current_step(l);
+            let step = runner::step(l, i);
+            let results = runner::check_step(&docker, engine.cli(), step, &p.of(l).answers).await;
+            print!("{}", runner::render_failures(&results, style, *verbose));
+            if runner::all_pass(&results) {
+                println!("{}", runner::explain(l, i, engine.cli(), style));
+                p.advance(l, i);
+                p.last = Some(l.id().to_string());
+                p.save(&ppath)?;
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "Step {}/{} `{}` is not done yet.",
+                    i + 1,
+                    l.lesson.steps.len(),
+                    step.id.get_ref()
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+        Verb::Reset { lesson, all } => {
+            let lessons = load_lessons(&dir)?;
+            let mut p = Progress::load(&ppath)?;
+            let targets: Vec<&LoadedLesson> = if *all {
+                lessons.iter().collect()
+            } else {
+                vec![pick(&lessons, lesson.as_deref(), &p)?]
+            };
+            let docker = engine.connect().await?;
+            for l in targets {
+                let removed = runner::reset(&engine, &docker, l).await;
+                p.lesson.remove(l.id());
+                println!(
+                    "lesson {} reset{}",
+                    l.number(),
+                    if removed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": removed {}", removed.join(", "))
+                    }
+                );
+            }
+            p.save(&ppath)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Book { out } => {
+            let lessons = load_lessons(&dir)?;
+            let written = whaletutor::book::write(&lessons, out, engine.cli())?;
+            for w in written {
+                println!("{}", w.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Doctor => {
+            let lessons = load_lessons(&dir).unwrap_or_default();
+            let f = setup::doctor(&engine, &lessons).await;
+            print!("{}", setup::render_findings(&f, style));
+            Ok(if f.iter().all(|x| x.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Verb::Setup { which: keys } => {
+            let lessons = load_lessons(&dir)?;
+            let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
+                lessons.iter().collect()
+            } else {
+                keys.iter()
+                    .map(|k| lesson::find(&lessons, k))
+                    .collect::<Result<_, _>>()?
+            };
+            let docker = engine.ensure_running().await?;
+            let made = setup::ensure_images(&engine, &docker, &chosen, &dir.join("images")).await?;
+            if made.is_empty() {
+                println!("every required image is present");
+            } else {
+                println!("ready: {}", made.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Lesson {
+            lesson: key,
+            force,
+            demo,
+        } => {
+            let lessons = load_lessons(&dir)?;
+            let l = lesson::find(&lessons, key)?;
+            let docker = engine.ensure_running().await?;
+            setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;
+            watch::Watch {
+                engine: &engine,
+                docker,
+                lessons: &lessons,
+                lesson: l,
+                progress_path: &ppath,
+                force: *force,
+                demo: *demo,
+                style,
+            }
+            .run()
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Verb::Verify { which: keys } => {
+            let lessons = load_lessons(&dir)?;
+            let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
+                lessons.iter().collect()
+            } else {
+                keys.iter()
+                    .map(|k| lesson::find(&lessons, k))
+                    .collect::<Result<_, _>>()?
+            };
+            let rows = verify::run(&engine, &chosen, &dir.join("images")).await?;
+            print!("{}", verify::render_table(&rows, true));
+            Ok(if rows.iter().all(verify::Row::ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
 }

@@ -50,7 +50,11 @@ fn walk(
     out: &mut BTreeMap<String, u8>,
 ) -> std::io::Result<bool> {
     let mut reported = false;
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
+    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.flatten().collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !rel.is_empty() => return Ok(false),
+        Err(e) => return Err(e),
+    };
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -58,7 +62,10 @@ fn walk(
         if ENGINE_PATHS.contains(&path.as_str()) {
             continue;
         }
-        let meta = entry.metadata()?;
+        // A running container may delete what we are looking at.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
         let ft = meta.file_type();
         if ft.is_char_device() && meta.rdev() == 0 {
             out.insert(path, DELETED);

@@ -13,7 +13,7 @@ use bollard::models::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
     ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, ContainerTopResponse, DriverData,
-    HostConfig, NetworkSettings,
+    HostConfig,
 };
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -410,6 +410,9 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
     // init runs, so no output is lost.
     super::streams::connect_pending(d, c).await;
     super::trace(|| format!("{}: attach connected", c.short_id()));
+    // Taken before init is released: a container that is done at once
+    // must never look finished before it started.
+    let started_at = container::now_rfc3339();
     // Exec failures come back as errors carrying Docker's 126/127.
     let started = shim.start().await.map_err(|e| StartFailure {
         exit_code: e.exit_code(),
@@ -422,7 +425,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         });
     }
     super::trace(|| format!("{}: started", c.short_id()));
-    c.set_running(pid, shim_pid, container::now_rfc3339());
+    c.set_running(pid, shim_pid, started_at);
     spawn_monitor(d.clone(), c.clone());
     d.emit_container(c, "start", &[]);
     Ok(())
@@ -535,53 +538,57 @@ async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
 /// ones whose shim is gone, and finish AutoRemove of those that exited while
 /// the daemon was away.
 pub async fn readopt_all(d: &Arc<Daemon>) {
-    for c in d.containers.list() {
-        let st = c.state();
-        match st.status {
-            Status::Running => match shim_status(&c.paths.socket()).await {
-                // A hung shim may recover: follow it rather than declare the
-                // container dead.
-                ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
-                    spawn_monitor(d.clone(), c.clone())
-                }
-                ShimAnswer::Gone => {
-                    let (code, oom, finished, error) = match container::read_state(&c.paths) {
-                        Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
-                            s.exit_code.unwrap_or(UNKNOWN_EXIT),
-                            s.oom_killed,
-                            s.finished_at.unwrap_or_else(container::now_rfc3339),
-                            s.error,
-                        ),
-                        _ => orphaned_exit(&c).await,
-                    };
-                    c.set_exited(code, oom, finished, error);
-                    if c.record.host_config.auto_remove == Some(true) {
-                        let _ = remove_container(d, &c).await;
-                    }
-                }
-            },
-            // The shim records `running` a few ms after start (it spares
-            // short runs an fsync): a daemon killed in that window finds no
-            // state, but a socket with a live shim behind it.
-            Status::Created if c.paths.socket().exists() => {
-                let answer = shim_status(&c.paths.socket()).await;
-                if !matches!(answer, ShimAnswer::Gone) {
-                    let (pid, shim_pid, started) = match container::read_state(&c.paths) {
-                        Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
-                        _ => match answer {
-                            ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
-                            _ => (0, 0, container::now_rfc3339()),
-                        },
-                    };
-                    c.set_running(pid, shim_pid, started);
-                    spawn_monitor(d.clone(), c.clone());
+    // All at once: a hung shim costs its timeout once, not once per container.
+    let all = d.containers.list().into_iter().map(|c| readopt(d, c));
+    futures_util::future::join_all(all).await;
+}
+
+async fn readopt(d: &Arc<Daemon>, c: Arc<Container>) {
+    let st = c.state();
+    match st.status {
+        Status::Running => match shim_status(&c.paths.socket()).await {
+            // A hung shim may recover: follow it rather than declare the
+            // container dead.
+            ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
+                spawn_monitor(d.clone(), c.clone())
+            }
+            ShimAnswer::Gone => {
+                let (code, oom, finished, error) = match container::read_state(&c.paths) {
+                    Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
+                        s.exit_code.unwrap_or(UNKNOWN_EXIT),
+                        s.oom_killed,
+                        s.finished_at.unwrap_or_else(container::now_rfc3339),
+                        s.error,
+                    ),
+                    _ => orphaned_exit(&c).await,
+                };
+                c.set_exited(code, oom, finished, error);
+                if c.record.host_config.auto_remove == Some(true) {
+                    let _ = remove_container(d, &c).await;
                 }
             }
-            Status::Exited if c.record.host_config.auto_remove == Some(true) => {
-                let _ = remove_container(d, &c).await;
+        },
+        // The shim records `running` a few ms after start (it spares
+        // short runs an fsync): a daemon killed in that window finds no
+        // state, but a socket with a live shim behind it.
+        Status::Created if c.paths.socket().exists() => {
+            let answer = shim_status(&c.paths.socket()).await;
+            if !matches!(answer, ShimAnswer::Gone) {
+                let (pid, shim_pid, started) = match container::read_state(&c.paths) {
+                    Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
+                    _ => match answer {
+                        ShimAnswer::Running(pid) => (pid, 0, container::now_rfc3339()),
+                        _ => (0, 0, container::now_rfc3339()),
+                    },
+                };
+                c.set_running(pid, shim_pid, started);
+                spawn_monitor(d.clone(), c.clone());
             }
-            _ => {}
         }
+        Status::Exited if c.record.host_config.auto_remove == Some(true) => {
+            let _ = remove_container(d, &c).await;
+        }
+        _ => {}
     }
 }
 
@@ -976,14 +983,12 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         graph_driver: Some(graph),
         mounts: Some(vec![]),
         config: Some(r.config.clone()),
-        network_settings: Some(NetworkSettings {
-            networks: Some(networks(&r.host_config)),
-            ports: Some(HashMap::new()),
-            sandbox_id: Some(String::new()),
-            sandbox_key: Some(String::new()),
-        }),
+        // Serialized last, below, with the fields bollard no longer has.
+        network_settings: None,
         ..Default::default()
     };
+    // serde_json keeps keys in insertion order (preserve_order): bollard's
+    // field order, which is Docker's.
     let mut v = serde_json::to_value(&body)
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
@@ -1009,27 +1014,69 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
             hc.entry(k).or_insert(val);
         }
     }
-    if let Some(ns) = v.get_mut("NetworkSettings").and_then(|n| n.as_object_mut()) {
-        // The pre-1.44 top-level fields templates still read
-        // (`{{.NetworkSettings.IPAddress}}`): empty, as for Docker's `none`.
-        for (k, val) in [
-            ("Bridge", serde_json::json!("")),
-            ("HairpinMode", serde_json::json!(false)),
-            ("LinkLocalIPv6Address", serde_json::json!("")),
-            ("LinkLocalIPv6PrefixLen", serde_json::json!(0)),
-            ("EndpointID", serde_json::json!("")),
-            ("Gateway", serde_json::json!("")),
-            ("GlobalIPv6Address", serde_json::json!("")),
-            ("GlobalIPv6PrefixLen", serde_json::json!(0)),
-            ("IPAddress", serde_json::json!("")),
-            ("IPPrefixLen", serde_json::json!(0)),
-            ("IPv6Gateway", serde_json::json!("")),
-            ("MacAddress", serde_json::json!("")),
-        ] {
-            ns.entry(k).or_insert(val);
-        }
+    let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&r.host_config))
+        .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        // Last, as Docker prints it.
+        o.insert("NetworkSettings".to_string(), ns);
     }
     json(StatusCode::OK, &v)
+}
+
+/// NetworkSettings in Docker's order, with the pre-1.44 top-level fields
+/// that templates still read (`{{.NetworkSettings.IPAddress}}`), empty as
+/// for Docker's `none`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LegacyNetworkSettings {
+    bridge: String,
+    #[serde(rename = "SandboxID")]
+    sandbox_id: String,
+    hairpin_mode: bool,
+    #[serde(rename = "LinkLocalIPv6Address")]
+    link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen")]
+    link_local_ipv6_prefix_len: u8,
+    ports: HashMap<String, serde_json::Value>,
+    sandbox_key: String,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: String,
+    gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    global_ipv6_prefix_len: u8,
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    ipv6_gateway: String,
+    mac_address: String,
+    networks: HashMap<String, bollard::models::EndpointSettings>,
+}
+
+impl LegacyNetworkSettings {
+    fn for_host_config(hc: &HostConfig) -> Self {
+        LegacyNetworkSettings {
+            bridge: String::new(),
+            sandbox_id: String::new(),
+            hairpin_mode: false,
+            link_local_ipv6_address: String::new(),
+            link_local_ipv6_prefix_len: 0,
+            ports: HashMap::new(),
+            sandbox_key: String::new(),
+            endpoint_id: String::new(),
+            gateway: String::new(),
+            global_ipv6_address: String::new(),
+            global_ipv6_prefix_len: 0,
+            ip_address: String::new(),
+            ip_prefix_len: 0,
+            ipv6_gateway: String::new(),
+            mac_address: String::new(),
+            networks: networks(hc),
+        }
+    }
 }
 
 /// The one network a container is on: the host's, or none (its own

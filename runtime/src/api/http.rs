@@ -305,12 +305,22 @@ pub enum Route {
     ContainerResize(String),
     ContainerRestart(String),
     ContainerDelete(String),
+    ExecCreate(String),
+    ExecStart(String),
+    ExecResize(String),
+    ExecInspect(String),
     ImageList,
     ImageCreate,
     ImageInspect(String),
     ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
+    // Builder room (api/build.rs, api/images_io.rs).
+    Build,
+    ImageGet(Option<String>),
+    ImageLoad,
+    SystemDf,
+    ContainerExport(String),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -354,6 +364,10 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/containers/prune" if post => return Some(Route::ContainerPrune),
         "/images/json" if get => return Some(Route::ImageList),
         "/images/create" if post => return Some(Route::ImageCreate),
+        "/build" if post => return Some(Route::Build),
+        "/images/get" if get => return Some(Route::ImageGet(None)),
+        "/images/load" if post => return Some(Route::ImageLoad),
+        "/system/df" if get => return Some(Route::SystemDf),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
@@ -379,6 +393,17 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
             (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
+            (Some("exec"), _, true, _) => Some(Route::ExecCreate(id)),
+            (Some("export"), true, _, _) => Some(Route::ContainerExport(id)),
+            _ => None,
+        };
+    }
+    if let Some((id, action)) = path.strip_prefix("/exec/").and_then(|r| r.split_once('/')) {
+        let id = decode(id);
+        return match (action, get, post) {
+            ("start", _, true) => Some(Route::ExecStart(id)),
+            ("resize", _, true) => Some(Route::ExecResize(id)),
+            ("json", true, _) => Some(Route::ExecInspect(id)),
             _ => None,
         };
     }
@@ -392,6 +417,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             }
             if let Some(name) = rest.strip_suffix("/history").filter(|n| !n.is_empty()) {
                 return Some(Route::ImageHistory(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/get").filter(|n| !n.is_empty()) {
+                return Some(Route::ImageGet(Some(name.to_string())));
             }
         }
         if post {

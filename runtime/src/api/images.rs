@@ -54,6 +54,12 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut out = Vec::new();
     for img in &images {
         let tags = glue::image_tags(img);
+        if !q.bool("all")
+            && tags.is_empty()
+            && crate::build::cache::has_children(&d.images, &img.id)
+        {
+            continue; // a build's intermediate image: Docker shows those with -a only
+        }
         if let Some(refs) = f.get("reference") {
             if !tags
                 .iter()
@@ -97,6 +103,22 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     json(StatusCode::OK, &out)
 }
 
+/// Image inspect in Docker's key order: Id, RepoTags, RepoDigests, Parent
+/// (which bollard's model lacks), then the rest.
+#[derive(serde::Serialize)]
+struct ImageInspectBody {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "RepoTags")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "RepoDigests")]
+    repo_digests: Vec<String>,
+    #[serde(rename = "Parent")]
+    parent: String,
+    #[serde(flatten)]
+    rest: ImageInspect,
+}
+
 pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let img = d.images.resolve(name).map_err(image_error)?;
     let cfg = glue::image_config(&img);
@@ -136,7 +158,7 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let config = serde_json::to_value(&cfg.config)
         .ok()
         .and_then(|v| serde_json::from_value::<bollard::models::ImageConfig>(v).ok());
-    let body = ImageInspect {
+    let mut body = ImageInspect {
         id: Some(glue::image_id(&img)),
         repo_tags: Some(glue::image_tags(&img)),
         repo_digests: Some(vec![]),
@@ -151,7 +173,8 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
             .as_deref()
             .and_then(super::containers::bollard_date),
         author: Some(cfg.author.clone().unwrap_or_default()),
-        config,
+        // Docker always prints Config, even for an image without one.
+        config: config.or_else(|| Some(Default::default())),
         architecture: Some(cfg.architecture.clone()),
         os: Some(cfg.os.clone()),
         size: Some(glue::image_size(&img)),
@@ -168,80 +191,16 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
         }),
         ..Default::default()
     };
-    let mut v = serde_json::to_value(&body)
-        .map_err(|e| ApiError::internal(format!("encoding the image: {e}")))?;
-    if let Some(o) = v.as_object_mut() {
-        // Fields Docker always prints even though the API marks them optional.
-        o.insert("Parent".into(), serde_json::Value::String(String::new()));
-        o.entry("Config").or_insert(serde_json::json!({}));
-    }
-    json(StatusCode::OK, &v)
-}
-
-/// `docker history`: one entry per history step, newest first; only the
-/// newest carries the image id and tags, as Docker shows it.
-pub fn history(d: &Arc<Daemon>, name: &str) -> ApiResult {
-    let img = d.images.resolve(name).map_err(image_error)?;
-    let cfg = glue::image_config(&img);
-    // Layer sizes bottom-first, from each layer's `size` file beside its diff dir.
-    let sizes: Vec<i64> = d
-        .images
-        .layer_dirs(&img)
-        .unwrap_or_default()
-        .iter()
-        .rev()
-        .map(|diff| {
-            diff.parent()
-                .and_then(|p| std::fs::read_to_string(p.join("size")).ok())
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0)
-        })
-        .collect();
-    let secs = |c: &Option<String>| {
-        c.as_deref()
-            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-            .map(|t| t.timestamp())
-            .unwrap_or(0)
-    };
-    let mut items = Vec::new();
-    let mut layer = sizes.iter();
-    if cfg.history.is_empty() {
-        for size in layer.by_ref() {
-            items.push((secs(&cfg.created), String::new(), *size, String::new()));
-        }
-    }
-    for h in &cfg.history {
-        let size = if h.empty_layer {
-            0
-        } else {
-            layer.next().copied().unwrap_or(0)
-        };
-        items.push((
-            secs(&h.created),
-            h.created_by.clone().unwrap_or_default(),
-            size,
-            h.comment.clone().unwrap_or_default(),
-        ));
-    }
-    let n = items.len();
-    let out: Vec<serde_json::Value> = items
-        .into_iter()
-        .rev()
-        .enumerate()
-        .map(|(i, (created, created_by, size, comment))| {
-            let top = i == 0;
-            serde_json::json!({
-                "Id": if top { glue::image_id(&img) } else { "<missing>".to_string() },
-                "Created": created,
-                "CreatedBy": created_by,
-                "Tags": if top { serde_json::json!(glue::image_tags(&img)) } else { serde_json::Value::Null },
-                "Size": size,
-                "Comment": comment,
-            })
-        })
-        .collect();
-    debug_assert_eq!(out.len(), n);
-    json(StatusCode::OK, &out)
+    json(
+        StatusCode::OK,
+        &ImageInspectBody {
+            id: body.id.take().unwrap_or_default(),
+            repo_tags: body.repo_tags.take().unwrap_or_default(),
+            repo_digests: body.repo_digests.take().unwrap_or_default(),
+            parent: String::new(),
+            rest: body,
+        },
+    )
 }
 
 pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
@@ -252,8 +211,22 @@ pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     let name2 = name.to_string();
     let removed = tokio::task::spawn_blocking(move || {
         let containers = &d2.containers;
-        d2.images
-            .remove(&name2, force, &|id: &str| containers.uses_image(id))
+        let mut removed = d2
+            .images
+            .remove(&name2, force, &|id: &str| containers.uses_image(id))?;
+        // The builder's intermediate images go with the image built on them.
+        if let Some(glue::Removed::Deleted(id)) = removed
+            .iter()
+            .find(|r| matches!(r, glue::Removed::Deleted(_)))
+            .cloned()
+        {
+            removed.extend(crate::build::cache::prune_parents(
+                &d2.images,
+                &id,
+                &|i: &str| containers.uses_image(i),
+            ));
+        }
+        Ok::<_, glue::ImageError>(removed)
     })
     .await
     .map_err(|e| ApiError::internal(format!("removing image {name}: {e}")))?

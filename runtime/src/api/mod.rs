@@ -6,6 +6,14 @@
 //! containers: they live on under their shims and are re-adopted on the
 //! next start.
 //!
+//! Endpoints (with or without a `/v1.NN` prefix; shapes are Docker's, built
+//! from bollard's models): `/_ping`, `/version`, `/info`, `/events`;
+//! `/containers/json|create|prune`, `/containers/{id}/json|start|stop|
+//! restart|kill|wait|attach|logs|top|stats|changes|resize`,
+//! `DELETE /containers/{id}`; `/images/json|create`, `/images/{name}/json|
+//! history|tag`, `DELETE /images/{name}`. Anything else is Docker's 404
+//! `page not found`.
+//!
 //! Re-adoption: every record whose `state.json` says running is checked
 //! with the shim's `Status`. A live shim gets a new monitor (its `Wait`
 //! answers at once if the container exited meanwhile, so the real exit code
@@ -20,12 +28,15 @@
 //! rename (the files are deleted in the background). Waiters are woken by a
 //! watch channel, never by polling. `WHALE_DAEMON_TRACE=1` prints a timeline.
 
+mod build;
 mod changes;
 mod containers;
 mod events;
+mod exec;
 pub mod glue;
 pub mod http;
 mod images;
+mod images_io;
 mod stats;
 mod streams;
 mod system;
@@ -58,6 +69,8 @@ pub(crate) struct Daemon {
     pub events: Events,
     /// Attach streams waiting for their container to start, by container id.
     pub pending_attach: Mutex<HashMap<String, Vec<streams::PendingAttach>>>,
+    /// `docker exec` instances, by exec id.
+    pub execs: exec::Execs,
 }
 
 impl Daemon {
@@ -147,6 +160,7 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         images,
         events: Events::default(),
         pending_attach: Mutex::new(HashMap::new()),
+        execs: exec::Execs::default(),
     });
     containers::readopt_all(&daemon).await;
 
@@ -260,12 +274,21 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
         Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
+        Route::ExecCreate(id) => exec::create(&d, &id, req).await,
+        Route::ExecStart(id) => exec::start(&d, &id, req).await,
+        Route::ExecResize(id) => exec::resize(&d, &id, &q).await,
+        Route::ExecInspect(id) => exec::inspect(&d, &id),
         Route::ImageList => images::list(&d, &q),
         Route::ImageInspect(name) => images::inspect(&d, &name),
-        Route::ImageHistory(name) => images::history(&d, &name),
         Route::ImageDelete(name) => images::delete(&d, &name, &q).await,
         Route::ImageTag(name) => images::tag(&d, &name, &q),
         Route::ImageCreate => images::create(&d, &q, req).await,
+        Route::Build => build::build(&d, &q, req).await,
+        Route::ImageHistory(name) => images_io::history(&d, &name),
+        Route::ImageGet(name) => images_io::save(&d, name.as_deref(), &q),
+        Route::ImageLoad => images_io::load(&d, req).await,
+        Route::SystemDf => images_io::system_df(&d),
+        Route::ContainerExport(id) => images_io::export(&d, &id),
     }
 }
 

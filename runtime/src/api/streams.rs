@@ -60,6 +60,9 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
         stdin,
         stdout,
         stderr,
+        detach_keys: q
+            .get("detachKeys")
+            .and_then(crate::shim::protocol::parse_detach_keys),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (tx, rx) = oneshot::channel::<UnixStream>();
@@ -84,9 +87,10 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
             });
         } else {
             let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(c.id().to_string())
-                .or_default()
-                .push(PendingAttach { request, tx });
+            let waiting = map.entry(c.id().to_string()).or_default();
+            // Clients that hung up while waiting leave nothing behind.
+            waiting.retain(|p| !p.tx.is_closed());
+            waiting.push(PendingAttach { request, tx });
         }
     }
     d.emit_container(&c, "attach", &[]);
@@ -324,6 +328,7 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
                     stdin: false,
                     stdout,
                     stderr,
+                    detach_keys: None,
                 },
             )
             .await

@@ -406,6 +406,11 @@ impl Session<'_> {
             if let Some(task) = signals {
                 task.abort();
             }
+            if !self.start {
+                // `docker attach` ends with this error; run and start -a exit 0.
+                eprintln!("read escape sequence");
+                return Err(1);
+            }
             return Ok(0);
         }
         let result = waiter.await;

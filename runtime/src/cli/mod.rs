@@ -1,8 +1,10 @@
 //! The `whale` verbs, as a client of the daemon's API (bollard), with the
 //! docker CLI's flags, output and exit codes.
 
+mod build;
 pub mod connect;
 mod containers;
+mod exec;
 pub mod gotemplate;
 mod images;
 mod opts;
@@ -143,6 +145,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Import(args) => images::import(cli, args).await,
         Command::Start(args) => containers::start(cli, args).await,
         Command::Attach(args) => containers::attach(cli, args).await,
+        Command::Exec(args) => exec::exec(cli, args).await,
         Command::Stop(args) => containers::stop(cli, args).await,
         Command::Kill(args) => containers::kill(cli, args).await,
         Command::Rm(args) => containers::rm(cli, args).await,
@@ -153,6 +156,12 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Top(args) => containers::top(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
+        Command::Build(args) => build::build(cli, args).await,
+        Command::History(args) => build::history(cli, args).await,
+        Command::Save(args) => build::save(cli, args).await,
+        Command::Load(args) => build::load(cli, args).await,
+        Command::Export(args) => build::export(cli, args).await,
+        Command::System(args) => build::system(cli, args).await,
         Command::Daemon(_) | Command::Run(_) | Command::Create(_) => {
             Err(CliError::Other("internal: verb dispatched twice".into()))
         }

@@ -57,6 +57,8 @@ pub enum Command {
     Run(RunArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(super::exec::ExecArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
@@ -77,6 +79,18 @@ pub enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Build an image from a Dockerfile
+    Build(super::build::BuildArgs),
+    /// Show the history of an image
+    History(super::build::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(super::build::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(super::build::LoadArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(super::build::ExportArgs),
+    /// Manage whale (disk usage: system df)
+    System(super::build::SystemArgs),
 }
 
 #[derive(Debug, Args)]

@@ -102,25 +102,64 @@ impl DetachScanner {
     }
 }
 
-/// Raw mode on stdin while it lives (restored on drop, even on errors).
+/// Raw mode on stdin while it lives (restored on drop, even on errors, and
+/// when a signal ends the process: SIGTERM, SIGHUP, SIGINT, SIGQUIT).
 pub struct RawMode {
     saved: Termios,
+    on_signal: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RawMode {
-    /// None when stdin is not a terminal.
+    /// None when stdin is not a terminal. Call it inside the tokio runtime.
     pub fn enable() -> Option<RawMode> {
         let stdin = std::io::stdin();
         let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
         termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode { saved })
+        let on_signal = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|h| h.spawn(restore_on_signal(saved.clone())));
+        Some(RawMode { saved, on_signal })
     }
+}
+
+/// A signal that would kill us must not leave the terminal raw: restore
+/// it, then die as the shell expects (128 + the signal).
+async fn restore_on_signal(saved: Termios) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::terminate(), 15),
+        (SignalKind::hangup(), 1),
+        (SignalKind::interrupt(), 2),
+        (SignalKind::quit(), 3),
+    ];
+    let mut streams = Vec::new();
+    for (kind, n) in kinds {
+        if let Ok(s) = signal(kind) {
+            streams.push((s, n));
+        }
+    }
+    if streams.is_empty() {
+        return;
+    }
+    let waits = streams.iter_mut().map(|(s, n)| {
+        let n = *n;
+        Box::pin(async move {
+            s.recv().await;
+            n
+        })
+    });
+    let (n, _, _) = futures_util::future::select_all(waits).await;
+    let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &saved);
+    std::process::exit(128 + n);
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
+        if let Some(t) = self.on_signal.take() {
+            t.abort();
+        }
         let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
 }

@@ -6,6 +6,7 @@
 //!   blobs/sha256/<hex>        layer tars (uncompressed), named by sha256 = diff_id
 //!   blobs/tmp-<pid>-<rand>    a layer tar being received
 //!   layers/<hex>/diff/        each layer unpacked once, shared by every image
+//!   l/<short hex>             symlink to ../layers/<hex>/diff (see `layer_dirs`)
 //!   layers/<hex>/size         unpacked size in bytes
 //!   layers/<hex>/newest-mtime newest entry mtime in the layer (unix seconds)
 //!   layers/tmp-<pid>-<rand>/  a layer being unpacked (renamed to <hex> when done)
@@ -89,6 +90,9 @@ use sha2::{Digest, Sha256};
 use crate::fsutil::{write_atomic, write_json_atomic, LockFile};
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 use reference::{parse_lookup, parse_tag, Reference};
+
+/// Names tried for a layer's short link, in order (see `short_link`).
+const SHORT_LINK_LENGTHS: [usize; 3] = [6, 10, 64];
 
 /// How long a freshly added, unreferenced layer is protected from GC.
 const PIN_TTL: Duration = Duration::from_secs(3600);
@@ -324,9 +328,41 @@ impl Store {
                         image.short_id()
                     )));
                 }
-                Ok(self.root.join("layers").join(hex).join("diff"))
+                self.short_link(hex)
             })
             .collect()
+    }
+
+    /// `l/<first 6 hex>` -> `../layers/<hex>/diff`, as Docker's overlay2
+    /// keeps short links: the shim passes lower dirs relative to their
+    /// common parent, so 7 bytes a layer let the kernel's 500-layer limit
+    /// fit in the one page of mount options (full paths stop at ~55).
+    /// A prefix taken by another layer moves on to a longer name.
+    fn short_link(&self, hex: &str) -> Result<PathBuf, ImageError> {
+        let dir = self.root.join("l");
+        let target = Path::new("../layers").join(hex).join("diff");
+        for len in SHORT_LINK_LENGTHS {
+            let link = dir.join(&hex[..len.min(hex.len())]);
+            match fs::read_link(&link) {
+                Ok(t) if t == target => return Ok(link),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+                    match std::os::unix::fs::symlink(&target, &link) {
+                        Ok(()) => return Ok(link),
+                        // Another process made it first: look again.
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                            if fs::read_link(&link).is_ok_and(|t| t == target) {
+                                return Ok(link);
+                            }
+                        }
+                        Err(e) => return Err(io_err("create symlink", &link)(e)),
+                    }
+                }
+                Err(e) => return Err(io_err("read link", &link)(e)),
+            }
+        }
+        Ok(self.root.join("layers").join(hex).join("diff"))
     }
 
     /// The exact config bytes the id is the sha256 of (for `save`).
@@ -670,6 +706,13 @@ impl Store {
     }
 
     fn delete_layer(&self, hex: &str) -> Result<(), ImageError> {
+        let target = Path::new("../layers").join(hex).join("diff");
+        for len in SHORT_LINK_LENGTHS {
+            let link = self.root.join("l").join(&hex[..len.min(hex.len())]);
+            if fs::read_link(&link).is_ok_and(|t| t == target) {
+                let _ = fs::remove_file(&link);
+            }
+        }
         let dir = self.root.join("layers").join(hex);
         // Rename first so a crash mid-delete never leaves a half layer
         // under its real name.

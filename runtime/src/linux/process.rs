@@ -402,3 +402,10 @@ pub fn open_pty_at(
     }
     Ok((master, slave, index))
 }
+
+/// setns(2): join the namespace `fd` refers to (from `/proc/PID/ns/...`).
+/// A PID namespace applies to the caller's later children, not the caller.
+pub fn setns(fd: RawFd, nstype: libc::c_int) -> io::Result<()> {
+    // SAFETY: integer arguments only; a bad fd yields EBADF.
+    check(unsafe { libc::setns(fd, nstype) }).map(|_| ())
+}

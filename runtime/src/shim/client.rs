@@ -8,7 +8,7 @@
 //! let exit = client::wait(&socket).await?;
 //! ```
 
-use super::protocol::{Ack, Exit, Ready, Request, Started, Status};
+use super::protocol::{Ack, ExecRequest, ExecStarted, Exit, Ready, Request, Started, Status};
 use crate::container::state::{RunStatus, RuntimeState};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -305,4 +305,86 @@ pub async fn resize(socket: &Path, rows: u16, cols: u16) -> Result<(), ShimError
 
 pub async fn status(socket: &Path) -> Result<Status, ShimError> {
     request(socket, &Request::Status, "Status").await
+}
+
+/// Start an exec process. On success the stream that follows is its output
+/// (raw for a tty, multiplexed otherwise) and takes its input; the exit code
+/// comes from [`exec_wait`]. A process that could not be started is
+/// `ShimError::Exec` with Docker's code (126, 127, or 125).
+pub async fn exec_start(
+    socket: &Path,
+    req: ExecRequest,
+) -> Result<(ExecStarted, UnixStream), ShimError> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = connect(socket, &Request::Exec(req)).await?;
+    // Byte by byte up to the newline: what follows belongs to the stream.
+    let mut line = Vec::new();
+    loop {
+        let mut b = [0u8; 1];
+        let n = stream.read(&mut b).await.map_err(|source| ShimError::Io {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+        if n == 0 {
+            return Err(ShimError::NotRunning {
+                socket: socket.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the shim closed the exec connection without answering",
+                ),
+            });
+        }
+        if b[0] == b'\n' {
+            break;
+        }
+        line.push(b[0]);
+        if line.len() > 64 * 1024 {
+            return Err(ShimError::Refused(
+                "the shim's exec answer is too long".into(),
+            ));
+        }
+    }
+    let started: ExecStarted =
+        serde_json::from_slice(&line).map_err(|source| ShimError::Protocol {
+            what: "ExecStarted",
+            line: String::from_utf8_lossy(&line).into_owned(),
+            source,
+        })?;
+    if let Some(message) = started.error {
+        return Err(ShimError::Exec {
+            message,
+            exit_code: started.exit_code.unwrap_or(125),
+        });
+    }
+    Ok((started, stream))
+}
+
+/// Block until exec `id` has ended; its exit code (128+N for signal N).
+pub async fn exec_wait(socket: &Path, id: &str) -> Result<Exit, ShimError> {
+    let v: serde_json::Value =
+        request(socket, &Request::ExecWait { id: id.to_string() }, "Exit").await?;
+    if v.get("ok").is_some() {
+        let ack: Ack = serde_json::from_value(v).map_err(|source| ShimError::Protocol {
+            what: "Ack",
+            line: String::new(),
+            source,
+        })?;
+        acked(ack)?;
+        return Err(ShimError::Refused("the shim acknowledged a wait".into()));
+    }
+    serde_json::from_value(v.clone()).map_err(|source| ShimError::Protocol {
+        what: "Exit",
+        line: v.to_string(),
+        source,
+    })
+}
+
+/// Set the window size of exec `id`'s pty.
+pub async fn exec_resize(socket: &Path, id: &str, rows: u16, cols: u16) -> Result<(), ShimError> {
+    let req = Request::ExecResize {
+        id: id.to_string(),
+        rows,
+        cols,
+    };
+    acked(request(socket, &req, "Ack").await?)
 }

@@ -8,6 +8,7 @@
 //! `client.rs` the daemon's side of that protocol.
 
 pub mod client;
+mod exec;
 mod init;
 mod log;
 pub mod protocol;

@@ -28,6 +28,18 @@
 //! - `Signal`: kill(init, signal); answers one line [`Ack`].
 //! - `Resize`: set the pty window size; answers [`Ack`].
 //! - `Status`: answers one line [`Status`] at once.
+//! - `Exec`: run another process in the container's namespaces and cgroup
+//!   (as `docker exec`). The shim answers one line [`ExecStarted`]; when it
+//!   started, the connection then becomes that process's stream, exactly as
+//!   an `Attach` stream (raw for a tty, else multiplexed; the detach keys
+//!   leave it running). Its exit code is told by `ExecWait`.
+//! - `ExecWait`: answers one line [`Exit`] when exec `id` has ended and its
+//!   output is drained (at once if it already has); `Ack` with an error for
+//!   an id the shim does not know.
+//! - `ExecResize`: set the window size of exec `id`'s pty; answers [`Ack`].
+//!
+//! Fields added after the first version are optional (`serde(default)`), so
+//! a daemon and a shim of different builds still understand each other.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +71,9 @@ pub enum Request {
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        /// Detach sequence for a tty stream (`detachKeys`); None: Ctrl-P Ctrl-Q.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detach_keys: Option<Vec<u8>>,
     },
     Wait,
     Signal {
@@ -69,6 +84,117 @@ pub enum Request {
         cols: u16,
     },
     Status,
+    Exec(ExecRequest),
+    ExecWait {
+        id: String,
+    },
+    ExecResize {
+        id: String,
+        rows: u16,
+        cols: u16,
+    },
+}
+
+/// A process to run in the running container (`docker exec`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The daemon's exec id: names the process in `ExecWait`/`ExecResize`.
+    pub id: String,
+    pub args: Vec<String>,
+    /// The whole `KEY=value` environment (the daemon merges the container's).
+    pub env: Vec<String>,
+    /// Working directory inside the container ("" is the container's root).
+    pub cwd: String,
+    /// Docker's `User`, resolved against the container's /etc/passwd.
+    pub user: String,
+    pub tty: bool,
+    /// Feed the process's stdin from the connection (else /dev/null).
+    pub stdin: bool,
+    #[serde(default)]
+    pub stdout: bool,
+    #[serde(default)]
+    pub stderr: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detach_keys: Option<Vec<u8>>,
+}
+
+/// The first line of an `Exec` connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecStarted {
+    /// Host PID of the process (0 on error).
+    pub pid: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Docker's code for the error: 126 not executable, 127 not found, else 125.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q` -> [0x10, 0x11],
+/// `a,ctrl-[` -> [b'a', 0x1b]. None when the spec is not valid.
+pub fn parse_detach_keys(spec: &str) -> Option<Vec<u8>> {
+    let mut keys = Vec::new();
+    for key in spec.split(',') {
+        let key = key.trim();
+        if let Some(rest) = key.strip_prefix("ctrl-") {
+            let mut chars = rest.chars();
+            let (Some(c), None) = (chars.next(), chars.next()) else {
+                return None;
+            };
+            keys.push(match c.to_ascii_lowercase() {
+                l @ 'a'..='z' => l as u8 - b'a' + 1,
+                '@' => 0,
+                '[' => 27,
+                '\\' => 28,
+                ']' => 29,
+                '^' => 30,
+                '_' => 31,
+                _ => return None,
+            });
+        } else {
+            let mut chars = key.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c.is_ascii() => keys.push(c as u8),
+                _ => return None,
+            }
+        }
+    }
+    (!keys.is_empty()).then_some(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_attach_lines_still_parse() {
+        let r: Request =
+            serde_json::from_str(r#"{"op":"attach","stdin":true,"stdout":true,"stderr":false}"#)
+                .unwrap();
+        assert!(matches!(
+            r,
+            Request::Attach {
+                detach_keys: None,
+                ..
+            }
+        ));
+        let line = serde_json::to_string(&Request::ExecWait { id: "x".into() }).unwrap();
+        assert_eq!(line, r#"{"op":"execwait","id":"x"}"#);
+    }
+
+    #[test]
+    fn detach_keys_parse() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q"), Some(vec![0x10, 0x11]));
+        assert_eq!(
+            parse_detach_keys("a,ctrl-[,ctrl-@"),
+            Some(vec![b'a', 27, 0])
+        );
+        for bad in ["", "ctrl-", "ctrl-pq", "ab", "ctrl-1"] {
+            assert_eq!(parse_detach_keys(bad), None, "{bad:?}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

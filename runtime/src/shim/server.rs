@@ -4,10 +4,11 @@
 //! has its own output queue, and one that falls too far behind is dropped.
 
 use super::log::{now_rfc3339, JsonLog};
-use super::protocol::{Ack, Exit, Request, Started, Status};
+use super::protocol::{Ack, ExecRequest, ExecStarted, Exit, Request, Started, Status};
 use super::{read_report, send_line, Shim, Stdio};
 use crate::container::state::{RunStatus, RuntimeState};
 use crate::linux::process;
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -34,6 +35,8 @@ enum Kind {
         stderr: bool,
     },
     Wait,
+    /// Waits for exec `id` to end.
+    ExecWait(String),
     /// Answer queued; close once written.
     Reply,
 }
@@ -50,9 +53,33 @@ struct Client {
     dead: bool,
     /// How many bytes of the detach sequence were just typed (held back).
     escape: usize,
+    /// The detach sequence of this (tty) client.
+    detach_keys: Vec<u8>,
 }
 
 impl Client {
+    fn new(stream: UnixStream) -> Client {
+        Client {
+            stream,
+            kind: Kind::Pending,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            sent: 0,
+            read_open: true,
+            close_after_flush: false,
+            dead: false,
+            escape: 0,
+            detach_keys: DETACH_KEYS.to_vec(),
+        }
+    }
+
+    /// Stop reading, send what is queued, then close (detach, exit).
+    fn finish(&mut self) {
+        self.read_open = false;
+        self.close_after_flush = true;
+        self.flush();
+    }
+
     fn pending(&self) -> usize {
         self.out.len() - self.sent
     }
@@ -130,6 +157,27 @@ struct Server {
     exit_code: Option<i32>,
     exit: Option<Exit>,
     exited_at: Option<Instant>,
+    /// Running `exec` processes.
+    execs: Vec<ExecSession>,
+    /// Exit codes of the execs that have ended, by id.
+    exec_results: HashMap<String, i32>,
+}
+
+/// One `exec` process: its stdio and its one client (the Exec connection).
+struct ExecSession {
+    id: String,
+    pid: i32,
+    pidfd: OwnedFd,
+    tty_fd: Option<RawFd>,
+    outputs: Vec<Output>,
+    stdin: Option<StdinSink>,
+    /// None once the client detached or went away: output is then dropped.
+    client: Option<Client>,
+    stdout: bool,
+    stderr: bool,
+    exit_code: Option<i32>,
+    exited_at: Option<Instant>,
+    done: bool,
 }
 
 enum Token {
@@ -139,6 +187,10 @@ enum Token {
     Output(usize),
     Stdin,
     Client(usize),
+    ExecPid(usize),
+    ExecOutput(usize, usize),
+    ExecStdin(usize),
+    ExecClient(usize),
 }
 
 pub(crate) fn serve(shim: Shim) -> i32 {
@@ -214,6 +266,8 @@ pub(crate) fn serve(shim: Shim) -> i32 {
         exit_code: None,
         exit: None,
         exited_at: None,
+        execs: Vec::new(),
+        exec_results: HashMap::new(),
     };
     server.run()
 }
@@ -261,7 +315,8 @@ impl Server {
                     }
                     self.clients.retain(|c| !c.dead);
                 }
-                if waits_answered && (self.clients.is_empty() || late) {
+                if waits_answered && ((self.clients.is_empty() && self.execs.is_empty()) || late) {
+                    self.answer_exec_waits_at_exit();
                     // Last: the namespace (and the overlay) go away now.
                     drop(self.shim.mnt_ns.take());
                     return 0;
@@ -310,16 +365,58 @@ impl Server {
                 fds.push(pollfd(c.stream.as_raw_fd(), ev));
                 tokens.push(Token::Client(i));
             }
-            let timeout = match (finish_deadline, self.exited_at) {
+            for (i, x) in self.execs.iter().enumerate() {
+                if x.exit_code.is_none() {
+                    fds.push(pollfd(x.pidfd.as_raw_fd(), libc::POLLIN));
+                    tokens.push(Token::ExecPid(i));
+                }
+                for (j, o) in x.outputs.iter().enumerate() {
+                    if !o.eof {
+                        fds.push(pollfd(o.fd.as_raw_fd(), libc::POLLIN));
+                        tokens.push(Token::ExecOutput(i, j));
+                    }
+                }
+                if let Some(s) = &x.stdin {
+                    if !s.buf.is_empty() {
+                        fds.push(pollfd(s.fd.as_raw_fd(), libc::POLLOUT));
+                        tokens.push(Token::ExecStdin(i));
+                    }
+                }
+                if let Some(c) = &x.client {
+                    let full = x
+                        .stdin
+                        .as_ref()
+                        .is_some_and(|s| s.buf.len() >= MAX_STDIN_BUFFER);
+                    let mut ev: libc::c_short = 0;
+                    if c.read_open && !full {
+                        ev |= libc::POLLIN;
+                    }
+                    if c.pending() > 0 {
+                        ev |= libc::POLLOUT;
+                    }
+                    fds.push(pollfd(c.stream.as_raw_fd(), ev));
+                    tokens.push(Token::ExecClient(i));
+                }
+            }
+            let mut timeout = match (finish_deadline, self.exited_at) {
                 (Some(d), _) => remaining_ms(d),
                 (None, Some(t)) => remaining_ms(t + DRAIN_LIMIT),
                 _ => -1,
             };
+            for x in &self.execs {
+                if let (Some(t), false) = (x.exited_at, x.done) {
+                    let ms = remaining_ms(t + DRAIN_LIMIT);
+                    timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+                }
+            }
             if let Err(e) = process::poll(&mut fds, timeout) {
                 eprintln!("whale shim: poll: {e}");
                 return 1;
             }
-            if timeout == 0 && self.exit_code.is_some() && !finishing {
+            let drain_over = self
+                .exited_at
+                .is_some_and(|t| Instant::now() >= t + DRAIN_LIMIT);
+            if drain_over && self.exit_code.is_some() && !finishing {
                 // The init is gone but something still holds its output
                 // open: stop waiting for it.
                 for o in &mut self.outputs {
@@ -341,8 +438,13 @@ impl Server {
                     Token::Output(i) => self.on_output(i, &mut buf),
                     Token::Stdin => self.flush_stdin(),
                     Token::Client(i) => self.on_client(i, pfd.revents, &mut buf),
+                    Token::ExecPid(i) => self.execs[i].on_exit(),
+                    Token::ExecOutput(i, j) => self.execs[i].on_output(j, &mut buf),
+                    Token::ExecStdin(i) => self.execs[i].flush_stdin(),
+                    Token::ExecClient(i) => self.execs[i].on_client(pfd.revents, &mut buf),
                 }
             }
+            self.settle_execs();
             self.clients.retain(|c| !c.dead);
             if let Some(s) = &self.stdin {
                 if s.buf.is_empty() && s.close_when_drained {
@@ -380,6 +482,9 @@ impl Server {
         }
         self.control = None;
         self.accept();
+        // Taken before init is released: a command that ends at once must
+        // never look finished before it started.
+        self.started_at = now_rfc3339();
         if let Err(e) = process::write_all(self.shim.go.as_raw_fd(), b"g") {
             let _ = send_line(&Started {
                 error: Some(format!("cannot release the container's init: {e}")),
@@ -396,7 +501,6 @@ impl Server {
             return Some(self.abort());
         }
         super::trace("started");
-        self.started_at = now_rfc3339();
         self.started = true;
         let _ = send_line(&Started {
             error: None,
@@ -496,17 +600,7 @@ impl Server {
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    self.clients.push(Client {
-                        stream,
-                        kind: Kind::Pending,
-                        inbuf: Vec::new(),
-                        out: Vec::new(),
-                        sent: 0,
-                        read_open: true,
-                        close_after_flush: false,
-                        dead: false,
-                        escape: 0,
-                    });
+                    self.clients.push(Client::new(stream));
                     let i = self.clients.len() - 1;
                     self.on_client(i, libc::POLLIN, &mut buf);
                 }
@@ -545,6 +639,11 @@ impl Server {
             let Kind::Attach { stdout, stderr, .. } = c.kind else {
                 continue;
             };
+            // A client that detached gets nothing more: it closes once
+            // what it was sent is written.
+            if c.close_after_flush {
+                continue;
+            }
             if (stream == 1 && !stdout) || (stream == 2 && !stderr) {
                 continue;
             }
@@ -619,14 +718,12 @@ impl Server {
             }
             Kind::Attach { stdin: true, .. } => {
                 let data = if self.tty_fd.is_some() {
-                    let (data, detach) = scan_detach(&mut self.clients[i].escape, &buf[..n]);
+                    let c = &mut self.clients[i];
+                    let (data, detach) = scan_detach(&c.detach_keys, &mut c.escape, &buf[..n]);
                     if detach {
                         // Docker's Ctrl-P Ctrl-Q: this client leaves, the
                         // container keeps running.
-                        let c = &mut self.clients[i];
-                        c.read_open = false;
-                        c.close_after_flush = true;
-                        c.flush();
+                        c.finish();
                     }
                     data
                 } else {
@@ -685,6 +782,7 @@ impl Server {
                 stdin,
                 stdout,
                 stderr,
+                detach_keys,
             } => {
                 let stdin = stdin && self.shim.spec.open_stdin;
                 let exited = self.exit.is_some();
@@ -694,6 +792,9 @@ impl Server {
                     stdout,
                     stderr,
                 };
+                if let Some(keys) = detach_keys.filter(|k| !k.is_empty()) {
+                    c.detach_keys = keys;
+                }
                 if exited {
                     // Nothing more will come: close at once.
                     c.close_after_flush = true;
@@ -767,7 +868,365 @@ impl Server {
                 };
                 self.clients[i].queue_line(&status);
             }
+            Request::Exec(req) => self.start_exec(i, req, rest),
+            Request::ExecWait { id } => {
+                if let Some(code) = self.exec_results.get(&id) {
+                    let exit = exec_exit(*code);
+                    self.clients[i].queue_line(&exit);
+                } else if self.execs.iter().any(|x| x.id == id) {
+                    self.clients[i].kind = Kind::ExecWait(id);
+                } else {
+                    self.clients[i].queue_line(&Ack {
+                        ok: false,
+                        error: Some(format!("no exec {id} in this container")),
+                    });
+                }
+            }
+            Request::ExecResize { id, rows, cols } => {
+                let ack = match self.execs.iter().find(|x| x.id == id) {
+                    Some(ExecSession {
+                        tty_fd: Some(fd), ..
+                    }) => match process::set_winsize(*fd, rows, cols) {
+                        Ok(()) => Ack {
+                            ok: true,
+                            error: None,
+                        },
+                        Err(e) => Ack {
+                            ok: false,
+                            error: Some(format!("cannot resize the exec's tty: {e}")),
+                        },
+                    },
+                    Some(_) => Ack {
+                        ok: false,
+                        error: Some(format!("exec {id} has no tty to resize")),
+                    },
+                    None => Ack {
+                        ok: false,
+                        error: Some(format!("no running exec {id} in this container")),
+                    },
+                };
+                self.clients[i].queue_line(&ack);
+            }
         }
+    }
+
+    /// Run an exec process; the connection `i` becomes its stream.
+    fn start_exec(&mut self, i: usize, req: ExecRequest, rest: Vec<u8>) {
+        let refuse = |c: &mut Client, code: i32, message: String| {
+            c.queue_line(&ExecStarted {
+                pid: 0,
+                error: Some(message),
+                exit_code: Some(code),
+            });
+        };
+        if !self.started || self.exit_code.is_some() {
+            let msg = format!("container {} is not running", self.shim.spec.id);
+            refuse(&mut self.clients[i], 125, msg);
+            return;
+        }
+        if self.execs.iter().any(|x| x.id == req.id) || self.exec_results.contains_key(&req.id) {
+            let msg = format!("exec {} has already been started", req.id);
+            refuse(&mut self.clients[i], 125, msg);
+            return;
+        }
+        let join_files = self.shim.cgroup.join_files();
+        let spawned = match super::exec::spawn(self.shim.pid, &join_files, &req) {
+            Ok(s) => s,
+            Err(f) => {
+                refuse(&mut self.clients[i], f.code, f.message);
+                return;
+            }
+        };
+        // The session takes its own descriptor of the connection; the
+        // pending client entry is dropped.
+        let stream = match self.clients[i].stream.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = process::kill(spawned.pid, libc::SIGKILL);
+                let msg = format!("cannot keep the exec connection: {e}");
+                refuse(&mut self.clients[i], 125, msg);
+                return;
+            }
+        };
+        self.clients[i].dead = true;
+        self.clients[i].read_open = false;
+        let mut client = Client::new(stream);
+        client.kind = Kind::Attach {
+            stdin: req.stdin,
+            stdout: req.stdout,
+            stderr: req.stderr,
+        };
+        if let Some(keys) = req.detach_keys.clone().filter(|k| !k.is_empty()) {
+            client.detach_keys = keys;
+        }
+        let mut line = serde_json::to_vec(&ExecStarted {
+            pid: spawned.pid,
+            error: None,
+            exit_code: None,
+        })
+        .unwrap_or_default();
+        line.push(b'\n');
+        client.queue(&line);
+        let (outputs, stdin, tty_fd) = split_stdio(spawned.stdio, req.stdin);
+        let mut session = ExecSession {
+            id: req.id,
+            pid: spawned.pid,
+            pidfd: spawned.pidfd,
+            tty_fd,
+            outputs,
+            stdin,
+            client: Some(client),
+            stdout: req.stdout,
+            stderr: req.stderr,
+            exit_code: None,
+            exited_at: None,
+            done: false,
+        };
+        if !rest.is_empty() {
+            session.input(&rest);
+        }
+        self.execs.push(session);
+    }
+
+    /// Finish execs whose process ended and whose output is drained; drop
+    /// the ones whose client is gone too.
+    fn settle_execs(&mut self) {
+        for x in &mut self.execs {
+            if x.done || x.exit_code.is_none() {
+                continue;
+            }
+            let late = x
+                .exited_at
+                .is_some_and(|t| Instant::now() >= t + DRAIN_LIMIT);
+            if !(late || x.outputs.iter().all(|o| o.eof)) {
+                continue;
+            }
+            x.done = true;
+            let code = x.exit_code.unwrap_or(125);
+            self.exec_results.insert(x.id.clone(), code);
+            for c in &mut self.clients {
+                if c.kind == Kind::ExecWait(x.id.clone()) {
+                    c.queue_line(&exec_exit(code));
+                }
+            }
+            if let Some(c) = &mut x.client {
+                c.finish();
+            }
+        }
+        for x in &mut self.execs {
+            if x.client.as_ref().is_some_and(|c| c.dead) {
+                x.client = None;
+            }
+        }
+        self.execs.retain(|x| !(x.done && x.client.is_none()));
+    }
+
+    /// The shim is leaving: whoever still waits for an exec gets an answer.
+    fn answer_exec_waits_at_exit(&mut self) {
+        for x in &mut self.execs {
+            if x.exit_code.is_none() {
+                if let Ok(Some(code)) = process::try_reap(x.pid) {
+                    x.exit_code = Some(code);
+                }
+            }
+            self.exec_results
+                .entry(x.id.clone())
+                .or_insert(x.exit_code.unwrap_or(137));
+        }
+        for c in &mut self.clients {
+            if let Kind::ExecWait(id) = &c.kind {
+                let code = self.exec_results.get(id).copied().unwrap_or(137);
+                c.queue_line(&exec_exit(code));
+            }
+        }
+    }
+}
+
+fn exec_exit(code: i32) -> Exit {
+    Exit {
+        exit_code: code,
+        oom_killed: false,
+        finished_at: now_rfc3339(),
+    }
+}
+
+/// The shim's side of a process's stdio as outputs, a stdin sink, the pty.
+fn split_stdio(stdio: Stdio, want_stdin: bool) -> (Vec<Output>, Option<StdinSink>, Option<RawFd>) {
+    match stdio {
+        Stdio::Pty { master } => {
+            let tty_fd = master.as_raw_fd();
+            let sink = if want_stdin {
+                master.try_clone().ok().map(|fd| StdinSink {
+                    fd,
+                    buf: Vec::new(),
+                    close_when_drained: false,
+                    is_pty: true,
+                })
+            } else {
+                None
+            };
+            let out = Output {
+                fd: master,
+                stream: 1,
+                eof: false,
+            };
+            (vec![out], sink, Some(tty_fd))
+        }
+        Stdio::Pipes {
+            stdout,
+            stderr,
+            stdin,
+        } => {
+            let outs = vec![
+                Output {
+                    fd: stdout,
+                    stream: 1,
+                    eof: false,
+                },
+                Output {
+                    fd: stderr,
+                    stream: 2,
+                    eof: false,
+                },
+            ];
+            let sink = stdin.map(|fd| StdinSink {
+                fd,
+                buf: Vec::new(),
+                close_when_drained: false,
+                is_pty: false,
+            });
+            (outs, sink, None)
+        }
+    }
+}
+
+impl ExecSession {
+    fn on_exit(&mut self) {
+        match process::try_reap(self.pid) {
+            Ok(Some(code)) => {
+                self.exit_code = Some(code);
+                self.exited_at = Some(Instant::now());
+                self.stdin = None;
+                if let Some(c) = &mut self.client {
+                    c.read_open = false;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("whale shim: waitpid of exec {}: {e}", self.id);
+                self.exit_code = Some(125);
+                self.exited_at = Some(Instant::now());
+            }
+        }
+    }
+
+    fn on_output(&mut self, j: usize, buf: &mut [u8]) {
+        let (fd, stream) = (self.outputs[j].fd.as_raw_fd(), self.outputs[j].stream);
+        for _ in 0..4 {
+            match process::read(fd, buf) {
+                Ok(0) => {
+                    self.outputs[j].eof = true;
+                    return;
+                }
+                Ok(n) => {
+                    let wanted = (stream == 1 && self.stdout) || (stream == 2 && self.stderr);
+                    let open = self.client.as_ref().is_some_and(|c| !c.close_after_flush);
+                    if let (Some(c), true, true) = (&mut self.client, wanted, open) {
+                        if self.tty_fd.is_some() {
+                            c.queue(&buf[..n]);
+                        } else {
+                            c.queue(&frame(stream, &buf[..n]));
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.outputs[j].eof = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn flush_stdin(&mut self) {
+        let Some(s) = &mut self.stdin else { return };
+        while !s.buf.is_empty() {
+            match process::write(s.fd.as_raw_fd(), &s.buf) {
+                Ok(n) => {
+                    s.buf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.stdin = None;
+                    return;
+                }
+            }
+        }
+        if s.close_when_drained {
+            self.stdin = None;
+        }
+    }
+
+    /// Bytes from the client: detach keys on a tty, the rest to stdin.
+    fn input(&mut self, data: &[u8]) {
+        let Some(c) = &mut self.client else { return };
+        let data = if self.tty_fd.is_some() {
+            let (data, detach) = scan_detach(&c.detach_keys, &mut c.escape, data);
+            if detach {
+                c.finish();
+            }
+            data
+        } else {
+            data.to_vec()
+        };
+        if let Some(s) = &mut self.stdin {
+            if !s.close_when_drained {
+                s.buf.extend_from_slice(&data);
+                self.flush_stdin();
+            }
+        }
+    }
+
+    fn on_client(&mut self, revents: libc::c_short, buf: &mut [u8]) {
+        let Some(c) = &mut self.client else { return };
+        if revents & libc::POLLOUT != 0 {
+            c.flush();
+        }
+        if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 || !c.read_open {
+            return;
+        }
+        let n = match c.stream.read(buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return
+            }
+            Err(_) => {
+                c.dead = true;
+                return;
+            }
+        };
+        if n == 0 {
+            // The client's input ended: so does the process's (not a pty's).
+            c.read_open = false;
+            if let Some(s) = &mut self.stdin {
+                if !s.is_pty {
+                    s.close_when_drained = true;
+                    if s.buf.is_empty() {
+                        self.stdin = None;
+                    }
+                }
+            }
+            return;
+        }
+        let data = buf[..n].to_vec();
+        self.input(&data);
     }
 }
 
@@ -797,22 +1256,29 @@ pub(crate) const DETACH_KEYS: &[u8] = &[0x10, 0x11];
 /// Filter a tty client's input for the detach sequence. `held` carries how
 /// many sequence bytes ended the previous chunk. Returns the bytes to pass
 /// to the container and whether the sequence was completed.
-pub(crate) fn scan_detach(held: &mut usize, input: &[u8]) -> (Vec<u8>, bool) {
+pub(crate) fn scan_detach(keys: &[u8], held: &mut usize, input: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::with_capacity(input.len());
+    if keys.is_empty() {
+        return (input.to_vec(), false);
+    }
     for &b in input {
-        if b == DETACH_KEYS[*held] {
+        if b == keys[*held] {
             *held += 1;
-            if *held == DETACH_KEYS.len() {
+            if *held == keys.len() {
                 *held = 0;
                 return (out, true);
             }
             continue;
         }
         // A false start: the held bytes were ordinary input after all.
-        out.extend_from_slice(&DETACH_KEYS[..*held]);
+        out.extend_from_slice(&keys[..*held]);
         *held = 0;
-        if b == DETACH_KEYS[0] {
+        if b == keys[0] {
             *held = 1;
+            if keys.len() == 1 {
+                *held = 0;
+                return (out, true);
+            }
         } else {
             out.push(b);
         }
@@ -842,15 +1308,25 @@ mod tests {
 
     #[test]
     fn detach_sequence_is_found_across_chunks_and_false_starts_pass() {
-        let mut held = 0;
-        assert_eq!(scan_detach(&mut held, b"ls\n"), (b"ls\n".to_vec(), false));
-        assert_eq!(scan_detach(&mut held, b"a\x10"), (b"a".to_vec(), false));
-        assert_eq!(held, 1);
-        assert_eq!(scan_detach(&mut held, b"\x11rest"), (Vec::new(), true));
+        let k = DETACH_KEYS;
         let mut held = 0;
         assert_eq!(
-            scan_detach(&mut held, b"\x10x\x10\x10\x11"),
+            scan_detach(k, &mut held, b"ls\n"),
+            (b"ls\n".to_vec(), false)
+        );
+        assert_eq!(scan_detach(k, &mut held, b"a\x10"), (b"a".to_vec(), false));
+        assert_eq!(held, 1);
+        assert_eq!(scan_detach(k, &mut held, b"\x11rest"), (Vec::new(), true));
+        let mut held = 0;
+        assert_eq!(
+            scan_detach(k, &mut held, b"\x10x\x10\x10\x11"),
             (b"\x10x\x10".to_vec(), true)
+        );
+        // `--detach-keys ctrl-a`: one key is enough; Ctrl-P passes.
+        let mut held = 0;
+        assert_eq!(
+            scan_detach(&[1], &mut held, b"\x10\x11x\x01y"),
+            (b"\x10\x11x".to_vec(), true)
         );
     }
 

@@ -1,0 +1,391 @@
+//! `POST /build`: the classic builder over a tar context, its output as
+//! Docker's JSON lines (`{"stream":...}`, `{"aux":{"ID":...}}`,
+//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers
+//! through the shim, on the host network (so `apt-get` reaches the host's
+//! mirrors), and their upper dirs become layers.
+
+use super::glue::shim_client;
+use super::http::{response, ApiError, ApiResult, Body, Query};
+use super::Daemon;
+use crate::build::{self, BuildError, BuildOptions, Message, RunContainer, RunRequest, Runner};
+use crate::container::{self, Container, NewContainer};
+use crate::shim::protocol::Request as ShimRequest;
+use bollard::models::{ContainerConfig, HostConfig};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+
+/// Scratch space of one build, removed when the build ends.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
+    let build_args = build::build_args_from_json(q.get("buildargs").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(BuildOptions {
+        tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
+        dockerfile: q
+            .get("dockerfile")
+            .filter(|d| !d.is_empty())
+            .unwrap_or("Dockerfile")
+            .to_string(),
+        no_cache: q.bool("nocache"),
+        remove: q.bool_or("rm", true),
+        force_remove: q.bool("forcerm"),
+        build_args,
+    })
+}
+
+/// Docker's JSON line for a message.
+pub fn message_line(m: &Message) -> Bytes {
+    let v = match m {
+        Message::Stream(s) => serde_json::json!({ "stream": s }),
+        Message::Aux(id) => serde_json::json!({ "aux": { "ID": id } }),
+    };
+    Bytes::from(v.to_string() + "\r\n")
+}
+
+pub fn error_line(e: &BuildError) -> Bytes {
+    let msg = e.to_string();
+    let detail = match e {
+        BuildError::RunFailed { code, .. } => serde_json::json!({ "code": code, "message": msg }),
+        _ => serde_json::json!({ "message": msg }),
+    };
+    Bytes::from(serde_json::json!({ "errorDetail": detail, "error": msg }).to_string() + "\r\n")
+}
+
+pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
+    let opts = options_from_query(q)?;
+    if let Some(remote) = q.get("remote").filter(|r| !r.is_empty()) {
+        return Err(ApiError::bad_request(format!(
+            "whale cannot build from a remote context ({remote}); send the context as a tar body"
+        )));
+    }
+    let dir = d
+        .root
+        .join("build-tmp")
+        .join(format!("{:016x}", rand::random::<u64>()));
+    let scratch = ScratchDir(dir.clone());
+    let context_tar = dir.join("context.tar");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", dir.display())))?;
+    // Receive the whole context before answering, as Docker does.
+    let mut file = tokio::fs::File::create(&context_tar)
+        .await
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", context_tar.display())))?;
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the build context: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &data)
+                .await
+                .map_err(|e| {
+                    ApiError::internal(format!("writing {}: {e}", context_tar.display()))
+                })?;
+        }
+    }
+    drop(file);
+
+    let (tx, out) = Body::channel();
+    let d2 = d.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let _scratch = scratch;
+        let send = |b: Bytes| {
+            let _ = tx.blocking_send(b);
+        };
+        match run_build(&d2, handle, &dir, &opts, &mut |m| send(message_line(&m))) {
+            Ok(img) => d2.emit_image("build", &img.id, opts.tags.first().map(String::as_str)),
+            Err(e) => send(error_line(&e)),
+        }
+    });
+    Ok(response(StatusCode::OK, "application/json", out))
+}
+
+fn run_build(
+    d: &Arc<Daemon>,
+    handle: tokio::runtime::Handle,
+    dir: &Path,
+    opts: &BuildOptions,
+    emit: &mut dyn FnMut(Message),
+) -> Result<crate::image::Image, BuildError> {
+    let context = dir.join("context");
+    let scratch = dir.join("scratch");
+    for p in [&context, &scratch] {
+        std::fs::create_dir_all(p).map_err(|source| BuildError::Io {
+            action: "create directory",
+            path: p.clone(),
+            source,
+        })?;
+    }
+    unpack_context(&dir.join("context.tar"), &context)?;
+    let mut runner = DaemonRunner {
+        d: d.clone(),
+        handle,
+        containers: HashMap::new(),
+    };
+    let b = build::Build {
+        store: &d.images,
+        context: &context,
+        scratch: &scratch,
+        options: opts,
+    };
+    build::build(&b, &mut runner, emit)
+}
+
+/// The context tar (plain or gzip) through the safe extractor: a hostile
+/// context is refused naming the entry.
+fn unpack_context(tar: &Path, dest: &Path) -> Result<(), BuildError> {
+    let io = |action: &'static str| {
+        let path = tar.to_path_buf();
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut f = std::fs::File::open(tar).map_err(io("open"))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(io("read"))?;
+    if n == 0 {
+        return Err(BuildError::Invalid(
+            "the build context is empty: send a tar of the context directory".into(),
+        ));
+    }
+    let f = std::fs::File::open(tar).map_err(io("open"))?;
+    let r: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    crate::image::extract::extract_layer(std::io::BufReader::with_capacity(1 << 20, r), dest)
+        .map_err(|e| BuildError::Invalid(format!("the build context: {e}")))?;
+    Ok(())
+}
+
+/// Runs RUN steps as containers of this daemon.
+struct DaemonRunner {
+    d: Arc<Daemon>,
+    handle: tokio::runtime::Handle,
+    containers: HashMap<String, Arc<Container>>,
+}
+
+impl Runner for DaemonRunner {
+    fn create(&mut self, req: &RunRequest) -> Result<RunContainer, BuildError> {
+        let mut argv = req.argv.clone();
+        if argv.is_empty() {
+            return Err(BuildError::Invalid("RUN needs a command".into()));
+        }
+        let config = ContainerConfig {
+            image: Some(req.image_id.clone()),
+            cmd: Some(argv.clone()),
+            entrypoint: Some(vec![]),
+            env: Some(req.env.clone()),
+            user: Some(req.user.clone()).filter(|u| !u.is_empty()),
+            working_dir: Some(req.workdir.clone()).filter(|w| !w.is_empty()),
+            tty: Some(false),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let host_config = HostConfig {
+            network_mode: Some("host".into()),
+            ..Default::default()
+        };
+        let path = argv.remove(0);
+        let new = NewContainer {
+            name: None,
+            image_id: req.image_id.clone(),
+            image: req.image_id.clone(),
+            path,
+            args: argv,
+            config,
+            host_config,
+        };
+        let c = self
+            .d
+            .containers
+            .create(new)
+            .map_err(|e| BuildError::Runner(format!("creating the RUN container: {e}")))?;
+        self.d.emit_container(&c, "create", &[]);
+        self.containers.insert(c.id().to_string(), c.clone());
+        Ok(RunContainer {
+            id: c.id().to_string(),
+            upper: c.paths.upper(),
+        })
+    }
+
+    fn run(&mut self, rc: &RunContainer, out: &mut dyn FnMut(&[u8])) -> Result<i32, BuildError> {
+        let c = self
+            .containers
+            .get(&rc.id)
+            .cloned()
+            .ok_or_else(|| BuildError::Runner(format!("no RUN container {}", rc.id)))?;
+        let d = self.d.clone();
+        // The container runs on the daemon's runtime; its output comes back
+        // over a channel so `out` (which may block on the client) runs here.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let task = self.handle.spawn(async move {
+            run_container(&d, &c, &mut |b: &[u8]| {
+                let _ = tx.send(b.to_vec());
+            })
+            .await
+        });
+        for chunk in rx {
+            out(&chunk);
+        }
+        let code = self
+            .handle
+            .block_on(task)
+            .map_err(|e| BuildError::Runner(format!("the RUN step's task failed: {e}")))??;
+        strip_runtime_files(&rc.upper);
+        Ok(code)
+    }
+
+    fn remove(&mut self, rc: &RunContainer) {
+        let Some(c) = self.containers.remove(&rc.id) else {
+            return;
+        };
+        let d = self.d.clone();
+        if let Err(e) = self
+            .handle
+            .block_on(async { super::containers::remove_container(&d, &c).await })
+        {
+            eprintln!(
+                "whale daemon: removing intermediate container {}: {}",
+                c.short_id(),
+                e.message
+            );
+        }
+    }
+}
+
+/// The shim's mountpoints left in the upper dir are not the step's
+/// changes (Docker keeps them in an init layer that is never committed):
+/// the empty stubs under the bind-mounted /etc files, and the empty
+/// /proc, /sys and /dev it created when the image lacked them.
+fn strip_runtime_files(upper: &Path) {
+    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
+        let p = upper.join(f);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    for d in ["proc", "sys", "dev"] {
+        // remove_dir only removes an empty directory: exactly the stub.
+        let _ = std::fs::remove_dir(upper.join(d));
+    }
+    // An etc/ that only held those stubs was created for them.
+    let etc = upper.join("etc");
+    if std::fs::read_dir(&etc).is_ok_and(|mut rd| rd.next().is_none())
+        && std::fs::symlink_metadata(&etc).is_ok_and(|m| m.is_dir())
+    {
+        let _ = std::fs::remove_dir(&etc);
+    }
+}
+
+fn runner_err(what: &str) -> impl FnOnce(String) -> BuildError + '_ {
+    move |e| BuildError::Runner(format!("{what}: {e}"))
+}
+
+/// Start the container with its output attached before init runs, relay
+/// the output until it exits, and return its exit code.
+async fn run_container(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    out: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<i32, BuildError> {
+    let _guard = c.op_lock.lock().await;
+    let image = d
+        .images
+        .resolve(&c.record.image_id)
+        .map_err(|e| BuildError::Runner(format!("the step's image: {e}")))?;
+    let lower = d
+        .images
+        .layer_dirs(&image)
+        .map_err(|e| BuildError::Runner(format!("the step's layers: {e}")))?;
+    let spec = super::containers::build_spec(c, lower);
+    let bytes =
+        serde_json::to_vec(&spec).map_err(|e| runner_err("encoding the spec")(e.to_string()))?;
+    let tmp = c.paths.dir.join(".spec.json.tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, c.paths.spec()))
+        .map_err(|e| runner_err("writing the spec")(e.to_string()))?;
+    let shim = shim_client::spawn(&c.paths.dir)
+        .await
+        .map_err(|e| runner_err("starting the shim")(e.to_string()))?;
+    if let Some(err) = shim.ready.error.clone() {
+        return Err(BuildError::Runner(err));
+    }
+    let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    let socket = c.paths.socket();
+    let mut stream = shim_client::connect(
+        &socket,
+        &ShimRequest::Attach {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            detach_keys: None,
+        },
+    )
+    .await
+    .map_err(|e| runner_err("attaching to the RUN container")(e.to_string()))?;
+    let started = shim
+        .start()
+        .await
+        .map_err(|e| BuildError::Runner(e.to_string()))?;
+    if let Some(err) = started.error {
+        return Err(BuildError::Runner(err));
+    }
+    c.set_running(pid, shim_pid, container::now_rfc3339());
+    d.emit_container(c, "start", &[]);
+    let waiter = tokio::spawn({
+        let socket = socket.clone();
+        async move { shim_client::wait(&socket).await }
+    });
+    // Docker's multiplexed frames: stream byte, 3 zero bytes, BE length.
+    let mut header = [0u8; 8];
+    loop {
+        if stream.read_exact(&mut header).await.is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let mut payload = vec![0u8; len];
+        if stream.read_exact(&mut payload).await.is_err() {
+            break;
+        }
+        out(&payload);
+    }
+    let (code, oom, finished) = match waiter.await {
+        Ok(Ok(e)) => (e.exit_code, e.oom_killed, e.finished_at),
+        _ => match container::read_state(&c.paths) {
+            Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
+                s.exit_code.unwrap_or(255),
+                s.oom_killed,
+                s.finished_at.unwrap_or_else(container::now_rfc3339),
+            ),
+            _ => {
+                c.set_exited(255, false, container::now_rfc3339(), "shim died".into());
+                return Err(BuildError::Runner(
+                    "the RUN container's shim went away without an exit status".into(),
+                ));
+            }
+        },
+    };
+    c.set_exited(code, oom, finished, String::new());
+    d.emit_container(c, "die", &[("exitCode", code.to_string())]);
+    Ok(code)
+}

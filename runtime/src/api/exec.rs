@@ -1,0 +1,412 @@
+//! `docker exec`: `POST /containers/{id}/exec`, `POST /exec/{id}/start`
+//! (hijacked like attach), `POST /exec/{id}/resize`, `GET /exec/{id}/json`.
+//!
+//! The daemon only keeps the exec's record; the container's shim runs the
+//! process (it holds the namespaces through the init) and tells its exit.
+
+use super::glue::shim_client;
+use super::http::{json, no_content, response, ApiError, ApiResult, Body, Query};
+use super::Daemon;
+use crate::container::Container;
+use crate::shim::protocol::ExecRequest;
+use bollard::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
+use hyper::{Request, StatusCode};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
+const MAX_BODY: usize = 1 << 20;
+/// Finished execs kept for inspection, at most (Docker drops them with the
+/// container; a long-lived daemon must not grow without bound).
+const MAX_FINISHED: usize = 1024;
+
+/// Every exec the daemon knows, by id.
+#[derive(Default)]
+pub struct Execs(Mutex<HashMap<String, Arc<Exec>>>);
+
+impl Execs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Exec>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Result<Arc<Exec>, ApiError> {
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+
+    fn insert(&self, e: Arc<Exec>) {
+        let mut map = self.lock();
+        // Execs of removed containers can never be started or resized again.
+        map.retain(|_, e| !e.container.state().removed);
+        if map.len() >= MAX_FINISHED {
+            let done: Vec<String> = map
+                .iter()
+                .filter(|(_, e)| e.state().exit_code.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in done.iter().take(map.len() / 2) {
+                map.remove(k);
+            }
+        }
+        map.insert(e.id.clone(), e);
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ExecState {
+    started: bool,
+    running: bool,
+    pid: i32,
+    exit_code: Option<i32>,
+}
+
+pub struct Exec {
+    id: String,
+    container: Arc<Container>,
+    config: ExecConfig,
+    state: Mutex<ExecState>,
+}
+
+impl Exec {
+    fn state(&self) -> ExecState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn update(&self, f: impl FnOnce(&mut ExecState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+    fn tty(&self) -> bool {
+        self.config.tty.unwrap_or(false)
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    req: Request<Incoming>,
+) -> Result<T, ApiError> {
+    let bytes = http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?
+        .to_bytes();
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))
+}
+
+fn not_running(c: &Container) -> ApiError {
+    ApiError::conflict(format!("Container {} is not running", c.id()))
+}
+
+/// `POST /containers/{id}/exec`.
+pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
+    let c = d.containers.get(id)?;
+    let config: ExecConfig = read_json(req).await?;
+    if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    if let Some(keys) = config.detach_keys.as_deref().filter(|k| !k.is_empty()) {
+        if crate::shim::protocol::parse_detach_keys(keys).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "Invalid detach keys ({keys}) provided"
+            )));
+        }
+    }
+    if !c.state().running() {
+        return Err(not_running(&c));
+    }
+    let exec_id = crate::container::new_id();
+    let cmd = config.cmd.clone().unwrap_or_default().join(" ");
+    d.execs.insert(Arc::new(Exec {
+        id: exec_id.clone(),
+        container: c.clone(),
+        config,
+        state: Mutex::new(ExecState::default()),
+    }));
+    d.emit_container(
+        &c,
+        &format!("exec_create: {cmd}"),
+        &[("execID", exec_id.clone())],
+    );
+    json(StatusCode::CREATED, &serde_json::json!({ "Id": exec_id }))
+}
+
+/// What the shim runs: the container's environment, user and directory,
+/// overridden by the exec's (Docker's rules).
+fn exec_request(e: &Exec, console_size: Option<Vec<usize>>) -> ExecRequest {
+    let cfg = &e.container.record.config;
+    let x = &e.config;
+    let hostname = cfg
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| e.container.short_id().to_string());
+    let mut env = cfg.env.clone().unwrap_or_default();
+    env.extend(x.env.clone().unwrap_or_default());
+    let size = console_size
+        .or_else(|| x.console_size.clone())
+        .and_then(|s| match s.as_slice() {
+            [h, w] if *h > 0 && *w > 0 => Some((
+                (*h).min(u16::MAX as usize) as u16,
+                (*w).min(u16::MAX as usize) as u16,
+            )),
+            _ => None,
+        });
+    let pick = |mine: &Option<String>, theirs: &Option<String>| {
+        mine.clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| theirs.clone())
+            .unwrap_or_default()
+    };
+    ExecRequest {
+        id: e.id.clone(),
+        args: x.cmd.clone().unwrap_or_default(),
+        env: super::containers::container_env(&env, &hostname, e.tty()),
+        cwd: pick(&x.working_dir, &cfg.working_dir),
+        user: pick(&x.user, &cfg.user),
+        tty: e.tty(),
+        stdin: x.attach_stdin.unwrap_or(false),
+        stdout: x.attach_stdout.unwrap_or(false),
+        stderr: x.attach_stderr.unwrap_or(false),
+        console_size: size,
+        detach_keys: x
+            .detach_keys
+            .as_deref()
+            .and_then(crate::shim::protocol::parse_detach_keys),
+    }
+}
+
+/// Follow the exec to its end and record the exit code (before the
+/// client's stream is closed: the docker CLI inspects the exec right after).
+fn spawn_waiter(d: &Arc<Daemon>, e: &Arc<Exec>) -> tokio::task::JoinHandle<()> {
+    let (d, e) = (d.clone(), e.clone());
+    tokio::spawn(async move {
+        let socket = e.container.paths.socket();
+        let code = match shim_client::exec_wait(&socket, &e.id).await {
+            Ok(exit) => exit.exit_code,
+            // The shim left with the container: its processes died with it.
+            Err(_) => 137,
+        };
+        e.update(|s| {
+            s.running = false;
+            s.exit_code = Some(code);
+        });
+        d.emit_container(
+            &e.container,
+            "exec_die",
+            &[("execID", e.id.clone()), ("exitCode", code.to_string())],
+        );
+    })
+}
+
+/// `POST /exec/{id}/start`.
+pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> ApiResult {
+    let e = d.execs.get(id)?;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let start: ExecStartConfig = read_json(req).await?;
+    {
+        let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.started {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} is already running"
+            )));
+        }
+        st.started = true;
+    }
+    let c = e.container.clone();
+    if !c.state().running() {
+        e.update(|s| s.exit_code = Some(126));
+        return Err(not_running(&c));
+    }
+    let mut request = exec_request(&e, start.console_size.clone());
+    let detach = start.detach.unwrap_or(false);
+    if detach {
+        // Nobody reads its output: Docker drops it too.
+        request.stdin = false;
+        request.stdout = false;
+        request.stderr = false;
+    }
+    let cmd = request.args.join(" ");
+    let started = shim_client::exec_start(&c.paths.socket(), request).await;
+    let tty = e.tty();
+    let (pid, stream) = match started {
+        Ok((s, stream)) => (s.pid, Ok(stream)),
+        Err(err) => (0, Err(err)),
+    };
+    let stream = match stream {
+        Ok(s) => s,
+        Err(err) => {
+            let code = err.exit_code();
+            e.update(|s| s.exit_code = Some(code));
+            let message = match err {
+                crate::shim::client::ShimError::Exec { message, .. } => {
+                    format!("OCI runtime exec failed: exec failed: {message}: unknown")
+                }
+                other => other.to_string(),
+            };
+            if detach {
+                return Err(ApiError::internal(message));
+            }
+            // Docker hijacks first and tells the failure on the stream; the
+            // exit code is the exec's.
+            tokio::spawn(async move {
+                let Ok(upgraded) = on_upgrade.await else {
+                    return;
+                };
+                let mut io = hyper_util::rt::TokioIo::new(upgraded);
+                let text = format!("{message}\r\n");
+                let bytes = if tty {
+                    text.into_bytes()
+                } else {
+                    super::streams::frame(1, text.as_bytes())
+                };
+                let _ = io.write_all(&bytes).await;
+                let _ = io.shutdown().await;
+            });
+            return Ok(upgrade_response(tty));
+        }
+    };
+    e.update(|s| {
+        s.running = true;
+        s.pid = pid;
+    });
+    d.emit_container(
+        &c,
+        &format!("exec_start: {cmd}"),
+        &[("execID", e.id.clone())],
+    );
+    let waiter = spawn_waiter(d, &e);
+    if detach {
+        drop(stream);
+        return no_content(StatusCode::OK);
+    }
+    let stdin = e.config.attach_stdin.unwrap_or(false);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        relay(
+            hyper_util::rt::TokioIo::new(upgraded),
+            stream,
+            stdin,
+            waiter,
+        )
+        .await;
+    });
+    Ok(upgrade_response(tty))
+}
+
+fn upgrade_response(tty: bool) -> hyper::Response<Body> {
+    let mut r = response(
+        StatusCode::SWITCHING_PROTOCOLS,
+        if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
+        Body::empty(),
+    );
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    r.headers_mut()
+        .insert(UPGRADE, HeaderValue::from_static("tcp"));
+    r
+}
+
+/// Copy both ways until the shim ends the stream; then, once the exit code
+/// is recorded, close the client's side.
+async fn relay<C>(
+    client: C,
+    shim: tokio::net::UnixStream,
+    stdin: bool,
+    waiter: tokio::task::JoinHandle<()>,
+) where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = shim.into_split();
+    let to_shim = async move {
+        if stdin {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = sw.shutdown().await;
+        }
+        std::future::pending::<()>().await;
+    };
+    let from_shim = async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        cw
+    };
+    let cw = tokio::select! {
+        cw = from_shim => Some(cw),
+        _ = to_shim => None,
+    };
+    if let Some(mut cw) = cw {
+        // A detached client's stream ends while the process runs: do not
+        // hold it open until the process exits.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), waiter).await;
+        let _ = cw.shutdown().await;
+    }
+}
+
+/// `POST /exec/{id}/resize?h=&w=`.
+pub async fn resize(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
+    let e = d.execs.get(id)?;
+    let h = q.int("h")?.unwrap_or(0);
+    let w = q.int("w")?.unwrap_or(0);
+    if !(0..=u16::MAX as i64).contains(&h) || !(0..=u16::MAX as i64).contains(&w) {
+        return Err(ApiError::bad_request(format!("invalid size {h}x{w}")));
+    }
+    if !e.state().running {
+        return Err(ApiError::conflict(format!("Exec {id} is not running")));
+    }
+    shim_client::exec_resize(&e.container.paths.socket(), &e.id, h as u16, w as u16)
+        .await
+        .map_err(|err| ApiError::internal(format!("resizing the tty of exec {id}: {err}")))?;
+    no_content(StatusCode::OK)
+}
+
+/// `GET /exec/{id}/json`.
+pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
+    let e = d.execs.get(id)?;
+    let st = e.state();
+    let x = &e.config;
+    let mut args = x.cmd.clone().unwrap_or_default();
+    let entrypoint = if args.is_empty() {
+        String::new()
+    } else {
+        args.remove(0)
+    };
+    let body = ExecInspectResponse {
+        can_remove: Some(false),
+        detach_keys: Some(x.detach_keys.clone().unwrap_or_default()),
+        id: Some(e.id.clone()),
+        running: Some(st.running),
+        exit_code: st.exit_code.map(i64::from),
+        process_config: Some(ProcessConfig {
+            privileged: Some(x.privileged.unwrap_or(false)),
+            user: Some(x.user.clone().unwrap_or_default()),
+            tty: Some(e.tty()),
+            entrypoint: Some(entrypoint),
+            arguments: Some(args),
+        }),
+        open_stdin: Some(x.attach_stdin.unwrap_or(false)),
+        open_stderr: Some(x.attach_stderr.unwrap_or(false)),
+        open_stdout: Some(x.attach_stdout.unwrap_or(false)),
+        container_id: Some(e.container.id().to_string()),
+        pid: Some(i64::from(st.pid)),
+    };
+    json(StatusCode::OK, &body)
+}

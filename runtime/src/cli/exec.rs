@@ -1,0 +1,387 @@
+//! `whale exec`: run a command in a running container, as `docker exec`
+//! (create the exec, start it on a hijacked connection, follow the window
+//! size, and exit with the command's code).
+
+use std::io::{IsTerminal, Write};
+
+use bollard::models::ExecConfig;
+use clap::Args;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::connect::Client;
+use super::{client, CliError, CliResult};
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    pub detach_keys: String,
+    /// Set environment variables (KEY=VALUE; KEY alone takes the value from here)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to the command (accepted, not supported)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// The ExecConfig docker would send for these flags.
+pub fn exec_config(args: &ExecArgs, lookup_env: &dyn Fn(&str) -> Option<String>) -> ExecConfig {
+    let env: Vec<String> = args
+        .env
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                lookup_env(e).map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect();
+    let console_size = if args.tty {
+        super::terminal::size().map(|(h, w)| vec![usize::from(h), usize::from(w)])
+    } else {
+        None
+    };
+    ExecConfig {
+        attach_stdin: Some(args.interactive && !args.detach),
+        attach_stdout: Some(!args.detach),
+        attach_stderr: Some(!args.detach),
+        console_size,
+        detach_keys: Some(args.detach_keys.clone()),
+        tty: Some(args.tty),
+        env: (!env.is_empty()).then_some(env),
+        cmd: Some(args.command.clone()),
+        privileged: Some(args.privileged),
+        user: args.user.clone(),
+        working_dir: args.workdir.clone(),
+    }
+}
+
+pub async fn exec(cli: &super::Cli, args: &ExecArgs) -> CliResult {
+    let keys = super::terminal::parse_detach_keys(&args.detach_keys)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if !args.detach && args.interactive && args.tty && !std::io::stdin().is_terminal() {
+        return Err(CliError::Other("the input device is not a TTY".into()));
+    }
+    let client = client(cli).await?;
+    let config = exec_config(args, &|k| std::env::var(k).ok());
+    let created = client
+        .docker
+        .create_exec(&args.container, config.clone())
+        .await?;
+    let id = created.id;
+    if args.detach {
+        let body = serde_json::json!({ "Detach": true, "Tty": args.tty });
+        let (status, message) = post(&client, &format!("/exec/{id}/start"), body, false)
+            .await
+            .map(|r| match r {
+                Started::Refused(status, message) => (status, message),
+                Started::Stream(_) | Started::Done => (200, String::new()),
+            })?;
+        if !(200..300).contains(&status) {
+            return Err(CliError::Daemon(message));
+        }
+        return Ok(());
+    }
+    let body = serde_json::json!({
+        "Detach": false,
+        "Tty": args.tty,
+        "ConsoleSize": config.console_size,
+    });
+    let stream = match post(&client, &format!("/exec/{id}/start"), body, true).await? {
+        Started::Stream(s) => s,
+        Started::Refused(_, message) => return Err(CliError::Daemon(message)),
+        Started::Done => {
+            return Err(CliError::Other(
+                "the daemon did not switch the exec connection to a stream".into(),
+            ))
+        }
+    };
+    let detached = session(&client, &id, stream, args.interactive, args.tty, keys).await;
+    if detached {
+        // docker's hijacked stream ends with this error after the detach keys.
+        eprintln!("read escape sequence");
+        return Err(CliError::Exit(1));
+    }
+    let info = client.docker.inspect_exec(&id).await?;
+    match info.exit_code.unwrap_or(0) {
+        0 => Ok(()),
+        code => Err(CliError::Exit(code as i32)),
+    }
+}
+
+enum Started {
+    Stream(TokioIo<hyper::upgrade::Upgraded>),
+    Refused(u16, String),
+    Done,
+}
+
+/// POST with a JSON body; with `upgrade`, hijack the connection.
+async fn post(
+    client: &Client,
+    path: &str,
+    body: serde_json::Value,
+    upgrade: bool,
+) -> CliResult<Started> {
+    use http_body_util::BodyExt;
+    let io = |e: &dyn std::fmt::Display| CliError::Other(format!("talking to the daemon: {e}"));
+    let uri = format!("http://localhost/v{}{path}", client.docker.client_version());
+    let mut req = hyper::Request::post(uri)
+        .header(hyper::header::HOST, "localhost")
+        .header(hyper::header::CONTENT_TYPE, "application/json");
+    if upgrade {
+        req = req
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "tcp");
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .map_err(|e| io(&e))?;
+    let sock = tokio::net::UnixStream::connect(&client.socket)
+        .await
+        .map_err(|e| io(&e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(sock))
+        .await
+        .map_err(|e| io(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let resp = sender.send_request(req).await.map_err(|e| io(&e))?;
+    let status = resp.status();
+    if status == hyper::StatusCode::SWITCHING_PROTOCOLS {
+        let upgraded = hyper::upgrade::on(resp).await.map_err(|e| io(&e))?;
+        return Ok(Started::Stream(TokioIo::new(upgraded)));
+    }
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if status.is_success() {
+        return Ok(Started::Done);
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    let message = serde_json::from_slice::<Message>(&bytes)
+        .map(|m| m.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
+    Ok(Started::Refused(status.as_u16(), message))
+}
+
+/// Relay the terminal and the exec stream until the stream ends; true when
+/// the user typed the detach keys.
+async fn session(
+    client: &Client,
+    id: &str,
+    stream: TokioIo<hyper::upgrade::Upgraded>,
+    stdin: bool,
+    tty: bool,
+    keys: Vec<u8>,
+) -> bool {
+    let (mut output, mut input) = tokio::io::split(stream);
+    let resizer = tty.then(|| tokio::spawn(follow_window_size(client.clone(), id.to_string())));
+    let raw = if tty && stdin {
+        super::terminal::RawMode::enable()
+    } else {
+        None
+    };
+    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
+    let input_task = if stdin {
+        let mut scanner = tty.then(|| super::terminal::DetachScanner::new(keys));
+        Some(tokio::spawn(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+            // A plain thread: a blocked terminal read must not hold up the
+            // runtime's shutdown.
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin();
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match std::io::Read::read(&mut stdin, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+            while let Some(chunk) = rx.recv().await {
+                let (chunk, detach) = match scanner.as_mut() {
+                    Some(s) => {
+                        let scan = s.feed(&chunk);
+                        (scan.pass, scan.detach)
+                    }
+                    None => (chunk, false),
+                };
+                if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
+                    return;
+                }
+                if detach {
+                    let _ = detach_tx.send(());
+                    return;
+                }
+            }
+            let _ = input.shutdown().await;
+        }))
+    } else {
+        drop(input);
+        drop(detach_tx);
+        None
+    };
+
+    let mut out = std::io::stdout();
+    let mut err_out = std::io::stderr();
+    let mut demux = super::connect::Demux::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut detached = false;
+    let mut detach_open = stdin;
+    loop {
+        let read = tokio::select! {
+            read = output.read(&mut buf) => read,
+            got = &mut detach_rx, if detach_open => {
+                detach_open = false;
+                if got.is_ok() {
+                    detached = true;
+                    break;
+                }
+                continue;
+            }
+        };
+        let n = match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if tty {
+            if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                break;
+            }
+            continue;
+        }
+        for (stream, payload) in demux.feed(&buf[..n]) {
+            let w: &mut dyn Write = if stream == 2 { &mut err_out } else { &mut out };
+            let _ = w.write_all(&payload).and_then(|_| w.flush());
+        }
+    }
+    drop(raw);
+    if let Some(t) = input_task {
+        t.abort();
+    }
+    if let Some(t) = resizer {
+        t.abort();
+    }
+    detached
+}
+
+/// Size the exec's pty like our terminal now and on every SIGWINCH.
+async fn follow_window_size(client: Client, id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let resize = |client: Client, id: String| async move {
+        if let Some((h, w)) = super::terminal::size() {
+            let _ = client
+                .docker
+                .resize_exec(
+                    &id,
+                    bollard::exec::ResizeExecOptions {
+                        height: h,
+                        width: w,
+                    },
+                )
+                .await;
+        }
+    };
+    let Ok(mut winch) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    resize(client.clone(), id.clone()).await;
+    while winch.recv().await.is_some() {
+        resize(client.clone(), id.clone()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> ExecArgs {
+        let cli =
+            super::super::Cli::try_parse_from(["whale", "exec"].iter().chain(args.iter())).unwrap();
+        match cli.command {
+            super::super::Command::Exec(e) => e,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_become_dockers_exec_config() {
+        let a = parse(&[
+            "-i",
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "first",
+            "sh",
+            "-c",
+            "echo hi",
+        ]);
+        let lookup = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
+        let c = exec_config(&a, &lookup);
+        assert_eq!(
+            c.cmd,
+            Some(vec!["sh".into(), "-c".into(), "echo hi".into()])
+        );
+        assert_eq!(c.env, Some(vec!["A=1".into(), "FROM_HOST=h".into()]));
+        assert_eq!(c.attach_stdin, Some(true));
+        assert_eq!(c.attach_stdout, Some(true));
+        assert_eq!(c.tty, Some(false));
+        assert_eq!(c.user.as_deref(), Some("nobody"));
+        assert_eq!(c.working_dir.as_deref(), Some("/tmp"));
+        assert_eq!(a.container, "first");
+        let d = exec_config(&parse(&["-d", "-i", "c", "top"]), &|_| None);
+        assert_eq!(d.attach_stdin, Some(false));
+        assert_eq!(d.attach_stdout, Some(false));
+    }
+
+    #[test]
+    fn a_command_is_required() {
+        assert!(super::super::Cli::try_parse_from(["whale", "exec", "first"]).is_err());
+    }
+}

@@ -1,0 +1,829 @@
+//! Typed checks, evaluated against a live engine over the Docker API.
+//! A check only reads state: inspect, top, logs, archive, exec of a
+//! read-only command, image inspect/export, a host command.
+
+use crate::lesson::{
+    Check, ContainerCheck, ExecCheck, FileCheck, HostCheck, ImageCheck, ProcessCheck, Quiz,
+};
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerInspectResponse, ImageInspect};
+use bollard::query_parameters::{
+    DownloadFromContainerOptions, ListContainersOptions, ListImagesOptions, LogsOptions, TopOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use regex::Regex;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("the engine does not serve {endpoint} yet, which this check needs")]
+    Unsupported { endpoint: String },
+    #[error("engine error during {what}: {source}")]
+    Engine { what: String, source: BollardError },
+    #[error("bad regex `{re}` in the lesson: {source}")]
+    Regex { re: String, source: regex::Error },
+    #[error("host command `{cmd}` could not run: {source}")]
+    Host { cmd: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The result of one check: pass, or fail with the lesson's message and
+/// (for authors and `verify`) what was actually seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail { failure: String, seen: String },
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Pass)
+    }
+}
+
+/// What a check may read besides the engine.
+pub struct Context<'a> {
+    pub docker: &'a Docker,
+    pub cli: &'a str,
+    /// Quizzes of the current step and the student's answers by quiz id.
+    pub quizzes: &'a [Quiz],
+    pub answers: &'a HashMap<String, String>,
+}
+
+fn re(s: &str) -> Result<Regex, CheckError> {
+    Regex::new(s).map_err(|source| CheckError::Regex {
+        re: s.to_string(),
+        source,
+    })
+}
+
+fn status_of(e: &BollardError) -> Option<(u16, &str)> {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => Some((*status_code, message.as_str())),
+        _ => None,
+    }
+}
+
+/// Whale answers "page not found" for routes it does not have.
+fn unsupported(e: &BollardError) -> bool {
+    matches!(status_of(e), Some((404, m)) if m.contains("page not found"))
+        || matches!(status_of(e), Some((501, _)))
+}
+
+fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckError {
+    let what = what.into();
+    move |source| CheckError::Engine { what, source }
+}
+
+fn render(text: &str, cli: &str) -> String {
+    crate::template::render(text, cli).unwrap_or_else(|_| text.to_string())
+}
+
+type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + Send + 'a>>;
+
+/// Evaluate one check.
+pub fn evaluate<'a>(check: &'a Check, ctx: &'a Context<'a>) -> BoxFut<'a> {
+    Box::pin(async move {
+        let seen = match check {
+            Check::Container(c) => container(c, ctx).await?,
+            Check::Process(p) => process(p, ctx).await?,
+            Check::Exec(e) => exec(e, ctx).await?,
+            Check::File(f) => file(f, ctx).await?,
+            Check::Image(i) => image(i, ctx).await?,
+            Check::Host(h) => host(h, ctx).await?,
+            Check::Quiz(q) => quiz(&q.quiz, ctx),
+            Check::All(g) => {
+                let mut r = None;
+                for c in &g.checks {
+                    if let Outcome::Fail { failure, seen } = evaluate(c, ctx).await? {
+                        r = Some(format!("{failure} ({seen})"));
+                        break;
+                    }
+                }
+                r
+            }
+            Check::Any(g) => {
+                let mut seen = Vec::new();
+                let mut passed = false;
+                for c in &g.checks {
+                    match evaluate(c, ctx).await {
+                        Ok(Outcome::Pass) => {
+                            passed = true;
+                            break;
+                        }
+                        Ok(Outcome::Fail { seen: s, .. }) => seen.push(s),
+                        // One alternative the engine cannot answer must not
+                        // hide another that it can.
+                        Err(e) => seen.push(e.to_string()),
+                    }
+                }
+                (!passed).then(|| seen.join("; "))
+            }
+        };
+        Ok(match seen {
+            None => Outcome::Pass,
+            Some(seen) => Outcome::Fail {
+                failure: render(check.failure(), ctx.cli),
+                seen,
+            },
+        })
+    })
+}
+
+async fn inspect(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<ContainerInspectResponse>, CheckError> {
+    match docker.inspect_container(name, None).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
+            endpoint: "GET /containers/{id}/json".into(),
+        }),
+        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
+        Err(e) => Err(engine_err(format!("inspect of container {name}"))(e)),
+    }
+}
+
+fn norm_image(s: &str) -> String {
+    let s = s.strip_prefix("docker.io/").unwrap_or(s);
+    let s = s.strip_prefix("library/").unwrap_or(s);
+    let last = s.rsplit('/').next().unwrap_or(s);
+    if last.contains(':') || s.contains('@') {
+        s.to_string()
+    } else {
+        format!("{s}:latest")
+    }
+}
+
+async fn container(c: &ContainerCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    let mut targets = Vec::new();
+    if let Some(name) = &c.name {
+        if let Some(i) = inspect(ctx.docker, name).await? {
+            targets.push(i);
+        }
+    } else if let Some(label) = &c.label {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![label.clone()]);
+        let list = ctx
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(engine_err(format!("list of containers labelled {label}")))?;
+        for s in list {
+            if let Some(id) = s.id {
+                if let Some(i) = inspect(ctx.docker, &id).await? {
+                    targets.push(i);
+                }
+            }
+        }
+    }
+    let what = match (&c.name, &c.label) {
+        (Some(n), _) => format!("container {n}"),
+        (_, Some(l)) => format!("containers labelled {l}"),
+        _ => "container".into(),
+    };
+    if targets.is_empty() {
+        return Ok(if c.exists == Some(false) {
+            None
+        } else {
+            Some(format!("no {what}"))
+        });
+    }
+    if c.exists == Some(false) {
+        return Ok(Some(format!("{what} exists")));
+    }
+    let mut seen = Vec::new();
+    for t in &targets {
+        match container_one(c, t, ctx).await? {
+            None => return Ok(None),
+            Some(s) => seen.push(s),
+        }
+    }
+    Ok(Some(seen.join("; ")))
+}
+
+async fn container_one(
+    c: &ContainerCheck,
+    i: &ContainerInspectResponse,
+    ctx: &Context<'_>,
+) -> Result<Option<String>, CheckError> {
+    let name = i.name.as_deref().unwrap_or("?").trim_start_matches('/');
+    let id = i.id.clone().unwrap_or_default();
+    let state = i.state.clone().unwrap_or_default();
+    let config = i.config.clone().unwrap_or_default();
+    let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+    let running = state.running.unwrap_or(false);
+    if let Some(want) = &c.status {
+        if &status != want {
+            return Ok(Some(format!("{name} is {status}")));
+        }
+    }
+    if let Some(want) = c.running {
+        if running != want {
+            return Ok(Some(format!("{name} is {status}")));
+        }
+    }
+    if let Some(want) = c.exit_code {
+        let code = state.exit_code.unwrap_or(0);
+        if running || status == "created" {
+            return Ok(Some(format!("{name} has not exited (it is {status})")));
+        }
+        if code != want {
+            return Ok(Some(format!("{name} exited with {code}")));
+        }
+    }
+    if let Some(want) = c.tty {
+        let got = config.tty.unwrap_or(false);
+        if got != want {
+            return Ok(Some(format!("{name} has tty = {got}")));
+        }
+    }
+    if let Some(want) = c.open_stdin {
+        let got = config.open_stdin.unwrap_or(false);
+        if got != want {
+            return Ok(Some(format!("{name} has open_stdin = {got}")));
+        }
+    }
+    if let Some(want) = &c.image {
+        let got = config.image.clone().unwrap_or_default();
+        if norm_image(&got) != norm_image(want) {
+            return Ok(Some(format!("{name} runs image {got}")));
+        }
+    }
+    if let Some(want) = &c.cmd {
+        let mut words = vec![i.path.clone().unwrap_or_default()];
+        words.extend(i.args.clone().unwrap_or_default());
+        let got = words.join(" ");
+        if !re(want)?.is_match(&got) {
+            return Ok(Some(format!("{name} runs `{got}`")));
+        }
+    }
+    if let Some(want) = c.oom_killed {
+        let got = state.oom_killed.unwrap_or(false);
+        if got != want {
+            return Ok(Some(format!("{name} has oom_killed = {got}")));
+        }
+    }
+    if let Some(want) = &c.pid1 {
+        if !running {
+            return Ok(Some(format!("{name} is not running ({status})")));
+        }
+        let pid = state.pid.unwrap_or(0).to_string();
+        let procs = top(ctx.docker, &id).await?;
+        let first = procs
+            .iter()
+            .find(|p| p.pid == pid)
+            .or_else(|| procs.first())
+            .map(|p| p.cmd.clone())
+            .unwrap_or_default();
+        if !re(want)?.is_match(&first) {
+            return Ok(Some(format!("PID 1 of {name} is `{first}`")));
+        }
+    }
+    if let Some(want) = &c.logs {
+        let out = logs(ctx.docker, &id).await?;
+        if !re(want)?.is_match(&out) {
+            let tail: String = out
+                .lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ");
+            return Ok(Some(format!("output of {name} ends with: {}", tail.trim())));
+        }
+    }
+    Ok(None)
+}
+
+async fn logs(docker: &Docker, id: &str) -> Result<String, CheckError> {
+    let mut s = docker.logs(
+        id,
+        Some(LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "all".into(),
+            ..Default::default()
+        }),
+    );
+    let mut out = String::new();
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(o) => out.push_str(&String::from_utf8_lossy(&o.into_bytes())),
+            Err(e) if unsupported(&e) => {
+                return Err(CheckError::Unsupported {
+                    endpoint: "GET /containers/{id}/logs".into(),
+                })
+            }
+            Err(e) => return Err(engine_err(format!("logs of {id}"))(e)),
+        }
+    }
+    Ok(out)
+}
+
+/// One row of `/containers/{id}/top`.
+pub struct Proc {
+    pub pid: String,
+    pub cmd: String,
+}
+
+async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
+    let t = docker
+        .top_processes(
+            id,
+            Some(TopOptions {
+                ps_args: "-ef".into(),
+            }),
+        )
+        .await
+        .map_err(|e| {
+            if unsupported(&e) {
+                CheckError::Unsupported {
+                    endpoint: "GET /containers/{id}/top".into(),
+                }
+            } else {
+                engine_err(format!("top of {id}"))(e)
+            }
+        })?;
+    let titles = t.titles.unwrap_or_default();
+    let col = |name: &str| titles.iter().position(|t| t == name);
+    let pid_col = col("PID");
+    let cmd_col = col("CMD").or_else(|| col("COMMAND"));
+    let (Some(pc), Some(cc)) = (pid_col, cmd_col) else {
+        return Err(CheckError::Other(format!(
+            "top of {id} has no PID/CMD columns (titles {titles:?})"
+        )));
+    };
+    Ok(t.processes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| Proc {
+            pid: row.get(pc).cloned().unwrap_or_default(),
+            cmd: row.get(cc).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The PID of a host process inside its innermost PID namespace.
+fn inner_pid(host_pid: &str) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+async fn process(p: &ProcessCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    let Some(i) = inspect(ctx.docker, &p.container).await? else {
+        return Ok(Some(format!("no container {}", p.container)));
+    };
+    if !i.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
+        return Ok(if p.running {
+            Some(format!("{} is not running", p.container))
+        } else {
+            None
+        });
+    }
+    let procs = top(ctx.docker, i.id.as_deref().unwrap_or(&p.container)).await?;
+    let r = re(&p.command)?;
+    let matching: Vec<&Proc> = procs.iter().filter(|x| r.is_match(&x.cmd)).collect();
+    let listing = || {
+        procs
+            .iter()
+            .map(|x| x.cmd.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !p.running {
+        return Ok((!matching.is_empty()).then(|| format!("running: {}", listing())));
+    }
+    if matching.is_empty() {
+        return Ok(Some(format!("processes: {}", listing())));
+    }
+    if let Some(want) = p.pid {
+        let pids: Vec<u32> = matching.iter().filter_map(|x| inner_pid(&x.pid)).collect();
+        if !pids.contains(&want) {
+            return Ok(Some(format!("`{}` has PID {pids:?} inside", p.command)));
+        }
+    }
+    Ok(None)
+}
+
+async fn exec_output(
+    docker: &Docker,
+    container: &str,
+    cmd: &[String],
+) -> Result<(String, i64), CheckError> {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            if unsupported(&e) {
+                CheckError::Unsupported {
+                    endpoint: "POST /containers/{id}/exec".into(),
+                }
+            } else {
+                engine_err(format!("exec in {container}"))(e)
+            }
+        })?;
+    let started = docker.start_exec(&created.id, None).await.map_err(|e| {
+        if unsupported(&e) {
+            CheckError::Unsupported {
+                endpoint: "POST /exec/{id}/start".into(),
+            }
+        } else {
+            engine_err(format!("exec start in {container}"))(e)
+        }
+    })?;
+    let mut stdout = String::new();
+    if let StartExecResults::Attached { mut output, .. } = started {
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(bollard::container::LogOutput::StdOut { message })
+                | Ok(bollard::container::LogOutput::Console { message }) => {
+                    stdout.push_str(&String::from_utf8_lossy(&message))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(engine_err(format!("exec output in {container}"))(e)),
+            }
+        }
+    }
+    let code = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| {
+            if unsupported(&e) {
+                CheckError::Unsupported {
+                    endpoint: "GET /exec/{id}/json".into(),
+                }
+            } else {
+                engine_err(format!("exec inspect in {container}"))(e)
+            }
+        })?
+        .exit_code
+        .unwrap_or(-1);
+    Ok((stdout, code))
+}
+
+async fn exec(e: &ExecCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    let Some(i) = inspect(ctx.docker, &e.container).await? else {
+        return Ok(Some(format!("no container {}", e.container)));
+    };
+    if !i.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
+        return Ok(Some(format!("{} is not running", e.container)));
+    }
+    let (out, code) = exec_output(ctx.docker, &e.container, &e.cmd).await?;
+    if let Some(want) = e.exit_code {
+        if code != want {
+            return Ok(Some(format!("`{}` exited with {code}", e.cmd.join(" "))));
+        }
+    }
+    if let Some(want) = &e.stdout {
+        if !re(want)?.is_match(&out) {
+            return Ok(Some(format!(
+                "`{}` printed `{}`",
+                e.cmd.join(" "),
+                out.trim()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The file at `path` in a container, via the archive endpoint (works on
+/// stopped containers too). `None` when it does not exist.
+async fn read_file(
+    docker: &Docker,
+    container: &str,
+    path: &str,
+) -> Result<Option<Vec<u8>>, CheckError> {
+    let mut s = docker.download_from_container(
+        container,
+        Some(DownloadFromContainerOptions { path: path.into() }),
+    );
+    let mut tarball = Vec::new();
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(b) => tarball.extend_from_slice(&b),
+            Err(e) if unsupported(&e) => {
+                return Err(CheckError::Unsupported {
+                    endpoint: "GET /containers/{id}/archive?path=".into(),
+                })
+            }
+            Err(e) if matches!(status_of(&e), Some((404, _))) => return Ok(None),
+            Err(e) => return Err(engine_err(format!("archive of {path} in {container}"))(e)),
+        }
+    }
+    let mut ar = tar::Archive::new(tarball.as_slice());
+    let entries = ar
+        .entries()
+        .map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
+    // The first entry is the path itself (a directory's children follow).
+    let Some(entry) = entries.into_iter().next() else {
+        return Ok(Some(Vec::new()));
+    };
+    let mut entry = entry.map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
+    let mut data = Vec::new();
+    if entry.header().entry_type().is_file() {
+        std::io::Read::read_to_end(&mut entry, &mut data)
+            .map_err(|e| CheckError::Other(format!("archive of {path}: {e}")))?;
+    }
+    Ok(Some(data))
+}
+
+async fn file(f: &FileCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    if inspect(ctx.docker, &f.container).await?.is_none() {
+        return Ok(Some(format!("no container {}", f.container)));
+    }
+    let data = match read_file(ctx.docker, &f.container, &f.path).await {
+        Ok(d) => d,
+        // Engines without the archive endpoint: a running container can
+        // still be asked with exec.
+        Err(CheckError::Unsupported { endpoint: first }) => {
+            match exec_output(ctx.docker, &f.container, &["cat".into(), f.path.clone()]).await {
+                Ok((out, 0)) => Some(out.into_bytes()),
+                Ok(_) => None,
+                Err(CheckError::Unsupported { endpoint }) => {
+                    return Err(CheckError::Unsupported {
+                        endpoint: format!("{first} (or {endpoint})"),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    match (&data, f.exists) {
+        (None, Some(true)) | (None, None) => {
+            return Ok(Some(format!("{} has no {}", f.container, f.path)))
+        }
+        (Some(_), Some(false)) => return Ok(Some(format!("{} has {}", f.container, f.path))),
+        _ => {}
+    }
+    if let (Some(want), Some(d)) = (&f.contents, &data) {
+        let text = String::from_utf8_lossy(d);
+        if !re(want)?.is_match(&text) {
+            return Ok(Some(format!("{} contains `{}`", f.path, text.trim())));
+        }
+    }
+    Ok(None)
+}
+
+async fn image_inspect(docker: &Docker, name: &str) -> Result<Option<ImageInspect>, CheckError> {
+    match docker.inspect_image(name).await {
+        Ok(i) => Ok(Some(i)),
+        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
+            endpoint: "GET /images/{name}/json".into(),
+        }),
+        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
+        Err(e) => Err(engine_err(format!("inspect of image {name}"))(e)),
+    }
+}
+
+fn layers(i: &ImageInspect) -> Vec<String> {
+    i.root_fs
+        .as_ref()
+        .and_then(|r| r.layers.clone())
+        .unwrap_or_default()
+}
+
+async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    let Some(i) = image_inspect(ctx.docker, &c.name).await? else {
+        return Ok(if c.exists == Some(false) {
+            None
+        } else {
+            Some(format!("no image {}", c.name))
+        });
+    };
+    if c.exists == Some(false) {
+        return Ok(Some(format!("image {} exists", c.name)));
+    }
+    let mine = layers(&i);
+    if let Some(n) = c.layers {
+        if mine.len() != n {
+            return Ok(Some(format!("{} has {} layers", c.name, mine.len())));
+        }
+    }
+    if let Some(n) = c.min_layers {
+        if mine.len() < n {
+            return Ok(Some(format!("{} has {} layers", c.name, mine.len())));
+        }
+    }
+    let config = i.config.clone().unwrap_or_default();
+    if let Some(want) = &c.cmd {
+        let got = config.cmd.clone().unwrap_or_default();
+        if &got != want {
+            return Ok(Some(format!("{} has CMD {got:?}", c.name)));
+        }
+    }
+    if let Some(want) = &c.entrypoint {
+        let got = config.entrypoint.clone().unwrap_or_default();
+        if &got != want {
+            return Ok(Some(format!("{} has ENTRYPOINT {got:?}", c.name)));
+        }
+    }
+    if let Some(base) = &c.based_on {
+        let Some(b) = image_inspect(ctx.docker, base).await? else {
+            return Ok(Some(format!("no image {base}")));
+        };
+        let theirs = layers(&b);
+        if theirs.is_empty() || !mine.starts_with(&theirs) {
+            return Ok(Some(format!("{} is not built on {base}", c.name)));
+        }
+    }
+    if let (Some(other), Some(n)) = (&c.shares_layers_with, c.min_shared_layers) {
+        let Some(o) = image_inspect(ctx.docker, other).await? else {
+            return Ok(Some(format!("no image {other}")));
+        };
+        let theirs = layers(&o);
+        let shared = mine.iter().filter(|l| theirs.contains(l)).count();
+        if shared < n {
+            return Ok(Some(format!(
+                "{} shares {shared} layers with {other}",
+                c.name
+            )));
+        }
+    }
+    if let Some(max) = c.max_unique_bytes {
+        let id = i.id.clone().unwrap_or_default();
+        // `GET /images/json?shared-size=1` reports, per image, the bytes
+        // shared with other images; the rest is what this image adds.
+        let list = ctx
+            .docker
+            .list_images(Some(ListImagesOptions {
+                shared_size: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(engine_err("image list with shared sizes"))?;
+        let Some(s) = list.into_iter().find(|s| s.id == id) else {
+            return Ok(Some(format!("{} is missing from the image list", c.name)));
+        };
+        if s.shared_size < 0 {
+            return Err(CheckError::Unsupported {
+                endpoint: "GET /images/json?shared-size=1 (SharedSize)".into(),
+            });
+        }
+        let unique = (s.size - s.shared_size.max(0)).max(0) as u64;
+        if unique > max {
+            return Ok(Some(format!("{} has {unique} unique bytes", c.name)));
+        }
+    }
+    if let Some(path) = &c.contains_file {
+        if !image_contains(ctx.docker, &c.name, path).await? {
+            return Ok(Some(format!("no layer of {} has {path}", c.name)));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a layer of the exported image (`GET /images/{name}/get`) holds
+/// `path`; exporting reads the image and changes nothing.
+async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool, CheckError> {
+    let mut s = docker.export_image(name);
+    let mut tarball = Vec::new();
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(b) => tarball.extend_from_slice(&b),
+            Err(e) if unsupported(&e) => {
+                return Err(CheckError::Unsupported {
+                    endpoint: "GET /images/{name}/get".into(),
+                })
+            }
+            Err(e) => return Err(engine_err(format!("export of image {name}"))(e)),
+        }
+    }
+    let want = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_string();
+    let bad = |e: std::io::Error| CheckError::Other(format!("export of {name}: {e}"));
+    let mut outer = tar::Archive::new(tarball.as_slice());
+    for entry in outer.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let p = entry.path().map_err(bad)?.display().to_string();
+        if !p.ends_with(".tar") && !p.starts_with("blobs/") {
+            continue;
+        }
+        let mut layer = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut layer).map_err(bad)?;
+        let mut inner = tar::Archive::new(layer.as_slice());
+        let Ok(files) = inner.entries() else { continue };
+        for f in files.flatten() {
+            if let Ok(fp) = f.path() {
+                let fp = fp.display().to_string();
+                if fp.trim_start_matches("./").trim_end_matches('/') == want {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+    let cmd = render(&h.command, ctx.cli);
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .output()
+        .await
+        .map_err(|source| CheckError::Host {
+            cmd: cmd.clone(),
+            source,
+        })?;
+    let code = out.status.code().unwrap_or(-1) as i64;
+    if let Some(want) = h.exit_code {
+        if code != want {
+            return Ok(Some(format!("`{cmd}` exited with {code}")));
+        }
+    }
+    if let Some(want) = &h.stdout {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !re(want)?.is_match(&text) {
+            return Ok(Some(format!("`{cmd}` printed `{}`", text.trim())));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `given` is the quiz's answer: a choice by text, or a free
+/// answer matched case-insensitively by the answer regex.
+pub fn quiz_correct(q: &Quiz, given: &str) -> bool {
+    let given = given.trim();
+    if q.choices.is_empty() {
+        Regex::new(&format!("(?i)^(?:{})$", q.answer))
+            .map(|r| r.is_match(given))
+            .unwrap_or(false)
+    } else {
+        given == q.answer
+            || given
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| q.choices.get(n.wrapping_sub(1)))
+                .is_some_and(|c| *c == q.answer)
+    }
+}
+
+fn quiz(id: &str, ctx: &Context<'_>) -> Option<String> {
+    let Some(q) = ctx.quizzes.iter().find(|q| q.id == id) else {
+        return Some(format!("no quiz {id}"));
+    };
+    match ctx.answers.get(id) {
+        None => Some(format!("quiz {id} not answered")),
+        Some(a) if quiz_correct(q, a) => None,
+        Some(a) => Some(format!("answered `{a}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_normalise() {
+        assert_eq!(norm_image("busybox"), "busybox:latest");
+        assert_eq!(norm_image("docker.io/library/busybox:1"), "busybox:1");
+        assert_eq!(norm_image("localhost:5000/x"), "localhost:5000/x:latest");
+    }
+
+    #[test]
+    fn quiz_answers() {
+        let q = Quiz {
+            id: "q".into(),
+            question: "?".into(),
+            choices: vec!["sh".into(), "init".into()],
+            answer: "sh".into(),
+        };
+        assert!(quiz_correct(&q, "sh"));
+        assert!(quiz_correct(&q, "1"));
+        assert!(!quiz_correct(&q, "2"));
+        let free = Quiz {
+            choices: vec![],
+            answer: "pid ?1".into(),
+            ..q
+        };
+        assert!(quiz_correct(&free, "PID 1"));
+        assert!(!quiz_correct(&free, "PID 12"));
+    }
+}

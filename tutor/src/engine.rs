@@ -1,0 +1,250 @@
+//! Which engine the tutor talks to, and how: a Docker Engine API socket
+//! (bollard), plus the engine's command-line client for students' commands
+//! and solve scripts. The `whale` binary is only ever run as a subprocess.
+
+use bollard::{ClientVersion, Docker};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// API version 1.41 is what dockerd 20.10 speaks; whale accepts any.
+pub const API_VERSION: &ClientVersion = &ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+pub const WHALE_SOCKET: &str = "/run/whale/whale.sock";
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unsupported DOCKER_HOST/-H `{0}`: the tutor talks to engines over a Unix socket (unix:///path)")]
+    NotUnix(String),
+    #[error("the {engine} engine is not reachable at {socket}: {reason}. {how}")]
+    Unreachable {
+        engine: &'static str,
+        socket: String,
+        reason: String,
+        how: String,
+    },
+    #[error("cannot find the `whale` binary (next to whaletutor, or on PATH; WHALE_BIN overrides): build it with `cargo build -p whale`")]
+    NoWhale,
+    #[error("`{cmd}` failed: {detail}")]
+    Command { cmd: String, detail: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    Whale,
+    Docker,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Whale => "whale",
+            EngineKind::Docker => "docker",
+        }
+    }
+}
+
+/// Where the engine lives. `root` is set only for a sandboxed whale daemon.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    pub socket: PathBuf,
+    pub root: Option<PathBuf>,
+}
+
+fn strip_unix(host: &str) -> Result<PathBuf, EngineError> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        return Ok(PathBuf::from(p));
+    }
+    if host.contains("://") {
+        return Err(EngineError::NotUnix(host.to_string()));
+    }
+    Ok(PathBuf::from(host))
+}
+
+impl Engine {
+    /// `-H` wins; then DOCKER_HOST (docker) or WHALE_HOST (whale); then the
+    /// engine's default socket.
+    pub fn select(kind: EngineKind, host: Option<&str>) -> Result<Engine, EngineError> {
+        let env = match kind {
+            EngineKind::Whale => std::env::var("WHALE_HOST").ok(),
+            EngineKind::Docker => std::env::var("DOCKER_HOST").ok(),
+        }
+        .filter(|s| !s.is_empty());
+        let socket = match host.map(str::to_string).or(env) {
+            Some(h) => strip_unix(&h)?,
+            None => PathBuf::from(match kind {
+                EngineKind::Whale => WHALE_SOCKET,
+                EngineKind::Docker => DOCKER_SOCKET,
+            }),
+        };
+        let root = match kind {
+            EngineKind::Whale => std::env::var_os("WHALE_ROOT").map(PathBuf::from),
+            EngineKind::Docker => None,
+        };
+        Ok(Engine { kind, socket, root })
+    }
+
+    /// The command students type: `whale` or `docker`.
+    pub fn cli(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Environment for commands that must reach this same engine.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let host = format!("unix://{}", self.socket.display());
+        match self.kind {
+            EngineKind::Whale => {
+                let mut v = vec![("WHALE_HOST".to_string(), host)];
+                if let Some(r) = &self.root {
+                    v.push(("WHALE_ROOT".to_string(), r.display().to_string()));
+                }
+                v
+            }
+            EngineKind::Docker => vec![("DOCKER_HOST".to_string(), host)],
+        }
+    }
+
+    /// PATH with the directory of the `whale` binary first, so `whale` in a
+    /// lesson's commands is the one the tutor was built with.
+    pub fn path_env(&self) -> Option<String> {
+        let whale = whale_bin().ok()?;
+        let dir = whale.parent()?;
+        let old = std::env::var("PATH").unwrap_or_default();
+        Some(format!("{}:{old}", dir.display()))
+    }
+
+    pub fn how_to_start(&self) -> String {
+        match self.kind {
+            EngineKind::Whale => {
+                let mut args = String::new();
+                if let Some(r) = &self.root {
+                    args.push_str(&format!(" --root {}", r.display()));
+                }
+                if self.socket != Path::new(WHALE_SOCKET) {
+                    args.push_str(&format!(" -H unix://{}", self.socket.display()));
+                }
+                format!(
+                    "Start it with `whale{args} daemon &`, or let any whale command start it: `whale{args} info` (`whaletutor lesson` does that for you)"
+                )
+            }
+            EngineKind::Docker => "Start dockerd (see DEVELOPERS.md: `dockerd --bridge=none --iptables=false --ip-masq=false &`)".to_string(),
+        }
+    }
+
+    pub fn client(&self) -> Result<Docker, EngineError> {
+        Docker::connect_with_unix(&self.socket.display().to_string(), 30, API_VERSION).map_err(
+            |e| EngineError::Unreachable {
+                engine: self.kind.name(),
+                socket: self.socket.display().to_string(),
+                reason: e.to_string(),
+                how: self.how_to_start(),
+            },
+        )
+    }
+
+    /// A client that has answered `/_ping`.
+    pub async fn connect(&self) -> Result<Docker, EngineError> {
+        let d = self.client()?;
+        match tokio::time::timeout(Duration::from_secs(5), d.ping()).await {
+            Ok(Ok(_)) => Ok(d),
+            Ok(Err(e)) => Err(EngineError::Unreachable {
+                engine: self.kind.name(),
+                socket: self.socket.display().to_string(),
+                reason: e.to_string(),
+                how: self.how_to_start(),
+            }),
+            Err(_) => Err(EngineError::Unreachable {
+                engine: self.kind.name(),
+                socket: self.socket.display().to_string(),
+                reason: "no answer to /_ping in 5 s".into(),
+                how: self.how_to_start(),
+            }),
+        }
+    }
+
+    /// On whale, make sure a daemon answers: `whale info` starts one when the
+    /// socket is absent. On docker the tutor never starts the engine.
+    pub async fn ensure_running(&self) -> Result<Docker, EngineError> {
+        if let Ok(d) = self.connect().await {
+            return Ok(d);
+        }
+        if self.kind == EngineKind::Docker {
+            return self.connect().await;
+        }
+        self.whale(&["info"])?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.connect().await {
+                Ok(d) => return Ok(d),
+                Err(e) if std::time::Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Run `whale ARGS` against this engine; returns stdout.
+    pub fn whale(&self, args: &[&str]) -> Result<String, EngineError> {
+        let bin = whale_bin()?;
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args).envs(self.env());
+        let shown = format!("whale {}", args.join(" "));
+        let out = cmd.output().map_err(|e| EngineError::Command {
+            cmd: shown.clone(),
+            detail: e.to_string(),
+        })?;
+        if !out.status.success() {
+            return Err(EngineError::Command {
+                cmd: shown,
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The `whale` binary: $WHALE_BIN, else next to this executable, else PATH.
+pub fn whale_bin() -> Result<PathBuf, EngineError> {
+    if let Some(p) = std::env::var_os("WHALE_BIN").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if let Ok(me) = std::env::current_exe() {
+        let mut dirs = Vec::new();
+        if let Some(d) = me.parent() {
+            dirs.push(d.to_path_buf());
+            // Test binaries live in target/debug/deps.
+            if let Some(up) = d.parent() {
+                dirs.push(up.to_path_buf());
+            }
+        }
+        for d in dirs {
+            let c = d.join("whale");
+            if c.is_file() {
+                return Ok(c);
+            }
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for d in std::env::split_paths(&path) {
+        let c = d.join("whale");
+        if c.is_file() {
+            return Ok(c);
+        }
+    }
+    Err(EngineError::NoWhale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_unix_sockets() {
+        assert_eq!(strip_unix("unix:///a/b").unwrap(), PathBuf::from("/a/b"));
+        assert_eq!(strip_unix("/a/b").unwrap(), PathBuf::from("/a/b"));
+        assert!(strip_unix("tcp://1.2.3.4:2375").is_err());
+    }
+}

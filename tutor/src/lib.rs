@@ -1,0 +1,17 @@
+//! whaletutor: hands-on Docker lessons checked against a live engine.
+//!
+//! The tutor talks to engines only over the Docker Engine API (bollard), so
+//! every lesson runs on whale or on real Docker.
+
+pub mod book;
+pub mod checks;
+pub mod engine;
+pub mod lesson;
+pub mod progress;
+pub mod render;
+pub mod runner;
+pub mod setup;
+pub mod solve;
+pub mod template;
+pub mod verify;
+pub mod watch;

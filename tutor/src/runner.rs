@@ -1,0 +1,289 @@
+//! What the verbs share: showing a step, evaluating its checks, running a
+//! lesson's commands against the selected engine, and reset.
+
+use crate::checks::{self, CheckError, Context, Outcome};
+use crate::engine::Engine;
+use crate::lesson::{Check, LoadedLesson, Step};
+use crate::render::{markdown, Style};
+use crate::template;
+use bollard::query_parameters::{
+    ListContainersOptions, RemoveContainerOptions, RemoveImageOptions,
+};
+use bollard::Docker;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One check's result in a step.
+#[derive(Debug)]
+pub struct CheckResult {
+    pub kind: &'static str,
+    pub outcome: Result<Outcome, CheckError>,
+}
+
+impl CheckResult {
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome, Ok(Outcome::Pass))
+    }
+}
+
+pub fn step(lesson: &LoadedLesson, index: usize) -> &Step {
+    lesson.lesson.steps[index].get_ref()
+}
+
+/// Every check of a step, in order (all of them, so the student sees each
+/// thing still missing).
+pub async fn check_step(
+    docker: &Docker,
+    cli: &str,
+    step: &Step,
+    answers: &HashMap<String, String>,
+) -> Vec<CheckResult> {
+    let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+    let ctx = Context {
+        docker,
+        cli,
+        quizzes: &quizzes,
+        answers,
+    };
+    let mut out = Vec::new();
+    for c in &step.checks {
+        let c = c.get_ref();
+        let outcome = checks::evaluate(c, &ctx).await;
+        out.push(CheckResult {
+            kind: c.kind(),
+            outcome,
+        });
+    }
+    out
+}
+
+pub fn all_pass(results: &[CheckResult]) -> bool {
+    results.iter().all(CheckResult::passed)
+}
+
+/// A step as the student sees it.
+pub fn render_step(lesson: &LoadedLesson, index: usize, cli: &str, style: Style) -> String {
+    let s = step(lesson, index);
+    let total = lesson.lesson.steps.len();
+    let head = format!(
+        "Lesson {} · {} — step {}/{}: {}",
+        lesson.number(),
+        lesson.lesson.title,
+        index + 1,
+        total,
+        s.title
+    );
+    let text = template::render(s.text.get_ref(), cli).unwrap_or_else(|e| e.to_string());
+    let mut out = format!("{}\n\n{}", style.heading(&head), markdown(&text, style));
+    for q in &s.quizzes {
+        let q = q.get_ref();
+        out.push_str(&format!("\n{} {}\n", style.strong("Quiz:"), q.question));
+        for (i, c) in q.choices.iter().enumerate() {
+            out.push_str(&format!("  {}. {c}\n", i + 1));
+        }
+    }
+    out
+}
+
+/// The failures of a check run, as the student sees them.
+pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> String {
+    let mut out = String::new();
+    for r in results {
+        match &r.outcome {
+            Ok(Outcome::Pass) => {
+                if verbose {
+                    out.push_str(&format!("  {} {}\n", style.good("✓"), r.kind));
+                }
+            }
+            Ok(Outcome::Fail { failure, seen }) => {
+                out.push_str(&format!("  {} {failure}\n", style.bad("✗")));
+                if verbose {
+                    out.push_str(&format!("    {}\n", style.dim(&format!("seen: {seen}"))));
+                }
+            }
+            Err(e) => out.push_str(&format!("  {} {e}\n", style.bad("!"))),
+        }
+    }
+    out
+}
+
+pub fn explain(lesson: &LoadedLesson, index: usize, cli: &str, style: Style) -> String {
+    let s = step(lesson, index);
+    let text = template::render(s.explain.get_ref(), cli).unwrap_or_else(|e| e.to_string());
+    format!("{} {}", style.good("✓ Done."), markdown(&text, style))
+}
+
+/// Run a shell command against the engine; returns (exit code, output).
+pub fn sh(engine: &Engine, cmd: &str, timeout: Duration) -> std::io::Result<(i32, String)> {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(cmd).envs(engine.env());
+    if let Some(p) = engine.path_env() {
+        c.env("PATH", p);
+    }
+    c.stdin(std::process::Stdio::null());
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => {
+            let out = out?;
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            Ok((out.status.code().unwrap_or(-1), text))
+        }
+        Err(_) => {
+            // The command is ours: end it rather than leave it behind.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("`{cmd}` did not finish in {} s", timeout.as_secs()),
+            ))
+        }
+    }
+}
+
+/// What a lesson creates, as named by its checks: containers by name or
+/// label, and images it checks that are not among its requirements.
+#[derive(Debug, Default, PartialEq)]
+pub struct Footprint {
+    pub containers: Vec<String>,
+    pub labels: Vec<String>,
+    pub images: Vec<String>,
+}
+
+fn collect(check: &Check, requires: &[String], fp: &mut Footprint) {
+    let add = |v: &mut Vec<String>, s: &str| {
+        if !v.iter().any(|x| x == s) {
+            v.push(s.to_string());
+        }
+    };
+    match check {
+        Check::Container(c) => {
+            if let Some(n) = &c.name {
+                add(&mut fp.containers, n);
+            }
+            if let Some(l) = &c.label {
+                add(&mut fp.labels, l);
+            }
+        }
+        Check::Process(p) => add(&mut fp.containers, &p.container),
+        Check::Exec(e) => add(&mut fp.containers, &e.container),
+        Check::File(f) => add(&mut fp.containers, &f.container),
+        Check::Image(i) => {
+            let base = i.name.split(':').next().unwrap_or(&i.name);
+            if !requires.iter().any(|r| r == &i.name || r == base) {
+                add(&mut fp.images, &i.name);
+            }
+        }
+        Check::Host(_) | Check::Quiz(_) => {}
+        Check::All(g) | Check::Any(g) => {
+            for c in &g.checks {
+                collect(c, requires, fp);
+            }
+        }
+    }
+}
+
+pub fn footprint(lesson: &LoadedLesson) -> Footprint {
+    let requires: Vec<String> = lesson
+        .lesson
+        .requires
+        .iter()
+        .map(|r| r.get_ref().clone())
+        .collect();
+    let mut fp = Footprint::default();
+    for s in &lesson.lesson.steps {
+        for c in &s.get_ref().checks {
+            collect(c.get_ref(), &requires, &mut fp);
+        }
+        if let Some(solve) = &s.get_ref().solve {
+            for a in &solve.get_ref().script {
+                if let Some(c) = &a.get_ref().wait_for {
+                    collect(c, &requires, &mut fp);
+                }
+            }
+        }
+    }
+    fp
+}
+
+/// Remove what the lesson created (its containers by name and label, its
+/// own images), and nothing else. Returns what was removed.
+pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> Vec<String> {
+    let fp = footprint(lesson);
+    let mut removed = Vec::new();
+    let mut ids: Vec<(String, String)> = fp
+        .containers
+        .iter()
+        .map(|n| (n.clone(), n.clone()))
+        .collect();
+    for l in &fp.labels {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![l.clone()]);
+        if let Ok(list) = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+        {
+            for s in list {
+                if let Some(id) = s.id {
+                    let name = s
+                        .names
+                        .and_then(|n| n.first().cloned())
+                        .unwrap_or_else(|| id.clone());
+                    ids.push((id, name.trim_start_matches('/').to_string()));
+                }
+            }
+        }
+    }
+    for (id, name) in ids {
+        let r = docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+        if r.is_ok() {
+            removed.push(format!("container {name}"));
+        }
+    }
+    for i in &fp.images {
+        if docker
+            .remove_image(
+                i,
+                Some(RemoveImageOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await
+            .is_ok()
+        {
+            removed.push(format!("image {i}"));
+        }
+    }
+    // The lesson's own cleanup last: whatever it still finds is its own.
+    let cli = engine.cli();
+    for c in &lesson.lesson.cleanup {
+        if let Ok(cmd) = template::render(c.get_ref(), cli) {
+            let _ = sh(engine, &cmd, Duration::from_secs(30));
+        }
+    }
+    removed
+}

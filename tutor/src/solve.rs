@@ -1,0 +1,229 @@
+//! Playing a step's solve script: shell commands, a real pseudo-terminal
+//! (rexpect) for `-it` steps and detach keys, files in a work dir, waiting
+//! for a check. Terminals stay open until the lesson ends, as a student's
+//! would.
+
+use crate::checks::{self, Context, Outcome};
+use crate::engine::Engine;
+use crate::lesson::{Action, Step};
+use crate::runner;
+use crate::template;
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error("`{cmd}` exited with {got}, expected {want}: {output}")]
+    Exit {
+        cmd: String,
+        got: i32,
+        want: i32,
+        output: String,
+    },
+    #[error("`{cmd}` could not run: {source}")]
+    Run { cmd: String, source: std::io::Error },
+    #[error("spawn `{cmd}` failed: {detail}")]
+    Spawn { cmd: String, detail: String },
+    #[error("expected `{want}` on the terminal of `{cmd}`: {detail}")]
+    Expect {
+        cmd: String,
+        want: String,
+        detail: String,
+    },
+    #[error("sending to the terminal of `{cmd}` failed: {detail}")]
+    Send { cmd: String, detail: String },
+    #[error("no terminal is open: spawn one first")]
+    NoTerminal,
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("waited {secs} s for a {kind} check: {detail}")]
+    WaitFor {
+        secs: u64,
+        kind: &'static str,
+        detail: String,
+    },
+    #[error("template: {0}")]
+    Template(#[from] template::TemplateError),
+}
+
+/// Terminals opened by spawn actions, kept until the lesson is over.
+#[derive(Default)]
+pub struct Terminals {
+    open: Vec<(String, rexpect::session::PtySession)>,
+}
+
+impl Terminals {
+    /// Hang up every terminal (their clients exit; containers stay).
+    pub fn close(&mut self) {
+        for (_, mut s) in self.open.drain(..) {
+            let _ = s.process_mut().exit();
+        }
+    }
+}
+
+impl Drop for Terminals {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+pub struct Player<'a> {
+    pub engine: &'a Engine,
+    pub docker: &'a Docker,
+    pub workdir: &'a Path,
+    pub terminals: Terminals,
+    pub answers: HashMap<String, String>,
+}
+
+impl Player<'_> {
+    pub async fn play(&mut self, step: &Step) -> Result<(), SolveError> {
+        let Some(solve) = &step.solve else {
+            return Ok(());
+        };
+        for a in &solve.get_ref().script {
+            self.act(step, a.get_ref()).await?;
+        }
+        Ok(())
+    }
+
+    async fn act(&mut self, step: &Step, a: &Action) -> Result<(), SolveError> {
+        let cli = self.engine.cli();
+        let timeout = Duration::from_secs(a.timeout.unwrap_or(10));
+        if let Some(cmd) = &a.run {
+            let cmd = template::render(cmd, cli)?;
+            let want = a.exit_code.unwrap_or(0);
+            let engine = self.engine.clone();
+            let c2 = cmd.clone();
+            let workdir = self.workdir.to_path_buf();
+            let r = tokio::task::spawn_blocking(move || {
+                runner::sh(
+                    &engine,
+                    &format!("cd '{}' && {c2}", workdir.display()),
+                    timeout.max(Duration::from_secs(60)),
+                )
+            })
+            .await
+            .map_err(|e| SolveError::Run {
+                cmd: cmd.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let (got, output) = r.map_err(|source| SolveError::Run {
+                cmd: cmd.clone(),
+                source,
+            })?;
+            if got != want {
+                return Err(SolveError::Exit {
+                    cmd,
+                    got,
+                    want,
+                    output: output.trim().to_string(),
+                });
+            }
+        } else if let Some(cmd) = &a.spawn {
+            let cmd = template::render(cmd, cli)?;
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(&cmd)
+                .envs(self.engine.env())
+                .current_dir(self.workdir);
+            if let Some(p) = self.engine.path_env() {
+                c.env("PATH", p);
+            }
+            c.env("TERM", "xterm");
+            let s = rexpect::session::spawn_command(c, Some(timeout.as_millis() as u64)).map_err(
+                |e| SolveError::Spawn {
+                    cmd: cmd.clone(),
+                    detail: e.to_string(),
+                },
+            )?;
+            self.terminals.open.push((cmd, s));
+        } else if let Some(want) = &a.expect {
+            let (cmd, s) = self
+                .terminals
+                .open
+                .last_mut()
+                .ok_or(SolveError::NoTerminal)?;
+            s.exp_regex(want).map_err(|e| SolveError::Expect {
+                cmd: cmd.clone(),
+                want: want.clone(),
+                detail: e.to_string(),
+            })?;
+        } else if let Some(text) = &a.send {
+            let text = template::render(text, cli)?;
+            let (cmd, s) = self
+                .terminals
+                .open
+                .last_mut()
+                .ok_or(SolveError::NoTerminal)?;
+            s.send(&text)
+                .and_then(|_| s.flush())
+                .map_err(|e| SolveError::Send {
+                    cmd: cmd.clone(),
+                    detail: e.to_string(),
+                })?;
+        } else if let Some(keys) = &a.send_control {
+            let (cmd, s) = self
+                .terminals
+                .open
+                .last_mut()
+                .ok_or(SolveError::NoTerminal)?;
+            for k in keys.chars() {
+                s.send_control(k).map_err(|e| SolveError::Send {
+                    cmd: cmd.clone(),
+                    detail: e.to_string(),
+                })?;
+                // Detach keys are a sequence: let each arrive on its own.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        } else if let (Some(path), Some(content)) = (&a.write, &a.content) {
+            let content = template::render(content, cli)?;
+            let p = self.workdir.join(path);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).map_err(|source| SolveError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            std::fs::write(&p, content).map_err(|source| SolveError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        } else if let Some(check) = &a.wait_for {
+            let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+            let ctx = Context {
+                docker: self.docker,
+                cli,
+                quizzes: &quizzes,
+                answers: &self.answers,
+            };
+            let deadline = Instant::now() + timeout;
+            loop {
+                let r = checks::evaluate(check, &ctx).await;
+                if matches!(r, Ok(Outcome::Pass)) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let detail = match r {
+                        Ok(Outcome::Fail { failure, seen }) => format!("{failure} ({seen})"),
+                        Ok(Outcome::Pass) => String::new(),
+                        Err(e) => e.to_string(),
+                    };
+                    return Err(SolveError::WaitFor {
+                        secs: timeout.as_secs(),
+                        kind: check.kind(),
+                        detail,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        } else if let (Some(answer), Some(quiz)) = (&a.answer, &a.quiz) {
+            self.answers.insert(quiz.clone(), answer.clone());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The `whaletutor` binary as a student meets it: doctor with no daemon,
+//! lint's exit code, and a lesson in watch mode on a real terminal (rexpect)
+//! advancing when the step is solved from "another terminal".
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use whaletutor::runner;
+use whaletutor::verify::Sandbox;
+
+const BIN: &str = env!("CARGO_BIN_EXE_whaletutor");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn doctor_without_a_daemon_says_how_to_start_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("absent.sock");
+    let out = Command::new(BIN)
+        .args(["-H", &format!("unix://{}", sock.display()), "doctor"])
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for item in [
+        "root",
+        "overlayfs",
+        "namespaces",
+        "cgroups",
+        "engine",
+        "images",
+    ] {
+        assert!(text.contains(item), "doctor did not report {item}: {text}");
+    }
+    assert!(text.contains("Start it with `whale"), "{text}");
+    assert!(text.contains(&sock.display().to_string()), "{text}");
+}
+
+#[test]
+fn lint_exits_1_on_broken_lessons_and_0_on_the_course() {
+    let broken = repo().join("tests/fixtures/lessons/unknown-top-key.toml");
+    let out = Command::new(BIN).arg("lint").arg(&broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unknown-top-key.toml:6:1: unknown field `colour`"),
+        "{text}"
+    );
+    let out = Command::new(BIN)
+        .args(["--lessons-dir"])
+        .arg(repo().join("lessons"))
+        .arg("lint")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
+    let mut sb = Sandbox::whale().await.expect("sandbox daemon");
+    let engine = sb.engine.clone();
+    let progress = sb.path().join("progress.toml");
+    let result = async {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--lessons-dir"])
+            .arg(repo().join("lessons"))
+            .args(["lesson", "1"])
+            .envs(engine.env())
+            .env("WHALETUTOR_PROGRESS", &progress)
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST");
+        let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn whaletutor");
+        // The first run bootstraps busybox into the empty sandbox.
+        p.exp_string("step 1/4").expect("step 1 shown");
+        p.send("h").unwrap();
+        p.flush().unwrap();
+        p.exp_string("Hint 1/3").expect("hint shown");
+        let (code, out) = runner::sh(
+            &engine,
+            "whale run --name hello busybox:latest echo hello from busybox",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(code, 0, "{out}");
+        let t0 = Instant::now();
+        p.exp_string("step 2/4").expect("advanced to step 2");
+        let took = t0.elapsed();
+        eprintln!("advanced {took:?} after the container ran");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        p.send("n").unwrap();
+        p.flush().unwrap();
+        p.exp_string("Not yet").expect("n refuses an unsolved step");
+        p.send("q").unwrap();
+        p.flush().unwrap();
+        p.exp_eof().expect("q quits");
+        let saved = std::fs::read_to_string(&progress).unwrap();
+        assert!(saved.contains("step = \"shell\""), "{saved}");
+        assert!(saved.contains("done = [\"images\"]"), "{saved}");
+    }
+    .await;
+    sb.shutdown().await;
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(!mounts.contains(&sb.path().display().to_string()));
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_hint_and_reset_touch_only_the_lesson() {
+    let mut sb = Sandbox::whale().await.expect("sandbox daemon");
+    let engine = sb.engine.clone();
+    let progress = sb.path().join("progress.toml");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--lessons-dir")
+            .arg(repo().join("lessons"))
+            .args(args)
+            .envs(engine.env())
+            .env("WHALETUTOR_PROGRESS", &progress)
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST")
+            .output()
+            .expect("whaletutor runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.whale(&["bootstrap", "busybox"]).expect("bootstrap");
+        let (code, out) = run(&["check", "2"]);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("No running container `sleeper`"), "{out}");
+        let (_, out) = run(&["hint"]);
+        assert!(out.contains("Hint 1/2: `-d` runs the container"), "{out}");
+        let (_, out) = run(&["hint"]);
+        assert!(out.contains("Hint 2/2"), "{out}");
+        let sh = |c: &str| {
+            let (code, out) = runner::sh(&engine, c, Duration::from_secs(30)).unwrap();
+            assert_eq!(code, 0, "{c}: {out}");
+        };
+        sh("whale run -d --name sleeper busybox sleep 1000");
+        sh("whale run -d --name bystander busybox sleep 1000");
+        let (code, out) = run(&["check"]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("PID 1"), "{out}");
+        let (_, out) = run(&["progress"]);
+        assert!(
+            out.contains("pid-one              1/4 steps  at step `host-view`"),
+            "{out}"
+        );
+        let (code, out) = run(&["reset", "2"]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("removed container sleeper"), "{out}");
+        let left = engine
+            .whale(&["ps", "-a", "--format", "{{.Names}}"])
+            .unwrap();
+        assert_eq!(left.trim(), "bystander", "reset removed more than its own");
+        let (_, out) = run(&["progress"]);
+        assert!(
+            out.contains("pid-one              0/4 steps  not started"),
+            "{out}"
+        );
+    }));
+    sb.shutdown().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

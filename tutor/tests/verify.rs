@@ -1,0 +1,101 @@
+//! `verify` against a real whale daemon in its own sandbox (temp root and
+//! socket, removed with every container afterwards). Needs root and the
+//! `whale` binary (`cargo test --workspace` builds it; WHALE_BIN overrides).
+
+use std::path::PathBuf;
+use whaletutor::engine::{Engine, EngineKind};
+use whaletutor::lesson;
+use whaletutor::verify;
+
+fn lessons_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lessons")
+}
+
+fn whale_engine() -> Engine {
+    // verify::run makes its own sandbox daemon; this only names the kind.
+    Engine {
+        kind: EngineKind::Whale,
+        socket: PathBuf::from("/nonexistent"),
+        root: None,
+    }
+}
+
+fn no_whale_mounts_left(tag: &str) {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let left: Vec<&str> = mounts.lines().filter(|l| l.contains(tag)).collect();
+    assert!(left.is_empty(), "mounts left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_course_lesson_verifies_on_whale() {
+    let lessons = lesson::load_dir(&lessons_dir()).expect("lessons load");
+    let chosen: Vec<_> = lessons.iter().collect();
+    let rows = verify::run(&whale_engine(), &chosen, &lessons_dir().join("images"))
+        .await
+        .expect("verify runs");
+    let table = verify::render_table(&rows, false);
+    assert!(rows.iter().all(verify::Row::ok), "{table}");
+    insta::assert_snapshot!("verify_course_table", table);
+    no_whale_mounts_left("whaletutor-verify-");
+}
+
+const CANNOT_FAIL: &str = r#"
+format_version = 1
+id = "cannot-fail"
+number = 1
+title = "A check that cannot fail"
+summary = "verify must refuse it"
+requires = ["busybox"]
+
+[[step]]
+id = "only"
+title = "Run something"
+text = "Run `{{ cli }} run --name cf-one busybox true`."
+explain = "ok"
+  [[step.check]]
+  kind = "image"
+  name = "busybox"
+  exists = true
+  failure = "busybox is missing"
+
+  [[step.check]]
+  kind = "container"
+  name = "cf-one"
+  exit_code = 0
+  failure = "cf-one did not run"
+
+  [step.solve]
+  script = [ { run = "{{ cli }} run --name cf-one busybox true" } ]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_cannot_fail_makes_verify_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("01-cannot-fail.toml");
+    std::fs::write(&path, CANNOT_FAIL).unwrap();
+    let l = lesson::load(&path).expect("the lesson itself is well formed");
+    let rows = verify::run(&whale_engine(), &[&l], dir.path())
+        .await
+        .expect("verify runs");
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert!(!r.ok(), "verify accepted a check that cannot fail");
+    assert_eq!((r.checks, r.pass, r.fail), (2, 1, 1));
+    assert!(
+        r.problems[0].contains("check 1 (image) passes before the step is solved"),
+        "{:?}",
+        r.problems
+    );
+    // The same lesson with the reason given verifies.
+    let fixed = CANNOT_FAIL.replace(
+        "failure = \"busybox is missing\"",
+        "failure = \"busybox is missing\"\n  passes_before_solve = \"setup provides it\"",
+    );
+    std::fs::write(&path, fixed).unwrap();
+    let l = lesson::load(&path).unwrap();
+    let rows = verify::run(&whale_engine(), &[&l], dir.path())
+        .await
+        .unwrap();
+    assert!(rows[0].ok(), "{}", verify::render_table(&rows, false));
+    no_whale_mounts_left("whaletutor-verify-");
+}
