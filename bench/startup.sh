@@ -31,6 +31,10 @@ if [ -z "${EPOCHREALTIME:-}" ]; then
     exit 1
 fi
 
+for tool in curl unshare; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing (apt-get install curl util-linux)" >&2; exit 1; }
+done
+
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 
