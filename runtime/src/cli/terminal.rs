@@ -15,39 +15,11 @@ pub enum TerminalError {
 }
 
 /// `--detach-keys` as bytes: `ctrl-p,ctrl-q` -> [0x10, 0x11], `a,ctrl-[` -> [b'a', 0x1b].
+/// The syntax is the one the daemon and the shim accept, so one parser
+/// serves all three.
 pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, TerminalError> {
-    let bad = || TerminalError::BadKeys(spec.to_string());
-    let mut keys = Vec::new();
-    for key in spec.split(',') {
-        let key = key.trim();
-        if let Some(rest) = key.strip_prefix("ctrl-") {
-            let mut chars = rest.chars();
-            let (Some(c), None) = (chars.next(), chars.next()) else {
-                return Err(bad());
-            };
-            let code = match c.to_ascii_lowercase() {
-                l @ 'a'..='z' => l as u8 - b'a' + 1,
-                '@' => 0,
-                '[' => 27,
-                '\\' => 28,
-                ']' => 29,
-                '^' => 30,
-                '_' => 31,
-                _ => return Err(bad()),
-            };
-            keys.push(code);
-        } else {
-            let mut chars = key.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) if c.is_ascii() => keys.push(c as u8),
-                _ => return Err(bad()),
-            }
-        }
-    }
-    if keys.is_empty() {
-        return Err(bad());
-    }
-    Ok(keys)
+    crate::shim::protocol::parse_detach_keys(spec)
+        .ok_or_else(|| TerminalError::BadKeys(spec.to_string()))
 }
 
 /// Finds the detach sequence in the bytes we send, like docker's escape

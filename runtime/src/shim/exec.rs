@@ -80,40 +80,8 @@ pub(crate) fn spawn(
 
     // The shim's ends, the child's ends (dropped here after the fork).
     let mut child_side: Vec<OwnedFd> = Vec::new();
-    let (stdio, child_stdio, pty_socket) = if req.tty {
-        let (ours, theirs) = process::socketpair().map_err(io_fail("socketpair"))?;
-        let t = theirs.as_raw_fd();
-        child_side.push(theirs);
-        (None, [-1; 3], Some((ours, t)))
-    } else {
-        let (out_r, out_w) = process::pipe().map_err(io_fail("pipe"))?;
-        let (err_r, err_w) = process::pipe().map_err(io_fail("pipe"))?;
-        process::set_nonblocking(out_r.as_raw_fd()).map_err(io_fail("pipe"))?;
-        process::set_nonblocking(err_r.as_raw_fd()).map_err(io_fail("pipe"))?;
-        let (stdin_w, stdin_child) = if req.stdin {
-            let (r, w) = process::pipe().map_err(io_fail("pipe"))?;
-            process::set_nonblocking(w.as_raw_fd()).map_err(io_fail("pipe"))?;
-            (Some(w), r)
-        } else {
-            let null = File::open("/dev/null").map_err(io_fail("/dev/null"))?;
-            (None, OwnedFd::from(null))
-        };
-        let fds = [
-            stdin_child.as_raw_fd(),
-            out_w.as_raw_fd(),
-            err_w.as_raw_fd(),
-        ];
-        child_side.extend([stdin_child, out_w, err_w]);
-        (
-            Some(Stdio::Pipes {
-                stdout: out_r,
-                stderr: err_r,
-                stdin: stdin_w,
-            }),
-            fds,
-            None,
-        )
-    };
+    let (stdio, child_stdio, pty_socket) = super::plan_stdio(req.tty, req.stdin, &mut child_side)
+        .map_err(|(what, e)| io_fail(what)(e))?;
     let (report_r, report_w) = process::pipe().map_err(io_fail("pipe"))?;
     let (pid_r, pid_w) = process::pipe().map_err(io_fail("pipe"))?;
 

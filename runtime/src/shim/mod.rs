@@ -226,40 +226,9 @@ impl Shim {
 
         // (shim's side, the child's stdio, the child's end of the pty socket)
         let mut keep_for_child: Vec<OwnedFd> = Vec::new();
-        let (stdio, child_stdio, pty_socket) = if spec.tty {
-            let (ours, theirs) = process::socketpair().map_err(io_fail("socketpair"))?;
-            let t = theirs.as_raw_fd();
-            keep_for_child.push(theirs);
-            (None, [-1; 3], Some((ours, t)))
-        } else {
-            let (out_r, out_w) = process::pipe().map_err(io_fail("pipe"))?;
-            let (err_r, err_w) = process::pipe().map_err(io_fail("pipe"))?;
-            process::set_nonblocking(out_r.as_raw_fd()).map_err(io_fail("pipe"))?;
-            process::set_nonblocking(err_r.as_raw_fd()).map_err(io_fail("pipe"))?;
-            let (stdin_w, stdin_child): (Option<OwnedFd>, OwnedFd) = if spec.open_stdin {
-                let (r, w) = process::pipe().map_err(io_fail("pipe"))?;
-                process::set_nonblocking(w.as_raw_fd()).map_err(io_fail("pipe"))?;
-                (Some(w), r)
-            } else {
-                let null = File::open("/dev/null").map_err(io_fail("/dev/null"))?;
-                (None, OwnedFd::from(null))
-            };
-            let fds = [
-                stdin_child.as_raw_fd(),
-                out_w.as_raw_fd(),
-                err_w.as_raw_fd(),
-            ];
-            keep_for_child.extend([stdin_child, out_w, err_w]);
-            (
-                Some(Stdio::Pipes {
-                    stdout: out_r,
-                    stderr: err_r,
-                    stdin: stdin_w,
-                }),
-                fds,
-                None,
-            )
-        };
+        let (stdio, child_stdio, pty_socket) =
+            plan_stdio(spec.tty, spec.open_stdin, &mut keep_for_child)
+                .map_err(|(what, e)| io_fail(what)(e))?;
         let (report_r, report_w) = process::pipe().map_err(io_fail("pipe"))?;
         let (go_r, go_w) = process::pipe().map_err(io_fail("pipe"))?;
 
@@ -423,4 +392,51 @@ pub(crate) fn read_report(fd: RawFd) -> Option<(i32, String)> {
     }
     let line = String::from_utf8_lossy(&buf);
     init::decode_report(line.lines().next()?)
+}
+
+/// The shim's ends of a process's stdio, the fds the child gets as 0, 1 and
+/// 2 (-1 for a tty, whose slave the child opens itself), and for a tty the
+/// socket on which the child passes back the pty master. The child's ends
+/// are pushed on `keep_for_child`, to be dropped once it has forked.
+/// Shared by the container's init and by exec sessions.
+#[allow(clippy::type_complexity)]
+pub(crate) fn plan_stdio(
+    tty: bool,
+    open_stdin: bool,
+    keep_for_child: &mut Vec<OwnedFd>,
+) -> Result<(Option<Stdio>, [RawFd; 3], Option<(OwnedFd, RawFd)>), (&'static str, std::io::Error)> {
+    if tty {
+        let (ours, theirs) = process::socketpair().map_err(|e| ("socketpair", e))?;
+        let t = theirs.as_raw_fd();
+        keep_for_child.push(theirs);
+        return Ok((None, [-1; 3], Some((ours, t))));
+    }
+    let pipe = || process::pipe().map_err(|e| ("pipe", e));
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    process::set_nonblocking(out_r.as_raw_fd()).map_err(|e| ("pipe", e))?;
+    process::set_nonblocking(err_r.as_raw_fd()).map_err(|e| ("pipe", e))?;
+    let (stdin_w, stdin_child): (Option<OwnedFd>, OwnedFd) = if open_stdin {
+        let (r, w) = pipe()?;
+        process::set_nonblocking(w.as_raw_fd()).map_err(|e| ("pipe", e))?;
+        (Some(w), r)
+    } else {
+        let null = File::open("/dev/null").map_err(|e| ("/dev/null", e))?;
+        (None, OwnedFd::from(null))
+    };
+    let fds = [
+        stdin_child.as_raw_fd(),
+        out_w.as_raw_fd(),
+        err_w.as_raw_fd(),
+    ];
+    keep_for_child.extend([stdin_child, out_w, err_w]);
+    Ok((
+        Some(Stdio::Pipes {
+            stdout: out_r,
+            stderr: err_r,
+            stdin: stdin_w,
+        }),
+        fds,
+        None,
+    ))
 }
