@@ -97,6 +97,11 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
                 })?;
         }
     }
+    // tokio's File hands writes to a blocking thread: flush so the whole
+    // context is on disk before the builder reads it.
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(|e| ApiError::internal(format!("writing {}: {e}", context_tar.display())))?;
     drop(file);
 
     let (tx, out) = Body::channel();

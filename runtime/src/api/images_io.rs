@@ -573,6 +573,11 @@ pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
                 .map_err(|e| ApiError::internal(format!("writing {}: {e}", archive.display())))?;
         }
     }
+    // tokio's File hands writes to a blocking thread: without this flush the
+    // last chunk may not be on disk yet when the archive is read back.
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(|e| ApiError::internal(format!("writing {}: {e}", archive.display())))?;
     drop(file);
     let d2 = d.clone();
     let loaded = tokio::task::spawn_blocking(move || {
