@@ -20,6 +20,14 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// The files the shim bind-mounts from the container's dir (see
+/// `shim::write_etc_files`): where they appear, and their name there.
+const ENGINE_FILES: &[(&str, &str)] = &[
+    ("etc/hostname", "hostname"),
+    ("etc/hosts", "hosts"),
+    ("etc/resolv.conf", "resolv.conf"),
+];
+
 /// Linux's limit on symlinks followed while resolving one path.
 const MAX_SYMLINKS: usize = 40;
 
@@ -31,8 +39,9 @@ pub struct Found {
     pub rel: PathBuf,
     /// Metadata of the top-most layer's entry.
     pub meta: fs::Metadata,
-    /// Index (into the layers) of the layer holding that entry.
-    pub layer: usize,
+    /// Where its content is on the host: in the top-most layer having it,
+    /// or the engine's bind-mounted file.
+    pub src: PathBuf,
     /// For a directory: the layers whose copy of it is merged, top-most first.
     pub dir_layers: Vec<usize>,
 }
@@ -72,22 +81,32 @@ fn merged_dir_layers(layers: &[PathBuf], candidates: &[usize], rel: &Path) -> Ve
 
 /// Look `name` up in the directory `dir_rel` whose merged layers are
 /// `dir_layers`: the top-most layer having it decides; a whiteout hides it.
+/// A file the engine bind-mounts over the rootfs (`/etc/hosts`, ...) shows
+/// its host file, as it does inside the container.
 fn child(
     layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
     dir_layers: &[usize],
     dir_rel: &Path,
     name: &OsStr,
-) -> Option<(usize, fs::Metadata)> {
+) -> Option<(usize, fs::Metadata, PathBuf)> {
     let rel = dir_rel.join(name);
-    let (i, m) = dir_layers.iter().find_map(|&i| {
+    let found = dir_layers.iter().find_map(|&i| {
         fs::symlink_metadata(layers[i].join(&rel))
             .ok()
             .map(|m| (i, m))
-    })?;
+    });
+    let top = found.as_ref().map(|f| f.0).unwrap_or(0);
+    if let Some((_, host)) = binds.iter().find(|(dest, _)| *dest == rel) {
+        if let Ok(m) = fs::metadata(host) {
+            return Some((top, m, host.clone()));
+        }
+    }
+    let (i, m) = found?;
     if is_whiteout(&m) {
         None
     } else {
-        Some((i, m))
+        Some((i, m, layers[i].join(&rel)))
     }
 }
 
@@ -105,7 +124,12 @@ fn components_of(p: &Path) -> Vec<OsString> {
 /// first. Symlinks before the last component are followed inside the
 /// container root (`..` stops at the root); the last one only when
 /// `follow_last`. `Ok(None)` when nothing is there.
-pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<Option<Found>> {
+pub fn lookup(
+    layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
+    path: &str,
+    follow_last: bool,
+) -> io::Result<Option<Found>> {
     let all: Vec<usize> = (0..layers.len()).collect();
     let root_layers = merged_dir_layers(layers, &all, Path::new(""));
     let mut pending: Vec<OsString> = components_of(Path::new(path));
@@ -125,7 +149,7 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
             continue;
         }
         let dir_rel = rel_of(&cur);
-        let Some((idx, meta)) = child(layers, &cur_layers, &dir_rel, &name) else {
+        let Some((idx, meta, src)) = child(layers, binds, &cur_layers, &dir_rel, &name) else {
             return Ok(None);
         };
         let last = pending.is_empty();
@@ -136,7 +160,7 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
                     "too many levels of symbolic links resolving {path}"
                 )));
             }
-            let target = fs::read_link(layers[idx].join(dir_rel.join(&name)))?;
+            let target = fs::read_link(&src)?;
             if target.is_absolute() {
                 cur.clear();
                 cur_layers = root_layers.clone();
@@ -159,7 +183,7 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
                 return Ok(Some(Found {
                     rel,
                     meta,
-                    layer: idx,
+                    src,
                     dir_layers: cur_layers,
                 }));
             }
@@ -169,7 +193,7 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
             return Ok(Some(Found {
                 rel,
                 meta,
-                layer: idx,
+                src,
                 dir_layers: Vec::new(),
             }));
         }
@@ -181,11 +205,12 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
     let Some(&top) = cur_layers.first() else {
         return Ok(None);
     };
-    let meta = fs::symlink_metadata(layers[top].join(&rel))?;
+    let src = layers[top].join(&rel);
+    let meta = fs::symlink_metadata(&src)?;
     Ok(Some(Found {
         rel,
         meta,
-        layer: top,
+        src,
         dir_layers: cur_layers,
     }))
 }
@@ -194,18 +219,26 @@ pub fn lookup(layers: &[PathBuf], path: &str, follow_last: bool) -> io::Result<O
 /// provides each.
 pub fn children(
     layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
     dir_layers: &[usize],
     rel: &Path,
-) -> Vec<(OsString, usize, fs::Metadata)> {
+) -> Vec<(OsString, usize, fs::Metadata, PathBuf)> {
     let mut names = BTreeSet::new();
     for &i in dir_layers {
         if let Ok(rd) = fs::read_dir(layers[i].join(rel)) {
             names.extend(rd.flatten().map(|e| e.file_name()));
         }
     }
+    // A bind mount shows even where the layers lack its mount point.
+    names.extend(
+        binds
+            .iter()
+            .filter(|(dest, _)| dest.parent() == Some(rel))
+            .filter_map(|(dest, _)| dest.file_name().map(OsStr::to_os_string)),
+    );
     names
         .into_iter()
-        .filter_map(|n| child(layers, dir_layers, rel, &n).map(|(i, m)| (n, i, m)))
+        .filter_map(|n| child(layers, binds, dir_layers, rel, &n).map(|(i, m, p)| (n, i, m, p)))
         .collect()
 }
 
@@ -246,9 +279,14 @@ fn base_name(rel: &Path) -> String {
 }
 
 /// Docker's `X-Docker-Container-Path-Stat` JSON.
-fn path_stat(layers: &[PathBuf], path: &str, f: &Found) -> serde_json::Value {
+fn path_stat(
+    layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
+    path: &str,
+    f: &Found,
+) -> serde_json::Value {
     let link_target = if f.meta.file_type().is_symlink() {
-        lookup(layers, path, true)
+        lookup(layers, binds, path, true)
             .ok()
             .flatten()
             .map(|t| format!("/{}", t.rel.display()))
@@ -270,7 +308,12 @@ fn path_stat(layers: &[PathBuf], path: &str, f: &Found) -> serde_json::Value {
 
 /// Write the entry `f` (and, for a directory, the merged tree below it) as
 /// a tar whose top entry is named after its last path component.
-pub fn write_tar(layers: &[PathBuf], f: &Found, out: impl Write) -> io::Result<()> {
+pub fn write_tar(
+    layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
+    f: &Found,
+    out: impl Write,
+) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     let name = f
@@ -279,11 +322,17 @@ pub fn write_tar(layers: &[PathBuf], f: &Found, out: impl Write) -> io::Result<(
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let mut links = HashMap::new();
-    append(
-        &mut tar, layers, f.layer, &f.meta, &f.rel, &name, &mut links,
-    )?;
+    append(&mut tar, &f.src, &f.meta, &name, &mut links)?;
     if f.meta.is_dir() {
-        walk(&mut tar, layers, &f.dir_layers, &f.rel, &name, &mut links)?;
+        walk(
+            &mut tar,
+            layers,
+            binds,
+            &f.dir_layers,
+            &f.rel,
+            &name,
+            &mut links,
+        )?;
     }
     tar.into_inner()?.flush()
 }
@@ -291,18 +340,19 @@ pub fn write_tar(layers: &[PathBuf], f: &Found, out: impl Write) -> io::Result<(
 fn walk(
     tar: &mut tar::Builder<impl Write>,
     layers: &[PathBuf],
+    binds: &[(PathBuf, PathBuf)],
     dir_layers: &[usize],
     rel: &Path,
     name: &Path,
     links: &mut HashMap<(u64, u64), PathBuf>,
 ) -> io::Result<()> {
-    for (n, idx, meta) in children(layers, dir_layers, rel) {
+    for (n, idx, meta, src) in children(layers, binds, dir_layers, rel) {
         let (crel, cname) = (rel.join(&n), name.join(&n));
-        append(tar, layers, idx, &meta, &crel, &cname, links)?;
+        append(tar, &src, &meta, &cname, links)?;
         if meta.is_dir() {
             let from = dir_layers.iter().position(|&i| i == idx).unwrap_or(0);
             let dl = merged_dir_layers(layers, &dir_layers[from..], &crel);
-            walk(tar, layers, &dl, &crel, &cname, links)?;
+            walk(tar, layers, binds, &dl, &crel, &cname, links)?;
         }
     }
     Ok(())
@@ -310,14 +360,11 @@ fn walk(
 
 fn append(
     tar: &mut tar::Builder<impl Write>,
-    layers: &[PathBuf],
-    idx: usize,
+    abs: &Path,
     meta: &fs::Metadata,
-    rel: &Path,
     name: &Path,
     links: &mut HashMap<(u64, u64), PathBuf>,
 ) -> io::Result<()> {
-    let abs = layers[idx].join(rel);
     if meta.is_file() && meta.nlink() > 1 {
         // Hard links (busybox's applets) travel once, then as links.
         if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
@@ -331,7 +378,7 @@ fn append(
     }
     let ft = meta.file_type();
     if meta.is_dir() || meta.is_file() || ft.is_symlink() {
-        tar.append_path_with_name(&abs, name)
+        tar.append_path_with_name(abs, name)
     } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
         let mut h = tar::Header::new_gnu();
         h.set_metadata(meta);
@@ -430,13 +477,17 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
         .into_iter()
         .map(|l| fs::canonicalize(&l).unwrap_or(l))
         .collect();
+    let binds: Vec<(PathBuf, PathBuf)> = ENGINE_FILES
+        .iter()
+        .map(|(dest, file)| (PathBuf::from(dest), c.paths.dir.join(file)))
+        .collect();
     // A trailing "/" or "/." asks for what a final symlink points to.
     let follow_last = path.ends_with('/') || path.ends_with("/.");
-    let (l2, p2) = (layers.clone(), path.clone());
+    let (l2, b2, p2) = (layers.clone(), binds.clone(), path.clone());
     let found = tokio::task::spawn_blocking(move || {
-        let f = lookup(&l2, &p2, follow_last)?;
+        let f = lookup(&l2, &b2, &p2, follow_last)?;
         Ok::<_, io::Error>(f.map(|f| {
-            let stat = path_stat(&l2, &p2, &f);
+            let stat = path_stat(&l2, &b2, &p2, &f);
             (f, stat)
         }))
     })
@@ -458,7 +509,7 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
                 tx,
                 buf: Vec::with_capacity(CHUNK),
             };
-            if let Err(e) = write_tar(&layers, &found, w) {
+            if let Err(e) = write_tar(&layers, &binds, &found, w) {
                 eprintln!("whale daemon: archive of {path}: {e}");
             }
         });
@@ -474,6 +525,7 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::os::unix::fs::symlink;
 
     /// top (upper) over low over base.
@@ -511,8 +563,8 @@ mod tests {
     }
 
     fn read(layers: &[PathBuf], p: &str) -> Option<String> {
-        let f = lookup(layers, p, true).unwrap()?;
-        fs::read_to_string(layers[f.layer].join(&f.rel)).ok()
+        let f = lookup(layers, &[], p, true).unwrap()?;
+        fs::read_to_string(&f.src).ok()
     }
 
     #[test]
@@ -520,29 +572,29 @@ mod tests {
         let (_t, l) = tree();
         assert_eq!(read(&l, "/etc/kept").as_deref(), Some("low"));
         assert_eq!(read(&l, "/tmp/x").as_deref(), Some("hello"));
-        assert!(lookup(&l, "/etc/group", false).unwrap().is_none());
-        assert!(lookup(&l, "/nope", false).unwrap().is_none());
-        assert!(lookup(&l, "/tmp/x/y", false).unwrap().is_none());
+        assert!(lookup(&l, &[], "/etc/group", false).unwrap().is_none());
+        assert!(lookup(&l, &[], "/nope", false).unwrap().is_none());
+        assert!(lookup(&l, &[], "/tmp/x/y", false).unwrap().is_none());
     }
 
     #[test]
     fn opaque_dirs_hide_lower_children() {
         let (_t, l) = tree();
-        assert!(lookup(&l, "/opq/hidden", false).unwrap().is_none());
-        let f = lookup(&l, "/opq", false).unwrap().unwrap();
-        let names: Vec<_> = children(&l, &f.dir_layers, &f.rel)
+        assert!(lookup(&l, &[], "/opq/hidden", false).unwrap().is_none());
+        let f = lookup(&l, &[], "/opq", false).unwrap().unwrap();
+        let names: Vec<_> = children(&l, &[], &f.dir_layers, &f.rel)
             .into_iter()
             .map(|c| c.0)
             .collect();
         assert_eq!(names, [OsString::from("new")]);
-        let f = lookup(&l, "/etc", false).unwrap().unwrap();
-        let names: Vec<_> = children(&l, &f.dir_layers, &f.rel)
+        let f = lookup(&l, &[], "/etc", false).unwrap().unwrap();
+        let names: Vec<_> = children(&l, &[], &f.dir_layers, &f.rel)
             .into_iter()
             .map(|c| c.0.to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["kept"], "group is whited out");
-        let f = lookup(&l, "/data", false).unwrap().unwrap();
-        assert_eq!(children(&l, &f.dir_layers, &f.rel).len(), 3);
+        let f = lookup(&l, &[], "/data", false).unwrap().unwrap();
+        assert_eq!(children(&l, &[], &f.dir_layers, &f.rel).len(), 3);
     }
 
     #[test]
@@ -554,12 +606,37 @@ mod tests {
         assert_eq!(read(&l, "/../../etc/kept").as_deref(), Some("low"));
         assert_eq!(read(&l, "/bin/sh").as_deref(), Some("bb"));
         // Not following the last symlink gives the link itself.
-        let f = lookup(&l, "/bin/sh", false).unwrap().unwrap();
+        let f = lookup(&l, &[], "/bin/sh", false).unwrap().unwrap();
         assert!(f.meta.file_type().is_symlink());
-        let stat = path_stat(&l, "/bin/sh", &f);
+        let stat = path_stat(&l, &[], "/bin/sh", &f);
         assert_eq!(stat["linkTarget"], "/bin/busybox");
         assert_eq!(stat["name"], "sh");
         assert_eq!(stat["mode"].as_u64().unwrap() & (1 << 27), 1 << 27);
+    }
+
+    #[test]
+    fn engine_bind_mounts_show_their_host_file() {
+        let (t, l) = tree();
+        let host = t.path().join("hostname");
+        fs::write(&host, "box\n").unwrap();
+        let binds = [(PathBuf::from("etc/hostname"), host.clone())];
+        let f = lookup(&l, &binds, "/etc/hostname", false).unwrap().unwrap();
+        assert_eq!(f.src, host);
+        assert_eq!(f.meta.len(), 4);
+        let f = lookup(&l, &binds, "/etc", false).unwrap().unwrap();
+        let mut buf = Vec::new();
+        write_tar(&l, &binds, &f, &mut buf).unwrap();
+        let mut a = tar::Archive::new(&buf[..]);
+        let mut got = BTreeMap::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut s = String::new();
+            io::Read::read_to_string(&mut e, &mut s).unwrap();
+            got.insert(e.path().unwrap().display().to_string(), s);
+        }
+        assert_eq!(got.get("etc/hostname").map(String::as_str), Some("box\n"));
+        assert_eq!(got.get("etc/kept").map(String::as_str), Some("low"));
+        assert!(!got.contains_key("etc/group"));
     }
 
     #[test]
@@ -575,15 +652,15 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         symlink("/b", t.path().join("a")).unwrap();
         symlink("/a", t.path().join("b")).unwrap();
-        assert!(lookup(&[t.path().to_path_buf()], "/a/x", false).is_err());
+        assert!(lookup(&[t.path().to_path_buf()], &[], "/a/x", false).is_err());
     }
 
     #[test]
     fn tars_a_merged_directory_under_its_base_name() {
         let (_t, l) = tree();
-        let f = lookup(&l, "/data", false).unwrap().unwrap();
+        let f = lookup(&l, &[], "/data", false).unwrap().unwrap();
         let mut buf = Vec::new();
-        write_tar(&l, &f, &mut buf).unwrap();
+        write_tar(&l, &[], &f, &mut buf).unwrap();
         let mut a = tar::Archive::new(&buf[..]);
         let names: Vec<String> = a
             .entries()
@@ -594,9 +671,9 @@ mod tests {
             names,
             ["data", "data/from-base", "data/from-low", "data/up"]
         );
-        let f = lookup(&l, "/tmp/x", false).unwrap().unwrap();
+        let f = lookup(&l, &[], "/tmp/x", false).unwrap().unwrap();
         let mut buf = Vec::new();
-        write_tar(&l, &f, &mut buf).unwrap();
+        write_tar(&l, &[], &f, &mut buf).unwrap();
         let mut a = tar::Archive::new(&buf[..]);
         let mut e = a.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(e.path().unwrap().to_str(), Some("x"));
