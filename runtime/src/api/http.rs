@@ -321,6 +321,7 @@ pub enum Route {
     ImageLoad,
     SystemDf,
     ContainerExport(String),
+    ContainerArchive(String),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -395,6 +396,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
             (Some("exec"), _, true, _) => Some(Route::ExecCreate(id)),
             (Some("export"), true, _, _) => Some(Route::ContainerExport(id)),
+            (Some("archive"), _, _, _) if get || *method == Method::HEAD => {
+                Some(Route::ContainerArchive(id))
+            }
             _ => None,
         };
     }

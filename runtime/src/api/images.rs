@@ -51,6 +51,11 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let f = q.filters()?;
     f.only(&["reference", "dangling", "label"])?;
     let images = d.images.list().map_err(image_error)?;
+    let shared = if q.bool("shared-size") {
+        Some(shared_sizes(d, &images))
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for img in &images {
         let tags = glue::image_tags(img);
@@ -92,7 +97,10 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             repo_digests: vec![],
             created: created_secs(img),
             size,
-            shared_size: -1,
+            shared_size: shared
+                .as_ref()
+                .and_then(|s| s.get(&img.id).copied())
+                .unwrap_or(-1),
             labels: l,
             containers: -1,
             manifests: None,
@@ -101,6 +109,41 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     }
     out.sort_by_key(|i| std::cmp::Reverse(i.created));
     json(StatusCode::OK, &out)
+}
+
+/// Per image id, the bytes of its layers that at least one other image
+/// also has (Docker's `SharedSize`).
+fn shared_sizes(d: &Arc<Daemon>, images: &[glue::Image]) -> HashMap<String, i64> {
+    let layers_of = |img: &glue::Image| -> std::collections::HashSet<String> {
+        glue::image_config(img)
+            .rootfs
+            .diff_ids
+            .iter()
+            .cloned()
+            .collect()
+    };
+    let mut users: HashMap<String, usize> = HashMap::new();
+    for img in images {
+        for l in layers_of(img) {
+            *users.entry(l).or_default() += 1;
+        }
+    }
+    let mut sizes: HashMap<String, i64> = HashMap::new();
+    images
+        .iter()
+        .map(|img| {
+            let bytes = layers_of(img)
+                .into_iter()
+                .filter(|l| users.get(l).copied().unwrap_or(0) > 1)
+                .map(|l| {
+                    *sizes
+                        .entry(l.clone())
+                        .or_insert_with(|| d.images.layer(&l).map(|x| x.size as i64).unwrap_or(0))
+                })
+                .sum();
+            (img.id.clone(), bytes)
+        })
+        .collect()
 }
 
 /// Image inspect in Docker's key order: Id, RepoTags, RepoDigests, Parent

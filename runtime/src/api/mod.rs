@@ -28,6 +28,7 @@
 //! rename (the files are deleted in the background). Waiters are woken by a
 //! watch channel, never by polling. `WHALE_DAEMON_TRACE=1` prints a timeline.
 
+mod archive;
 mod build;
 mod changes;
 mod containers;
@@ -289,6 +290,9 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ImageLoad => images_io::load(&d, req).await,
         Route::SystemDf => images_io::system_df(&d),
         Route::ContainerExport(id) => images_io::export(&d, &id),
+        Route::ContainerArchive(id) => {
+            archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
+        }
     }
 }
 
