@@ -8,8 +8,8 @@
 //! resolved against the container root, never the host's.
 
 use super::http::{response, ApiError, ApiResult, Body, Query};
+use super::images_io::{ChannelWriter, CHUNK};
 use super::Daemon;
-use bytes::Bytes;
 use hyper::StatusCode;
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -18,7 +18,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// The files the shim bind-mounts from the container's dir (see
 /// `shim::write_etc_files`): where they appear, and their name there.
@@ -422,33 +421,6 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Feeds a streaming body from a blocking thread.
-struct ChannelWriter {
-    tx: mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
-}
-
-const CHUNK: usize = 256 * 1024;
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let b = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(b)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
-    }
 }
 
 /// `GET` (tar + stat header) or `HEAD` (stat header only).

@@ -278,13 +278,13 @@ pub fn dir_size(p: &Path) -> i64 {
 
 // ---------------------------------------------------------------- save
 
-/// Chunks a blocking writer into a response body.
-struct ChannelWriter {
-    tx: mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
+/// Chunks a blocking writer into a response body (save, export, archive).
+pub(super) struct ChannelWriter {
+    pub(super) tx: mpsc::Sender<Bytes>,
+    pub(super) buf: Vec<u8>,
 }
 
-const CHUNK: usize = 256 * 1024;
+pub(super) const CHUNK: usize = 256 * 1024;
 
 impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {

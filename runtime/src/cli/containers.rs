@@ -458,7 +458,7 @@ fn query_escape(s: &str) -> String {
 
 /// Our stdin to the container; half-close when it ends so the container
 /// sees EOF (`echo 'exit 3' | whale run -i busybox sh`).
-async fn copy_stdin(
+pub(super) async fn copy_stdin(
     mut input: impl tokio::io::AsyncWrite + Unpin,
     mut scanner: Option<super::terminal::DetachScanner>,
     detached: tokio::sync::oneshot::Sender<()>,

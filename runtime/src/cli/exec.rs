@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use bollard::models::ExecConfig;
 use clap::Args;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use super::connect::Client;
 use super::{client, CliError, CliResult};
@@ -208,7 +208,7 @@ async fn session(
     tty: bool,
     keys: Vec<u8>,
 ) -> bool {
-    let (mut output, mut input) = tokio::io::split(stream);
+    let (mut output, input) = tokio::io::split(stream);
     let resizer = tty.then(|| tokio::spawn(follow_window_size(client.clone(), id.to_string())));
     let raw = if tty && stdin {
         super::terminal::RawMode::enable()
@@ -217,43 +217,10 @@ async fn session(
     };
     let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
     let input_task = if stdin {
-        let mut scanner = tty.then(|| super::terminal::DetachScanner::new(keys));
-        Some(tokio::spawn(async move {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-            // A plain thread: a blocked terminal read must not hold up the
-            // runtime's shutdown.
-            std::thread::spawn(move || {
-                let mut stdin = std::io::stdin();
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match std::io::Read::read(&mut stdin, &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-            while let Some(chunk) = rx.recv().await {
-                let (chunk, detach) = match scanner.as_mut() {
-                    Some(s) => {
-                        let scan = s.feed(&chunk);
-                        (scan.pass, scan.detach)
-                    }
-                    None => (chunk, false),
-                };
-                if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
-                    return;
-                }
-                if detach {
-                    let _ = detach_tx.send(());
-                    return;
-                }
-            }
-            let _ = input.shutdown().await;
-        }))
+        let scanner = tty.then(|| super::terminal::DetachScanner::new(keys));
+        Some(tokio::spawn(super::containers::copy_stdin(
+            input, scanner, detach_tx,
+        )))
     } else {
         drop(input);
         drop(detach_tx);

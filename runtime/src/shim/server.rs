@@ -207,50 +207,7 @@ pub(crate) fn serve(shim: Shim) -> i32 {
         .ok();
     let mut shim = shim;
     let (outputs, stdin, tty_fd) = match shim.stdio.take() {
-        Some(Stdio::Pty { master }) => {
-            let tty_fd = master.as_raw_fd();
-            let sink = if shim.spec.open_stdin {
-                master.try_clone().ok().map(|fd| StdinSink {
-                    fd,
-                    buf: Vec::new(),
-                    close_when_drained: false,
-                    is_pty: true,
-                })
-            } else {
-                None
-            };
-            let out = Output {
-                fd: master,
-                stream: 1,
-                eof: false,
-            };
-            (vec![out], sink, Some(tty_fd))
-        }
-        Some(Stdio::Pipes {
-            stdout,
-            stderr,
-            stdin,
-        }) => {
-            let outs = vec![
-                Output {
-                    fd: stdout,
-                    stream: 1,
-                    eof: false,
-                },
-                Output {
-                    fd: stderr,
-                    stream: 2,
-                    eof: false,
-                },
-            ];
-            let sink = stdin.map(|fd| StdinSink {
-                fd,
-                buf: Vec::new(),
-                close_when_drained: false,
-                is_pty: false,
-            });
-            (outs, sink, None)
-        }
+        Some(stdio) => split_stdio(stdio, shim.spec.open_stdin),
         None => (Vec::new(), None, None),
     };
     let mut server = Server {
