@@ -106,7 +106,9 @@ impl Fixture {
             console_size: None,
             network: NetworkMode::Loopback,
             resources: Resources::default(),
-            cgroup_path: format!("whale-test/{id}"),
+            // One top-level cgroup per test, no shared parent: removing a shared
+            // parent in one test's Drop raced another test's mkdir (ENOENT).
+            cgroup_path: format!("whale-test-{id}"),
             log_path: dir.join("container.log"),
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
@@ -192,14 +194,6 @@ impl Drop for Fixture {
             }
         }
         let _ = cgroup::remove_container_cgroup(&self.spec.cgroup_path);
-        // The shared parent goes too once the last test is done with it.
-        if let Ok(cg) = cgroup::Cgroup::for_container(&self.spec.cgroup_path) {
-            for (_, d) in &cg.dirs {
-                if let Some(parent) = d.parent() {
-                    let _ = fs::remove_dir(parent);
-                }
-            }
-        }
         let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let root = self.root.to_string_lossy().to_string();
         for line in mounts.lines().rev() {
