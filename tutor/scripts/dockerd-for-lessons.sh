@@ -1,7 +1,8 @@
 #!/bin/sh
 # Start a private dockerd 20.10 for `whaletutor verify --engine docker` and
 # give it the course's base images (no registry: busybox is imported from
-# the host's static busybox, as `whale bootstrap busybox` does).
+# the host's static busybox and debian:bookworm from mmdebstrap, as
+# `whale bootstrap` does).
 #
 #   tutor/scripts/dockerd-for-lessons.sh start DIR   # prints DOCKER_HOST=...
 #   tutor/scripts/dockerd-for-lessons.sh stop DIR
@@ -42,6 +43,14 @@ start)
         printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
         tar -C "$rootfs" -c . | docker import --change 'CMD ["sh"]' - busybox:latest >/dev/null
         rm -rf "$rootfs"
+    fi
+    # debian:bookworm as `whale bootstrap debian` makes it: mmdebstrap from
+    # the host's apt sources (skip with NO_DEBIAN=1).
+    if [ "${NO_DEBIAN:-}" != 1 ] && ! docker image inspect debian:bookworm >/dev/null 2>&1; then
+        command -v mmdebstrap >/dev/null || { echo "install mmdebstrap first (apt-get install mmdebstrap)" >&2; exit 1; }
+        mmdebstrap --quiet --variant=apt --format=tar bookworm - |
+            docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+                --change 'CMD ["bash"]' - debian:bookworm >/dev/null
     fi
     echo "DOCKER_HOST=unix://$sock"
     ;;

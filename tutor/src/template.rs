@@ -1,5 +1,10 @@
 //! Lesson text and commands are Tera templates; `{{ cli }}` is the engine's
 //! command-line client (`whale` or `docker`), so one lesson serves both.
+//!
+//! Docker's own `--format` templates (`{{.State.ExitCode}}`, `{{json .Config}}`)
+//! are Go templates, which the course must print and run literally. A `{{ }}`
+//! whose inside starts with `.` or a Go-template word is passed through
+//! untouched, so authors write `inspect -f '{{.State.Pid}}' web` as is.
 
 #[derive(Debug, thiserror::Error)]
 #[error("template error: {0}")]
@@ -11,9 +16,10 @@ pub fn render(text: &str, cli: &str) -> Result<String, TemplateError> {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return Ok(text.to_string());
     }
+    let (protected, go) = protect_go_templates(text);
     let mut ctx = tera::Context::new();
     ctx.insert("cli", cli);
-    tera::Tera::one_off(text, &ctx, false).map_err(|e| {
+    let rendered = tera::Tera::one_off(&protected, &ctx, false).map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
         while let Some(s) = src {
@@ -23,7 +29,78 @@ pub fn render(text: &str, cli: &str) -> Result<String, TemplateError> {
             src = s.source();
         }
         TemplateError(msg.split_whitespace().collect::<Vec<_>>().join(" "))
-    })
+    })?;
+    Ok(restore_go_templates(&rendered, &go))
+}
+
+/// Words that begin a Go template action but never a Tera expression here.
+const GO_WORDS: &[&str] = &[
+    "json", "range", "end", "index", "printf", "println", "print", "table", "with", "len", "if",
+    "else", "join", "upper", "lower", "title", "split", "truncate", "pad",
+];
+
+// Private-use characters: never in lesson text, untouched by Tera.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Replace each Go template action by a numbered placeholder.
+fn protect_go_templates(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut saved = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let Some(len) = after.find("}}").map(|e| e + 2) else {
+            out.push_str(after);
+            return (out, saved);
+        };
+        let action = &after[..len];
+        let inner = action[2..len - 2].trim_start_matches('-').trim();
+        let first = inner.split_whitespace().next().unwrap_or("");
+        if inner.starts_with('.') || inner.starts_with('$') || GO_WORDS.contains(&first) {
+            out.push(OPEN);
+            out.push_str(&saved.len().to_string());
+            out.push(CLOSE);
+            saved.push(action.to_string());
+        } else {
+            out.push_str(action);
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    (out, saved)
+}
+
+fn restore_go_templates(text: &str, saved: &[String]) -> String {
+    if saved.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len_utf8()..];
+        match after.find(CLOSE) {
+            Some(end) => {
+                match after[..end]
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| saved.get(i))
+                {
+                    Some(action) => out.push_str(action),
+                    None => out.push_str(&rest[start..start + OPEN.len_utf8() + end + 1]),
+                }
+                rest = &after[end + CLOSE.len_utf8()..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -36,5 +113,19 @@ mod tests {
         assert_eq!(render("no vars", "whale").unwrap(), "no vars");
         assert!(render("{{ nope }}", "whale").is_err());
         assert!(render("{{ cli ", "whale").is_err());
+    }
+
+    #[test]
+    fn go_templates_pass_through() {
+        let t = "`{{ cli }} inspect -f '{{.State.ExitCode}}' t` and `{{json .Config.Cmd}}`, \
+                 `--format '{{range .Mounts}}{{.Source}}{{end}}'`, {{ $x := 1 }}";
+        assert_eq!(
+            render(t, "docker").unwrap(),
+            "`docker inspect -f '{{.State.ExitCode}}' t` and `{{json .Config.Cmd}}`, \
+             `--format '{{range .Mounts}}{{.Source}}{{end}}'`, {{ $x := 1 }}"
+        );
+        // Still an error: an unknown Tera variable is not a Go template.
+        assert!(render("{{ clii }} {{.ID}}", "whale").is_err());
+        assert_eq!(render("{{ .ID }}", "whale").unwrap(), "{{ .ID }}");
     }
 }
