@@ -923,52 +923,63 @@ fn command_line(r: &ContainerRecord) -> String {
     format!("{} {}", r.path, args.join(" "))
 }
 
-/// Docker's container Config, key by key in its order: `None` for the keys
-/// it leaves out when empty (`omitempty`), else what it prints when unset.
-/// A container created from a sparse JSON body (curl) then inspects as on
-/// Docker, and `{{.Config.Tty}}` prints `false`, not `<no value>`.
-const CONFIG_KEYS: &[(&str, Option<fn() -> serde_json::Value>)] = &[
-    ("Hostname", Some(|| serde_json::json!(""))),
-    ("Domainname", Some(|| serde_json::json!(""))),
-    ("User", Some(|| serde_json::json!(""))),
-    ("AttachStdin", Some(|| serde_json::json!(false))),
-    ("AttachStdout", Some(|| serde_json::json!(false))),
-    ("AttachStderr", Some(|| serde_json::json!(false))),
-    ("ExposedPorts", None),
-    ("Tty", Some(|| serde_json::json!(false))),
-    ("OpenStdin", Some(|| serde_json::json!(false))),
-    ("StdinOnce", Some(|| serde_json::json!(false))),
-    ("Env", Some(|| serde_json::Value::Null)),
-    ("Cmd", Some(|| serde_json::Value::Null)),
-    ("Healthcheck", None),
-    ("ArgsEscaped", None),
-    ("Image", Some(|| serde_json::json!(""))),
-    ("Volumes", Some(|| serde_json::Value::Null)),
-    ("WorkingDir", Some(|| serde_json::json!(""))),
-    ("Entrypoint", Some(|| serde_json::Value::Null)),
-    ("NetworkDisabled", None),
-    ("MacAddress", None),
-    ("OnBuild", Some(|| serde_json::Value::Null)),
-    ("Labels", Some(|| serde_json::json!({}))),
-    ("StopSignal", None),
-    ("StopTimeout", None),
-    ("Shell", None),
+/// What Docker prints for a Config key the request left out.
+#[derive(Clone, Copy)]
+enum Unset {
+    /// `omitempty`: the key is left out.
+    Omit,
+    EmptyString,
+    False,
+    Null,
+    EmptyMap,
+}
+
+/// Docker's container Config, key by key in its order, with what it prints
+/// when unset. A container created from a sparse JSON body (curl) then
+/// inspects as on Docker, and `{{.Config.Tty}}` prints `false`, not
+/// `<no value>`.
+const CONFIG_KEYS: &[(&str, Unset)] = &[
+    ("Hostname", Unset::EmptyString),
+    ("Domainname", Unset::EmptyString),
+    ("User", Unset::EmptyString),
+    ("AttachStdin", Unset::False),
+    ("AttachStdout", Unset::False),
+    ("AttachStderr", Unset::False),
+    ("ExposedPorts", Unset::Omit),
+    ("Tty", Unset::False),
+    ("OpenStdin", Unset::False),
+    ("StdinOnce", Unset::False),
+    ("Env", Unset::Null),
+    ("Cmd", Unset::Null),
+    ("Healthcheck", Unset::Omit),
+    ("ArgsEscaped", Unset::Omit),
+    ("Image", Unset::EmptyString),
+    ("Volumes", Unset::Null),
+    ("WorkingDir", Unset::EmptyString),
+    ("Entrypoint", Unset::Null),
+    ("NetworkDisabled", Unset::Omit),
+    ("MacAddress", Unset::Omit),
+    ("OnBuild", Unset::Null),
+    ("Labels", Unset::EmptyMap),
+    ("StopSignal", Unset::Omit),
+    ("StopTimeout", Unset::Omit),
+    ("Shell", Unset::Omit),
 ];
 
 fn docker_config_shape(
     cfg: &serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut out = serde_json::Map::new();
-    for (k, default) in CONFIG_KEYS {
-        match (cfg.get(*k), default) {
-            (Some(v), _) => {
-                out.insert(k.to_string(), v.clone());
-            }
-            (None, Some(d)) => {
-                out.insert(k.to_string(), d());
-            }
-            (None, None) => {}
-        }
+    for (k, unset) in CONFIG_KEYS {
+        let v = match (cfg.get(*k), unset) {
+            (Some(v), _) => v.clone(),
+            (None, Unset::Omit) => continue,
+            (None, Unset::EmptyString) => serde_json::json!(""),
+            (None, Unset::False) => serde_json::json!(false),
+            (None, Unset::Null) => serde_json::Value::Null,
+            (None, Unset::EmptyMap) => serde_json::json!({}),
+        };
+        out.insert(k.to_string(), v);
     }
     // Anything newer than this list keeps its value, after Docker's keys.
     for (k, v) in cfg {
