@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             p.last = Some(l.id().to_string());
             p.save(&ppath)?;
-            let h = whaletutor::template::render(step.hints[n - 1].get_ref(), engine.cli())?;
+            let h = whaletutor::template::render_for(step.hints[n - 1].get_ref(), &engine)?;
             print!(
                 "{} {}",
                 style.strong(&format!("Hint {n}/{}:", step.hints.len())),
@@ -248,10 +248,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let docker = engine.connect().await?;
             let i = p.current_step(l);
             let step = runner::step(l, i);
-            let results = runner::check_step(&docker, engine.cli(), step, &p.of(l).answers).await;
+            let results = runner::check_step(&docker, &engine, step, &p.of(l).answers).await;
             print!("{}", runner::render_failures(&results, style, *verbose));
             if runner::all_pass(&results) {
-                println!("{}", runner::explain(l, i, engine.cli(), style));
+                println!("{}", runner::explain(l, i, &engine, style));
                 p.advance(l, i);
                 p.last = Some(l.id().to_string());
                 p.save(&ppath)?;
