@@ -655,13 +655,15 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
             return Ok(Some(format!("{} is not built on {base}", c.name)));
         }
     }
-    if let (Some(other), Some(n)) = (&c.shares_layers_with, c.min_shared_layers) {
+    if let Some(other) = &c.shares_layers_with {
         let Some(o) = image_inspect(ctx.docker, other).await? else {
             return Ok(Some(format!("no image {other}")));
         };
         let theirs = layers(&o);
         let shared = mine.iter().filter(|l| theirs.contains(l)).count();
-        if shared < n {
+        let too_few = c.min_shared_layers.is_some_and(|n| shared < n);
+        let too_many = c.max_shared_layers.is_some_and(|n| shared > n);
+        if too_few || too_many {
             return Ok(Some(format!(
                 "{} shares {shared} layers with {other}",
                 c.name
