@@ -49,6 +49,10 @@ impl Outcome {
 pub struct Context<'a> {
     pub docker: &'a Docker,
     pub cli: &'a str,
+    /// Environment of host commands (`Engine::shell_env`): `{{ cli }}` in a
+    /// host check must reach the engine being checked (verify's sandbox, or
+    /// `-H`), not whatever the default socket is.
+    pub env: &'a [(String, String)],
     /// Quizzes of the current step and the student's answers by quiz id.
     pub quizzes: &'a [Quiz],
     pub answers: &'a HashMap<String, String>,
@@ -746,6 +750,7 @@ async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckE
     let out = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(&cmd)
+        .envs(ctx.env.iter().map(|(k, v)| (k, v)))
         .output()
         .await
         .map_err(|source| CheckError::Host {

@@ -108,6 +108,16 @@ impl Engine {
         }
     }
 
+    /// `env` plus that PATH: everything a shell command needs so that
+    /// `whale`/`docker` in it reaches this engine.
+    pub fn shell_env(&self) -> Vec<(String, String)> {
+        let mut v = self.env();
+        if let Some(p) = self.path_env() {
+            v.push(("PATH".to_string(), p));
+        }
+        v
+    }
+
     /// PATH with the directory of the `whale` binary first, so `whale` in a
     /// lesson's commands is the one the tutor was built with.
     pub fn path_env(&self) -> Option<String> {

@@ -248,7 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let docker = engine.connect().await?;
             let i = p.current_step(l);
             let step = runner::step(l, i);
-            let results = runner::check_step(&docker, engine.cli(), step, &p.of(l).answers).await;
+            let results = runner::check_step(&docker, &engine, step, &p.of(l).answers).await;
             print!("{}", runner::render_failures(&results, style, *verbose));
             if runner::all_pass(&results) {
                 println!("{}", runner::explain(l, i, engine.cli(), style));

@@ -34,14 +34,16 @@ pub fn step(lesson: &LoadedLesson, index: usize) -> &Step {
 /// thing still missing).
 pub async fn check_step(
     docker: &Docker,
-    cli: &str,
+    engine: &Engine,
     step: &Step,
     answers: &HashMap<String, String>,
 ) -> Vec<CheckResult> {
     let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+    let env = engine.shell_env();
     let ctx = Context {
         docker,
-        cli,
+        cli: engine.cli(),
+        env: &env,
         quizzes: &quizzes,
         answers,
     };

@@ -195,9 +195,11 @@ impl Player<'_> {
             })?;
         } else if let Some(check) = &a.wait_for {
             let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+            let env = self.engine.shell_env();
             let ctx = Context {
                 docker: self.docker,
                 cli,
+                env: &env,
                 quizzes: &quizzes,
                 answers: &self.answers,
             };

@@ -301,7 +301,7 @@ impl Watch<'_> {
             }
             let answers = progress.of(self.lesson).answers;
             let step = runner::step(self.lesson, index);
-            let results = runner::check_step(&self.docker, cli, step, &answers).await;
+            let results = runner::check_step(&self.docker, self.engine, step, &answers).await;
             if runner::all_pass(&results) {
                 out(&format!(
                     "\n{}\n",
