@@ -247,6 +247,47 @@ fn failing_run_reports_the_command_and_code() {
 }
 
 #[test]
+fn network_modes_of_run_steps() {
+    let w = World::new();
+    let ctx = w.ctx(
+        "net",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN grep -c : /proc/net/dev > /ifaces\nCMD [\"cat\", \"/ifaces\"]\n",
+        )],
+    );
+    let dir = ctx.to_str().unwrap();
+    // none: a network namespace of its own, with only loopback.
+    ok(&w.whale(&["build", "--network", "none", "-t", "netnone", dir]));
+    assert_eq!(ok(&w.whale(&["run", "--rm", "netnone"])).trim(), "1");
+    // host (and the default): the host's interfaces. The cache does not key
+    // on the network (nor does Docker's), hence --no-cache.
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    let host_ifaces = host.lines().filter(|l| l.contains(':')).count();
+    for mode in ["host", "default"] {
+        ok(&w.whale(&[
+            "build",
+            "--no-cache",
+            "--network",
+            mode,
+            "-t",
+            "nethost",
+            dir,
+        ]));
+        let n = ok(&w.whale(&["run", "--rm", "nethost"]));
+        assert_eq!(n.trim(), host_ifaces.to_string(), "--network {mode}");
+    }
+    // Modes whale has no way to honour are refused, naming the mode.
+    let out = w.whale(&["build", "--network", "container:web", dir]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("container:web") && err.contains("none"),
+        "{err}"
+    );
+}
+
+#[test]
 fn deletions_become_whiteouts_and_opaque_dirs() {
     let w = World::new();
     let ctx = w.ctx(

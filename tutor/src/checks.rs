@@ -668,7 +668,7 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
             )));
         }
     }
-    if let Some(max) = c.max_unique_bytes {
+    if c.max_unique_bytes.is_some() || c.min_unique_bytes.is_some() {
         let id = i.id.clone().unwrap_or_default();
         // `GET /images/json?shared-size=1` reports, per image, the bytes
         // shared with other images; the rest is what this image adds.
@@ -689,7 +689,9 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
             });
         }
         let unique = (s.size - s.shared_size.max(0)).max(0) as u64;
-        if unique > max {
+        if c.max_unique_bytes.is_some_and(|max| unique > max)
+            || c.min_unique_bytes.is_some_and(|min| unique < min)
+        {
             return Ok(Some(format!("{} has {unique} unique bytes", c.name)));
         }
     }

@@ -244,6 +244,10 @@ pub struct ImageCheck {
     pub min_shared_layers: Option<usize>,
     #[serde(default)]
     pub max_unique_bytes: Option<u64>,
+    /// At least this many bytes no other image shares (a layer stored twice
+    /// shows up here: lesson 10's wrong layer order).
+    #[serde(default)]
+    pub min_unique_bytes: Option<u64>,
     /// A path that some layer of the image contains.
     #[serde(default)]
     pub contains_file: Option<String>,
@@ -914,10 +918,11 @@ fn check_ok(check: &Check, span: &Range<usize>, quiz_ids: &[&str], sink: &mut Si
                 i.based_on.is_some(),
                 i.shares_layers_with.is_some(),
                 i.max_unique_bytes.is_some(),
+                i.min_unique_bytes.is_some(),
                 i.contains_file.is_some(),
             ];
             if !asks.iter().any(|a| *a) {
-                sink.at(span, "image check asks nothing: give exists, layers, min_layers, cmd, entrypoint, based_on, shares_layers_with, max_unique_bytes or contains_file");
+                sink.at(span, "image check asks nothing: give exists, layers, min_layers, cmd, entrypoint, based_on, shares_layers_with, max_unique_bytes, min_unique_bytes or contains_file");
             }
             if i.min_shared_layers.is_some() != i.shares_layers_with.is_some() {
                 sink.at(

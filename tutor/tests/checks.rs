@@ -87,6 +87,10 @@ async fn common_checks(engine: &Engine) {
         ("kind = \"process\"\ncontainer = \"ck-run\"\ncommand = \"^nginx\"", false),
         ("kind = \"image\"\nname = \"busybox\"\nexists = true\nlayers = 1\ncmd = [\"sh\"]", true),
         ("kind = \"image\"\nname = \"busybox\"\nmin_layers = 2", false),
+        // busybox is the only image: all of its bytes are its own.
+        ("kind = \"image\"\nname = \"busybox\"\nmin_unique_bytes = 100000\nmax_unique_bytes = 100000000", true),
+        ("kind = \"image\"\nname = \"busybox\"\nmin_unique_bytes = 100000000", false),
+        ("kind = \"image\"\nname = \"busybox\"\nmax_unique_bytes = 1000", false),
         ("kind = \"image\"\nname = \"nothere:1\"\nexists = false", true),
         ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox:latest\"\nmin_shared_layers = 1\nbased_on = \"busybox\"", true),
         ("kind = \"host\"\ncommand = \"echo {{ cli }}\"\nstdout = \"^(whale|docker)\\n$\"", true),

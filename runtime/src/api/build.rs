@@ -2,7 +2,8 @@
 //! Docker's JSON lines (`{"stream":...}`, `{"aux":{"ID":...}}`,
 //! `{"errorDetail":...,"error":...}`). RUN steps run as real containers
 //! through the shim, on the host network (so `apt-get` reaches the host's
-//! mirrors), and their upper dirs become layers.
+//! mirrors; `networkmode=none` gives them loopback only), and their upper
+//! dirs become layers.
 
 use super::glue::shim_client;
 use super::http::{response, ApiError, ApiResult, Body, Query};
@@ -44,6 +45,8 @@ pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
         remove: q.bool_or("rm", true),
         force_remove: q.bool("forcerm"),
         build_args,
+        network: build::BuildNetwork::from_mode(q.get("networkmode").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
     })
 }
 
@@ -140,6 +143,7 @@ fn run_build(
     let mut runner = DaemonRunner {
         d: d.clone(),
         handle,
+        network: opts.network,
         containers: HashMap::new(),
     };
     let b = build::Build {
@@ -185,6 +189,7 @@ fn unpack_context(tar: &Path, dest: &Path) -> Result<(), BuildError> {
 struct DaemonRunner {
     d: Arc<Daemon>,
     handle: tokio::runtime::Handle,
+    network: build::BuildNetwork,
     containers: HashMap<String, Arc<Container>>,
 }
 
@@ -207,7 +212,7 @@ impl Runner for DaemonRunner {
             ..Default::default()
         };
         let host_config = HostConfig {
-            network_mode: Some("host".into()),
+            network_mode: Some(self.network.container_mode().into()),
             ..Default::default()
         };
         let path = argv.remove(0);

@@ -72,6 +72,40 @@ pub struct BuildOptions {
     /// Remove them even after a failed step.
     pub force_remove: bool,
     pub build_args: BTreeMap<String, String>,
+    /// The network RUN steps get (`--network`).
+    pub network: BuildNetwork,
+}
+
+/// The network of RUN steps. whale has no bridge, so Docker's `default`
+/// (and `bridge`) become the host's network: that is what lets `apt-get`
+/// reach the mirrors, as a bridge would. `none` is a network namespace
+/// with only loopback, as in Docker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BuildNetwork {
+    #[default]
+    Host,
+    None,
+}
+
+impl BuildNetwork {
+    /// Docker's `networkmode` build parameter (`docker build --network`).
+    pub fn from_mode(mode: &str) -> Result<Self, BuildError> {
+        match mode {
+            "" | "default" | "bridge" | "host" => Ok(BuildNetwork::Host),
+            "none" => Ok(BuildNetwork::None),
+            m => Err(BuildError::Invalid(format!(
+                "network mode {m:?} is not supported by whale build: use host (the default: RUN steps share the host's network) or none (loopback only)"
+            ))),
+        }
+    }
+
+    /// The container network mode of a RUN step's container.
+    pub fn container_mode(self) -> &'static str {
+        match self {
+            BuildNetwork::Host => "host",
+            BuildNetwork::None => "none",
+        }
+    }
 }
 
 /// Output of a build, in the order the client must see it.
@@ -854,6 +888,24 @@ mod tests {
         assert_eq!(url_file_name("http://x/a/b.tar.gz?x=1"), "b.tar.gz");
         assert_eq!(url_file_name("https://x/"), "index.html");
         assert_eq!(url_file_name("https://x"), "index.html");
+    }
+
+    #[test]
+    fn build_network_modes() {
+        for m in ["", "default", "bridge", "host"] {
+            assert_eq!(
+                BuildNetwork::from_mode(m).unwrap(),
+                BuildNetwork::Host,
+                "{m}"
+            );
+        }
+        assert_eq!(BuildNetwork::from_mode("none").unwrap(), BuildNetwork::None);
+        assert_eq!(BuildNetwork::None.container_mode(), "none");
+        let e = BuildNetwork::from_mode("container:web")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("container:web") && e.contains("none"), "{e}");
+        assert!(BuildNetwork::from_mode("mynet").is_err());
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub struct BuildArgs {
     /// Always remove intermediate containers
     #[arg(long)]
     pub force_rm: bool,
+    /// Set the networking mode for the RUN instructions during build: host
+    /// or default (the host's network on whale), or none (loopback only)
+    #[arg(
+        long,
+        visible_alias = "net",
+        default_value = "default",
+        value_name = "MODE"
+    )]
+    pub network: String,
     /// The build context directory
     #[arg(value_name = "PATH")]
     pub context: PathBuf,
@@ -364,6 +373,7 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
         rm: args.rm,
         forcerm: args.force_rm,
         buildargs: (!build_args.is_empty()).then_some(build_args),
+        networkmode: Some(args.network.clone()),
         ..Default::default()
     };
     let mut stream = client
