@@ -97,6 +97,9 @@ async fn common_checks(engine: &Engine) {
         ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox\"\nmin_shared_layers = 1\nmax_shared_layers = 1", true),
         ("kind = \"host\"\ncommand = \"echo {{ cli }}\"\nstdout = \"^(whale|docker)\\n$\"", true),
         ("kind = \"host\"\ncommand = \"exit 2\"\nexit_code = 0", false),
+        // The host command reaches the engine under test (a sandbox socket,
+        // not the default one): `{{ cli }}` there sees ck-run.
+        ("kind = \"host\"\ncommand = \"{{ cli }} inspect -f '{{.State.Running}}' ck-run\"\nstdout = \"^true\"", true),
         ("kind = \"any\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", true),
         ("kind = \"all\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", false),
     ];
