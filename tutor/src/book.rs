@@ -604,7 +604,7 @@ pub fn reference(cmd: clap::Command, source: &str, intro: &str) -> String {
     let name = cmd.get_name().to_string();
     let mut out = header(source);
     out.push_str(&format!("# {name} commands\n\n{intro}\n\n"));
-    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    let subs: Vec<&clap::Command> = shown_subcommands(&cmd).collect();
     out.push_str("| Command | What it does |\n| --- | --- |\n");
     for s in &subs {
         let full = format!("{name} {}", s.get_name());
@@ -632,10 +632,17 @@ fn subcommand(s: &clap::Command, parent: &str) -> String {
     out.push_str(&about_long(s));
     out.push_str(&usage_block(&mut s.clone()));
     out.push_str(&args_table(s, false));
-    for sub in s.get_subcommands().filter(|c| !c.is_hide_set()) {
+    for sub in shown_subcommands(s) {
         out.push_str(&subcommand(sub, &full));
     }
     out
+}
+
+/// The subcommands a reader types: not hidden ones, nor clap's own `help`
+/// (the same as `--help`).
+fn shown_subcommands(c: &clap::Command) -> impl Iterator<Item = &clap::Command> {
+    c.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
 }
 
 /// mdBook's id for a heading made of plain words.
@@ -968,6 +975,45 @@ pub fn write(book_dir: &Path, pages: &[Page]) -> Result<Vec<PathBuf>, BookError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lesson(text: &str) -> LoadedLesson {
+        let source = format!(
+            "format_version = 1\nid = \"t\"\nnumber = 7\ntitle = \"T\"\nsummary = \"S\"\n\
+             [[step]]\nid = \"a\"\ntitle = \"A\"\ntext = '''{text}'''\nexplain = \"E\"\n\
+             [[step.check]]\nkind = \"container\"\nname = \"web\"\nrunning = true\nfailure = \"f\"\n"
+        );
+        let lesson = crate::lesson::parse("07-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/07-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn a_docker_note_only_where_docker_differs() {
+        let plain = chapter(&lesson("Type `{{ cli }} ps`.")).unwrap();
+        assert!(plain.contains("Type `whale ps`."), "{plain}");
+        assert!(!plain.contains("<details class=\"on-docker\">"), "{plain}");
+        assert!(
+            plain.contains("- the container `web` is running"),
+            "{plain}"
+        );
+
+        let differs = chapter(&lesson(
+            "Type `{{ cli }} build .`{% if cli == \"docker\" %} (add `--network host` without a bridge){% endif %}.",
+        ))
+        .unwrap();
+        assert!(differs.contains("Type `whale build .`."), "{differs}");
+        assert!(
+            differs.contains("<details class=\"on-docker\"><summary>On Docker</summary>"),
+            "{differs}"
+        );
+        assert!(
+            differs.contains("Type `docker build .` (add `--network host` without a bridge)."),
+            "{differs}"
+        );
+    }
 
     #[test]
     fn inline_code_survives_backticks() {

@@ -50,22 +50,31 @@ pub enum Verb {
         verbose: bool,
     },
     /// The next hint of the current step.
-    Hint { lesson: Option<String> },
+    Hint {
+        /// Lesson number or id (default: the one last worked on).
+        lesson: Option<String>,
+    },
     /// Where you are in every lesson.
     Progress,
     /// Remove what a lesson created (its containers and images) and its progress.
     Reset {
+        /// Lesson number or id (default: the one last worked on).
         lesson: Option<String>,
+        /// Reset every lesson.
         #[arg(long)]
         all: bool,
     },
     /// Prove lessons: every check fails before its solve and passes after.
     Verify {
+        /// Lesson numbers or ids (default: all of them).
         #[arg(value_name = "LESSON")]
         which: Vec<String>,
     },
     /// Check lesson files for authoring errors (file:line:col).
-    Lint { files: Vec<PathBuf> },
+    Lint {
+        /// Lesson files (default: every .toml in the lessons directory).
+        files: Vec<PathBuf>,
+    },
     /// Is this machine ready? Each item with what to do.
     Doctor,
     /// Re-generate the book's lesson chapters and command reference (book/src).
@@ -79,6 +88,7 @@ pub enum Verb {
     },
     /// Bootstrap base images and build the images lessons require.
     Setup {
+        /// Lesson numbers or ids (default: all of them).
         #[arg(value_name = "LESSON")]
         which: Vec<String>,
     },

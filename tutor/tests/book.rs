@@ -948,3 +948,97 @@ fn mdbook_builds_the_book_and_its_html_links_resolve() {
         html_files.len()
     );
 }
+
+// ------------------------------------------------------- the one command
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == "book") && from == book_dir() {
+            continue; // a built site, if any
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn whaletutor_book_regenerates_and_check_names_what_is_stale() {
+    let bin = env!("CARGO_BIN_EXE_whaletutor");
+    let tmp = tempfile::tempdir().unwrap();
+    let (lessons_copy, book_copy) = (tmp.path().join("lessons"), tmp.path().join("book"));
+    copy_dir(&repo().join("lessons"), &lessons_copy);
+    copy_dir(&book_dir(), &book_copy);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("--lessons-dir")
+            .arg(&lessons_copy)
+            .args(args)
+            .arg("--out")
+            .arg(&book_copy)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = run(&["book", "--check"]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // An edited lesson and a chapter left over from a removed lesson.
+    let two = lessons_copy.join(
+        std::fs::read_dir(&lessons_copy)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .find(|n| n.to_string_lossy().starts_with("02-"))
+            .unwrap(),
+    );
+    let text2 = std::fs::read_to_string(&two).unwrap();
+    std::fs::write(&two, text2.replacen("title = \"", "title = \"Renamed: ", 1)).unwrap();
+    let gone = book_copy.join("src/lessons/99-gone.md");
+    std::fs::write(
+        &gone,
+        format!(
+            "{} from lessons/99-gone.toml. -->\n# Gone\n",
+            book::GENERATED_MARK
+        ),
+    )
+    .unwrap();
+
+    let (code, text) = run(&["book", "--check"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("book/src/lessons/02-"),
+        "names the chapter: {text}"
+    );
+    assert!(
+        text.contains("book/src/SUMMARY.md"),
+        "the title is in the contents too: {text}"
+    );
+    assert!(
+        text.contains("book/src/lessons/99-gone.md"),
+        "names the left-over page: {text}"
+    );
+    assert!(
+        text.contains(book::REGENERATE),
+        "says how to fix it: {text}"
+    );
+
+    let (code, text) = run(&["book"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!gone.exists(), "the left-over page is removed");
+    let (code, text) = run(&["book", "--check"]);
+    assert_eq!(code, Some(0), "up to date after one command: {text}");
+    // Hand-written pages are never touched.
+    assert_eq!(
+        std::fs::read_to_string(book_copy.join("src/introduction.md")).unwrap(),
+        std::fs::read_to_string(book_dir().join("src/introduction.md")).unwrap()
+    );
+}
