@@ -11,7 +11,7 @@
 //! [`stale`] says which pages on disk differ, so a test can fail, naming the
 //! chapter, when someone edits a lesson and forgets to re-run the generator.
 
-use crate::lesson::{Check, LoadedLesson, Step};
+use crate::lesson::{LoadedLesson, Step};
 use crate::template;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -303,8 +303,8 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
     }
     if !s.checks.is_empty() {
         out.push_str("**What the tutor will look for:**\n\n");
-        for c in &s.checks {
-            out.push_str(&describe_item(l, c.get_ref(), &s.quizzes, 0)?);
+        for t in check_tables(l, i) {
+            out.push_str(&describe_item(l, &t, &s.quizzes, 0)?);
         }
         out.push('\n');
     }
@@ -361,213 +361,329 @@ pub fn code(s: &str) -> String {
     }
 }
 
+/// The `[[step.check]]` tables of step `i`, as written in the lesson file.
+/// Descriptions are made from the tables rather than the typed checks so a
+/// key added to the format later is shown (generically) instead of dropped.
+fn check_tables(l: &LoadedLesson, i: usize) -> Vec<toml::Table> {
+    let Ok(doc) = l.source.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    doc.get("step")
+        .and_then(|s| s.as_array())
+        .and_then(|steps| steps.get(i))
+        .and_then(|s| s.get("check"))
+        .and_then(|c| c.as_array())
+        .map(|checks| {
+            checks
+                .iter()
+                .filter_map(|c| c.as_table().cloned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn describe_item(
     l: &LoadedLesson,
-    c: &Check,
+    t: &toml::Table,
     quizzes: &[serde_spanned::Spanned<crate::lesson::Quiz>],
     depth: usize,
 ) -> Result<String, BookError> {
     let pad = "  ".repeat(depth);
-    match c {
-        Check::All(g) | Check::Any(g) => {
-            let head = if matches!(c, Check::All(_)) {
-                "all of these at once:"
-            } else {
-                "at least one of these:"
-            };
-            let mut out = format!("{pad}- {head}\n");
-            for inner in &g.checks {
-                out.push_str(&describe_item(l, inner, quizzes, depth + 1)?);
-            }
-            Ok(out)
+    let kind = t.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    if kind == "all" || kind == "any" {
+        let head = if kind == "all" {
+            "all of these at once:"
+        } else {
+            "at least one of these:"
+        };
+        let mut out = format!("{pad}- {head}\n");
+        for inner in t
+            .get("checks")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_table())
+        {
+            out.push_str(&describe_item(l, inner, quizzes, depth + 1)?);
         }
-        _ => Ok(format!("{pad}- {}\n", describe(l, c, quizzes)?)),
+        return Ok(out);
+    }
+    Ok(format!("{pad}- {}\n", describe(l, kind, t, quizzes)?))
+}
+
+/// A TOML value as the reader should see it.
+fn shown(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(a) => format!(
+            "[{}]",
+            a.iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => format!("{s:?}"),
+                    other => shown(other),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
     }
 }
 
 /// A check in words: what the tutor will look for.
 fn describe(
     l: &LoadedLesson,
-    c: &Check,
+    kind: &str,
+    t: &toml::Table,
     quizzes: &[serde_spanned::Spanned<crate::lesson::Quiz>],
 ) -> Result<String, BookError> {
-    let matching = |re: &str| format!("matches the pattern {}", code(re));
-    Ok(match c {
-        Check::Container(k) => {
-            let subject = match (&k.name, &k.label) {
-                (Some(n), _) => format!("the container {}", code(n)),
+    let s = |k: &str| t.get(k).and_then(|v| v.as_str());
+    let b = |k: &str| t.get(k).and_then(|v| v.as_bool());
+    let n = |k: &str| t.get(k).and_then(|v| v.as_integer());
+    let matches = |re: &str| format!("matches the pattern {}", code(re));
+    // Keys that say nothing about what is looked for, or that a phrase
+    // below already covers; any other key is shown as `key = value`.
+    let mut covered: Vec<&str> = vec!["kind", "failure", "passes_before_solve"];
+    let mut parts: Vec<String> = Vec::new();
+    let subject: String;
+    match kind {
+        "container" => {
+            covered.extend([
+                "name",
+                "label",
+                "exists",
+                "status",
+                "running",
+                "exit_code",
+                "tty",
+                "open_stdin",
+                "image",
+                "cmd",
+                "pid1",
+                "oom_killed",
+                "logs",
+            ]);
+            subject = match (s("name"), s("label")) {
+                (Some(name), _) => format!("the container {}", code(name)),
                 (None, Some(lab)) => format!("a container labelled {}", code(lab)),
-                (None, None) => "a container".to_string(),
+                (None, None) => "a container".into(),
             };
-            if k.exists == Some(false) {
-                return Ok(match (&k.name, &k.label) {
+            if b("exists") == Some(false) {
+                return Ok(match (s("name"), s("label")) {
                     (None, Some(lab)) => format!("no container labelled {} exists", code(lab)),
                     _ => format!("{subject} does not exist (any more)"),
                 });
             }
-            let mut parts = Vec::new();
-            if let Some(st) = &k.status {
+            if let Some(st) = s("status") {
                 parts.push(format!("is {}", code(st)));
             }
-            match k.running {
+            match b("running") {
                 Some(true) => parts.push("is running".into()),
                 Some(false) => parts.push("is not running".into()),
                 None => {}
             }
-            if let Some(e) = k.exit_code {
+            if let Some(e) = n("exit_code") {
                 parts.push(format!("exited with code {e}"));
             }
-            match k.tty {
+            match b("tty") {
                 Some(true) => parts.push("has a terminal (`-t`)".into()),
                 Some(false) => parts.push("has no terminal (no `-t`)".into()),
                 None => {}
             }
-            match k.open_stdin {
+            match b("open_stdin") {
                 Some(true) => parts.push("keeps its input open (`-i`)".into()),
                 Some(false) => parts.push("does not keep its input open (no `-i`)".into()),
                 None => {}
             }
-            if let Some(i) = &k.image {
+            if let Some(i) = s("image") {
                 parts.push(format!("was made from the image {}", code(i)));
             }
-            if let Some(re) = &k.cmd {
-                parts.push(format!("runs a command that {}", matching(re)));
+            if let Some(re) = s("cmd") {
+                parts.push(format!("runs a command that {}", matches(re)));
             }
-            if let Some(re) = &k.pid1 {
-                parts.push(format!("has a PID 1 whose command line {}", matching(re)));
+            if let Some(re) = s("pid1") {
+                parts.push(format!("has a PID 1 whose command line {}", matches(re)));
             }
-            match k.oom_killed {
+            match b("oom_killed") {
                 Some(true) => parts.push("was killed for using too much memory (OOM)".into()),
                 Some(false) => parts.push("was not killed for lack of memory".into()),
                 None => {}
             }
-            if let Some(re) = &k.logs {
-                parts.push(format!("has printed output that {}", matching(re)));
-            }
-            if parts.is_empty() {
-                format!("{subject} exists")
-            } else {
-                format!("{subject} {}", join_and(&parts))
+            if let Some(re) = s("logs") {
+                parts.push(format!("has printed output that {}", matches(re)));
             }
         }
-        Check::Process(p) => {
-            let what = format!("a process whose command line {}", matching(&p.command));
-            let pid = p.pid.map(|n| format!(" as PID {n}")).unwrap_or_default();
-            if p.running {
-                format!("{what} runs in the container {}{pid}", code(&p.container))
+        "process" => {
+            covered.extend(["container", "command", "running", "pid"]);
+            let container = code(s("container").unwrap_or("?"));
+            let command = matches(s("command").unwrap_or(""));
+            if b("running") == Some(false) {
+                subject = format!(
+                    "no process in the container {container} has a command line that {command}"
+                );
             } else {
-                format!(
-                    "no process in the container {} has a command line that {}",
-                    code(&p.container),
-                    matching(&p.command)
-                )
+                subject = format!(
+                    "a process whose command line {command} runs in the container {container}"
+                );
+                if let Some(p) = n("pid") {
+                    parts.push(format!("as PID {p}"));
+                }
             }
         }
-        Check::Exec(e) => {
-            let cmd: Vec<String> = e
-                .cmd
-                .iter()
+        "exec" => {
+            covered.extend(["container", "cmd", "stdout", "exit_code"]);
+            let words: Vec<String> = t
+                .get("cmd")
+                .and_then(|c| c.as_array())
+                .into_iter()
+                .flatten()
                 .map(|w| {
+                    let w = w
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| w.to_string());
                     if w.is_empty() || w.contains(char::is_whitespace) {
                         format!("'{w}'")
                     } else {
-                        w.clone()
+                        w
                     }
                 })
                 .collect();
-            let mut parts = Vec::new();
-            if let Some(re) = &e.stdout {
-                parts.push(format!("prints output that {}", matching(re)));
+            subject = format!(
+                "running {} in the container {}",
+                code(&words.join(" ")),
+                code(s("container").unwrap_or("?"))
+            );
+            if let Some(re) = s("stdout") {
+                parts.push(format!("prints output that {}", matches(re)));
             }
-            if let Some(x) = e.exit_code {
+            if let Some(x) = n("exit_code") {
                 parts.push(format!("exits with code {x}"));
             }
-            if parts.is_empty() {
-                parts.push("runs".into());
-            }
-            format!(
-                "running {} in the container {} {}",
-                code(&cmd.join(" ")),
-                code(&e.container),
-                join_and(&parts)
-            )
         }
-        Check::File(f) => {
-            let subject = format!(
+        "file" => {
+            covered.extend(["container", "path", "exists", "contents"]);
+            subject = format!(
                 "the file {} in the container {}",
-                code(&f.path),
-                code(&f.container)
+                code(s("path").unwrap_or("?")),
+                code(s("container").unwrap_or("?"))
             );
-            match (f.exists, &f.contents) {
-                (Some(false), _) => format!("{subject} does not exist"),
-                (_, Some(re)) => format!("{subject} has contents that {}", matching(re)),
-                _ => format!("{subject} exists"),
-            }
-        }
-        Check::Image(i) => {
-            let subject = format!("the image {}", code(&i.name));
-            if i.exists == Some(false) {
+            if b("exists") == Some(false) {
                 return Ok(format!("{subject} does not exist"));
             }
-            let mut parts = Vec::new();
-            if let Some(n) = i.layers {
-                parts.push(format!("has exactly {n} layer{}", plural(n)));
-            }
-            if let Some(n) = i.min_layers {
-                parts.push(format!("has at least {n} layer{}", plural(n)));
-            }
-            if let Some(c) = &i.cmd {
-                parts.push(format!("has the command (CMD) {}", code(&format!("{c:?}"))));
-            }
-            if let Some(c) = &i.entrypoint {
-                parts.push(format!("has the ENTRYPOINT {}", code(&format!("{c:?}"))));
-            }
-            if let Some(b) = &i.based_on {
-                parts.push(format!("is built on {} (its layers come first)", code(b)));
-            }
-            if let Some(o) = &i.shares_layers_with {
-                let n = i.min_shared_layers.unwrap_or(1);
-                parts.push(format!(
-                    "shares at least {n} layer{} with {}",
-                    plural(n),
-                    code(o)
-                ));
-            }
-            if let Some(b) = i.max_unique_bytes {
-                parts.push(format!("adds at most {b} bytes of its own"));
-            }
-            if let Some(p) = &i.contains_file {
-                parts.push(format!("contains the file {}", code(p)));
-            }
-            if parts.is_empty() {
-                format!("{subject} exists")
-            } else {
-                format!("{subject} {}", join_and(&parts))
+            match s("contents") {
+                Some(re) => parts.push(format!("has contents that {}", matches(re))),
+                None => parts.push("exists".into()),
             }
         }
-        Check::Host(h) => {
-            let cmd = render(l, &h.command, "whale")?;
-            let mut parts = Vec::new();
-            if let Some(re) = &h.stdout {
-                parts.push(format!("prints output that {}", matching(re)));
+        "image" => {
+            covered.extend([
+                "name",
+                "exists",
+                "layers",
+                "min_layers",
+                "cmd",
+                "entrypoint",
+                "based_on",
+                "shares_layers_with",
+                "min_shared_layers",
+                "max_shared_layers",
+                "max_unique_bytes",
+                "min_unique_bytes",
+                "contains_file",
+            ]);
+            subject = format!("the image {}", code(s("name").unwrap_or("?")));
+            if b("exists") == Some(false) {
+                return Ok(format!("{subject} does not exist"));
             }
-            if let Some(x) = h.exit_code {
+            let layers = |k: i64| format!("{k} layer{}", plural(k as usize));
+            if let Some(k) = n("layers") {
+                parts.push(format!("has exactly {}", layers(k)));
+            }
+            if let Some(k) = n("min_layers") {
+                parts.push(format!("has at least {}", layers(k)));
+            }
+            if let Some(c) = t.get("cmd") {
+                parts.push(format!("has the command (CMD) {}", code(&shown(c))));
+            }
+            if let Some(c) = t.get("entrypoint") {
+                parts.push(format!("has the ENTRYPOINT {}", code(&shown(c))));
+            }
+            if let Some(base) = s("based_on") {
+                parts.push(format!(
+                    "is built on {} (its layers come first)",
+                    code(base)
+                ));
+            }
+            if let Some(other) = s("shares_layers_with") {
+                match (n("min_shared_layers"), n("max_shared_layers")) {
+                    (Some(lo), Some(hi)) => parts.push(format!(
+                        "shares between {lo} and {} with {}",
+                        layers(hi),
+                        code(other)
+                    )),
+                    (None, Some(hi)) => parts.push(format!(
+                        "shares at most {} with {}",
+                        layers(hi),
+                        code(other)
+                    )),
+                    (lo, None) => parts.push(format!(
+                        "shares at least {} with {}",
+                        layers(lo.unwrap_or(1)),
+                        code(other)
+                    )),
+                }
+            }
+            if let Some(x) = n("max_unique_bytes") {
+                parts.push(format!("adds at most {x} bytes of its own"));
+            }
+            if let Some(x) = n("min_unique_bytes") {
+                parts.push(format!("has at least {x} bytes no other image shares"));
+            }
+            if let Some(p) = s("contains_file") {
+                parts.push(format!("contains the file {}", code(p)));
+            }
+        }
+        "host" => {
+            covered.extend(["command", "stdout", "exit_code"]);
+            let cmd = render(l, s("command").unwrap_or(""), "whale")?;
+            subject = format!("on the host, {}", code(cmd.trim()));
+            if let Some(re) = s("stdout") {
+                parts.push(format!("prints output that {}", matches(re)));
+            }
+            if let Some(x) = n("exit_code") {
                 parts.push(format!("exits with code {x}"));
             }
             if parts.is_empty() {
                 parts.push("succeeds".into());
             }
-            format!("on the host, {} {}", code(cmd.trim()), join_and(&parts))
         }
-        Check::Quiz(q) => match quizzes.iter().find(|x| x.get_ref().id == q.quiz) {
-            Some(quiz) => format!(
-                "the right answer to the quiz \"{}\"",
-                quiz.get_ref().question.trim()
-            ),
-            None => format!("the right answer to the quiz {}", code(&q.quiz)),
-        },
-        // Groups are described as nested lists by `describe_item`.
-        Check::All(_) | Check::Any(_) => String::new(),
+        "quiz" => {
+            covered.push("quiz");
+            let id = s("quiz").unwrap_or("");
+            subject = match quizzes.iter().find(|q| q.get_ref().id == id) {
+                Some(q) => format!(
+                    "the right answer to the quiz \"{}\"",
+                    q.get_ref().question.trim()
+                ),
+                None => format!("the right answer to the quiz {}", code(id)),
+            };
+        }
+        other => {
+            subject = format!("a check of kind {}", code(other));
+        }
+    }
+    for (k, v) in t {
+        if !covered.contains(&k.as_str()) {
+            parts.push(format!("{}", code(&format!("{k} = {}", shown(v)))));
+        }
+    }
+    Ok(if parts.is_empty() {
+        match kind {
+            "container" | "image" => format!("{subject} exists"),
+            _ => subject,
+        }
+    } else {
+        format!("{subject} {}", join_and(&parts))
     })
 }
 
