@@ -674,7 +674,7 @@ fn describe(
     }
     for (k, v) in t {
         if !covered.contains(&k.as_str()) {
-            parts.push(format!("{}", code(&format!("{k} = {}", shown(v)))));
+            parts.push(code(&format!("{k} = {}", shown(v))));
         }
     }
     Ok(if parts.is_empty() {
