@@ -191,12 +191,32 @@ fn render(l: &LoadedLesson, s: &str, cli: &str) -> Result<String, BookError> {
     })
 }
 
-/// `s` rendered for docker, when it says more than "docker" instead of
-/// "whale" (the author wrote something Docker-specific); `None` otherwise.
+/// What `s` says on Docker beyond "docker" instead of "whale" (a condition
+/// on `cli`, or another default socket): the paragraphs that differ, or the
+/// whole text when its shape differs; `None` when nothing differs.
 fn docker_variant(l: &LoadedLesson, s: &str) -> Result<Option<String>, BookError> {
     let docker = render(l, s, "docker")?;
-    let probe = render(l, s, CLI_PROBE)?;
-    Ok((docker != probe.replace(CLI_PROBE, "docker")).then_some(docker))
+    let same = render(l, s, CLI_PROBE)?.replace(CLI_PROBE, "docker");
+    if docker == same {
+        return Ok(None);
+    }
+    let paragraphs = |t: &str| -> Vec<String> {
+        t.split("\n\n")
+            .map(|p| p.trim_end().to_string())
+            .filter(|p| !p.trim().is_empty())
+            .collect()
+    };
+    let (d, w) = (paragraphs(&docker), paragraphs(&same));
+    if d.len() != w.len() {
+        return Ok(Some(docker.trim().to_string()));
+    }
+    let differing: Vec<String> = d
+        .into_iter()
+        .zip(w)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a)
+        .collect();
+    Ok(Some(differing.join("\n\n")))
 }
 
 /// One lesson as a markdown chapter.
@@ -282,8 +302,10 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         }
     }
     let mut docker = Vec::new();
+    // Keep leading spaces: an indented line is a code block.
+    let block = |t: String| t.trim_start_matches('\n').trim_end().to_string();
     if let Some(t) = docker_variant(l, s.text.get_ref())? {
-        docker.push(t.trim().to_string());
+        docker.push(block(t));
     }
     for h in &s.hints {
         if let Some(t) = docker_variant(l, h.get_ref())? {
@@ -291,7 +313,7 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         }
     }
     if let Some(t) = docker_variant(l, s.explain.get_ref())? {
-        docker.push(t.trim().to_string());
+        docker.push(block(t));
     }
     if !docker.is_empty() {
         out.push_str("<details class=\"on-docker\"><summary>On Docker</summary>\n\n");

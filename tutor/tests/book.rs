@@ -136,9 +136,10 @@ fn step_section<'a>(chapter: &'a str, l: &LoadedLesson, i: usize) -> &'a str {
 fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
     for l in lessons() {
         let chapter = book::chapter(&l).unwrap();
+        let tera = regex::Regex::new(r"\{\{-?\s*(cli|socket)\b|\{%").unwrap();
         assert!(
-            !chapter.contains("{{ cli") && !chapter.contains("{%"),
-            "unrendered Tera in {}",
+            !tera.is_match(&chapter),
+            "unrendered Tera in the chapter of {}",
             l.id()
         );
         for i in 0..l.lesson.steps.len() {
@@ -147,11 +148,16 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
             // text (markdown styled for the terminal) and its quizzes.
             let shown = runner::render_step(&l, i, "whale", Style::plain());
             let (_heading, body) = shown.split_once("\n\n").unwrap();
-            let text_end = section
-                .find("**What the tutor will look for:**")
-                .or_else(|| section.find("<details"))
-                .or_else(|| section.find("> **Why it matters:**"))
-                .unwrap_or(section.len());
+            // The step's text ends where the generated parts begin.
+            let text_end = [
+                "<details",
+                "**What the tutor will look for:**",
+                "> **Why it matters:**",
+            ]
+            .iter()
+            .filter_map(|m| section.find(m))
+            .min()
+            .unwrap_or(section.len());
             let text = &section[..text_end];
             let text_only = text.split("**Quiz:**").next().unwrap();
             let body_text = body.split("\nQuiz: ").next().unwrap();
@@ -240,6 +246,9 @@ struct Shown {
 #[derive(Debug, Default)]
 struct Report {
     checked: BTreeMap<String, usize>,
+    /// Of those checked: code spans naming a verb and flags, without all of
+    /// the verb's arguments (their flags are still checked).
+    partial: usize,
     skipped: Vec<String>,
     failures: Vec<String>,
 }
@@ -523,6 +532,21 @@ fn check_commands(shown: &[Shown]) -> Report {
                 Ok(())
             }
             Err(_) if s.inline && names_a_verb(&cmd, &argv[1..]) => Ok(()),
+            // Prose may name a verb with a flag ("remove it with `whale rm
+            // -f`"): in a code span, missing arguments are allowed, but every
+            // flag and value given must exist (clap reports those first).
+            Err(e)
+                if s.inline
+                    && matches!(
+                        e.kind(),
+                        clap::error::ErrorKind::MissingRequiredArgument
+                            | clap::error::ErrorKind::MissingSubcommand
+                            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    ) =>
+            {
+                report.partial += 1;
+                Ok(())
+            }
             Err(e) => Err(e
                 .render()
                 .to_string()
@@ -552,7 +576,7 @@ fn every_command_shown_in_the_book_parses_with_the_current_cli() {
     }
     let report = check_commands(&shown);
     println!(
-        "checked {} commands shown in the book ({}); skipped {} docker commands whose verb whale lacks",
+        "checked {} commands shown in the book ({}; {} of them in prose without all their arguments); skipped {} docker commands whose verb whale lacks",
         report.total(),
         report
             .checked
@@ -560,6 +584,7 @@ fn every_command_shown_in_the_book_parses_with_the_current_cli() {
             .map(|(p, n)| format!("{p}: {n}"))
             .collect::<Vec<_>>()
             .join(", "),
+        report.partial,
         report.skipped.len()
     );
     for s in &report.skipped {
@@ -580,12 +605,13 @@ fn every_command_shown_in_the_book_parses_with_the_current_cli() {
 
 #[test]
 fn a_made_up_flag_fails_the_command_test() {
-    let md = "Run `whale run --made-up-flag busybox true`, then\n\n```sh\nwhale ps --all\nwhaletutor lesson 3 --made-up-too\ndocker stop --made-up-three x\ndocker pull busybox\n```\n";
+    let md = "Remove it with `whale rm --made-up-four`. Run `whale run --made-up-flag busybox true`, then\n\n```sh\nwhale ps --all\nwhaletutor lesson 3 --made-up-too\ndocker stop --made-up-three x\ndocker pull busybox\n```\n";
     let report = check_commands(&commands_in_markdown("fake.md", md));
-    assert_eq!(report.failures.len(), 3, "{report:?}");
-    assert!(report.failures[0].contains("--made-up-flag"), "{report:?}");
-    assert!(report.failures[1].contains("--made-up-too"), "{report:?}");
-    assert!(report.failures[2].contains("--made-up-three"), "{report:?}");
+    assert_eq!(report.failures.len(), 4, "{report:?}");
+    assert!(report.failures[0].contains("--made-up-four"), "{report:?}");
+    assert!(report.failures[1].contains("--made-up-flag"), "{report:?}");
+    assert!(report.failures[2].contains("--made-up-too"), "{report:?}");
+    assert!(report.failures[3].contains("--made-up-three"), "{report:?}");
     assert_eq!(report.total(), 1, "whale ps --all parses: {report:?}");
     assert_eq!(
         report.skipped.len(),
