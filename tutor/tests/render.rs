@@ -72,16 +72,3 @@ fn colour_codes_only_when_asked() {
     let coloured = runner::render_step(&all[0], 0, "whale", Style { color: true });
     assert!(coloured.contains('\u{1b}'));
 }
-
-#[test]
-fn book_chapters() {
-    for l in lessons() {
-        let md = whaletutor::book::chapter(&l, "docker").unwrap();
-        assert!(
-            !md.contains("{{ cli") && !md.contains("{{ socket") && !md.contains("{%"),
-            "unrendered Tera in {}",
-            l.id()
-        );
-        insta::assert_snapshot!(format!("book_{}", l.id()), md);
-    }
-}
