@@ -392,7 +392,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         .images
         .layer_dirs(&image)
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
-    let spec = build_spec(c, lower);
+    let spec = build_spec(c, c.paths.lower_dirs(lower));
     write_spec(c, &spec)?;
     super::trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)
@@ -999,7 +999,9 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         .resolve(&r.image_id)
         .and_then(|img| d.images.layer_dirs(&img))
         .map(|dirs| {
-            dirs.iter()
+            c.paths
+                .lower_dirs(dirs)
+                .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(":")
