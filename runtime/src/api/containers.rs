@@ -1075,6 +1075,17 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
     if let Some(cfg) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
         *cfg = docker_config_shape(cfg);
     }
+    if let Some(o) = v.as_object_mut() {
+        // Docker prints ExecIDs (null when none) just before HostConfig.
+        let ids = d.execs.unfinished_of(c.id());
+        let ids = if ids.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(ids)
+        };
+        let at = o.keys().position(|k| k == "HostConfig").unwrap_or(o.len());
+        o.shift_insert(at, "ExecIDs".to_string(), ids);
+    }
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         // Docker prints every resource field, zero when unset, and templates
         // such as `{{.HostConfig.Memory}}` rely on it.
