@@ -45,7 +45,13 @@ fn socket_renders_default_or_real() {
     let all = lessons();
     let Some((l, i)) = all.iter().find_map(|l| {
         (0..l.lesson.steps.len())
-            .find(|&i| l.lesson.steps[i].get_ref().text.get_ref().contains("{{ socket }}"))
+            .find(|&i| {
+                l.lesson.steps[i]
+                    .get_ref()
+                    .text
+                    .get_ref()
+                    .contains("{{ socket }}")
+            })
             .map(|i| (l, i))
     }) else {
         panic!("no lesson uses {{{{ socket }}}}");
@@ -60,7 +66,10 @@ fn socket_renders_default_or_real() {
         root: None,
     };
     let private = runner::render_step(l, i, &engine, Style::plain());
-    assert!(private.contains("/var/tmp/private/docker.sock"), "{private}");
+    assert!(
+        private.contains("/var/tmp/private/docker.sock"),
+        "{private}"
+    );
     assert!(!private.contains("/var/run/docker.sock"), "{private}");
 }
 
