@@ -614,7 +614,10 @@ fn describe(
                 return Ok(format!("{subject} does not exist"));
             }
             match s("contents") {
-                Some(re) => parts.push(format!("has contents that {}", matches(re))),
+                Some(re) => parts.push(format!(
+                    "has contents that {}",
+                    matches(re).replacen("matches", "match", 1)
+                )),
                 None => parts.push("exists".into()),
             }
         }
@@ -659,6 +662,11 @@ fn describe(
             }
             if let Some(other) = s("shares_layers_with") {
                 match (n("min_shared_layers"), n("max_shared_layers")) {
+                    (Some(lo), Some(hi)) if lo == hi => parts.push(format!(
+                        "shares exactly {} with {}",
+                        layers(hi),
+                        code(other)
+                    )),
                     (Some(lo), Some(hi)) => parts.push(format!(
                         "shares between {lo} and {} with {}",
                         layers(hi),
