@@ -239,8 +239,8 @@ pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
     if !images.is_empty() {
         let list: Vec<String> = images.iter().map(|i| format!("`{i}`")).collect();
         out.push_str(&format!(
-            "Images it needs: {} (the tutor makes them when the lesson starts, \
-             or `whaletutor setup {}` beforehand).\n\n",
+            "Images it needs: {} (made by the tutor when the lesson starts, \
+             or beforehand with `whaletutor setup {}`).\n\n",
             list.join(", "),
             l.number()
         ));
