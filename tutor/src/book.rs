@@ -286,7 +286,14 @@ pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
 }
 
 fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, BookError> {
-    let mut out = format!("## Step {}/{}: {}\n\n", i + 1, total, s.title);
+    // A stable anchor from the step's id: links survive renumbering.
+    let mut out = format!(
+        "## Step {}/{}: {} {{#step-{}}}\n\n",
+        i + 1,
+        total,
+        s.title,
+        s.id.get_ref()
+    );
     // The text exactly as `whaletutor lesson` shows it (before the terminal's
     // markdown styling): tests compare the two.
     out.push_str(&trim_block(&render(l, s.text.get_ref(), "whale")?));
@@ -1185,7 +1192,10 @@ mod tests {
     #[test]
     fn a_text_that_starts_with_a_code_block_keeps_it() {
         let c = chapter(&lesson("\n    {{ cli }} ps\n\nThen look.")).unwrap();
-        assert!(c.contains(": A\n\n    whale ps\n\nThen look.\n"), "{c}");
+        assert!(
+            c.contains(": A {#step-a}\n\n    whale ps\n\nThen look.\n"),
+            "{c}"
+        );
     }
 
     #[test]

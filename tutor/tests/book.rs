@@ -119,9 +119,10 @@ fn editing_a_lesson_without_regenerating_names_the_chapter() {
 fn step_section<'a>(chapter: &'a str, l: &LoadedLesson, i: usize) -> &'a str {
     let total = l.lesson.steps.len();
     let head = format!(
-        "## Step {}/{total}: {}\n\n",
+        "## Step {}/{total}: {} {{#step-{}}}\n\n",
         i + 1,
-        runner::step(l, i).title
+        runner::step(l, i).title,
+        runner::step(l, i).id.get_ref()
     );
     let start = chapter
         .find(&head)
@@ -684,8 +685,15 @@ fn heading_ids(md: &str) -> BTreeSet<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut heading: Option<String> = None;
     let html_id = regex::Regex::new(r#"id="([^"]+)""#).unwrap();
-    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
+    for ev in Parser::new_ext(
+        md,
+        Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES,
+    ) {
         match ev {
+            Event::Start(Tag::Heading { id: Some(id), .. }) => {
+                ids.insert(id.to_string());
+                heading = None;
+            }
             Event::Start(Tag::Heading { .. }) => heading = Some(String::new()),
             Event::Text(t) | Event::Code(t) => {
                 if let Some(h) = heading.as_mut() {
@@ -693,7 +701,9 @@ fn heading_ids(md: &str) -> BTreeSet<String> {
                 }
             }
             Event::End(TagEnd::Heading(_)) => {
-                let h = heading.take().unwrap_or_default();
+                let Some(h) = heading.take() else {
+                    continue; // it had an explicit id
+                };
                 let base: String = h
                     .trim()
                     .chars()
