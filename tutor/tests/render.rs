@@ -33,7 +33,7 @@ fn steps_render_for_docker() {
     let all = lessons();
     let l = &all[0];
     let text = render_all(l, "docker");
-    assert!(text.contains("docker run -it --name first busybox sh"));
+    assert!(text.contains("docker run -it --name first whalesay"));
     assert!(!text.contains("{{ cli") && !text.contains("{%"));
     insta::assert_snapshot!(format!("steps_docker_{}", l.id()), text);
 }
