@@ -892,7 +892,10 @@ mod tests {
         // Sharing a prefix no listed image is made of: needs an ancestor.
         let two = common_prefix(&changed.0, &ipython.0);
         assert_eq!(two, 2);
-        assert_eq!(prefix_unique(&changed.0, 600, two, &[debian.clone()]), None);
+        assert_eq!(
+            prefix_unique(&changed.0, 600, two, std::slice::from_ref(&debian)),
+            None
+        );
         let update = (l(&["deb", "upd"]), 326);
         assert_eq!(prefix_unique(&changed.0, 600, two, &[update]), Some(274));
         // Nothing shared: every byte is its own.
