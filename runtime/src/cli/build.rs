@@ -41,12 +41,7 @@ pub struct BuildArgs {
     pub force_rm: bool,
     /// Set the networking mode for the RUN instructions during build: host
     /// or default (the host's network on whale), or none (loopback only)
-    #[arg(
-        long,
-        visible_alias = "net",
-        default_value = "default",
-        value_name = "MODE"
-    )]
+    #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
     /// The build context directory
     #[arg(value_name = "PATH")]
