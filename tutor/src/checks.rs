@@ -8,7 +8,7 @@ use crate::lesson::{
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, ImageInspect};
 use bollard::query_parameters::{
-    DownloadFromContainerOptions, ListContainersOptions, ListImagesOptions, LogsOptions, TopOptions,
+    DownloadFromContainerOptions, ListContainersOptions, LogsOptions, TopOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -651,13 +651,15 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
             return Ok(Some(format!("{} is not built on {base}", c.name)));
         }
     }
-    if let (Some(other), Some(n)) = (&c.shares_layers_with, c.min_shared_layers) {
+    if let Some(other) = &c.shares_layers_with {
         let Some(o) = image_inspect(ctx.docker, other).await? else {
             return Ok(Some(format!("no image {other}")));
         };
         let theirs = layers(&o);
         let shared = mine.iter().filter(|l| theirs.contains(l)).count();
-        if shared < n {
+        let too_few = c.min_shared_layers.is_some_and(|n| shared < n);
+        let too_many = c.max_shared_layers.is_some_and(|n| shared > n);
+        if too_few || too_many {
             return Ok(Some(format!(
                 "{} shares {shared} layers with {other}",
                 c.name
@@ -666,25 +668,23 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
     }
     if c.max_unique_bytes.is_some() || c.min_unique_bytes.is_some() {
         let id = i.id.clone().unwrap_or_default();
-        // `GET /images/json?shared-size=1` reports, per image, the bytes
-        // shared with other images; the rest is what this image adds.
-        let list = ctx
-            .docker
-            .list_images(Some(ListImagesOptions {
-                shared_size: true,
-                ..Default::default()
-            }))
-            .await
-            .map_err(engine_err("image list with shared sizes"))?;
-        let Some(s) = list.into_iter().find(|s| s.id == id) else {
-            return Ok(Some(format!("{} is missing from the image list", c.name)));
+        // What `system df -v` shows: per image the bytes of layers other
+        // images (not a build's intermediate ones) also use; the rest is
+        // what this image alone stores.
+        let df = system_df(ctx.docker).await?;
+        let Some(s) = df["Images"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["Id"].as_str() == Some(id.as_str())))
+        else {
+            return Ok(Some(format!("{} is missing from `system df`", c.name)));
         };
-        if s.shared_size < 0 {
+        let (size, shared) = (s["Size"].as_i64(), s["SharedSize"].as_i64());
+        let (Some(size), Some(shared)) = (size, shared.filter(|s| *s >= 0)) else {
             return Err(CheckError::Unsupported {
-                endpoint: "GET /images/json?shared-size=1 (SharedSize)".into(),
+                endpoint: "GET /system/df (Images[].Size and SharedSize)".into(),
             });
-        }
-        let unique = (s.size - s.shared_size.max(0)).max(0) as u64;
+        };
+        let unique = (size - shared).max(0) as u64;
         if c.max_unique_bytes.is_some_and(|max| unique > max)
             || c.min_unique_bytes.is_some_and(|min| unique < min)
         {
@@ -697,6 +697,38 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
         }
     }
     Ok(None)
+}
+
+/// `GET /system/df` as JSON, the endpoint behind `system df -v`: dockerd
+/// 20.10 reports per-image `SharedSize` there (its `/images/json` ignores
+/// `shared-size`). bollard models this endpoint after API 1.52 (no `Images`
+/// list), so the body is read raw: a clone of the client whose request
+/// modifier points a raw-body GET (image export) at `/system/df`.
+async fn system_df(docker: &Docker) -> Result<serde_json::Value, CheckError> {
+    let d = docker.clone().with_request_modifier(|mut req| {
+        let uri = req.uri().to_string();
+        if let Some(at) = uri.find("/images/") {
+            if let Ok(u) = format!("{}/system/df", &uri[..at]).parse() {
+                *req.uri_mut() = u;
+            }
+        }
+        req
+    });
+    let mut s = d.export_image("system-df");
+    let mut body = Vec::new();
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(b) => body.extend_from_slice(&b),
+            Err(e) if unsupported(&e) => {
+                return Err(CheckError::Unsupported {
+                    endpoint: "GET /system/df".into(),
+                })
+            }
+            Err(e) => return Err(engine_err("GET /system/df")(e)),
+        }
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| CheckError::Other(format!("GET /system/df answered no JSON: {e}")))
 }
 
 /// Whether a layer of the exported image (`GET /images/{name}/get`) holds

@@ -242,6 +242,9 @@ pub struct ImageCheck {
     pub shares_layers_with: Option<String>,
     #[serde(default)]
     pub min_shared_layers: Option<usize>,
+    /// At most this many shared: the image was rebuilt from some step on.
+    #[serde(default)]
+    pub max_shared_layers: Option<usize>,
     #[serde(default)]
     pub max_unique_bytes: Option<u64>,
     /// At least this many bytes no other image shares (a layer stored twice
@@ -924,10 +927,11 @@ fn check_ok(check: &Check, span: &Range<usize>, quiz_ids: &[&str], sink: &mut Si
             if !asks.iter().any(|a| *a) {
                 sink.at(span, "image check asks nothing: give exists, layers, min_layers, cmd, entrypoint, based_on, shares_layers_with, max_unique_bytes, min_unique_bytes or contains_file");
             }
-            if i.min_shared_layers.is_some() != i.shares_layers_with.is_some() {
+            let bounds = i.min_shared_layers.is_some() || i.max_shared_layers.is_some();
+            if bounds != i.shares_layers_with.is_some() {
                 sink.at(
                     span,
-                    "`shares_layers_with` and `min_shared_layers` go together",
+                    "`shares_layers_with` goes with `min_shared_layers` and/or `max_shared_layers`",
                 );
             }
             if i.exists == Some(false) && asks.iter().filter(|a| **a).count() > 1 {

@@ -91,6 +91,8 @@ async fn common_checks(engine: &Engine) {
         ("kind = \"image\"\nname = \"busybox\"\nmax_unique_bytes = 1000", false),
         ("kind = \"image\"\nname = \"nothere:1\"\nexists = false", true),
         ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox:latest\"\nmin_shared_layers = 1\nbased_on = \"busybox\"", true),
+        ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox\"\nmax_shared_layers = 0", false),
+        ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox\"\nmin_shared_layers = 1\nmax_shared_layers = 1", true),
         ("kind = \"host\"\ncommand = \"echo {{ cli }}\"\nstdout = \"^(whale|docker)\\n$\"", true),
         ("kind = \"host\"\ncommand = \"exit 2\"\nexit_code = 0", false),
         ("kind = \"any\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", true),
