@@ -16,12 +16,25 @@
 # best repeat; host and container runs alternate (so a neighbour's load
 # hits both alike) and the median of RUNS is compared. Container runs
 # include nothing of the start-up: the benchmark times its own solve.
+#
+# THREADS (default 1) sets OPENBLAS_NUM_THREADS on both sides: one thread
+# is far less sensitive to other load on a shared machine (a multi-threaded
+# LU waits at every step for its slowest thread); THREADS= (empty) lets
+# OpenBLAS use every CPU.
 set -eu
 W=${WHALE:-whale}
 N=${1:-2000}
 RUNS=${2:-7}
 REPEATS=${3:-3}
 IMAGE=${IMAGE:-linpack}
+THREADS=${THREADS-1}
+if [ -n "$THREADS" ]; then
+    export OPENBLAS_NUM_THREADS="$THREADS" # the host run; containers get -e
+    envs="-e OPENBLAS_NUM_THREADS=$THREADS"
+else
+    unset OPENBLAS_NUM_THREADS
+    envs=
+fi
 work=$(mktemp -d)
 cid=
 cleanup() {
@@ -58,19 +71,19 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "LINPACK n=$N, $RUNS runs of $REPEATS repeats each (best repeat per run), $(nproc) CPUs"
+echo "LINPACK n=$N, $RUNS runs of $REPEATS repeats each (best repeat per run), ${THREADS:-all $(nproc)} OpenBLAS thread(s)"
 : >"$work/host"
 : >"$work/whale"
 : >"$work/docker"
 r=1
 while [ "$r" -le "$RUNS" ]; do
     h=$(best "$host_bin" "$N" "$REPEATS")
-    c=$(best $W run --rm "$IMAGE" linpack "$N" "$REPEATS")
+    c=$(best $W run --rm $envs "$IMAGE" linpack "$N" "$REPEATS")
     line="run $r: host $h  whale $c"
     echo "$h" >>"$work/host"
     echo "$c" >>"$work/whale"
     if [ -n "${DOCKER_HOST:-}" ]; then
-        d=$(best docker run --rm "$IMAGE" linpack "$N" "$REPEATS")
+        d=$(best docker run --rm $envs "$IMAGE" linpack "$N" "$REPEATS")
         echo "$d" >>"$work/docker"
         line="$line  docker $d"
     fi
@@ -87,4 +100,4 @@ if [ -n "${DOCKER_HOST:-}" ]; then
     printf 'median GFLOPS: host %s, docker container %s, ratio container/host %s\n' \
         "$host" "$docker" "$(ratio "$docker" "$host")"
 fi
-echo "reproduce: WHALE=$W ${DOCKER_HOST:+DOCKER_HOST=$DOCKER_HOST }bench/linpack_overhead.sh $N $RUNS $REPEATS"
+echo "reproduce: THREADS=$THREADS WHALE=$W ${DOCKER_HOST:+DOCKER_HOST=$DOCKER_HOST }bench/linpack_overhead.sh $N $RUNS $REPEATS"
