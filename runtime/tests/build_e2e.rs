@@ -343,6 +343,56 @@ fn deletions_become_whiteouts_and_opaque_dirs() {
 }
 
 #[test]
+fn copy_from_an_image_takes_its_top_most_file() {
+    let w = World::new();
+    // `src` has /etc/motd in two layers: the top one must win.
+    let src = w.ctx(
+        "src",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo old > /etc/motd\nRUN echo new > /etc/motd && ln -s motd /etc/link\n",
+        )],
+    );
+    ok(&w.build(&src, "src"));
+    let ctx = w.ctx(
+        "dst",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nCOPY --from=src /etc/link /got/motd\nCOPY --from=busybox:latest /bin/busybox /got/\n",
+        )],
+    );
+    let out = ok(&w.build(&ctx, "dst"));
+    assert_eq!(count(&out, " ---> Using cache"), 0, "{out}");
+    let got = ok(&w.whale(&["run", "--rm", "dst", "sh", "-c", "cat /got/motd; ls /got"]));
+    assert_eq!(got, "new\nbusybox\nmotd\n");
+    // Same sources: the cache is used.
+    let again = ok(&w.build(&ctx, "dst"));
+    assert_eq!(count(&again, " ---> Using cache"), 2, "{again}");
+    // A missing image, a missing file and a directory are refused by name.
+    let bad = w.ctx(
+        "bad",
+        &[("Dockerfile", "FROM busybox\nCOPY --from=nosuch /a /b\n")],
+    );
+    let e = w.build(&bad, "bad");
+    assert!(!e.status.success());
+    assert!(
+        text(&e.stdout).contains("no image nosuch") || text(&e.stderr).contains("no image nosuch")
+    );
+    for (df, want) in [
+        (
+            "FROM busybox\nCOPY --from=src /nope /b\n",
+            "does not exist in image src",
+        ),
+        ("FROM busybox\nCOPY --from=src /etc /b\n", "is a directory"),
+    ] {
+        std::fs::write(bad.join("Dockerfile"), df).unwrap();
+        let e = w.build(&bad, "bad");
+        let all = text(&e.stdout) + &text(&e.stderr);
+        assert!(!e.status.success() && all.contains(want), "{df}: {all}");
+    }
+}
+
+#[test]
 fn metadata_instructions_env_workdir_user_args() {
     let w = World::new();
     let ctx = w.ctx(

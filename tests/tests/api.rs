@@ -144,6 +144,60 @@ fn create_start_wait_over_the_api() {
     assert!(r.status == 204 || r.status == 304, "{}", r.text());
 }
 
+/// The requests of lesson 5, as curl sends them: a sparse JSON body with
+/// labels, start, list, inspect, stop, delete; the answers Docker gives.
+#[test]
+fn lesson_five_raw_requests_are_docker_shaped() {
+    let w = World::with_busybox();
+    let r = w.api(
+        "POST",
+        "/containers/create?name=by-curl",
+        Some(r#"{"Image": "busybox", "Cmd": ["sh", "-c", "echo hello from curl; sleep 3600"], "Labels": {"made-by": "curl"}}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["Warnings"], serde_json::json!([]), "{}", r.text());
+    let r = w.api("POST", "/containers/by-curl/start", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let list = w
+        .api(
+            "GET",
+            "/containers/json?filters=%7B%22label%22%3A%5B%22made-by%22%5D%7D",
+            None,
+        )
+        .json();
+    let c = &list[0];
+    assert_eq!(c["Names"], serde_json::json!(["/by-curl"]), "{list}");
+    // Docker quotes an argument with spaces in COMMAND.
+    assert_eq!(c["Command"], "sh -c 'echo hello from curl; sleep 3600'");
+    assert_eq!(c["Labels"], serde_json::json!({"made-by": "curl"}));
+    assert_eq!(c["State"], "running");
+    let v = w.api("GET", "/containers/by-curl/json", None).json();
+    let cfg = v["Config"].as_object().expect("Config");
+    // Every key Docker prints even when the body left it out.
+    for (k, want) in [
+        ("Domainname", serde_json::json!("")),
+        ("User", serde_json::json!("")),
+        ("Tty", serde_json::json!(false)),
+        ("OpenStdin", serde_json::json!(false)),
+        ("AttachStdout", serde_json::json!(false)),
+        ("WorkingDir", serde_json::json!("")),
+        ("Entrypoint", serde_json::Value::Null),
+        ("Labels", serde_json::json!({"made-by": "curl"})),
+    ] {
+        assert_eq!(cfg.get(k), Some(&want), "Config.{k} in {v}");
+    }
+    assert_eq!(v["State"]["Status"], "running");
+    // sleep as PID 1 ignores SIGTERM: stop kills it after t seconds.
+    let r = w.api("POST", "/containers/by-curl/stop?t=1", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let v = w.api("GET", "/containers/by-curl/json", None).json();
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    let r = w.api("DELETE", "/containers/by-curl", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(w.api("GET", "/containers/by-curl/json", None).status, 404);
+}
+
 #[test]
 fn wait_sends_its_headers_at_once() {
     let w = World::with_busybox();

@@ -46,7 +46,7 @@ fn main() {
                 let mut times = Vec::with_capacity(ROUNDS);
                 for _ in 0..ROUNDS {
                     let t = Instant::now();
-                    let r = runner::check_step(&docker, engine.cli(), step, &player.answers).await;
+                    let r = runner::check_step(&docker, &engine, step, &player.answers).await;
                     times.push(t.elapsed());
                     assert!(
                         runner::all_pass(&r),

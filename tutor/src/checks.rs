@@ -2,6 +2,7 @@
 //! A check only reads state: inspect, top, logs, archive, exec of a
 //! read-only command, image inspect/export, a host command.
 
+use crate::engine::{Engine, EngineKind};
 use crate::lesson::{
     Check, ContainerCheck, ExecCheck, FileCheck, HostCheck, ImageCheck, ProcessCheck, Quiz,
 };
@@ -49,6 +50,9 @@ impl Outcome {
 pub struct Context<'a> {
     pub docker: &'a Docker,
     pub cli: &'a str,
+    /// The engine's API socket: `{{ socket }}` in host commands and failure
+    /// messages, and where host commands' `{{ cli }}` connects.
+    pub socket: &'a str,
     /// Quizzes of the current step and the student's answers by quiz id.
     pub quizzes: &'a [Quiz],
     pub answers: &'a HashMap<String, String>,
@@ -82,8 +86,8 @@ fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckErro
     move |source| CheckError::Engine { what, source }
 }
 
-fn render(text: &str, cli: &str) -> String {
-    crate::template::render(text, cli).unwrap_or_else(|_| text.to_string())
+fn render(text: &str, ctx: &Context<'_>) -> String {
+    crate::template::render_at(text, ctx.cli, ctx.socket).unwrap_or_else(|_| text.to_string())
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + Send + 'a>>;
@@ -130,7 +134,7 @@ pub fn evaluate<'a>(check: &'a Check, ctx: &'a Context<'a>) -> BoxFut<'a> {
         Ok(match seen {
             None => Outcome::Pass,
             Some(seen) => Outcome::Fail {
-                failure: render(check.failure(), ctx.cli),
+                failure: render(check.failure(), ctx),
                 seen,
             },
         })
@@ -776,10 +780,26 @@ async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool,
 }
 
 async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
-    let cmd = render(&h.command, ctx.cli);
-    let out = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(&cmd)
+    let cmd = render(&h.command, ctx);
+    // The engine's environment, as for solve commands: `{{ cli }} inspect`
+    // in a host command reaches the engine the lesson runs on.
+    let kind = if ctx.cli == "docker" {
+        EngineKind::Docker
+    } else {
+        EngineKind::Whale
+    };
+    let engine = Engine {
+        kind,
+        socket: ctx.socket.into(),
+        root: None,
+    };
+    let mut c = tokio::process::Command::new("sh");
+    c.arg("-c").arg(&cmd).envs(engine.env());
+    if let Some(p) = engine.path_env() {
+        c.env("PATH", p);
+    }
+    let out = c
+        .stdin(std::process::Stdio::null())
         .output()
         .await
         .map_err(|source| CheckError::Host {

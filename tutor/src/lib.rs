@@ -5,6 +5,7 @@
 
 pub mod book;
 pub mod checks;
+pub mod cli;
 pub mod engine;
 pub mod lesson;
 pub mod progress;

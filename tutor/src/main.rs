@@ -1,90 +1,15 @@
 //! `whaletutor`: the command-line front of the tutor.
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use whaletutor::cli::{Cli, Verb};
 use whaletutor::engine::{Engine, EngineKind};
 use whaletutor::lesson::{self, LoadedLesson};
 use whaletutor::progress::{self, Progress};
 use whaletutor::render::Style;
 use whaletutor::{runner, setup, verify, watch};
-
-#[derive(Parser)]
-#[command(
-    name = "whaletutor",
-    version,
-    about = "Hands-on Docker lessons, checked against a live engine"
-)]
-struct Cli {
-    /// The engine to teach with [default: docker when DOCKER_HOST is set, else whale].
-    #[arg(long, global = true, value_enum, env = "WHALETUTOR_ENGINE")]
-    engine: Option<EngineKind>,
-    /// The engine's API socket (unix:///path); default: WHALE_HOST or
-    /// /run/whale/whale.sock for whale, DOCKER_HOST or /var/run/docker.sock for docker.
-    #[arg(short = 'H', long = "host", global = true)]
-    host: Option<String>,
-    /// Directory of lesson files.
-    #[arg(long = "lessons-dir", global = true, env = "WHALETUTOR_LESSONS")]
-    lessons_dir: Option<PathBuf>,
-    #[command(subcommand)]
-    verb: Verb,
-}
-
-#[derive(Subcommand)]
-enum Verb {
-    /// The lessons, with steps done.
-    List,
-    /// Work through a lesson: the tutor watches the engine and moves on when you did it.
-    Lesson {
-        /// Lesson number or id.
-        lesson: String,
-        /// Allow `n` to skip a step whose checks do not pass.
-        #[arg(long)]
-        force: bool,
-        /// Play each step's solution (for showing a class).
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Check the current step once; exit 0 when it passes.
-    Check {
-        /// Lesson number or id (default: the one last worked on).
-        lesson: Option<String>,
-        /// Show what every check saw.
-        #[arg(short, long)]
-        verbose: bool,
-    },
-    /// The next hint of the current step.
-    Hint { lesson: Option<String> },
-    /// Where you are in every lesson.
-    Progress,
-    /// Remove what a lesson created (its containers and images) and its progress.
-    Reset {
-        lesson: Option<String>,
-        #[arg(long)]
-        all: bool,
-    },
-    /// Prove lessons: every check fails before its solve and passes after.
-    Verify {
-        #[arg(value_name = "LESSON")]
-        which: Vec<String>,
-    },
-    /// Check lesson files for authoring errors (file:line:col).
-    Lint { files: Vec<PathBuf> },
-    /// Is this machine ready? Each item with what to do.
-    Doctor,
-    /// Render the lessons as mdBook chapters (commands shown for --engine).
-    Book {
-        /// Output directory (e.g. book/src/lessons).
-        #[arg(long, default_value = "book/src/lessons")]
-        out: PathBuf,
-    },
-    /// Bootstrap base images and build the images lessons require.
-    Setup {
-        #[arg(value_name = "LESSON")]
-        which: Vec<String>,
-    },
-}
 
 fn lessons_dir(cli: &Cli) -> PathBuf {
     if let Some(d) = &cli.lessons_dir {
@@ -96,6 +21,17 @@ fn lessons_dir(cli: &Cli) -> PathBuf {
     }
     // A build from a clone knows where its lessons are.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lessons")
+}
+
+fn book_dir(out: Option<&Path>) -> PathBuf {
+    if let Some(d) = out {
+        return d.to_path_buf();
+    }
+    let here = PathBuf::from("book");
+    if here.join("book.toml").is_file() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../book")
 }
 
 fn load_lessons(dir: &Path) -> anyhow::Result<Vec<LoadedLesson>> {
@@ -225,7 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             p.last = Some(l.id().to_string());
             p.save(&ppath)?;
-            let h = whaletutor::template::render(step.hints[n - 1].get_ref(), engine.cli())?;
+            let h = whaletutor::template::render_for(step.hints[n - 1].get_ref(), &engine)?;
             print!(
                 "{} {}",
                 style.strong(&format!("Hint {n}/{}:", step.hints.len())),
@@ -248,10 +184,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let docker = engine.connect().await?;
             let i = p.current_step(l);
             let step = runner::step(l, i);
-            let results = runner::check_step(&docker, engine.cli(), step, &p.of(l).answers).await;
+            let results = runner::check_step(&docker, &engine, step, &p.of(l).answers).await;
             print!("{}", runner::render_failures(&results, style, *verbose));
             if runner::all_pass(&results) {
-                println!("{}", runner::explain(l, i, engine.cli(), style));
+                println!("{}", runner::explain(l, i, &engine, style));
                 p.advance(l, i);
                 p.last = Some(l.id().to_string());
                 p.save(&ppath)?;
@@ -291,12 +227,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             p.save(&ppath)?;
             Ok(ExitCode::SUCCESS)
         }
-        Verb::Book { out } => {
+        Verb::Book { out, check } => {
             let lessons = load_lessons(&dir)?;
-            let written = whaletutor::book::write(&lessons, out, engine.cli())?;
-            for w in written {
-                println!("{}", w.display());
+            let book = book_dir(out.as_deref());
+            let pages = whaletutor::book::generate(&lessons)?;
+            if *check {
+                let stale = whaletutor::book::stale(&book, &pages);
+                for s in &stale {
+                    println!("{s}");
+                }
+                if stale.is_empty() {
+                    println!(
+                        "the book in {} is up to date ({} generated pages)",
+                        book.display(),
+                        pages.len()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                println!("re-generate it with `{}`", whaletutor::book::REGENERATE);
+                return Ok(ExitCode::from(1));
             }
+            let changed = whaletutor::book::write(&book, &pages)?;
+            for c in &changed {
+                println!("{}", c.display());
+            }
+            println!(
+                "{} of {} generated pages changed in {}",
+                changed.len(),
+                pages.len(),
+                book.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Verb::Doctor => {

@@ -34,14 +34,16 @@ pub fn step(lesson: &LoadedLesson, index: usize) -> &Step {
 /// thing still missing).
 pub async fn check_step(
     docker: &Docker,
-    cli: &str,
+    engine: &Engine,
     step: &Step,
     answers: &HashMap<String, String>,
 ) -> Vec<CheckResult> {
     let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+    let socket = engine.socket.display().to_string();
     let ctx = Context {
         docker,
-        cli,
+        cli: engine.cli(),
+        socket: &socket,
         quizzes: &quizzes,
         answers,
     };
@@ -62,7 +64,14 @@ pub fn all_pass(results: &[CheckResult]) -> bool {
 }
 
 /// A step as the student sees it.
-pub fn render_step(lesson: &LoadedLesson, index: usize, cli: &str, style: Style) -> String {
+/// `vars` is a cli name (`"whale"`: default socket) or an `&Engine`.
+pub fn render_step(
+    lesson: &LoadedLesson,
+    index: usize,
+    vars: impl Into<template::Vars>,
+    style: Style,
+) -> String {
+    let vars = vars.into();
     let s = step(lesson, index);
     let total = lesson.lesson.steps.len();
     let head = format!(
@@ -73,7 +82,7 @@ pub fn render_step(lesson: &LoadedLesson, index: usize, cli: &str, style: Style)
         total,
         s.title
     );
-    let text = template::render(s.text.get_ref(), cli).unwrap_or_else(|e| e.to_string());
+    let text = template::render_vars(s.text.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
     let mut out = format!("{}\n\n{}", style.heading(&head), markdown(&text, style));
     for q in &s.quizzes {
         let q = q.get_ref();
@@ -107,9 +116,15 @@ pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> 
     out
 }
 
-pub fn explain(lesson: &LoadedLesson, index: usize, cli: &str, style: Style) -> String {
+pub fn explain(
+    lesson: &LoadedLesson,
+    index: usize,
+    vars: impl Into<template::Vars>,
+    style: Style,
+) -> String {
     let s = step(lesson, index);
-    let text = template::render(s.explain.get_ref(), cli).unwrap_or_else(|e| e.to_string());
+    let text =
+        template::render_vars(s.explain.get_ref(), &vars.into()).unwrap_or_else(|e| e.to_string());
     format!("{} {}", style.good("✓ Done."), markdown(&text, style))
 }
 
@@ -279,9 +294,8 @@ pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> V
         }
     }
     // The lesson's own cleanup last: whatever it still finds is its own.
-    let cli = engine.cli();
     for c in &lesson.lesson.cleanup {
-        if let Ok(cmd) = template::render(c.get_ref(), cli) {
+        if let Ok(cmd) = template::render_for(c.get_ref(), engine) {
             let _ = sh(engine, &cmd, Duration::from_secs(30));
         }
     }

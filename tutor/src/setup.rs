@@ -18,8 +18,14 @@ pub enum SetupError {
     Engine(#[from] crate::engine::EngineError),
     #[error("image {image} is missing on docker: `tutor/scripts/dockerd-for-lessons.sh start DIR` imports busybox into a private dockerd (or `docker import` a root file system as {image})")]
     MissingOnDocker { image: String },
-    #[error("image {image} has no build context: expected {dir}/Dockerfile")]
-    NoContext { image: String, dir: PathBuf },
+    #[error("image {image} has no build context: expected {dir}/Dockerfile{}", needed_by.as_ref().map(|n| format!(" (the Dockerfile of {n} needs it)")).unwrap_or_default())]
+    NoContext {
+        image: String,
+        dir: PathBuf,
+        needed_by: Option<String>,
+    },
+    #[error("the lesson images need each other in a circle: {0}; break it in lessons/images/*/Dockerfile")]
+    Cycle(String),
     #[error("building {image} failed: {detail}")]
     Build { image: String, detail: String },
     #[error("cannot pack build context {dir}: {source}")]
@@ -84,25 +90,173 @@ pub async fn ensure_images(
             }
         }
     }
+    ensure_named(engine, docker, &wanted, images_dir).await
+}
+
+/// Make each of `images` present (and, first, the images their
+/// Dockerfiles need); returns what was made, in the order it was made.
+pub async fn ensure_named(
+    engine: &Engine,
+    docker: &Docker,
+    images: &[String],
+    images_dir: &Path,
+) -> Result<Vec<String>, SetupError> {
     let mut done = Vec::new();
-    for image in wanted {
-        if image_present(docker, &image).await {
+    for image in images {
+        ensure_image(
+            engine,
+            docker,
+            image,
+            images_dir,
+            &mut Vec::new(),
+            &mut done,
+        )
+        .await?;
+    }
+    Ok(done)
+}
+
+/// The directory of a lesson image's build context: `images_dir/<repository>`.
+pub fn context_dir(images_dir: &Path, image: &str) -> PathBuf {
+    images_dir.join(repository(image))
+}
+
+/// `name` of `name:tag` (a `host:port/` prefix keeps its colon).
+fn repository(image: &str) -> &str {
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+fn same_image(a: &str, b: &str) -> bool {
+    let full = |s: &str| {
+        if repository(s) == s {
+            format!("{s}:latest")
+        } else {
+            s.to_string()
+        }
+    };
+    full(a) == full(b)
+}
+
+/// Images a Dockerfile needs before it can be built: each `FROM` (but not
+/// `scratch` nor an earlier stage) and each `COPY --from=` naming an image
+/// rather than a stage. Names with build-arg variables are left out: only
+/// the build knows their value.
+pub fn dockerfile_bases(text: &str) -> Vec<String> {
+    let mut stages: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    let add = |name: &str, stages: &[String], out: &mut Vec<String>| {
+        let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(name))
+            || name.bytes().all(|b| b.is_ascii_digit());
+        if !name.is_empty()
+            && name != "scratch"
+            && !name.contains('$')
+            && !is_stage
+            && !out.iter().any(|o| same_image(o, name))
+        {
+            out.push(name.to_string());
+        }
+    };
+    // Continuation lines joined, comments dropped: enough to find FROM and
+    // COPY flags (the engine's parser has the last word on the rest).
+    let mut logical = String::new();
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text.lines() {
+        let t = raw.trim();
+        if t.starts_with('#') {
             continue;
         }
-        if let Some(base) = bootstrap_name(&image) {
+        if let Some(head) = t.strip_suffix('\\') {
+            logical.push_str(head);
+            logical.push(' ');
+            continue;
+        }
+        logical.push_str(t);
+        lines.push(std::mem::take(&mut logical));
+    }
+    lines.push(logical);
+    for line in lines {
+        let mut words = line.split_whitespace();
+        let Some(kw) = words.next() else { continue };
+        let rest: Vec<&str> = words.collect();
+        if kw.eq_ignore_ascii_case("FROM") {
+            let args: Vec<&str> = rest
+                .iter()
+                .copied()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            if let Some(name) = args.first() {
+                add(name, &stages, &mut out);
+            }
+            if args.len() == 3 && args[1].eq_ignore_ascii_case("AS") {
+                stages.push(args[2].to_string());
+            }
+        } else if kw.eq_ignore_ascii_case("COPY") {
+            for w in rest.iter().take_while(|w| w.starts_with("--")) {
+                if let Some(name) = w.strip_prefix("--from=") {
+                    add(name, &stages, &mut out);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Make `image` present: bootstrap it (whale's base images), or build it
+/// from its context after making, first, every image its Dockerfile
+/// needs. `path` is the chain of images being made (to name a cycle);
+/// `done` collects what was made.
+async fn ensure_image(
+    engine: &Engine,
+    docker: &Docker,
+    image: &str,
+    images_dir: &Path,
+    path: &mut Vec<String>,
+    done: &mut Vec<String>,
+) -> Result<(), SetupError> {
+    if image_present(docker, image).await {
+        return Ok(());
+    }
+    if path.iter().any(|p| same_image(p, image)) {
+        path.push(image.to_string());
+        return Err(SetupError::Cycle(path.join(" -> ")));
+    }
+    let dir = context_dir(images_dir, image);
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).ok();
+    match (bootstrap_name(image), dockerfile) {
+        // Our own context wins over bootstrapping (and is the only way on
+        // docker, which cannot bootstrap).
+        (_, Some(text)) => {
+            path.push(image.to_string());
+            for base in dockerfile_bases(&text) {
+                Box::pin(ensure_image(engine, docker, &base, images_dir, path, done)).await?;
+            }
+            path.pop();
+            build(docker, image, &dir).await?;
+        }
+        (Some(base), None) => {
             if engine.kind == EngineKind::Docker {
-                return Err(SetupError::MissingOnDocker { image });
+                return Err(SetupError::MissingOnDocker {
+                    image: image.to_string(),
+                });
             }
             let pb = spinner(format!("whale bootstrap {base}"));
             let r = engine.whale(&["bootstrap", base]);
             pb.finish_and_clear();
             r?;
-        } else {
-            build(docker, &image, &images_dir.join(&image)).await?;
         }
-        done.push(image);
+        (None, None) => {
+            return Err(SetupError::NoContext {
+                image: image.to_string(),
+                dir,
+                needed_by: path.last().cloned(),
+            })
+        }
     }
-    Ok(done)
+    done.push(image.to_string());
+    Ok(())
 }
 
 /// Build `image` from a directory with a Dockerfile, over the API.
@@ -111,6 +265,7 @@ pub async fn build(docker: &Docker, image: &str, dir: &Path) -> Result<(), Setup
         return Err(SetupError::NoContext {
             image: image.to_string(),
             dir: dir.to_path_buf(),
+            needed_by: None,
         });
     }
     let pack = |source| SetupError::Pack {
@@ -125,6 +280,10 @@ pub async fn build(docker: &Docker, image: &str, dir: &Path) -> Result<(), Setup
         BuildImageOptions {
             t: Some(image.to_string()),
             rm: true,
+            // A dockerd without a bridge (the course's private one) can
+            // only reach apt mirrors on the host network; whale's RUN
+            // always uses it and ignores this.
+            networkmode: Some("host".to_string()),
             ..Default::default()
         },
         None,
@@ -316,4 +475,32 @@ pub fn render_findings(findings: &[Finding], style: Style) -> String {
         out.push_str(&format!("{mark} {:<13} {}\n", x.item, x.detail));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_of_a_dockerfile() {
+        let df = "# syntax comment\nFROM debian:bookworm\n\
+                  COPY --from=busybox:latest /bin/busybox /usr/local/bin/\n\
+                  COPY cowsay /usr/local/bin/\n";
+        assert_eq!(dockerfile_bases(df), ["debian:bookworm", "busybox:latest"]);
+        // Stages, scratch, variables and duplicates are not images to make.
+        let df = "ARG BASE=x\nfrom --platform=linux/amd64 gcc AS build\nRUN make\n\
+                  FROM scratch\nFROM $BASE\nCOPY --from=build /a /a\nCOPY --from=0 /b /b\n\
+                  COPY --chown=1:1 \\\n  --from=busybox /bin/busybox /x\nFROM busybox:latest\n";
+        assert_eq!(dockerfile_bases(df), ["gcc", "busybox"]);
+    }
+
+    #[test]
+    fn context_dirs_drop_the_tag() {
+        let d = Path::new("/l/images");
+        assert_eq!(context_dir(d, "whalesay"), d.join("whalesay"));
+        assert_eq!(context_dir(d, "whalesay:latest"), d.join("whalesay"));
+        assert_eq!(context_dir(d, "reg:5000/x"), d.join("reg:5000/x"));
+        assert!(same_image("busybox", "busybox:latest"));
+        assert!(!same_image("debian", "debian:bookworm"));
+    }
 }

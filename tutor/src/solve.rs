@@ -95,7 +95,7 @@ impl Player<'_> {
         let cli = self.engine.cli();
         let timeout = Duration::from_secs(a.timeout.unwrap_or(10));
         if let Some(cmd) = &a.run {
-            let cmd = template::render(cmd, cli)?;
+            let cmd = template::render_for(cmd, self.engine)?;
             let want = a.exit_code.unwrap_or(0);
             let engine = self.engine.clone();
             let c2 = cmd.clone();
@@ -125,7 +125,7 @@ impl Player<'_> {
                 });
             }
         } else if let Some(cmd) = &a.spawn {
-            let cmd = template::render(cmd, cli)?;
+            let cmd = template::render_for(cmd, self.engine)?;
             let mut c = std::process::Command::new("sh");
             c.arg("-c")
                 .arg(&cmd)
@@ -154,7 +154,7 @@ impl Player<'_> {
                 detail: e.to_string(),
             })?;
         } else if let Some(text) = &a.send {
-            let text = template::render(text, cli)?;
+            let text = template::render_for(text, self.engine)?;
             let (cmd, s) = self
                 .terminals
                 .open
@@ -181,7 +181,7 @@ impl Player<'_> {
                 std::thread::sleep(Duration::from_millis(50));
             }
         } else if let (Some(path), Some(content)) = (&a.write, &a.content) {
-            let content = template::render(content, cli)?;
+            let content = template::render_for(content, self.engine)?;
             let p = self.workdir.join(path);
             if let Some(d) = p.parent() {
                 std::fs::create_dir_all(d).map_err(|source| SolveError::Write {
@@ -195,9 +195,11 @@ impl Player<'_> {
             })?;
         } else if let Some(check) = &a.wait_for {
             let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
+            let socket = self.engine.socket.display().to_string();
             let ctx = Context {
                 docker: self.docker,
                 cli,
+                socket: &socket,
                 quizzes: &quizzes,
                 answers: &self.answers,
             };

@@ -1,24 +1,93 @@
 //! Lesson text and commands are Tera templates; `{{ cli }}` is the engine's
-//! command-line client (`whale` or `docker`), so one lesson serves both.
+//! command-line client (`whale` or `docker`), so one lesson serves both, and
+//! `{{ socket }}` is the path of the engine's API socket (for `curl
+//! --unix-socket` and client libraries).
+//!
+//! The socket differs between a student's engine, a private dockerd and
+//! verify's sandbox: text for readers (the book) shows the engine's default
+//! socket ([`render`]); commands that RUN use the real one ([`render_for`]).
 //!
 //! Docker's own `--format` templates (`{{.State.ExitCode}}`, `{{json .Config}}`)
 //! are Go templates, which the course must print and run literally. A `{{ }}`
 //! whose inside starts with `.` or a Go-template word is passed through
 //! untouched, so authors write `inspect -f '{{.State.Pid}}' web` as is.
 
+use crate::engine::Engine;
+
 #[derive(Debug, thiserror::Error)]
 #[error("template error: {0}")]
 pub struct TemplateError(String);
 
-/// Render `text` with the lesson variables.
+/// The values of the lesson variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vars {
+    /// `whale` or `docker`.
+    pub cli: String,
+    /// The engine's API socket path.
+    pub socket: String,
+}
+
+/// The socket an engine listens on when nothing says otherwise.
+pub fn default_socket(cli: &str) -> &'static str {
+    match cli {
+        "docker" => crate::engine::DOCKER_SOCKET,
+        _ => crate::engine::WHALE_SOCKET,
+    }
+}
+
+impl From<&str> for Vars {
+    /// The engine's default socket: what a reader of the book has.
+    fn from(cli: &str) -> Vars {
+        Vars {
+            cli: cli.to_string(),
+            socket: default_socket(cli).to_string(),
+        }
+    }
+}
+
+impl From<&Engine> for Vars {
+    /// The socket this engine really listens on.
+    fn from(engine: &Engine) -> Vars {
+        Vars {
+            cli: engine.cli().to_string(),
+            socket: engine.socket.display().to_string(),
+        }
+    }
+}
+
+/// Render `text` with the lesson variables; `socket` is the default socket
+/// of `cli` (for text shown to readers).
 pub fn render(text: &str, cli: &str) -> Result<String, TemplateError> {
+    render_vars(text, &Vars::from(cli))
+}
+
+/// Render `text` for commands run against `engine`: `socket` is its real
+/// socket (verify's sandbox, `-H`, `DOCKER_HOST`).
+pub fn render_for(text: &str, engine: &Engine) -> Result<String, TemplateError> {
+    render_vars(text, &Vars::from(engine))
+}
+
+/// Render `text` with explicit variables.
+pub fn render_at(text: &str, cli: &str, socket: &str) -> Result<String, TemplateError> {
+    render_vars(
+        text,
+        &Vars {
+            cli: cli.to_string(),
+            socket: socket.to_string(),
+        },
+    )
+}
+
+/// Render `text` with the given variables.
+pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     // Plain text is the common case; skip Tera for it (and keep `{` alone).
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return Ok(text.to_string());
     }
     let (protected, go) = protect_go_templates(text);
     let mut ctx = tera::Context::new();
-    ctx.insert("cli", cli);
+    ctx.insert("cli", &vars.cli);
+    ctx.insert("socket", &vars.socket);
     let rendered = tera::Tera::one_off(&protected, &ctx, false).map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
@@ -113,6 +182,37 @@ mod tests {
         assert_eq!(render("no vars", "whale").unwrap(), "no vars");
         assert!(render("{{ nope }}", "whale").is_err());
         assert!(render("{{ cli ", "whale").is_err());
+    }
+
+    #[test]
+    fn renders_socket() {
+        let t = "curl --unix-socket {{ socket }} http://localhost/_ping";
+        assert_eq!(
+            render(t, "whale").unwrap(),
+            "curl --unix-socket /run/whale/whale.sock http://localhost/_ping"
+        );
+        assert_eq!(
+            render(t, "docker").unwrap(),
+            "curl --unix-socket /var/run/docker.sock http://localhost/_ping"
+        );
+        assert_eq!(
+            render_at(t, "docker", "/tmp/d/docker.sock").unwrap(),
+            "curl --unix-socket /tmp/d/docker.sock http://localhost/_ping"
+        );
+        let sandbox = Engine {
+            kind: crate::engine::EngineKind::Whale,
+            socket: "/tmp/whaletutor-verify-x/whale.sock".into(),
+            root: None,
+        };
+        assert_eq!(
+            render_for("{{ cli }} -H unix://{{ socket }} ps", &sandbox).unwrap(),
+            "whale -H unix:///tmp/whaletutor-verify-x/whale.sock ps"
+        );
+        // Go templates next to it still pass through.
+        assert_eq!(
+            render_for("{{ socket }} {{.Id}}", &sandbox).unwrap(),
+            "/tmp/whaletutor-verify-x/whale.sock {{.Id}}"
+        );
     }
 
     #[test]

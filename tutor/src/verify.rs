@@ -246,9 +246,8 @@ pub async fn verify_lesson(
         row.time = start.elapsed();
         return row;
     }
-    let cli = engine.cli();
     for cmd in &lesson.lesson.setup {
-        let cmd = template::render(cmd.get_ref(), cli).unwrap_or_default();
+        let cmd = template::render_for(cmd.get_ref(), engine).unwrap_or_default();
         match runner::sh(engine, &cmd, Duration::from_secs(120)) {
             Ok((0, _)) => {}
             Ok((code, out)) => row
@@ -267,7 +266,7 @@ pub async fn verify_lesson(
     'steps: for (i, s) in lesson.lesson.steps.iter().enumerate() {
         let step = s.get_ref();
         let sid = step.id.get_ref();
-        let before = runner::check_step(docker, cli, step, &player.answers).await;
+        let before = runner::check_step(docker, engine, step, &player.answers).await;
         row.checks += before.len();
         let mut good = vec![true; before.len()];
         for (k, r) in before.iter().enumerate() {
@@ -306,7 +305,7 @@ pub async fn verify_lesson(
         // State may settle a moment after the script (a container exits).
         let deadline = Instant::now() + Duration::from_secs(10);
         let after = loop {
-            let after = runner::check_step(docker, cli, step, &player.answers).await;
+            let after = runner::check_step(docker, engine, step, &player.answers).await;
             if runner::all_pass(&after) || Instant::now() > deadline {
                 break after;
             }

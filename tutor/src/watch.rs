@@ -95,7 +95,6 @@ fn out(s: &str) {
 
 impl Watch<'_> {
     pub async fn run(self) -> Result<(), WatchError> {
-        let cli = self.engine.cli();
         let mut progress = Progress::load(self.progress_path)?;
         progress.last = Some(self.lesson.id().to_string());
         if progress.of(self.lesson).completed {
@@ -189,7 +188,7 @@ impl Watch<'_> {
                 for a in step.solve.iter().flat_map(|s| s.get_ref().script.iter()) {
                     out(&format!(
                         "  {}\n",
-                        self.style.code(&describe_action(a.get_ref(), cli))
+                        self.style.code(&describe_action(a.get_ref(), self.engine))
                     ));
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -255,8 +254,9 @@ impl Watch<'_> {
                     } else {
                         let n = (e.hints_shown + 1).min(step.hints.len());
                         e.hints_shown = n;
-                        let h = crate::template::render(step.hints[n - 1].get_ref(), cli)
-                            .unwrap_or_default();
+                        let h =
+                            crate::template::render_for(step.hints[n - 1].get_ref(), self.engine)
+                                .unwrap_or_default();
                         out(&format!(
                             "{} {}",
                             self.style
@@ -301,11 +301,11 @@ impl Watch<'_> {
             }
             let answers = progress.of(self.lesson).answers;
             let step = runner::step(self.lesson, index);
-            let results = runner::check_step(&self.docker, cli, step, &answers).await;
+            let results = runner::check_step(&self.docker, self.engine, step, &answers).await;
             if runner::all_pass(&results) {
                 out(&format!(
                     "\n{}\n",
-                    runner::explain(self.lesson, index, cli, self.style)
+                    runner::explain(self.lesson, index, self.engine, self.style)
                 ));
                 if self.next(&mut index, &mut progress)? {
                     break Ok(());
@@ -350,7 +350,7 @@ impl Watch<'_> {
     fn show(&self, index: usize, _progress: &Progress) {
         out(&format!(
             "\n{}\n{}\n",
-            runner::render_step(self.lesson, index, self.engine.cli(), self.style),
+            runner::render_step(self.lesson, index, self.engine, self.style),
             self.style
                 .dim("[h] hint  [c] check now  [n] next  [l] lessons  [a] answer quiz  [q] quit")
         ));
@@ -358,8 +358,8 @@ impl Watch<'_> {
 }
 
 /// One solve action as a line for the class to read.
-fn describe_action(a: &crate::lesson::Action, cli: &str) -> String {
-    let r = |s: &str| crate::template::render(s, cli).unwrap_or_else(|_| s.to_string());
+fn describe_action(a: &crate::lesson::Action, engine: &Engine) -> String {
+    let r = |s: &str| crate::template::render_for(s, engine).unwrap_or_else(|_| s.to_string());
     if let Some(c) = &a.run {
         format!("$ {}", r(c))
     } else if let Some(c) = &a.spawn {

@@ -24,9 +24,11 @@ fn check(toml_src: &str) -> Check {
 async fn eval(engine: &Engine, c: &Check) -> Result<Outcome, CheckError> {
     let docker = engine.connect().await.expect("engine answers");
     let answers = HashMap::new();
+    let socket = engine.socket.display().to_string();
     let ctx = Context {
         docker: &docker,
         cli: engine.cli(),
+        socket: &socket,
         quizzes: &[],
         answers: &answers,
     };
@@ -95,6 +97,9 @@ async fn common_checks(engine: &Engine) {
         ("kind = \"image\"\nname = \"busybox\"\nshares_layers_with = \"busybox\"\nmin_shared_layers = 1\nmax_shared_layers = 1", true),
         ("kind = \"host\"\ncommand = \"echo {{ cli }}\"\nstdout = \"^(whale|docker)\\n$\"", true),
         ("kind = \"host\"\ncommand = \"exit 2\"\nexit_code = 0", false),
+        // The host command reaches the engine under test (a sandbox socket,
+        // not the default one): `{{ cli }}` there sees ck-run.
+        ("kind = \"host\"\ncommand = \"{{ cli }} inspect -f '{{.State.Running}}' ck-run\"\nstdout = \"^true\"", true),
         ("kind = \"any\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", true),
         ("kind = \"all\"\nchecks = [ { kind = \"container\", name = \"ck-none\", exists = true, failure = \"a\" }, { kind = \"container\", name = \"ck-run\", running = true, failure = \"b\" } ]", false),
     ];

@@ -99,3 +99,58 @@ async fn a_check_that_cannot_fail_makes_verify_fail() {
     assert!(rows[0].ok(), "{}", verify::render_table(&rows, false));
     no_whale_mounts_left("whaletutor-verify-");
 }
+
+/// In verify's sandbox the engine listens on a temp socket: `{{ socket }}`
+/// in solve commands and host checks is that socket, and host commands
+/// reach the sandbox engine with `{{ cli }}` too.
+const SOCKET: &str = r#"
+format_version = 1
+id = "socket"
+number = 1
+title = "The sandbox socket"
+summary = "solve and host checks reach the engine verify runs"
+requires = ["busybox"]
+
+[[step]]
+id = "curl"
+title = "Create and start with curl"
+text = "`curl --unix-socket {{ socket }}` ..."
+explain = "ok"
+  [[step.check]]
+  kind = "container"
+  name = "sock-one"
+  running = true
+  failure = "sock-one does not run"
+
+  [[step.check]]
+  kind = "host"
+  command = "{{ cli }} inspect -f '{{.State.Running}} {{.Name}}' sock-one"
+  stdout = '^true /sock-one\s*$'
+  failure = "the host command does not see sock-one"
+
+  [[step.check]]
+  kind = "host"
+  command = "curl -s --unix-socket {{ socket }} http://localhost/containers/sock-one/json"
+  stdout = '"Running":true'
+  failure = "curl on {{ socket }} does not see sock-one running"
+
+  [step.solve]
+  script = [
+    { run = """curl -sf --unix-socket {{ socket }} -H 'Content-Type: application/json' -d '{"Image": "busybox", "Cmd": ["sleep", "60"]}' 'http://localhost/containers/create?name=sock-one'""" },
+    { run = "curl -sf -X POST --unix-socket {{ socket }} http://localhost/containers/sock-one/start" },
+  ]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_is_the_sandbox_socket_in_solve_and_host_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("01-socket.toml");
+    std::fs::write(&path, SOCKET).unwrap();
+    let l = lesson::load(&path).expect("the lesson is well formed");
+    let rows = verify::run(&whale_engine(), &[&l], dir.path())
+        .await
+        .expect("verify runs");
+    assert!(rows[0].ok(), "{}", verify::render_table(&rows, false));
+    assert_eq!((rows[0].checks, rows[0].pass), (3, 3));
+    no_whale_mounts_left("whaletutor-verify-");
+}

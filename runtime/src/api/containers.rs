@@ -903,12 +903,91 @@ fn summary_state(st: &RunState) -> ContainerSummaryStateEnum {
     }
 }
 
+/// The COMMAND of `ps` as Docker builds it: an argument with a space is
+/// wrapped in single quotes (`sh -c 'echo hi; sleep 9'`), nothing else is.
 fn command_line(r: &ContainerRecord) -> String {
     if r.args.is_empty() {
-        r.path.clone()
-    } else {
-        format!("{} {}", r.path, r.args.join(" "))
+        return r.path.clone();
     }
+    let args: Vec<String> = r
+        .args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("{} {}", r.path, args.join(" "))
+}
+
+/// What Docker prints for a Config key the request left out.
+#[derive(Clone, Copy)]
+enum Unset {
+    /// `omitempty`: the key is left out.
+    Omit,
+    EmptyString,
+    False,
+    Null,
+    EmptyMap,
+}
+
+/// Docker's container Config, key by key in its order, with what it prints
+/// when unset. A container created from a sparse JSON body (curl) then
+/// inspects as on Docker, and `{{.Config.Tty}}` prints `false`, not
+/// `<no value>`.
+const CONFIG_KEYS: &[(&str, Unset)] = &[
+    ("Hostname", Unset::EmptyString),
+    ("Domainname", Unset::EmptyString),
+    ("User", Unset::EmptyString),
+    ("AttachStdin", Unset::False),
+    ("AttachStdout", Unset::False),
+    ("AttachStderr", Unset::False),
+    ("ExposedPorts", Unset::Omit),
+    ("Tty", Unset::False),
+    ("OpenStdin", Unset::False),
+    ("StdinOnce", Unset::False),
+    ("Env", Unset::Null),
+    ("Cmd", Unset::Null),
+    ("Healthcheck", Unset::Omit),
+    ("ArgsEscaped", Unset::Omit),
+    ("Image", Unset::EmptyString),
+    ("Volumes", Unset::Null),
+    ("WorkingDir", Unset::EmptyString),
+    ("Entrypoint", Unset::Null),
+    ("NetworkDisabled", Unset::Omit),
+    ("MacAddress", Unset::Omit),
+    ("OnBuild", Unset::Null),
+    ("Labels", Unset::EmptyMap),
+    ("StopSignal", Unset::Omit),
+    ("StopTimeout", Unset::Omit),
+    ("Shell", Unset::Omit),
+];
+
+fn docker_config_shape(
+    cfg: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (k, unset) in CONFIG_KEYS {
+        let v = match (cfg.get(*k), unset) {
+            (Some(v), _) => v.clone(),
+            (None, Unset::Omit) => continue,
+            (None, Unset::EmptyString) => serde_json::json!(""),
+            (None, Unset::False) => serde_json::json!(false),
+            (None, Unset::Null) => serde_json::Value::Null,
+            (None, Unset::EmptyMap) => serde_json::json!({}),
+        };
+        out.insert(k.to_string(), v);
+    }
+    // Anything newer than this list keeps its value, after Docker's keys.
+    for (k, v) in cfg {
+        if !out.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
@@ -991,6 +1070,9 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
     // field order, which is Docker's.
     let mut v = serde_json::to_value(&body)
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
+    if let Some(cfg) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
+        *cfg = docker_config_shape(cfg);
+    }
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         // Docker prints every resource field, zero when unset, and templates
         // such as `{{.HostConfig.Memory}}` rely on it.
@@ -1377,6 +1459,64 @@ mod tests {
             exposed_ports: None,
             stop_signal: Some("SIGQUIT".into()),
         }
+    }
+
+    #[test]
+    fn ps_command_quotes_args_with_spaces_as_docker() {
+        let mut r = ContainerRecord {
+            id: "a".repeat(64),
+            name: "t".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            image_id: "sha256:x".into(),
+            image: "busybox".into(),
+            path: "sh".into(),
+            args: vec!["-c".into(), "echo hello from curl; sleep 3600".into()],
+            config: ContainerConfig::default(),
+            host_config: HostConfig::default(),
+            start_failure: None,
+        };
+        assert_eq!(command_line(&r), "sh -c 'echo hello from curl; sleep 3600'");
+        r.args = vec![];
+        assert_eq!(command_line(&r), "sh");
+        r.args = vec!["1000".into()];
+        assert_eq!(command_line(&r), "sh 1000");
+    }
+
+    #[test]
+    fn sparse_config_inspects_with_docker_keys_in_order() {
+        // What `curl -d '{"Image":"busybox","Cmd":["sh"],"Labels":{..}}'` stores.
+        let cfg = serde_json::json!({
+            "Hostname": "c2946d0c60e9", "Cmd": ["sh"], "Image": "busybox",
+            "Labels": {"made-by": "curl"}, "StopSignal": "SIGQUIT"
+        });
+        let out = docker_config_shape(cfg.as_object().unwrap());
+        let keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "Hostname",
+                "Domainname",
+                "User",
+                "AttachStdin",
+                "AttachStdout",
+                "AttachStderr",
+                "Tty",
+                "OpenStdin",
+                "StdinOnce",
+                "Env",
+                "Cmd",
+                "Image",
+                "Volumes",
+                "WorkingDir",
+                "Entrypoint",
+                "OnBuild",
+                "Labels",
+                "StopSignal"
+            ]
+        );
+        assert_eq!(out["Tty"], serde_json::json!(false));
+        assert_eq!(out["Labels"], serde_json::json!({"made-by": "curl"}));
+        assert_eq!(out["Entrypoint"], serde_json::Value::Null);
     }
 
     #[test]

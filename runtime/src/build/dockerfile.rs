@@ -38,6 +38,9 @@ pub struct CopySpec {
     pub dest: String,
     /// `--chown=UID[:GID]`.
     pub chown: Option<String>,
+    /// `COPY --from=IMAGE`: the sources are paths in that image, not in
+    /// the context.
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,6 +349,7 @@ fn command_form(rest: &str) -> CommandForm {
 fn copy_spec(keyword: &str, rest: &str, escape: char) -> Result<CopySpec, String> {
     let mut rest = rest;
     let mut chown = None;
+    let mut from = None;
     while let Some(flag) = rest.strip_prefix("--") {
         let (word, after) = match flag.split_once(char::is_whitespace) {
             Some((w, a)) => (w, a.trim_start()),
@@ -354,11 +358,12 @@ fn copy_spec(keyword: &str, rest: &str, escape: char) -> Result<CopySpec, String
         let (name, value) = word.split_once('=').unwrap_or((word, ""));
         match name {
             "chown" if !value.is_empty() => chown = Some(value.to_string()),
-            "from" => {
+            "from" if keyword != "COPY" => {
                 return Err(format!(
-                    "{keyword} --from (multi-stage builds) is not supported by whale"
+                    "{keyword} has no --from flag; use COPY --from=IMAGE"
                 ))
             }
+            "from" if !value.is_empty() => from = Some(value.to_string()),
             _ => return Err(format!("unknown flag for {keyword}: --{word}")),
         }
         rest = after;
@@ -380,6 +385,7 @@ fn copy_spec(keyword: &str, rest: &str, escape: char) -> Result<CopySpec, String
         sources,
         dest,
         chown,
+        from,
     })
 }
 
@@ -672,7 +678,8 @@ mod tests {
             Kind::Copy(CopySpec {
                 sources: vec!["a b".into()],
                 dest: "c:\\dest\\".into(),
-                chown: None
+                chown: None,
+                from: None
             })
         );
         // A directive after anything else is a plain comment.
@@ -733,7 +740,8 @@ mod tests {
             Kind::Copy(CopySpec {
                 sources: vec!["a".into(), "b".into()],
                 dest: "/dst/".into(),
-                chown: Some("1:2".into())
+                chown: Some("1:2".into()),
+                from: None
             })
         );
         assert_eq!(
@@ -741,7 +749,8 @@ mod tests {
             Kind::Add(CopySpec {
                 sources: vec!["x y".into()],
                 dest: "/z".into(),
-                chown: None
+                chown: None,
+                from: None
             })
         );
         assert_eq!(
@@ -758,6 +767,22 @@ mod tests {
     }
 
     #[test]
+    fn copy_from_an_image() {
+        let k = kinds(
+            "FROM debian\nCOPY --from=busybox:latest --chown=0:0 /bin/busybox /usr/local/bin/\n",
+        );
+        assert_eq!(
+            k[1],
+            Kind::Copy(CopySpec {
+                sources: vec!["/bin/busybox".into()],
+                dest: "/usr/local/bin/".into(),
+                chown: Some("0:0".into()),
+                from: Some("busybox:latest".into())
+            })
+        );
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         assert_eq!(
             err("FROM a\n\nFOO bar\n"),
@@ -766,7 +791,8 @@ mod tests {
         assert!(err("RUN x\n").starts_with("Dockerfile:1: the first instruction must be FROM"));
         assert!(err("# only a comment\n").contains("no instructions"));
         assert!(err("FROM a\nCOPY onlyone\n").contains("Dockerfile:2: COPY requires at least two"));
-        assert!(err("FROM a\nCOPY --from=x a b\n").contains("not supported"));
+        assert!(err("FROM a\nADD --from=x a b\n").contains("ADD has no --from"));
+        assert!(err("FROM a\nCOPY --from= a b\n").contains("unknown flag"));
         assert!(err("FROM a b\n").contains("Dockerfile:1: FROM requires"));
         assert!(err("FROM a\nRUN\n").contains("Dockerfile:2: RUN requires"));
         assert!(err("FROM a\nARG a b\n").contains("ARG requires exactly one"));

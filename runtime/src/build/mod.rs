@@ -714,6 +714,8 @@ fn copy_step(
             let path = downloads.join(&name);
             fetch_url(&s, &path)?;
             sources.push((path, Some(name)));
+        } else if let Some(from) = &spec.from {
+            sources.push((source_in_image(b, from, &s)?, None));
         } else {
             for p in context::find_sources(b.context, &s)? {
                 sources.push((p, None));
@@ -727,7 +729,12 @@ fn copy_step(
         .as_deref()
         .map(|c| format!("--chown={c} "))
         .unwrap_or_default();
-    let created_by = format!("/bin/sh -c #(nop) {what} {chown_note}{hash} in {dest} ");
+    let from_note = spec
+        .from
+        .as_deref()
+        .map(|f| format!("--from={f} "))
+        .unwrap_or_default();
+    let created_by = format!("/bin/sh -c #(nop) {what} {from_note}{chown_note}{hash} in {dest} ");
     let result = (|| {
         if let Some(hit) = cached(b, st, &created_by, false) {
             emit(Message::Stream(" ---> Using cache\n".into()));
@@ -747,6 +754,33 @@ fn copy_step(
     })();
     let _ = fs::remove_dir_all(&downloads);
     advance(emit, st, result?)
+}
+
+/// `COPY --from=IMAGE SRC`: the file SRC as IMAGE has it (its top-most
+/// layer holding it). Build stages and directories are not supported.
+fn source_in_image(b: &Build<'_>, from: &str, src: &str) -> Result<PathBuf, BuildError> {
+    let img = b.store.resolve(from).map_err(|e| match e {
+        ImageError::NotFound(_) => BuildError::Invalid(format!(
+            "COPY --from={from}: there is no image {from} here (whale copies from images only, not from build stages); make it with `whale bootstrap`, `whale load` or `whale build` first"
+        )),
+        other => BuildError::Image(other),
+    })?;
+    if src.contains(['*', '?']) {
+        return Err(BuildError::Invalid(format!(
+            "COPY --from={from} {src}: whale copies single files from an image, without wildcards; name each file"
+        )));
+    }
+    let layers = b.store.layer_dirs(&img)?;
+    let rel = context::resolve_in_image(&layers, src, true);
+    match context::lookup_in_layers(&layers, &rel) {
+        Some((path, m)) if !m.is_dir() => Ok(path),
+        Some(_) => Err(BuildError::Invalid(format!(
+            "COPY --from={from} {src}: {src} is a directory; whale copies single files from an image, name each file"
+        ))),
+        None => Err(BuildError::Invalid(format!(
+            "COPY failed: stat {src}: file does not exist in image {from}"
+        ))),
+    }
 }
 
 fn stage_sources(

@@ -676,6 +676,8 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
         .unwrap_or_default();
     let hs = |n: i64| crate::humanize::human_size(n.max(0) as u64);
     if !args.verbose {
+        // The summary prints every size with units.HumanSize (four digits).
+        let hs = |n: i64| human_size4(n.max(0) as u64);
         let total: i64 = {
             // Shared bytes count once across images.
             let unique: i64 = images
@@ -693,10 +695,12 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
             .iter()
             .filter(|i| size_of(i, "Containers") > 0)
             .count();
+        // Docker counts as used only the unique bytes of images with
+        // containers: their shared layers stay "reclaimable".
         let active_size: i64 = images
             .iter()
             .filter(|i| size_of(i, "Containers") > 0)
-            .map(|i| size_of(i, "Size"))
+            .map(|i| size_of(i, "Size") - size_of(i, "SharedSize"))
             .sum();
         let reclaim = (total - active_size).max(0);
         let pct = if total > 0 { reclaim * 100 / total } else { 0 };
@@ -759,8 +763,9 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
                 output::short_id(field(i, "Id").as_str().unwrap_or("")),
                 output::ago(size_of(i, "Created")),
                 hs(size),
-                hs(shared),
-                hs(size - shared),
+                // Docker prints these two with units.HumanSize (four digits).
+                human_size4(shared.max(0) as u64),
+                human_size4((size - shared).max(0) as u64),
                 size_of(i, "Containers")
             );
         }
@@ -798,7 +803,7 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
     println!("\nBuild cache usage: 0B\n");
     print!(
         "{}",
-        super::table::tabwrite("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tSHARED\tUSAGE\tLAST USED\n")
+        super::table::tabwrite("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n")
     );
     Ok(())
 }
