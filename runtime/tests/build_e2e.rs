@@ -670,4 +670,27 @@ fn save_load_roundtrip_export_and_df() {
         "{out}"
     );
     assert!(out.contains("saveme"), "{out}");
+
+    // The image list's SharedSize counts as system df does: the build's
+    // intermediate image (after the first RUN) does not make the image
+    // built on it look shared.
+    let two = w.ctx(
+        "two",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n",
+        )],
+    );
+    ok(&w.build(&two, "two"));
+    let two_id = w.inspect("two")["Id"].clone();
+    let list = w.d.get("/images/json?shared-size=1").json();
+    let e = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Id"] == two_id)
+        .unwrap()
+        .clone();
+    let unique = e["Size"].as_i64().unwrap() - e["SharedSize"].as_i64().unwrap();
+    assert_eq!(unique, 4, "{e}");
 }

@@ -9,7 +9,7 @@ use crate::lesson::{
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, ImageInspect};
 use bollard::query_parameters::{
-    DownloadFromContainerOptions, ListContainersOptions, ListImagesOptions, LogsOptions, TopOptions,
+    DownloadFromContainerOptions, ListContainersOptions, LogsOptions, TopOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -672,29 +672,23 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
     }
     if c.max_unique_bytes.is_some() || c.min_unique_bytes.is_some() {
         let id = i.id.clone().unwrap_or_default();
-        // `GET /images/json?shared-size=1` reports, per image, the bytes
-        // shared with other images; the rest is what this image adds.
-        let list = ctx
-            .docker
-            .list_images(Some(ListImagesOptions {
-                shared_size: true,
-                ..Default::default()
-            }))
-            .await
-            .map_err(engine_err("image list with shared sizes"))?;
-        let Some(s) = list.iter().find(|s| s.id == id) else {
-            return Ok(Some(format!("{} is missing from the image list", c.name)));
+        // What `system df -v` shows: per image the bytes of layers other
+        // images (not a build's intermediate ones) also use; the rest is
+        // what this image alone stores.
+        let df = system_df(ctx.docker).await?;
+        let Some(s) = df["Images"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["Id"].as_str() == Some(id.as_str())))
+        else {
+            return Ok(Some(format!("{} is missing from `system df`", c.name)));
         };
-        let unique = if s.shared_size >= 0 {
-            (s.size - s.shared_size).max(0) as u64
-        } else {
-            // Docker before API 1.42 (20.10) reports SharedSize -1 here.
-            unique_by_layers(ctx.docker, &c.name, &id, &mine, s.size, &list)
-                .await?
-                .ok_or_else(|| CheckError::Unsupported {
-                    endpoint: "GET /images/json?shared-size=1 (SharedSize)".into(),
-                })?
+        let (size, shared) = (s["Size"].as_i64(), s["SharedSize"].as_i64());
+        let (Some(size), Some(shared)) = (size, shared.filter(|s| *s >= 0)) else {
+            return Err(CheckError::Unsupported {
+                endpoint: "GET /system/df (Images[].Size and SharedSize)".into(),
+            });
         };
+        let unique = (size - shared).max(0) as u64;
         if c.max_unique_bytes.is_some_and(|max| unique > max)
             || c.min_unique_bytes.is_some_and(|min| unique < min)
         {
@@ -709,71 +703,36 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
     Ok(None)
 }
 
-/// Unique bytes as `docker system df` counts them, from layers: a layer of
-/// the image is shared when another listed image has the same layers up to
-/// it (layers are identified by their chain), so the shared part is the
-/// longest common prefix with another image. Its bytes are the size of an
-/// image made of exactly that prefix: one of the image's ancestors (every
-/// build step leaves one) or another listed image. None: no such image.
-async fn unique_by_layers(
-    docker: &Docker,
-    name: &str,
-    id: &str,
-    mine: &[String],
-    size: i64,
-    list: &[bollard::models::ImageSummary],
-) -> Result<Option<u64>, CheckError> {
-    let mut others: Vec<(Vec<String>, i64)> = Vec::new();
-    for s in list.iter().filter(|s| s.id != id) {
-        if let Some(i) = image_inspect(docker, &s.id).await? {
-            others.push((layers(&i), s.size));
-        }
-    }
-    let shared = others
-        .iter()
-        .map(|(l, _)| common_prefix(mine, l))
-        .max()
-        .unwrap_or(0);
-    if let Some(n) = prefix_unique(mine, size, shared, &others) {
-        return Ok(Some(n));
-    }
-    let history = docker
-        .image_history(name)
-        .await
-        .map_err(engine_err(format!("history of image {name}")))?;
-    for h in history
-        .iter()
-        .filter(|h| h.id.starts_with("sha256:") && h.id != id)
-    {
-        if let Some(i) = image_inspect(docker, &h.id).await? {
-            let ancestor = [(layers(&i), i.size.unwrap_or(0))];
-            if let Some(n) = prefix_unique(mine, size, shared, &ancestor) {
-                return Ok(Some(n));
+/// `GET /system/df` as JSON, the endpoint behind `system df -v`: dockerd
+/// 20.10 reports per-image `SharedSize` there (its `/images/json` ignores
+/// `shared-size`). bollard models this endpoint after API 1.52 (no `Images`
+/// list), so the body is read raw: a clone of the client whose request
+/// modifier points a raw-body GET (image export) at `/system/df`.
+async fn system_df(docker: &Docker) -> Result<serde_json::Value, CheckError> {
+    let d = docker.clone().with_request_modifier(|mut req| {
+        let uri = req.uri().to_string();
+        if let Some(at) = uri.find("/images/") {
+            if let Ok(u) = format!("{}/system/df", &uri[..at]).parse() {
+                *req.uri_mut() = u;
             }
         }
+        req
+    });
+    let mut s = d.export_image("system-df");
+    let mut body = Vec::new();
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(b) => body.extend_from_slice(&b),
+            Err(e) if unsupported(&e) => {
+                return Err(CheckError::Unsupported {
+                    endpoint: "GET /system/df".into(),
+                })
+            }
+            Err(e) => return Err(engine_err("GET /system/df")(e)),
+        }
     }
-    Ok(None)
-}
-
-fn common_prefix(a: &[String], b: &[String]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// `size` minus the size of an image in `candidates` made of exactly the
-/// first `shared` layers of `mine`.
-fn prefix_unique(
-    mine: &[String],
-    size: i64,
-    shared: usize,
-    candidates: &[(Vec<String>, i64)],
-) -> Option<u64> {
-    if shared == 0 {
-        return Some(size.max(0) as u64);
-    }
-    candidates
-        .iter()
-        .find(|(l, _)| l.as_slice() == &mine[..shared.min(mine.len())])
-        .map(|(_, s)| (size - s).max(0) as u64)
+    serde_json::from_slice(&body)
+        .map_err(|e| CheckError::Other(format!("GET /system/df answered no JSON: {e}")))
 }
 
 /// Whether a layer of the exported image (`GET /images/{name}/get`) holds
@@ -894,35 +853,6 @@ fn quiz(id: &str, ctx: &Context<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unique_bytes_from_the_shared_prefix() {
-        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let mine = l(&["deb", "upd", "ipy", "nano"]);
-        let ipython = (l(&["deb", "upd", "ipy"]), 461);
-        let debian = (l(&["deb"]), 159);
-        let changed = (l(&["deb", "upd", "ipy2"]), 600);
-        // Built on ipython: only the nano layer is its own.
-        let others = [debian.clone(), ipython.clone(), changed.clone()];
-        let shared = others
-            .iter()
-            .map(|(o, _)| common_prefix(&mine, o))
-            .max()
-            .unwrap();
-        assert_eq!(shared, 3);
-        assert_eq!(prefix_unique(&mine, 505, shared, &others), Some(44));
-        // Sharing a prefix no listed image is made of: needs an ancestor.
-        let two = common_prefix(&changed.0, &ipython.0);
-        assert_eq!(two, 2);
-        assert_eq!(
-            prefix_unique(&changed.0, 600, two, std::slice::from_ref(&debian)),
-            None
-        );
-        let update = (l(&["deb", "upd"]), 326);
-        assert_eq!(prefix_unique(&changed.0, 600, two, &[update]), Some(274));
-        // Nothing shared: every byte is its own.
-        assert_eq!(prefix_unique(&l(&["x"]), 10, 0, &[]), Some(10));
-    }
 
     #[test]
     fn image_names_normalise() {

@@ -52,7 +52,17 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     f.only(&["reference", "dangling", "label"])?;
     let images = d.images.list().map_err(image_error)?;
     let shared = if q.bool("shared-size") {
-        Some(shared_sizes(d, &images))
+        // As `system df` counts them (and Docker's list does): a build's
+        // intermediate images share every layer with the image built on
+        // them, so they are left out, or every built image would look
+        // fully shared.
+        let heads = super::images_io::df_images(&d.images, &[]).map_err(image_error)?;
+        Some(
+            heads
+                .into_iter()
+                .map(|h| (h.image.id, h.shared))
+                .collect::<HashMap<_, _>>(),
+        )
     } else {
         None
     };
@@ -109,41 +119,6 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     }
     out.sort_by_key(|i| std::cmp::Reverse(i.created));
     json(StatusCode::OK, &out)
-}
-
-/// Per image id, the bytes of its layers that at least one other image
-/// also has (Docker's `SharedSize`).
-fn shared_sizes(d: &Arc<Daemon>, images: &[glue::Image]) -> HashMap<String, i64> {
-    let layers_of = |img: &glue::Image| -> std::collections::HashSet<String> {
-        glue::image_config(img)
-            .rootfs
-            .diff_ids
-            .iter()
-            .cloned()
-            .collect()
-    };
-    let mut users: HashMap<String, usize> = HashMap::new();
-    for img in images {
-        for l in layers_of(img) {
-            *users.entry(l).or_default() += 1;
-        }
-    }
-    let mut sizes: HashMap<String, i64> = HashMap::new();
-    images
-        .iter()
-        .map(|img| {
-            let bytes = layers_of(img)
-                .into_iter()
-                .filter(|l| users.get(l).copied().unwrap_or(0) > 1)
-                .map(|l| {
-                    *sizes
-                        .entry(l.clone())
-                        .or_insert_with(|| d.images.layer(&l).map(|x| x.size as i64).unwrap_or(0))
-                })
-                .sum();
-            (img.id.clone(), bytes)
-        })
-        .collect()
 }
 
 /// Image inspect in Docker's key order: Id, RepoTags, RepoDigests, Parent
