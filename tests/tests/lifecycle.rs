@@ -361,3 +361,54 @@ fn a_readopted_container_can_be_waited_on_and_keeps_logging() {
     let line = w.ps_line(true, "adopted").expect("adopted in ps -a");
     assert!(line.contains("Exited (9)"), "{line}");
 }
+
+#[test]
+fn container_prune_removes_the_stopped_and_counts_their_bytes() {
+    let w = World::with_busybox();
+    w.whale_ok(&[
+        "run",
+        "--name",
+        "wrote",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/blob",
+        "bs=1000",
+        "count=5",
+    ]);
+    w.whale_ok(&["container", "run", "--name", "quiet", "busybox", "true"]);
+    let running = w.run_d(&["--name", "keeper", "busybox", "sleep", "1000"]);
+    let wrote = w
+        .whale_ok(&["inspect", "-f", "{{.Id}}", "wrote"])
+        .out()
+        .trim()
+        .to_string();
+
+    // Without -f it asks, and "no" keeps everything.
+    let asked = w.whale_stdin(&["container", "prune"], "n\n");
+    assert!(
+        asked
+            .out()
+            .contains("Are you sure you want to continue? [y/N]"),
+        "{}",
+        asked.out()
+    );
+    assert_eq!(w.whale_ok(&["container", "ls", "-aq"]).lines().len(), 3);
+
+    let out = w.whale_ok(&["container", "prune", "-f"]);
+    let text = out.out();
+    assert!(text.starts_with("Deleted Containers:\n"), "{text}");
+    assert!(text.contains(&wrote), "{text}");
+    assert!(
+        !text.contains(&running),
+        "a running container is never pruned: {text}"
+    );
+    // 5000 bytes of /blob, as docker's units print it.
+    assert!(
+        text.trim_end().ends_with("Total reclaimed space: 5kB"),
+        "{text}"
+    );
+    let left = w.whale_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.lines(), vec!["keeper"]);
+    w.whale_ok(&["rm", "-f", "keeper"]);
+}

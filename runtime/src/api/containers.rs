@@ -1313,6 +1313,7 @@ pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         .map(|v| super::events::parse_timestamp(v))
         .transpose()?;
     let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
     for c in d.containers.list() {
         let st = c.state();
         if st.running() || st.removing || st.removed {
@@ -1339,15 +1340,21 @@ pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         if c.state().running() {
             continue;
         }
+        // What the container wrote is what removing it gives back.
+        let upper = c.paths.upper();
+        let bytes = tokio::task::spawn_blocking(move || super::images_io::dir_size(&upper))
+            .await
+            .unwrap_or(0);
         if remove_container(d, &c).await.is_ok() {
             deleted.push(c.id().to_string());
+            reclaimed += bytes;
         }
     }
     json(
         StatusCode::OK,
         &bollard::models::ContainerPruneResponse {
             containers_deleted: Some(deleted),
-            space_reclaimed: Some(0),
+            space_reclaimed: Some(reclaimed),
         },
     )
 }

@@ -7,6 +7,7 @@ mod containers;
 mod exec;
 pub mod gotemplate;
 mod images;
+mod manage;
 mod opts;
 mod output;
 mod system;
@@ -109,7 +110,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args)?;
+    let mut cli = Cli::try_parse_from(args)?;
+    cli.command = manage::classic(cli.command);
     let (verb, opts) = match &cli.command {
         Command::Run(r) => ("run", &r.opts),
         Command::Create(c) => ("create", &c.opts),
@@ -191,9 +193,14 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Load(args) => build::load(cli, args).await,
         Command::Export(args) => build::export(cli, args).await,
         Command::System(args) => build::system(cli, args).await,
-        Command::Daemon(_) | Command::Run(_) | Command::Create(_) => {
-            Err(CliError::Other("internal: verb dispatched twice".into()))
-        }
+        Command::Container(manage::ContainerArgs {
+            command: manage::ContainerCommand::Prune(args),
+        }) => manage::container_prune(cli, args).await,
+        Command::Daemon(_)
+        | Command::Run(_)
+        | Command::Create(_)
+        | Command::Container(_)
+        | Command::Image(_) => Err(CliError::Other("internal: verb dispatched twice".into())),
     }
 }
 

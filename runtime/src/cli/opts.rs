@@ -89,6 +89,10 @@ pub enum Command {
     Load(super::build::LoadArgs),
     /// Export a container's filesystem as a tar archive
     Export(super::build::ExportArgs),
+    /// Manage containers (`container ls`, `container prune`, ...)
+    Container(super::manage::ContainerArgs),
+    /// Manage images (`image ls`, `image inspect`, ...)
+    Image(super::manage::ImageArgs),
     /// Manage whale (disk usage: system df)
     System(super::build::SystemArgs),
 }
