@@ -310,8 +310,8 @@ fn tempfile_dir() -> CliResult<PathBuf> {
 }
 
 /// Write the base image's rootfs tar to `out` with the image room's
-/// bootstrap, installing Debian's busybox-static first when it is missing
-/// and apt can fetch it.
+/// bootstrap, installing Debian's busybox-static (or mmdebstrap) first when
+/// it is missing and apt can fetch it.
 fn rootfs_tar(kind: BaseImage, out: &Path, spinner: &ProgressBar) -> CliResult {
     let err = |e: bootstrap::BootstrapError| CliError::Other(e.to_string());
     match kind {
@@ -329,9 +329,21 @@ fn rootfs_tar(kind: BaseImage, out: &Path, spinner: &ProgressBar) -> CliResult {
             std::io::Write::flush(&mut writer)
                 .map_err(|e| CliError::Other(format!("cannot write {}: {e}", out.display())))
         }
-        BaseImage::Debian => bootstrap::debian_rootfs_tar(DEBIAN_SUITE, out, |line| {
-            spinner.set_message(format!("mmdebstrap: {line}"))
-        })
-        .map_err(err),
+        BaseImage::Debian => {
+            let make = || {
+                bootstrap::debian_rootfs_tar(DEBIAN_SUITE, out, |line| {
+                    spinner.set_message(format!("mmdebstrap: {line}"))
+                })
+            };
+            match make() {
+                Err(bootstrap::BootstrapError::MmdebstrapMissing) => {
+                    spinner.set_message("Installing mmdebstrap with apt-get");
+                    bootstrap::try_install_mmdebstrap(|line| spinner.set_message(line.to_string()))
+                        .map_err(err)?;
+                    make().map_err(err)
+                }
+                other => other.map_err(err),
+            }
+        }
     }
 }

@@ -257,33 +257,57 @@ fn run_streaming_to(
 }
 
 /// Install `busybox-static` with apt-get (root only).
-pub fn try_install_busybox_static(mut progress: impl FnMut(&str)) -> Result<(), BootstrapError> {
+pub fn try_install_busybox_static(progress: impl FnMut(&str)) -> Result<(), BootstrapError> {
+    apt_install(
+        "busybox-static",
+        "a static busybox at /bin/busybox",
+        progress,
+    )?;
+    find_static_busybox().map(|_| ())
+}
+
+/// Install `mmdebstrap` with apt-get (root only), for `bootstrap debian`
+/// on a machine that lacks it.
+pub fn try_install_mmdebstrap(progress: impl FnMut(&str)) -> Result<(), BootstrapError> {
+    apt_install("mmdebstrap", "mmdebstrap", progress)?;
+    if in_path("mmdebstrap") {
+        Ok(())
+    } else {
+        Err(BootstrapError::MmdebstrapMissing)
+    }
+}
+
+/// `apt-get install -y PACKAGE`, refreshing the package lists once when the
+/// first try fails (usually stale lists on a fresh machine).
+fn apt_install(
+    package: &str,
+    what: &str,
+    mut progress: impl FnMut(&str),
+) -> Result<(), BootstrapError> {
     if !in_path("apt-get") {
-        return Err(BootstrapError::CannotInstall(
-            "apt-get is not available; install a static busybox at /bin/busybox by other means"
-                .into(),
-        ));
+        return Err(BootstrapError::CannotInstall(format!(
+            "apt-get is not available; install {what} by other means"
+        )));
     }
     if !nix::unistd::geteuid().is_root() {
-        return Err(BootstrapError::CannotInstall(
-            "only root can install packages; run `sudo apt-get install busybox-static`".into(),
-        ));
+        return Err(BootstrapError::CannotInstall(format!(
+            "only root can install packages; run `sudo apt-get install {package}`"
+        )));
     }
     let install = || {
         let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "--no-install-recommends", "busybox-static"])
+        c.args(["install", "-y", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive");
         c
     };
-    let shown = "apt-get install -y busybox-static";
-    if run_streaming(install(), shown, &mut progress).is_err() {
-        // Usually stale package lists: refresh once and retry.
+    let shown = format!("apt-get install -y {package}");
+    if run_streaming(install(), &shown, &mut progress).is_err() {
         let mut update = Command::new("apt-get");
         update.arg("update");
         run_streaming(update, "apt-get update", &mut progress)?;
-        run_streaming(install(), shown, &mut progress)?;
+        run_streaming(install(), &shown, &mut progress)?;
     }
-    find_static_busybox().map(|_| ())
+    Ok(())
 }
 
 /// The applets the busybox binary at `busybox` provides.

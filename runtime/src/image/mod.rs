@@ -48,7 +48,7 @@
 //! }
 //! ImageError::status_code(&self) -> u16   // 404 / 409 / 400 / 500
 //! extract::write_layer_tar(dir, out)       // a directory (e.g. an upper dir) as a layer tar
-//! bootstrap::{busybox_rootfs_tar, debian_rootfs_tar, changes_for, default_reference, try_install_busybox_static}
+//! bootstrap::{busybox_rootfs_tar, debian_rootfs_tar, changes_for, default_reference, try_install_busybox_static, try_install_mmdebstrap}
 //! ```
 //!
 //! Consistency: every change happens under the store lock (an in-process
