@@ -66,6 +66,7 @@ async fn shim_start_to_exit_latency() {
             log_path: dir.join("container.log"),
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
+            init: None,
         };
         fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
         // Let the previous container's teardown finish first.

@@ -112,6 +112,7 @@ impl Fixture {
             log_path: dir.join("container.log"),
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
+            init: None,
         };
         Fixture {
             _tmp: tmp,

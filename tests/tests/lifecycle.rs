@@ -412,3 +412,66 @@ fn container_prune_removes_the_stopped_and_counts_their_bytes() {
     assert_eq!(left.lines(), vec!["keeper"]);
     w.whale_ok(&["rm", "-f", "keeper"]);
 }
+
+#[test]
+fn init_is_pid_1_forwards_signals_and_passes_the_exit_code() {
+    let w = World::with_busybox();
+    let ps = w.whale_ok(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"]);
+    let lines = ps.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "1 /sbin/docker-init -- ps -o pid,args"),
+        "docker-init is PID 1: {lines:?}"
+    );
+    // A shell as PID 1 ignores SIGTERM; behind the init it is an ordinary
+    // process and dies of it: 143, not the SIGKILL (137) of a timed-out stop.
+    w.run_d(&[
+        "--init",
+        "--name",
+        "behind-init",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    w.whale_ok(&["stop", "-t", "30", "behind-init"]);
+    let code = w.whale_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.ExitCode}} {{.HostConfig.Init}}",
+        "behind-init",
+    ]);
+    assert_eq!(code.out().trim(), "143 true");
+    w.whale(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"])
+        .expect_code(7);
+    // The init's mount point lives in the init layer, not in the container's changes.
+    w.run_d(&["--init", "--name", "init-diff", "busybox", "sleep", "1000"]);
+    let diff = w.whale_ok(&["diff", "init-diff"]);
+    assert!(!diff.out().contains("docker-init"), "{}", diff.out());
+    w.whale_ok(&["rm", "-f", "behind-init", "init-diff"]);
+}
+
+#[test]
+fn diff_lists_what_the_container_changed() {
+    let w = World::with_busybox();
+    w.whale_ok(&[
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /new; rm /bin/ls; echo y >> /etc/passwd",
+    ]);
+    let out = w.whale_ok(&["container", "diff", "changer"]);
+    let lines = out.lines();
+    for want in ["A /new", "D /bin/ls", "C /etc/passwd"] {
+        assert!(lines.contains(&want), "{want} in {lines:?}");
+    }
+    assert!(
+        !out.out().contains("/etc/hosts"),
+        "engine files are not changes: {lines:?}"
+    );
+    w.whale_ok(&["rm", "changer"]);
+}

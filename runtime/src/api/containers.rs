@@ -315,7 +315,26 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         log_path: c.paths.log(),
         socket_path: c.paths.socket(),
         state_path: c.paths.state(),
+        init: hc.init.unwrap_or(false).then(init_binary),
     }
+}
+
+/// The host's static init for `--init`: Docker's own docker-init when
+/// installed, else Debian's tini-static (package `tini`). When neither
+/// exists the shim reports the first candidate as missing, with what to
+/// install.
+fn init_binary() -> std::path::PathBuf {
+    const CANDIDATES: &[&str] = &[
+        "/usr/bin/docker-init",
+        "/usr/libexec/docker/docker-init",
+        "/usr/bin/tini-static",
+        "/usr/local/bin/docker-init",
+    ];
+    CANDIDATES
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| CANDIDATES[0].into())
 }
 
 /// The spec is rewritten on every start and is useless after a crash, so a

@@ -77,6 +77,7 @@ pub fn create_body(
             pids_limit: opts.pids_limit,
             network_mode: Some(opts.network.clone()),
             auto_remove: Some(opts.rm),
+            init: opts.init.then_some(true),
             console_size: console_size(opts.tty),
             ..Default::default()
         }),
@@ -926,6 +927,28 @@ pub async fn ps(cli: &Cli, args: &PsArgs) -> CliResult {
         &rows,
         output::PS_WORDS,
     )?;
+    print!("{text}");
+    Ok(())
+}
+
+/// `whale diff`: what the container changed, as docker prints it
+/// (`A` added, `C` changed, `D` deleted), from `GET /containers/{id}/changes`.
+pub async fn diff(cli: &Cli, args: &super::opts::DiffArgs) -> CliResult {
+    let client = client(cli).await?;
+    let changes = client
+        .docker
+        .container_changes(&args.container)
+        .await?
+        .unwrap_or_default();
+    let mut text = String::new();
+    for c in changes {
+        let kind = match c.kind {
+            bollard::models::ChangeType::_0 => 'C',
+            bollard::models::ChangeType::_1 => 'A',
+            bollard::models::ChangeType::_2 => 'D',
+        };
+        text.push_str(&format!("{kind} {}\n", c.path));
+    }
     print!("{text}");
     Ok(())
 }

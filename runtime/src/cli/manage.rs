@@ -55,6 +55,8 @@ pub enum ContainerCommand {
     Top(TopArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(super::opts::DiffArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -121,6 +123,7 @@ pub fn classic(command: Command) -> Command {
             }),
             ContainerCommand::Top(a) => Command::Top(a),
             ContainerCommand::Export(a) => Command::Export(a),
+            ContainerCommand::Diff(a) => Command::Diff(a),
             prune @ ContainerCommand::Prune(_) => {
                 Command::Container(ContainerArgs { command: prune })
             }

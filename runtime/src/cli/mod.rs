@@ -185,6 +185,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Inspect(args) => containers::inspect(cli, args).await,
         Command::Ps(args) => containers::ps(cli, args).await,
         Command::Top(args) => containers::top(cli, args).await,
+        Command::Diff(args) => containers::diff(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
         Command::Build(args) => build::build(cli, args).await,

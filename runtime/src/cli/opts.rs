@@ -75,6 +75,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
     /// Show the whale version information
     Version(VersionArgs),
     /// Display system-wide information
@@ -226,6 +228,9 @@ pub struct ContainerOpts {
     /// Signal to stop the container
     #[arg(long)]
     pub stop_signal: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// The image, then the command and its arguments (flags after IMAGE belong to the command)
     #[arg(
         required = true,
@@ -406,6 +411,12 @@ pub struct PsArgs {
     /// Display total file sizes
     #[arg(short, long)]
     pub size: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

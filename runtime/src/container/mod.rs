@@ -537,7 +537,7 @@ impl Store {
 pub const INIT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
 pub const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
-fn make_init_layer(dir: &Path) -> io::Result<()> {
+fn make_init_layer(dir: &Path, init: bool) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true).mode(0o755);
@@ -553,6 +553,16 @@ fn make_init_layer(dir: &Path) -> io::Result<()> {
             .mode(0o644)
             .open(dir.join(f))?;
     }
+    if init {
+        // `--init` binds the host's docker-init here.
+        b.create(dir.join("sbin"))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o755)
+            .open(dir.join(crate::shim::INIT_TARGET))?;
+    }
     Ok(())
 }
 
@@ -564,7 +574,7 @@ fn write_new_record(
     for d in [paths.upper(), paths.work(), paths.merged()] {
         std::fs::create_dir_all(&d).map_err(io_err(format!("creating {}", d.display())))?;
     }
-    make_init_layer(&paths.init())
+    make_init_layer(&paths.init(), record.host_config.init.unwrap_or(false))
         .map_err(io_err(format!("creating {}", paths.init().display())))?;
     let path = paths.config();
     let werr = io_err(format!("writing {}", path.display()));

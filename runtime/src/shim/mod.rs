@@ -136,6 +136,9 @@ fn read_spec(dir: &Path) -> Result<ShimSpec, ShimFailure> {
         .map_err(|e| failure(125, format!("invalid shim spec {}: {e}", path.display())))
 }
 
+/// Where `--init`'s binary appears in the container, as with Docker.
+pub const INIT_TARGET: &str = "sbin/docker-init";
+
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, kept in
 /// its dir and bind-mounted in, as Docker does.
 fn write_etc_files(
@@ -203,7 +206,21 @@ impl Shim {
     }
 
     fn start_init(spec: ShimSpec, dir: &Path, cgroup: Cgroup) -> Result<Shim, ShimFailure> {
-        let binds = write_etc_files(dir, &spec.hostname)?;
+        let mut binds = write_etc_files(dir, &spec.hostname)?;
+        let mut args = spec.args.clone();
+        if let Some(init) = &spec.init {
+            if !init.is_file() {
+                return Err(failure(
+                    125,
+                    format!(
+                        "--init needs a static init binary on the host at {} (Debian: apt-get install tini)",
+                        init.display()
+                    ),
+                ));
+            }
+            binds.push((init.clone(), INIT_TARGET));
+            args.splice(0..0, [format!("/{INIT_TARGET}"), "--".to_string()]);
+        }
         let io_fail = |what: &str| {
             let what = what.to_string();
             move |e: std::io::Error| failure(125, format!("{what}: {e}"))
@@ -274,7 +291,7 @@ impl Shim {
             report_fd: report_w.as_raw_fd(),
             go_fd: go_r.as_raw_fd(),
             parent_fds,
-            args: spec.args.clone(),
+            args,
             env: spec.env.clone(),
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),

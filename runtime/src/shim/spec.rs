@@ -69,4 +69,10 @@ pub struct ShimSpec {
     pub socket_path: PathBuf,
     /// Where the shim writes RuntimeState (atomically).
     pub state_path: PathBuf,
+    /// `--init`: a static init on the host (Docker's docker-init, i.e.
+    /// tini), bind-mounted read-only at /sbin/docker-init and run as PID 1
+    /// in front of `args`, so signals reach the command and orphans are
+    /// reaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
