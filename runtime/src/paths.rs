@@ -8,6 +8,9 @@
 //!     config.json                 the daemon's record (ContainerRecord)
 //!     state.json                  runtime state, written by the shim (RuntimeState)
 //!     spec.json                   what the shim must run (shim::spec::ShimSpec)
+//!     init/                       the init layer: empty mount points (/proc,
+//!                                 /sys, /dev, /etc/hosts...), lowest of the
+//!                                 container's own, above the image's layers
 //!     upper/ work/ merged/        overlay dirs (merged is mounted only inside
 //!                                 the container's own mount namespace)
 //!     shim.sock                   the shim's control/attach socket
@@ -51,6 +54,24 @@ impl ContainerPaths {
     pub fn upper(&self) -> PathBuf {
         self.dir.join("upper")
     }
+    /// Docker's `<id>-init` layer: the mount points the engine needs, so
+    /// that they never land in the upper dir (only the container's own
+    /// changes do).
+    pub fn init(&self) -> PathBuf {
+        self.dir.join("init")
+    }
+    /// The read-only layers under the upper dir, top first: the init layer
+    /// (absent for containers made before it existed), then the image's.
+    pub fn lower_dirs(&self, image_layers: Vec<PathBuf>) -> Vec<PathBuf> {
+        let init = self.init();
+        if !init.is_dir() {
+            return image_layers;
+        }
+        let mut all = Vec::with_capacity(image_layers.len() + 1);
+        all.push(init);
+        all.extend(image_layers);
+        all
+    }
     pub fn work(&self) -> PathBuf {
         self.dir.join("work")
     }
@@ -65,5 +86,24 @@ impl ContainerPaths {
     }
     pub fn log(&self) -> PathBuf {
         self.dir.join("container.log")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_layer_goes_first_when_present() {
+        let root = tempfile::tempdir().unwrap();
+        let p = ContainerPaths::new(root.path(), "abc");
+        let image = vec![PathBuf::from("/l/top"), PathBuf::from("/l/base")];
+        // A container made before init layers existed keeps its layers.
+        assert_eq!(p.lower_dirs(image.clone()), image);
+        std::fs::create_dir_all(p.init()).unwrap();
+        assert_eq!(
+            p.lower_dirs(image),
+            [p.init(), PathBuf::from("/l/top"), PathBuf::from("/l/base")]
+        );
     }
 }

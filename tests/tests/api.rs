@@ -187,6 +187,14 @@ fn lesson_five_raw_requests_are_docker_shaped() {
         assert_eq!(cfg.get(k), Some(&want), "Config.{k} in {v}");
     }
     assert_eq!(v["State"]["Status"], "running");
+    let keys: Vec<&String> = v.as_object().expect("an object").keys().collect();
+    let exec_ids = keys.iter().position(|k| *k == "ExecIDs");
+    let host_config = keys.iter().position(|k| *k == "HostConfig");
+    assert!(
+        exec_ids.is_some() && exec_ids.map(|i| i + 1) == host_config,
+        "ExecIDs just before HostConfig: {keys:?}"
+    );
+    assert_eq!(v["ExecIDs"], serde_json::Value::Null);
     // sleep as PID 1 ignores SIGTERM: stop kills it after t seconds.
     let r = w.api("POST", "/containers/by-curl/stop?t=1", None);
     assert_eq!(r.status, 204, "{}", r.text());

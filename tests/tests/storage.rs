@@ -31,7 +31,21 @@ fn writes_land_in_the_upper_dir_only() {
         "a deleted file is a 0/0 char device in the upper dir"
     );
 
+    // Only the container's own changes: the engine's mount points (/proc,
+    // /sys, /dev, /etc/hosts...) live in the init layer, as on Docker.
+    let mut top: Vec<String> = std::fs::read_dir(upper)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["bin", "created.txt"], "in {}", upper.display());
     let lower = w.inspect_f("{{.GraphDriver.Data.LowerDir}}", "writer");
+    let init = Path::new(lower.split(':').next().unwrap_or_default());
+    assert!(init.ends_with("init"), "init layer first in {lower}");
+    assert!(
+        init.join("proc").is_dir() && init.join("etc/hosts").is_file(),
+        "{lower}"
+    );
     for dir in lower.split(':') {
         assert!(
             !Path::new(dir).join("created.txt").exists(),

@@ -239,8 +239,8 @@ pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
     if !images.is_empty() {
         let list: Vec<String> = images.iter().map(|i| format!("`{i}`")).collect();
         out.push_str(&format!(
-            "Images it needs: {} (the tutor makes them when the lesson starts, \
-             or `whaletutor setup {}` beforehand).\n\n",
+            "Images it needs: {} (made by the tutor when the lesson starts, \
+             or beforehand with `whaletutor setup {}`).\n\n",
             list.join(", "),
             l.number()
         ));
@@ -286,10 +286,17 @@ pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
 }
 
 fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, BookError> {
-    let mut out = format!("## Step {}/{}: {}\n\n", i + 1, total, s.title);
+    // A stable anchor from the step's id: links survive renumbering.
+    let mut out = format!(
+        "## Step {}/{}: {} {{#step-{}}}\n\n",
+        i + 1,
+        total,
+        s.title,
+        s.id.get_ref()
+    );
     // The text exactly as `whaletutor lesson` shows it (before the terminal's
     // markdown styling): tests compare the two.
-    out.push_str(render(l, s.text.get_ref(), "whale")?.trim());
+    out.push_str(&trim_block(&render(l, s.text.get_ref(), "whale")?));
     out.push_str("\n\n");
     for q in &s.quizzes {
         let q = q.get_ref();
@@ -303,7 +310,7 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
     }
     let mut docker = Vec::new();
     // Keep leading spaces: an indented line is a code block.
-    let block = |t: String| t.trim_start_matches('\n').trim_end().to_string();
+    let block = |t: String| trim_block(&t);
     if let Some(t) = docker_variant(l, s.text.get_ref())? {
         docker.push(block(t));
     }
@@ -341,20 +348,41 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         }
         out.push_str("\n</details>\n\n");
     }
-    let explain = render(l, s.explain.get_ref(), "whale")?;
-    let mut first = true;
-    for line in explain.trim().lines() {
-        if first {
-            out.push_str(&format!("> **Why it matters:** {line}\n"));
-            first = false;
-        } else if line.trim().is_empty() {
+    let explain = trim_block(&render(l, s.explain.get_ref(), "whale")?);
+    // The label shares the first line unless that line is markdown of its
+    // own (an indented code block, a list).
+    let plain_start = explain
+        .lines()
+        .next()
+        .is_some_and(|f| !f.starts_with(char::is_whitespace) && !f.starts_with(['-', '*', '+']));
+    if plain_start {
+        out.push_str("> **Why it matters:** ");
+    } else {
+        out.push_str("> **Why it matters:**\n>\n");
+    }
+    for (n, line) in explain.lines().enumerate() {
+        if line.trim().is_empty() {
             out.push_str(">\n");
+        } else if n == 0 && plain_start {
+            out.push_str(&format!("{line}\n"));
         } else {
             out.push_str(&format!("> {line}\n"));
         }
     }
     out.push('\n');
     Ok(out)
+}
+
+/// A block of markdown without its leading blank lines and trailing space,
+/// keeping the indentation of its first line (an indented code block).
+fn trim_block(s: &str) -> String {
+    let start = s
+        .lines()
+        .take_while(|l| l.trim().is_empty())
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        .min(s.len());
+    s[start..].trim_end().to_string()
 }
 
 /// Text for one numbered list item: continuation lines indented under it.
@@ -593,7 +621,10 @@ fn describe(
                 return Ok(format!("{subject} does not exist"));
             }
             match s("contents") {
-                Some(re) => parts.push(format!("has contents that {}", matches(re))),
+                Some(re) => parts.push(format!(
+                    "has contents that {}",
+                    matches(re).replacen("matches", "match", 1)
+                )),
                 None => parts.push("exists".into()),
             }
         }
@@ -638,6 +669,11 @@ fn describe(
             }
             if let Some(other) = s("shares_layers_with") {
                 match (n("min_shared_layers"), n("max_shared_layers")) {
+                    (Some(lo), Some(hi)) if lo == hi => parts.push(format!(
+                        "shares exactly {} with {}",
+                        layers(hi),
+                        code(other)
+                    )),
                     (Some(lo), Some(hi)) => parts.push(format!(
                         "shares between {lo} and {} with {}",
                         layers(hi),
@@ -1150,6 +1186,15 @@ mod tests {
         assert!(
             differs.contains("Type `docker build .` (add `--network host` without a bridge)."),
             "{differs}"
+        );
+    }
+
+    #[test]
+    fn a_text_that_starts_with_a_code_block_keeps_it() {
+        let c = chapter(&lesson("\n    {{ cli }} ps\n\nThen look.")).unwrap();
+        assert!(
+            c.contains(": A {#step-a}\n\n    whale ps\n\nThen look.\n"),
+            "{c}"
         );
     }
 

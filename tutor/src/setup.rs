@@ -16,7 +16,7 @@ use std::time::Duration;
 pub enum SetupError {
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
-    #[error("image {image} is missing on docker: `tutor/scripts/dockerd-for-lessons.sh start DIR` imports busybox into a private dockerd (or `docker import` a root file system as {image})")]
+    #[error("image {image} is missing on docker: `tutor/scripts/dockerd-for-lessons.sh start DIR` imports busybox:latest and debian:bookworm into a private dockerd (or `docker import` a root file system as {image})")]
     MissingOnDocker { image: String },
     #[error("image {image} has no build context: expected {dir}/Dockerfile{}", needed_by.as_ref().map(|n| format!(" (the Dockerfile of {n} needs it)")).unwrap_or_default())]
     NoContext {

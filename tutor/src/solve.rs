@@ -127,8 +127,11 @@ impl Player<'_> {
         } else if let Some(cmd) = &a.spawn {
             let cmd = template::render_for(cmd, self.engine)?;
             let mut c = std::process::Command::new("sh");
+            // A new pty is 0x0; a student's terminal never is. Full-screen
+            // programs (top, nano) behave oddly at 0x0, and docker passes
+            // the size on to the container's terminal.
             c.arg("-c")
-                .arg(&cmd)
+                .arg(format!("stty rows 24 cols 80 2>/dev/null; {cmd}"))
                 .envs(self.engine.env())
                 .current_dir(self.workdir);
             if let Some(p) = self.engine.path_env() {
@@ -227,5 +230,50 @@ impl Player<'_> {
             self.answers.insert(quiz.clone(), answer.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineKind;
+
+    #[tokio::test]
+    async fn spawned_terminals_have_a_size() {
+        let engine = Engine {
+            kind: EngineKind::Docker,
+            socket: "/nonexistent.sock".into(),
+            root: None,
+        };
+        // Never contacted (the script has no wait_for), but it must exist.
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("unused.sock");
+        std::fs::write(&sock, "").unwrap();
+        let docker =
+            Docker::connect_with_unix(sock.to_str().unwrap(), 5, bollard::API_DEFAULT_VERSION)
+                .expect("a lazy client");
+        let mut p = Player {
+            engine: &engine,
+            docker: &docker,
+            workdir: dir.path(),
+            terminals: Terminals::default(),
+            answers: HashMap::new(),
+        };
+        let step: Step = toml::from_str(
+            r#"
+            id = "size"
+            title = "t"
+            text = "t"
+            explain = "e"
+            [[check]]
+            kind = "host"
+            command = "true"
+            failure = "f"
+            [solve]
+            script = [ { spawn = "stty size; cat" }, { expect = '24 80' } ]
+            "#,
+        )
+        .expect("a step");
+        p.play(&step).await.expect("the terminal is 24x80");
     }
 }

@@ -348,12 +348,26 @@ impl Watch<'_> {
     }
 
     fn show(&self, index: usize, _progress: &Progress) {
+        let has_quiz = self
+            .lesson
+            .lesson
+            .steps
+            .get(index)
+            .is_some_and(|s| !s.get_ref().quizzes.is_empty());
         out(&format!(
             "\n{}\n{}\n",
             runner::render_step(self.lesson, index, self.engine, self.style),
-            self.style
-                .dim("[h] hint  [c] check now  [n] next  [l] lessons  [a] answer quiz  [q] quit")
+            self.style.dim(key_line(has_quiz))
         ));
+    }
+}
+
+/// The keys a step offers: `a` only where there is a quiz to answer.
+fn key_line(has_quiz: bool) -> &'static str {
+    if has_quiz {
+        "[h] hint  [c] check now  [n] next  [l] lessons  [a] answer quiz  [q] quit"
+    } else {
+        "[h] hint  [c] check now  [n] next  [l] lessons  [q] quit"
     }
 }
 
@@ -406,4 +420,16 @@ pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> Stri
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_line;
+
+    #[test]
+    fn the_quiz_key_only_where_there_is_a_quiz() {
+        assert!(key_line(true).contains("[a] answer quiz"));
+        assert!(!key_line(false).contains("[a]"));
+        assert!(key_line(false).contains("[q] quit"));
+    }
 }

@@ -14,6 +14,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A frozen busybox course: these tests are about the tutor, not about
+/// what the real lessons say.
+fn fixture_course() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course")
+}
+
 #[test]
 fn doctor_without_a_daemon_says_how_to_start_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +78,7 @@ async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
     let result = async {
         let mut cmd = Command::new(BIN);
         cmd.args(["--lessons-dir"])
-            .arg(repo().join("lessons"))
+            .arg(fixture_course())
             .args(["lesson", "1"])
             .envs(engine.env())
             .env("WHALETUTOR_PROGRESS", &progress)
@@ -121,7 +127,7 @@ async fn check_hint_and_reset_touch_only_the_lesson() {
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
             .arg("--lessons-dir")
-            .arg(repo().join("lessons"))
+            .arg(fixture_course())
             .args(args)
             .envs(engine.env())
             .env("WHALETUTOR_PROGRESS", &progress)

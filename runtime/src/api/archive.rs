@@ -440,9 +440,11 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
         .map_err(|e| ApiError::internal(format!("image of container {name}: {e}")))?;
     let mut layers = vec![c.paths.upper()];
     layers.extend(
-        d.images
-            .layer_dirs(&img)
-            .map_err(|e| ApiError::internal(format!("layers of container {name}: {e}")))?,
+        c.paths.lower_dirs(
+            d.images
+                .layer_dirs(&img)
+                .map_err(|e| ApiError::internal(format!("layers of container {name}: {e}")))?,
+        ),
     );
     // Layer dirs may be short symlinks; resolve them once, on the host.
     let layers: Vec<PathBuf> = layers

@@ -327,7 +327,7 @@ async fn run_container(
         .images
         .layer_dirs(&image)
         .map_err(|e| BuildError::Runner(format!("the step's layers: {e}")))?;
-    let spec = super::containers::build_spec(c, lower);
+    let spec = super::containers::build_spec(c, c.paths.lower_dirs(lower));
     let bytes =
         serde_json::to_vec(&spec).map_err(|e| runner_err("encoding the spec")(e.to_string()))?;
     let tmp = c.paths.dir.join(".spec.json.tmp");

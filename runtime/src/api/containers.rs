@@ -392,7 +392,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), StartFa
         .images
         .layer_dirs(&image)
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
-    let spec = build_spec(c, lower);
+    let spec = build_spec(c, c.paths.lower_dirs(lower));
     write_spec(c, &spec)?;
     super::trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)
@@ -999,7 +999,9 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         .resolve(&r.image_id)
         .and_then(|img| d.images.layer_dirs(&img))
         .map(|dirs| {
-            dirs.iter()
+            c.paths
+                .lower_dirs(dirs)
+                .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(":")
@@ -1072,6 +1074,17 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
     if let Some(cfg) = v.get_mut("Config").and_then(|c| c.as_object_mut()) {
         *cfg = docker_config_shape(cfg);
+    }
+    if let Some(o) = v.as_object_mut() {
+        // Docker prints ExecIDs (null when none) just before HostConfig.
+        let ids = d.execs.unfinished_of(c.id());
+        let ids = if ids.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(ids)
+        };
+        let at = o.keys().position(|k| k == "HostConfig").unwrap_or(o.len());
+        o.shift_insert(at, "ExecIDs".to_string(), ids);
     }
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         // Docker prints every resource field, zero when unset, and templates

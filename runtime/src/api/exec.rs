@@ -41,6 +41,20 @@ impl Execs {
             .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
     }
 
+    /// What Docker's inspect lists as `ExecIDs`: the container's execs
+    /// that have not finished (created or running), sorted (Docker's order
+    /// is a map's: unspecified).
+    pub fn unfinished_of(&self, container_id: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|e| e.container.id() == container_id && e.state().exit_code.is_none())
+            .map(|e| e.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     fn insert(&self, e: Arc<Exec>) {
         let mut map = self.lock();
         // Execs of removed containers can never be started or resized again.

@@ -717,7 +717,10 @@ pub fn export(d: &Arc<Daemon>, id: &str) -> ApiResult {
     let c = d.containers.get(id)?;
     let img = d.images.resolve(&c.record.image_id).map_err(image_error)?;
     let mut layers = vec![c.paths.upper()];
-    layers.extend(d.images.layer_dirs(&img).map_err(image_error)?);
+    layers.extend(
+        c.paths
+            .lower_dirs(d.images.layer_dirs(&img).map_err(image_error)?),
+    );
     // Layer dirs may be short symlinks; the union walk wants real dirs.
     let layers: Vec<PathBuf> = layers
         .into_iter()

@@ -41,12 +41,7 @@ pub struct BuildArgs {
     pub force_rm: bool,
     /// Set the networking mode for the RUN instructions during build: host
     /// or default (the host's network on whale), or none (loopback only)
-    #[arg(
-        long,
-        visible_alias = "net",
-        default_value = "default",
-        value_name = "MODE"
-    )]
+    #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
     /// The build context directory
     #[arg(value_name = "PATH")]
@@ -660,6 +655,38 @@ pub async fn system(cli: &Cli, args: &SystemArgs) -> CliResult {
     }
 }
 
+/// The Images row of `system df`: total bytes, images with containers,
+/// reclaimable bytes and their percentage, with Docker's arithmetic.
+fn images_summary(images: &[serde_json::Value]) -> (i64, usize, i64, i64) {
+    let total: i64 = {
+        // Shared bytes count once across images.
+        let unique: i64 = images
+            .iter()
+            .map(|i| size_of(i, "Size") - size_of(i, "SharedSize"))
+            .sum();
+        let shared_max = images
+            .iter()
+            .map(|i| size_of(i, "SharedSize"))
+            .max()
+            .unwrap_or(0);
+        unique + shared_max
+    };
+    let active = images
+        .iter()
+        .filter(|i| size_of(i, "Containers") > 0)
+        .count();
+    // Docker counts as used only the unique bytes of images with
+    // containers: their shared layers stay "reclaimable".
+    let used: i64 = images
+        .iter()
+        .filter(|i| size_of(i, "Containers") > 0)
+        .map(|i| size_of(i, "Size") - size_of(i, "SharedSize"))
+        .sum();
+    let reclaim = (total - used).max(0);
+    let pct = if total > 0 { reclaim * 100 / total } else { 0 };
+    (total, active, reclaim, pct)
+}
+
 async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
     let client = client(cli).await?;
     let usage = client
@@ -678,32 +705,7 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
     if !args.verbose {
         // The summary prints every size with units.HumanSize (four digits).
         let hs = |n: i64| human_size4(n.max(0) as u64);
-        let total: i64 = {
-            // Shared bytes count once across images.
-            let unique: i64 = images
-                .iter()
-                .map(|i| size_of(i, "Size") - size_of(i, "SharedSize"))
-                .sum();
-            let shared_max = images
-                .iter()
-                .map(|i| size_of(i, "SharedSize"))
-                .max()
-                .unwrap_or(0);
-            unique + shared_max
-        };
-        let active = images
-            .iter()
-            .filter(|i| size_of(i, "Containers") > 0)
-            .count();
-        // Docker counts as used only the unique bytes of images with
-        // containers: their shared layers stay "reclaimable".
-        let active_size: i64 = images
-            .iter()
-            .filter(|i| size_of(i, "Containers") > 0)
-            .map(|i| size_of(i, "Size") - size_of(i, "SharedSize"))
-            .sum();
-        let reclaim = (total - active_size).max(0);
-        let pct = if total > 0 { reclaim * 100 / total } else { 0 };
+        let (total, active, reclaim, pct) = images_summary(&images);
         let c_total: i64 = containers.iter().map(|c| size_of(c, "SizeRw")).sum();
         let c_active = containers
             .iter()
@@ -823,6 +825,25 @@ mod tests {
         assert!(ignored(&rules, "x/y/tmp"));
         assert!(ignored(&rules, "tmp/z"));
         assert!(!ignored(&rules, "src/main.rs"));
+    }
+
+    #[test]
+    fn df_images_row_as_docker_20_10_prints_it() {
+        // Measured on dockerd 20.10: busybox and an image with one 18-byte
+        // layer on it (both with a container), and an unused debian.
+        let bb = 1_983_488;
+        let images = [
+            serde_json::json!({"Size": bb + 18, "SharedSize": bb, "Containers": 1}),
+            serde_json::json!({"Size": 159_303_114, "SharedSize": 0, "Containers": 0}),
+            serde_json::json!({"Size": bb, "SharedSize": bb, "Containers": 1}),
+        ];
+        let (total, active, reclaim, pct) = images_summary(&images);
+        assert_eq!(active, 2);
+        assert_eq!(human_size4(total as u64), "161.3MB");
+        assert_eq!(
+            format!("{} ({pct}%)", human_size4(reclaim as u64)),
+            "161.3MB (99%)"
+        );
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Entry point of the `whale` binary (everything but the shim).
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => {
             use clap::error::ErrorKind;
@@ -99,11 +99,40 @@ pub fn main() -> i32 {
     run(cli)
 }
 
+/// Parse a command line as `whale` does. On top of clap: `run`/`create`
+/// take IMAGE and the command in one list that accepts leading dashes (so
+/// `run busybox ls -l` keeps `-l`), and clap would then take an unknown
+/// flag before IMAGE (`run --bogus busybox`) for the image; docker says
+/// "unknown flag", and so do we.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let (verb, opts) = match &cli.command {
+        Command::Run(r) => ("run", &r.opts),
+        Command::Create(c) => ("create", &c.opts),
+        _ => return Ok(cli),
+    };
+    match opts.args.first() {
+        Some(first) if first.starts_with('-') => {
+            use clap::CommandFactory;
+            Err(Cli::command().error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("unknown flag: {first}\nSee 'whale {verb} --help'."),
+            ))
+        }
+        _ => Ok(cli),
+    }
+}
+
 /// Run one parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> i32 {
     if let Command::Daemon(args) = &cli.command {
         return system::daemon(&cli, args);
     }
+    crate::linux::process::default_sigpipe();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

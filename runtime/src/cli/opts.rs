@@ -465,6 +465,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_flag_before_the_image_is_an_error() {
+        let whale = |a: &[&str]| {
+            super::super::try_parse_from(std::iter::once("whale").chain(a.iter().copied()))
+        };
+        // Not an image called "--bogus" (docker: unknown flag: --bogus).
+        let err = whale(&["run", "--bogus", "busybox"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(err.to_string().contains("unknown flag: --bogus"), "{err}");
+        assert!(whale(&["create", "-Z", "busybox", "sh"]).is_err());
+        // Dashes after the image belong to the command.
+        assert!(whale(&["run", "busybox", "ls", "-l"]).is_ok());
+        assert!(whale(&["run", "-d", "busybox", "--x"]).is_ok());
+    }
+
+    #[test]
     fn short_flags_combine() {
         let r = run_args(&["run", "-it", "--name", "first", "busybox", "sh"]);
         assert!(r.opts.interactive && r.opts.tty);

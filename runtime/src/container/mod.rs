@@ -531,6 +531,31 @@ impl Store {
     }
 }
 
+/// Mount points the shim needs, as Docker's init layer has them: the
+/// directories it mounts /proc, /sys and /dev on, and the files it
+/// bind-mounts /etc/hosts, /etc/hostname and /etc/resolv.conf on.
+pub const INIT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
+pub const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+fn make_init_layer(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true).mode(0o755);
+    b.create(dir)?;
+    for d in INIT_DIRS {
+        b.create(dir.join(d))?;
+    }
+    for f in INIT_FILES {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(dir.join(f))?;
+    }
+    Ok(())
+}
+
 fn write_new_record(
     paths: &ContainerPaths,
     record: &ContainerRecord,
@@ -539,6 +564,8 @@ fn write_new_record(
     for d in [paths.upper(), paths.work(), paths.merged()] {
         std::fs::create_dir_all(&d).map_err(io_err(format!("creating {}", d.display())))?;
     }
+    make_init_layer(&paths.init())
+        .map_err(io_err(format!("creating {}", paths.init().display())))?;
     let path = paths.config();
     let werr = io_err(format!("writing {}", path.display()));
     if durable {

@@ -167,6 +167,14 @@ pub fn cloexec_from(from: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Die quietly on a closed stdout (`whale system df -v | head`), as docker
+/// and every Unix filter do, instead of failing on EPIPE in the middle of a
+/// print. For CLI verbs only: the daemon must survive a client going away.
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Restore what a fresh program expects: default SIGPIPE (Rust ignores it)
 /// and an empty signal mask.
 pub fn reset_signals() -> io::Result<()> {
