@@ -252,7 +252,10 @@ fn container_life_cycle() {
     assert_eq!(ps[0]["Names"], serde_json::json!(["/web"]));
     assert_eq!(ps[0]["Image"], "busybox");
     // Docker quotes an argument with spaces (daemon/list.go).
-    assert_eq!(ps[0]["Command"], "sh -c 'echo out; echo err >&2; sleep 100'");
+    assert_eq!(
+        ps[0]["Command"],
+        "sh -c 'echo out; echo err >&2; sleep 100'"
+    );
     assert_eq!(ps[0]["State"], "created");
     assert_eq!(ps[0]["Status"], "Created");
     assert_eq!(ps[0]["HostConfig"]["NetworkMode"], "default");
