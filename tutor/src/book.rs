@@ -820,7 +820,7 @@ fn shown_subcommands(c: &clap::Command) -> impl Iterator<Item = &clap::Command> 
 }
 
 /// mdBook's id for a heading made of plain words.
-fn anchor(heading: &str) -> String {
+pub fn anchor(heading: &str) -> String {
     heading
         .chars()
         .filter_map(|c| {

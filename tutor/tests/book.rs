@@ -701,19 +701,7 @@ fn heading_ids(md: &str) -> BTreeSet<String> {
                 let Some(h) = heading.take() else {
                     continue; // it had an explicit id
                 };
-                let base: String = h
-                    .trim()
-                    .chars()
-                    .filter_map(|c| {
-                        if c.is_alphanumeric() || c == '_' || c == '-' {
-                            Some(c.to_ascii_lowercase())
-                        } else if c.is_whitespace() {
-                            Some('-')
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
+                let base = book::anchor(h.trim());
                 let n = counts.entry(base.clone()).or_default();
                 ids.insert(if *n == 0 {
                     base.clone()
