@@ -1,13 +1,19 @@
-//! One binary, three roles: the `whale` CLI, the daemon (`whale daemon`) and
-//! the per-container shim (`whale shim <dir>`, hidden, spawned by the daemon).
+//! One binary, four roles: the `whale` CLI, the daemon (`whale daemon`),
+//! the per-container shim (`whale shim <dir>`, hidden, spawned by the
+//! daemon) and `whale copy-in` (hidden, the daemon's helper for PUT archive).
 
 fn main() {
     let mut args = std::env::args_os();
     let _argv0 = args.next();
-    if args.next().as_deref() == Some(std::ffi::OsStr::new("shim")) {
+    let role = args.next();
+    if role.as_deref() == Some(std::ffi::OsStr::new("shim")) {
         // The shim must stay single-threaded: dispatch before anything
         // (clap, tokio) gets a chance to start threads.
         std::process::exit(whale::shim::main(args.collect()));
+    }
+    if role.as_deref() == Some(std::ffi::OsStr::new("copy-in")) {
+        // Single-threaded too: it unshares its mount namespace and chroots.
+        std::process::exit(whale::linux::copy_in::main(args.collect()));
     }
     std::process::exit(whale::cli::main());
 }

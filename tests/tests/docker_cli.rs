@@ -98,3 +98,30 @@ fn docker_lifecycle_verbs() {
     w.docker(&["rm", "dc"]).expect("docker").success();
     assert!(w.ps_line(true, "dc").is_none());
 }
+
+#[test]
+fn docker_cp_both_ways() {
+    if skip() {
+        return;
+    }
+    let w = World::with_busybox();
+    let src = w.base().join("cp-src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/f"), "from the host\n").unwrap();
+    w.run_d(&["--name", "dcp", "busybox", "sleep", "1000"]);
+    // docker's own tar and HEAD/PUT requests.
+    w.docker(&["cp", src.to_str().unwrap(), "dcp:/tmp"])
+        .expect("docker")
+        .success();
+    let cat = w.whale_ok(&["exec", "dcp", "cat", "/tmp/cp-src/sub/f"]);
+    assert_eq!(cat.stdout, "from the host\n");
+    let back = w.base().join("cp-back");
+    w.docker(&["cp", "dcp:/tmp/cp-src", back.to_str().unwrap()])
+        .expect("docker")
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(back.join("sub/f")).unwrap(),
+        "from the host\n"
+    );
+    w.whale_ok(&["rm", "-f", "dcp"]);
+}

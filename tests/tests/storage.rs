@@ -91,3 +91,65 @@ fn rm_deletes_the_container_dir() {
     assert!(!Path::new(&upper).exists(), "rm removes the upper dir");
     w.assert_container_gone(&id);
 }
+
+#[test]
+fn cp_into_and_out_of_running_and_stopped_containers() {
+    let w = World::with_busybox();
+    let src = w.base().join("app");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/f"), "data\n").unwrap();
+    let one = w.base().join("one.txt");
+    std::fs::write(&one, "one\n").unwrap();
+
+    // Running: through the container's own root and mounts.
+    w.run_d(&["--name", "cp-run", "busybox", "sleep", "1000"]);
+    w.whale_ok(&["cp", src.to_str().unwrap(), "cp-run:/tmp"]);
+    w.whale_ok(&["cp", one.to_str().unwrap(), "cp-run:/etc/renamed.txt"]);
+    let out = w.whale_ok(&[
+        "exec",
+        "cp-run",
+        "cat",
+        "/tmp/app/sub/f",
+        "/etc/renamed.txt",
+    ]);
+    assert_eq!(out.stdout, "data\none\n");
+
+    // Not running: its overlay, mounted privately by the helper.
+    w.whale_ok(&[
+        "create",
+        "--name",
+        "cp-stopped",
+        "busybox",
+        "cat",
+        "/app/sub/f",
+    ]);
+    w.whale_ok(&["cp", src.to_str().unwrap(), "cp-stopped:/"]);
+    let started = w.whale_ok(&["start", "-a", "cp-stopped"]);
+    assert_eq!(started.stdout, "data\n");
+    let diff = w.whale_ok(&["diff", "cp-stopped"]);
+    assert!(diff.lines().contains(&"A /app/sub/f"), "{}", diff.out());
+
+    // Out: into a directory, or as a new name.
+    let into = w.base().join("into");
+    std::fs::create_dir(&into).unwrap();
+    w.whale_ok(&["cp", "cp-run:/tmp/app", into.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(into.join("app/sub/f")).unwrap(),
+        "data\n"
+    );
+    let renamed = w.base().join("renamed.txt");
+    w.whale_ok(&["cp", "cp-run:/etc/renamed.txt", renamed.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&renamed).unwrap(), "one\n");
+
+    // Docker's errors, and nothing mounted on the host afterwards.
+    let missing = w.whale(&["cp", one.to_str().unwrap(), "cp-run:/nope/x"]);
+    assert_eq!(missing.code(), Some(1));
+    assert!(
+        missing
+            .stderr
+            .contains("Could not find the file /nope in container cp-run"),
+        "{missing:?}"
+    );
+    w.whale_ok(&["rm", "-f", "cp-run", "cp-stopped"]);
+    assert!(whale_e2e::proc_mounts_mentioning(w.root().to_str().unwrap()).is_empty());
+}

@@ -496,6 +496,115 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
     Ok(r)
 }
 
+/// `PUT /containers/{id}/archive?path=DIR`: unpack the tar body into DIR
+/// of the container, running or not, through the `whale copy-in` helper
+/// (see `linux::copy_in`). Docker's answers: 404 when DIR does not exist,
+/// 400 when it is not a directory.
+pub async fn put(
+    d: &Arc<Daemon>,
+    id: &str,
+    q: &Query,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> ApiResult {
+    use crate::linux::copy_in::{CopyIn, Target, EXIT_NOT_DIR, EXIT_NO_DEST};
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+
+    let c = d.containers.get(id)?;
+    let name = c.record.name.trim_start_matches('/').to_string();
+    let path = q
+        .get("path")
+        .filter(|p| p.starts_with('/'))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "the archive endpoint needs an absolute path: add ?path=/dir/in/container",
+            )
+        })?
+        .to_string();
+    // No start, stop or removal while we write: a stopped container's
+    // overlay is mounted by the helper, and only one mount may use its
+    // work dir.
+    let _guard = c.op_lock.lock().await;
+    let st = c.state();
+    let target = if st.running() {
+        Target::Running { pid: st.pid }
+    } else {
+        let img = d
+            .images
+            .resolve(&c.record.image_id)
+            .map_err(|e| ApiError::internal(format!("image of container {name}: {e}")))?;
+        let layers = d
+            .images
+            .layer_dirs(&img)
+            .map_err(|e| ApiError::internal(format!("layers of container {name}: {e}")))?;
+        Target::Stopped {
+            lower_dirs: c.paths.lower_dirs(layers),
+            upper_dir: c.paths.upper(),
+            work_dir: c.paths.work(),
+            merged_dir: c.paths.merged(),
+        }
+    };
+    let spec = serde_json::to_string(&CopyIn {
+        dest: path.clone(),
+        target,
+    })
+    .map_err(|e| ApiError::internal(format!("copy-in spec: {e}")))?;
+    let bin = std::env::var_os(crate::shim::client::SHIM_BIN_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    let mut child = tokio::process::Command::new(&bin)
+        .arg("copy-in")
+        .arg(spec)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ApiError::internal(format!("cannot start whale copy-in: {e}")))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| ApiError::internal("whale copy-in has no stdin"))?;
+    let mut body = req.into_body();
+    let mut write_failed = false;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the archive: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            // The helper stops reading when it fails; its stderr says why.
+            if stdin.write_all(&data).await.is_err() {
+                write_failed = true;
+                break;
+            }
+        }
+    }
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| ApiError::internal(format!("waiting for whale copy-in: {e}")))?;
+    let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    match out.status.code() {
+        Some(0) if !write_failed => no_content_ok(),
+        Some(EXIT_NO_DEST) => Err(ApiError::not_found(format!(
+            "Could not find the file {path} in container {name}"
+        ))),
+        Some(EXIT_NOT_DIR) => Err(ApiError::bad_request(why)),
+        _ => Err(ApiError::internal(format!(
+            "copying into {path} of container {name}: {}",
+            if why.is_empty() {
+                "the archive ended early"
+            } else {
+                &why
+            }
+        ))),
+    }
+}
+
+/// Docker answers a successful PUT archive with 200 and no body.
+fn no_content_ok() -> ApiResult {
+    Ok(response(StatusCode::OK, "text/plain", Body::empty()))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

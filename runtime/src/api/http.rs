@@ -322,6 +322,7 @@ pub enum Route {
     SystemDf,
     ContainerExport(String),
     ContainerArchive(String),
+    ContainerArchivePut(String),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -398,6 +399,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("export"), true, _, _) => Some(Route::ContainerExport(id)),
             (Some("archive"), _, _, _) if get || *method == Method::HEAD => {
                 Some(Route::ContainerArchive(id))
+            }
+            (Some("archive"), _, _, _) if *method == Method::PUT => {
+                Some(Route::ContainerArchivePut(id))
             }
             _ => None,
         };

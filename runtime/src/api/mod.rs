@@ -293,6 +293,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerArchive(id) => {
             archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
         }
+        Route::ContainerArchivePut(id) => archive::put(&d, &id, &q, req).await,
     }
 }
 

@@ -57,6 +57,8 @@ pub enum ContainerCommand {
     Export(ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(super::opts::DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(super::copy::CpArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -124,6 +126,7 @@ pub fn classic(command: Command) -> Command {
             ContainerCommand::Top(a) => Command::Top(a),
             ContainerCommand::Export(a) => Command::Export(a),
             ContainerCommand::Diff(a) => Command::Diff(a),
+            ContainerCommand::Cp(a) => Command::Cp(a),
             prune @ ContainerCommand::Prune(_) => {
                 Command::Container(ContainerArgs { command: prune })
             }

@@ -4,6 +4,7 @@
 mod build;
 pub mod connect;
 mod containers;
+mod copy;
 mod exec;
 pub mod gotemplate;
 mod images;
@@ -186,6 +187,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Ps(args) => containers::ps(cli, args).await,
         Command::Top(args) => containers::top(cli, args).await,
         Command::Diff(args) => containers::diff(cli, args).await,
+        Command::Cp(args) => copy::cp(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
         Command::Build(args) => build::build(cli, args).await,

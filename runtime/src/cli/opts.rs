@@ -77,6 +77,8 @@ pub enum Command {
     Top(TopArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(super::copy::CpArgs),
     /// Show the whale version information
     Version(VersionArgs),
     /// Display system-wide information

@@ -19,6 +19,7 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> io::Result<()> {
 
 pub mod caps;
 pub mod cgroup;
+pub mod copy_in;
 pub mod exec;
 pub mod mount;
 pub mod process;

@@ -1,0 +1,170 @@
+//! `PUT /containers/{id}/archive` (`whale cp SRC CONTAINER:DEST`): unpack a
+//! tar into a container's file system as the container sees it.
+//!
+//! It runs in a short-lived process of its own (`whale copy-in SPEC`,
+//! spawned by the daemon, single-threaded), because it changes its root:
+//! into a running container's root (`/proc/PID/root`, with the container's
+//! own mounts), or, for a container that is not running, into its overlay
+//! mounted in a private mount namespace that dies with the process (nothing
+//! ever shows in the host's mount table). Inside that root no entry of the
+//! archive, `..` or an absolute symlink, can reach the host's files.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Exit codes the daemon maps to Docker's answers.
+pub const EXIT_NO_DEST: i32 = 2;
+pub const EXIT_NOT_DIR: i32 = 3;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CopyIn {
+    /// Absolute directory inside the container to unpack into.
+    pub dest: String,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Target {
+    /// The container runs: its init's root.
+    Running { pid: i32 },
+    /// It does not: mount its overlay privately first.
+    Stopped {
+        lower_dirs: Vec<PathBuf>,
+        upper_dir: PathBuf,
+        work_dir: PathBuf,
+        merged_dir: PathBuf,
+    },
+}
+
+/// `whale copy-in SPEC-JSON`, the tar on stdin. Returns the exit code;
+/// the reason of a failure goes to stderr.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let spec = match args
+        .first()
+        .map(|a| serde_json::from_slice::<CopyIn>(a.as_encoded_bytes()))
+    {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!("whale copy-in: bad spec: {e}");
+            return 1;
+        }
+        None => {
+            eprintln!("whale copy-in: usage: whale copy-in SPEC-JSON < archive.tar");
+            return 1;
+        }
+    };
+    match run(&spec, io::stdin().lock()) {
+        Ok(()) => 0,
+        Err((code, msg)) => {
+            eprintln!("{msg}");
+            code
+        }
+    }
+}
+
+fn run(spec: &CopyIn, tar: impl io::Read) -> Result<(), (i32, String)> {
+    let other = |what: &str, e: &dyn std::fmt::Display| (1, format!("{what}: {e}"));
+    match &spec.target {
+        Target::Running { pid } => {
+            enter_root(&PathBuf::from(format!("/proc/{pid}/root")))
+                .map_err(|e| other("cannot enter the container's root", &e))?;
+        }
+        Target::Stopped {
+            lower_dirs,
+            upper_dir,
+            work_dir,
+            merged_dir,
+        } => {
+            super::process::unshare(libc::CLONE_NEWNS)
+                .map_err(|e| other("cannot make a mount namespace", &e))?;
+            super::mount::make_mounts_private().map_err(|e| other("mounts", &e))?;
+            let rootfs = super::mount::Rootfs {
+                lower_dirs,
+                upper_dir,
+                work_dir,
+                merged_dir,
+                binds: &[],
+                cgroups: super::mount::CgroupView::None,
+            };
+            super::mount::mount_overlay(&rootfs)
+                .map_err(|e| other("cannot mount the container's file system", &e))?;
+            enter_root(merged_dir).map_err(|e| other("cannot enter the container's root", &e))?;
+        }
+    }
+    unpack(&spec.dest, tar)
+}
+
+fn enter_root(root: &Path) -> io::Result<()> {
+    nix::unistd::chroot(root).map_err(io::Error::from)?;
+    std::env::set_current_dir("/")
+}
+
+/// Unpack into `dest`, which must be an existing directory (Docker's rule:
+/// the caller names the parent and the archive carries the new name).
+fn unpack(dest: &str, tar: impl io::Read) -> Result<(), (i32, String)> {
+    match std::fs::metadata(dest) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err((
+                EXIT_NOT_DIR,
+                format!("extraction point is not a directory: {dest}"),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err((EXIT_NO_DEST, format!("no such directory: {dest}")))
+        }
+        Err(e) => return Err((1, format!("cannot use {dest}: {e}"))),
+    }
+    let mut archive = tar::Archive::new(tar);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(true);
+    archive.set_overwrite(true);
+    archive
+        .unpack(dest)
+        .map_err(|e| (1, format!("cannot unpack into {dest}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn unpacks_into_an_existing_dir_only() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().to_str().unwrap();
+        unpack(d, &tar_of(&[("a/b.txt", b"hi")])[..]).unwrap();
+        assert_eq!(std::fs::read(t.path().join("a/b.txt")).unwrap(), b"hi");
+        let missing = t.path().join("nope");
+        let (code, msg) = unpack(missing.to_str().unwrap(), &tar_of(&[])[..]).unwrap_err();
+        assert_eq!(code, EXIT_NO_DEST, "{msg}");
+        let file = t.path().join("a/b.txt");
+        let (code, _) = unpack(file.to_str().unwrap(), &tar_of(&[])[..]).unwrap_err();
+        assert_eq!(code, EXIT_NOT_DIR);
+    }
+
+    #[test]
+    fn the_spec_travels_as_json() {
+        let s = CopyIn {
+            dest: "/tmp".into(),
+            target: Target::Running { pid: 42 },
+        };
+        let j = serde_json::to_string(&s).unwrap();
+        let back: CopyIn = serde_json::from_str(&j).unwrap();
+        assert!(matches!(back.target, Target::Running { pid: 42 }));
+    }
+}
