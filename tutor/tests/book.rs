@@ -217,7 +217,6 @@ const DOCKER_ONLY_VERBS: &[&str] = &[
     "trust",
     "manifest",
     "commit",
-    "cp",
     "port",
     "pause",
     "unpause",
