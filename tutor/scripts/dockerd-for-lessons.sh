@@ -63,6 +63,11 @@ stop)
         i=0
         while [ -f "$dir/dockerd.pid" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     fi
+    # dockerd leaves its default network namespace bind-mounted under the
+    # exec root: unmount it so the directory can be removed.
+    for m in "$dir"/exec/netns/*; do
+        [ -e "$m" ] && umount "$m" 2>/dev/null || true
+    done
     ;;
 *)
     echo "usage: $0 start|stop DIR" >&2
