@@ -41,6 +41,30 @@ pub fn human_duration(secs: f64) -> String {
     format!("{} years", hours / 24 / 365)
 }
 
+/// go-units `BytesSize`: binary units with two decimals ("23.48GiB").
+pub fn human_binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    // go-units prints "%.4g": four significant digits.
+    let digits_before = size.trunc().to_string().len();
+    let decimals = 4usize.saturating_sub(digits_before);
+    let mut out = format!("{size:.decimals$}");
+    if out.contains('.') {
+        while out.ends_with('0') {
+            out.pop();
+        }
+        if out.ends_with('.') {
+            out.pop();
+        }
+    }
+    format!("{out}{}", UNITS[unit])
+}
+
 /// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, three
 /// significant digits, as `docker images` prints them ("4.26MB", "123B").
 pub fn human_size(bytes: u64) -> String {
@@ -78,6 +102,13 @@ fn format_g3(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_in_binary_units() {
+        assert_eq!(human_binary_size(25_213_624_320), "23.48GiB");
+        assert_eq!(human_binary_size(512), "512B");
+        assert_eq!(human_binary_size(1024), "1KiB");
+    }
 
     #[test]
     fn durations_read_like_docker() {

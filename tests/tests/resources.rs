@@ -137,3 +137,43 @@ fn the_container_is_in_its_own_cgroup() {
         );
     }
 }
+
+#[test]
+fn stats_shows_the_limits_and_usage_of_each_container() {
+    let w = World::with_busybox();
+    w.run_d(&[
+        "--name",
+        "st-busy",
+        "--memory",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & wait",
+    ]);
+    let out = w.whale_ok(&["stats", "--no-stream"]);
+    let lines = out.lines();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>().join(" "),
+        "CONTAINER ID NAME CPU % MEM USAGE / LIMIT MEM % NET I/O BLOCK I/O PIDS"
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.contains("st-busy"))
+        .expect("a row for st-busy");
+    assert!(row.contains(" / 32MiB "), "the memory limit: {row}");
+    // sh and its two sleeps.
+    assert!(row.trim_end().ends_with(" 3"), "PIDS: {row}");
+    let f = w.whale_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}}",
+        "st-busy",
+    ]);
+    let (name, cpu) = f.out().split_once(' ').unwrap();
+    assert_eq!(name, "st-busy");
+    let pct: f64 = cpu.trim_end_matches('%').parse().expect("a percentage");
+    assert!((0.0..=200.0).contains(&pct), "{cpu}");
+    w.whale_ok(&["rm", "-f", "st-busy"]);
+}

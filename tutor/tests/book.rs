@@ -222,7 +222,6 @@ const DOCKER_ONLY_VERBS: &[&str] = &[
     "unpause",
     "rename",
     "restart",
-    "stats",
     "update",
     "events",
     "checkpoint",

@@ -59,6 +59,8 @@ pub enum ContainerCommand {
     Diff(super::opts::DiffArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(super::copy::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(super::stats::StatsArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -127,6 +129,7 @@ pub fn classic(command: Command) -> Command {
             ContainerCommand::Export(a) => Command::Export(a),
             ContainerCommand::Diff(a) => Command::Diff(a),
             ContainerCommand::Cp(a) => Command::Cp(a),
+            ContainerCommand::Stats(a) => Command::Stats(a),
             prune @ ContainerCommand::Prune(_) => {
                 Command::Container(ContainerArgs { command: prune })
             }

@@ -11,6 +11,7 @@ mod images;
 mod manage;
 mod opts;
 mod output;
+mod stats;
 mod system;
 pub mod table;
 pub mod terminal;
@@ -188,6 +189,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Top(args) => containers::top(cli, args).await,
         Command::Diff(args) => containers::diff(cli, args).await,
         Command::Cp(args) => copy::cp(cli, args).await,
+        Command::Stats(args) => stats::stats(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
         Command::Build(args) => build::build(cli, args).await,

@@ -79,6 +79,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(super::copy::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(super::stats::StatsArgs),
     /// Show the whale version information
     Version(VersionArgs),
     /// Display system-wide information

@@ -158,47 +158,11 @@ pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
     println!(
         " Total Memory: {}",
         info.mem_total
-            .map(|m| human_binary(m.max(0) as u64))
+            .map(|m| crate::humanize::human_binary_size(m.max(0) as u64))
             .unwrap_or_default()
     );
     println!(" Name: {}", opt(&info.name));
     println!(" ID: {}", opt(&info.id));
     println!(" Docker Root Dir: {}", opt(&info.docker_root_dir));
     Ok(())
-}
-
-/// go-units `BytesSize`: binary units with two decimals ("23.48GiB").
-fn human_binary(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit < UNITS.len() - 1 {
-        size /= 1024.0;
-        unit += 1;
-    }
-    // go-units prints "%.4g": four significant digits.
-    let digits_before = size.trunc().to_string().len();
-    let decimals = 4usize.saturating_sub(digits_before);
-    let mut out = format!("{size:.decimals$}");
-    if out.contains('.') {
-        while out.ends_with('0') {
-            out.pop();
-        }
-        if out.ends_with('.') {
-            out.pop();
-        }
-    }
-    format!("{out}{}", UNITS[unit])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn memory_in_binary_units() {
-        assert_eq!(human_binary(25_213_624_320), "23.48GiB");
-        assert_eq!(human_binary(512), "512B");
-        assert_eq!(human_binary(1024), "1KiB");
-    }
 }
