@@ -359,44 +359,7 @@ impl Session<'_> {
 
         // Copy the container's output until it closes the stream, or the
         // user detaches.
-        let mut out = std::io::stdout();
-        let mut err_out = std::io::stderr();
-        let mut detached = false;
-        let mut detach_open = self.stdin;
-        let mut demux = super::connect::Demux::default();
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            let read = tokio::select! {
-                read = output.read(&mut buf) => read,
-                got = &mut detached_rx, if detach_open => {
-                    detach_open = false;
-                    if got.is_ok() {
-                        detached = true;
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let n = match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if self.tty {
-                if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                    break;
-                }
-                continue;
-            }
-            for (stream, payload) in demux.feed(&buf[..n]) {
-                if stream == 2 {
-                    let _ = err_out.write_all(&payload);
-                    let _ = err_out.flush();
-                } else {
-                    let _ = out.write_all(&payload);
-                    let _ = out.flush();
-                }
-            }
-        }
+        let detached = relay_output(&mut output, self.tty, &mut detached_rx, self.stdin).await;
         drop(raw);
         if let Some(task) = input_task {
             task.abort();
@@ -455,6 +418,48 @@ fn query_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Copy an attach or exec stream to our stdout/stderr (raw with a tty,
+/// demultiplexed without) until it ends, or until `detach` fires while
+/// `watch_detach`; true when the user detached.
+pub(super) async fn relay_output<R: tokio::io::AsyncRead + Unpin>(
+    output: &mut R,
+    tty: bool,
+    detach: &mut tokio::sync::oneshot::Receiver<()>,
+    watch_detach: bool,
+) -> bool {
+    let mut out = std::io::stdout();
+    let mut err_out = std::io::stderr();
+    let mut demux = super::connect::Demux::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut detach_open = watch_detach;
+    loop {
+        let read = tokio::select! {
+            read = output.read(&mut buf) => read,
+            got = &mut *detach, if detach_open => {
+                detach_open = false;
+                if got.is_ok() {
+                    return true;
+                }
+                continue;
+            }
+        };
+        let n = match read {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if tty {
+            if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                return false;
+            }
+            continue;
+        }
+        for (stream, payload) in demux.feed(&buf[..n]) {
+            let w: &mut dyn Write = if stream == 2 { &mut err_out } else { &mut out };
+            let _ = w.write_all(&payload).and_then(|_| w.flush());
+        }
+    }
 }
 
 /// Our stdin to the container; half-close when it ends so the container

@@ -2,12 +2,11 @@
 //! (create the exec, start it on a hijacked connection, follow the window
 //! size, and exit with the command's code).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use bollard::models::ExecConfig;
 use clap::Args;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
 
 use super::connect::Client;
 use super::{client, CliError, CliResult};
@@ -227,39 +226,7 @@ async fn session(
         None
     };
 
-    let mut out = std::io::stdout();
-    let mut err_out = std::io::stderr();
-    let mut demux = super::connect::Demux::default();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut detached = false;
-    let mut detach_open = stdin;
-    loop {
-        let read = tokio::select! {
-            read = output.read(&mut buf) => read,
-            got = &mut detach_rx, if detach_open => {
-                detach_open = false;
-                if got.is_ok() {
-                    detached = true;
-                    break;
-                }
-                continue;
-            }
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if tty {
-            if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                break;
-            }
-            continue;
-        }
-        for (stream, payload) in demux.feed(&buf[..n]) {
-            let w: &mut dyn Write = if stream == 2 { &mut err_out } else { &mut out };
-            let _ = w.write_all(&payload).and_then(|_| w.flush());
-        }
-    }
+    let detached = super::containers::relay_output(&mut output, tty, &mut detach_rx, stdin).await;
     drop(raw);
     if let Some(t) = input_task {
         t.abort();
