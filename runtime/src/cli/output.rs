@@ -119,7 +119,8 @@ pub fn ago(unix: i64) -> String {
     )
 }
 
-fn map_of(pairs: &[(&str, &str)]) -> Value {
+/// A header row: column key to its title.
+pub(super) fn map_of(pairs: &[(&str, &str)]) -> Value {
     Value::Map(
         pairs
             .iter()

@@ -33,22 +33,17 @@ pub struct StatsArgs {
 const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
 fn header() -> Value {
-    Value::Map(
-        [
-            ("Container", "CONTAINER"),
-            ("ID", "CONTAINER ID"),
-            ("Name", "NAME"),
-            ("CPUPerc", "CPU %"),
-            ("MemUsage", "MEM USAGE / LIMIT"),
-            ("MemPerc", "MEM %"),
-            ("NetIO", "NET I/O"),
-            ("BlockIO", "BLOCK I/O"),
-            ("PIDs", "PIDS"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::str(*v)))
-        .collect(),
-    )
+    output::map_of(&[
+        ("Container", "CONTAINER"),
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ])
 }
 
 pub async fn stats(cli: &Cli, args: &StatsArgs) -> CliResult {
