@@ -549,10 +549,7 @@ pub async fn put(
         target,
     })
     .map_err(|e| ApiError::internal(format!("copy-in spec: {e}")))?;
-    let bin = std::env::var_os(crate::shim::client::SHIM_BIN_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-    let mut child = tokio::process::Command::new(&bin)
+    let mut child = tokio::process::Command::new(crate::shim::client::shim_bin())
         .arg("copy-in")
         .arg(spec)
         .stdin(std::process::Stdio::piped())

@@ -541,27 +541,27 @@ fn make_init_layer(dir: &Path, init: bool) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true).mode(0o755);
+    // An empty file to mount on; an existing one is kept as it is.
+    let touch = |rel: &str, mode: u32| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(mode)
+            .open(dir.join(rel))
+            .map(drop)
+    };
     b.create(dir)?;
     for d in INIT_DIRS {
         b.create(dir.join(d))?;
     }
     for f in INIT_FILES {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(dir.join(f))?;
+        touch(f, 0o644)?;
     }
     if init {
         // `--init` binds the host's docker-init here.
         b.create(dir.join("sbin"))?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o755)
-            .open(dir.join(crate::shim::INIT_TARGET))?;
+        touch(crate::shim::INIT_TARGET, 0o755)?;
     }
     Ok(())
 }

@@ -70,13 +70,14 @@ pub struct SpawnedShim {
     pub ready: Ready,
 }
 
-fn shim_bin() -> Result<PathBuf, ShimError> {
+/// The whale binary the daemon runs its helpers from (`shim`, `copy-in`).
+pub(crate) fn shim_bin() -> PathBuf {
     match std::env::var_os(SHIM_BIN_ENV) {
-        Some(p) => Ok(PathBuf::from(p)),
+        Some(p) => PathBuf::from(p),
         // /proc/self/exe, not current_exe(): after a rebuild replaces the
         // binary, current_exe() names a "(deleted)" path that cannot be
         // executed, while /proc/self/exe still reaches the daemon's own image.
-        None => Ok(PathBuf::from("/proc/self/exe")),
+        None => PathBuf::from("/proc/self/exe"),
     }
 }
 
@@ -109,7 +110,7 @@ async fn read_line<T: serde::de::DeserializeOwned>(
 /// line. A Ready with `error` set is returned as is (the shim has cleaned
 /// up and exited); `start` on it returns that error.
 pub async fn spawn(container_dir: &Path) -> Result<SpawnedShim, ShimError> {
-    let bin = shim_bin()?;
+    let bin = shim_bin();
     let mut child: Child = Command::new(&bin)
         .arg("shim")
         .arg(container_dir)
