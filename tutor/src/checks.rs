@@ -2,7 +2,7 @@
 //! A check only reads state: inspect, top, logs, archive, exec of a
 //! read-only command, image inspect/export, a host command.
 
-use crate::engine::{Engine, EngineKind};
+use crate::engine::Engine;
 use crate::lesson::{
     Check, ContainerCheck, ExecCheck, FileCheck, HostCheck, ImageCheck, ProcessCheck, Quiz,
 };
@@ -49,10 +49,9 @@ impl Outcome {
 /// What a check may read besides the engine.
 pub struct Context<'a> {
     pub docker: &'a Docker,
-    pub cli: &'a str,
-    /// The engine's API socket: `{{ socket }}` in host commands and failure
-    /// messages, and where host commands' `{{ cli }}` connects.
-    pub socket: &'a str,
+    /// The engine checked: `{{ cli }}`/`{{ socket }}` in host commands and
+    /// failure messages, and the environment host commands run with.
+    pub engine: &'a Engine,
     /// Quizzes of the current step and the student's answers by quiz id.
     pub quizzes: &'a [Quiz],
     pub answers: &'a HashMap<String, String>,
@@ -87,7 +86,7 @@ fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckErro
 }
 
 fn render(text: &str, ctx: &Context<'_>) -> String {
-    crate::template::render_at(text, ctx.cli, ctx.socket).unwrap_or_else(|_| text.to_string())
+    crate::template::render_for(text, ctx.engine).unwrap_or_else(|_| text.to_string())
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + Send + 'a>>;
@@ -783,16 +782,7 @@ async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckE
     let cmd = render(&h.command, ctx);
     // The engine's environment, as for solve commands: `{{ cli }} inspect`
     // in a host command reaches the engine the lesson runs on.
-    let kind = if ctx.cli == "docker" {
-        EngineKind::Docker
-    } else {
-        EngineKind::Whale
-    };
-    let engine = Engine {
-        kind,
-        socket: ctx.socket.into(),
-        root: None,
-    };
+    let engine = ctx.engine;
     let mut c = tokio::process::Command::new("sh");
     c.arg("-c").arg(&cmd).envs(engine.env());
     if let Some(p) = engine.path_env() {

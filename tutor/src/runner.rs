@@ -39,11 +39,9 @@ pub async fn check_step(
     answers: &HashMap<String, String>,
 ) -> Vec<CheckResult> {
     let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
-    let socket = engine.socket.display().to_string();
     let ctx = Context {
         docker,
-        cli: engine.cli(),
-        socket: &socket,
+        engine,
         quizzes: &quizzes,
         answers,
     };

@@ -92,7 +92,6 @@ impl Player<'_> {
     }
 
     async fn act(&mut self, step: &Step, a: &Action) -> Result<(), SolveError> {
-        let cli = self.engine.cli();
         let timeout = Duration::from_secs(a.timeout.unwrap_or(10));
         if let Some(cmd) = &a.run {
             let cmd = template::render_for(cmd, self.engine)?;
@@ -198,11 +197,9 @@ impl Player<'_> {
             })?;
         } else if let Some(check) = &a.wait_for {
             let quizzes: Vec<_> = step.quizzes.iter().map(|q| q.get_ref().clone()).collect();
-            let socket = self.engine.socket.display().to_string();
             let ctx = Context {
                 docker: self.docker,
-                cli,
-                socket: &socket,
+                engine: self.engine,
                 quizzes: &quizzes,
                 answers: &self.answers,
             };

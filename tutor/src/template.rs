@@ -67,17 +67,6 @@ pub fn render_for(text: &str, engine: &Engine) -> Result<String, TemplateError> 
     render_vars(text, &Vars::from(engine))
 }
 
-/// Render `text` with explicit variables.
-pub fn render_at(text: &str, cli: &str, socket: &str) -> Result<String, TemplateError> {
-    render_vars(
-        text,
-        &Vars {
-            cli: cli.to_string(),
-            socket: socket.to_string(),
-        },
-    )
-}
-
 /// Render `text` with the given variables.
 pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     // Plain text is the common case; skip Tera for it (and keep `{` alone).
@@ -196,7 +185,14 @@ mod tests {
             "curl --unix-socket /var/run/docker.sock http://localhost/_ping"
         );
         assert_eq!(
-            render_at(t, "docker", "/tmp/d/docker.sock").unwrap(),
+            render_vars(
+                t,
+                &Vars {
+                    cli: "docker".into(),
+                    socket: "/tmp/d/docker.sock".into()
+                }
+            )
+            .unwrap(),
             "curl --unix-socket /tmp/d/docker.sock http://localhost/_ping"
         );
         let sandbox = Engine {

@@ -24,11 +24,9 @@ fn check(toml_src: &str) -> Check {
 async fn eval(engine: &Engine, c: &Check) -> Result<Outcome, CheckError> {
     let docker = engine.connect().await.expect("engine answers");
     let answers = HashMap::new();
-    let socket = engine.socket.display().to_string();
     let ctx = Context {
         docker: &docker,
-        cli: engine.cli(),
-        socket: &socket,
+        engine,
         quizzes: &[],
         answers: &answers,
     };
