@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod build;
-pub mod cli;
 pub mod container;
-pub mod fsutil;
-pub mod humanize;
 pub mod image;
-pub mod linux;
 pub mod paths;
 pub mod shim;
+
+pub use whale_formats::humanize;
+/// The kernel room is its own crate (`whale-linux`), so its arrows are
+/// compile-time facts; these names keep `crate::linux::...` paths short.
+pub use whale_linux as linux;
+pub use whale_linux::fsutil;

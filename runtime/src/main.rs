@@ -15,5 +15,16 @@ fn main() {
         // Single-threaded too: it unshares its mount namespace and chroots.
         std::process::exit(whale::linux::copy_in::main(args.collect()));
     }
-    std::process::exit(whale::cli::main());
+    std::process::exit(whale_cli::main(serve_daemon));
+}
+
+/// `whale daemon`: the engine's API server, run in this process.
+fn serve_daemon(root: std::path::PathBuf, socket: std::path::PathBuf) -> i32 {
+    match whale::api::run_daemon(whale::api::DaemonConfig { root, socket }) {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("whale daemon: {err:#}");
+            1
+        }
+    }
 }

@@ -20,15 +20,6 @@
 
 use std::path::PathBuf;
 
-pub const DEFAULT_ROOT: &str = "/var/lib/whale";
-pub const DEFAULT_SOCKET: &str = "/run/whale/whale.sock";
-
-/// The root dir from `--root`, else `WHALE_ROOT`, else the default.
-pub fn root_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("WHALE_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
-}
-
 /// Per-container file layout. All paths derive from the container dir so a
 /// record never stores absolute paths that could go stale if the root moves.
 #[derive(Debug, Clone)]

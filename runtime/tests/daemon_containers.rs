@@ -21,7 +21,7 @@ fn with_busybox() -> Daemon {
     let d = Daemon::start(CHILD);
     let tar = d.dir.path().join("busybox.tar");
     let mut f = std::fs::File::create(&tar).unwrap();
-    whale::image::bootstrap::busybox_rootfs_tar(&mut f).unwrap();
+    whale_cli::bootstrap::busybox_rootfs_tar(&mut f).unwrap();
     drop(f);
     let r = common::curl(
         &d.sock,

@@ -5,8 +5,8 @@
 use std::fs;
 use std::process::Command;
 
-use whale::image::bootstrap::{changes_for, debian_rootfs_tar, BaseImage};
 use whale::image::Store;
+use whale_cli::bootstrap::{changes_for, debian_rootfs_tar, BaseImage};
 
 #[test]
 #[ignore = "downloads Debian packages from the host's mirror (~20 s)"]

@@ -7,8 +7,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use whale::image::bootstrap::{busybox_rootfs_tar, changes_for, BaseImage};
 use whale::image::{ImageError, Removed, Store};
+use whale_cli::bootstrap::{busybox_rootfs_tar, changes_for, BaseImage};
 
 fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());

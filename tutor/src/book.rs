@@ -111,7 +111,7 @@ pub fn generate(lessons: &[LoadedLesson]) -> Result<Vec<Page>, BookError> {
 /// The `whale` command line, as clap sees it.
 pub fn whale_command() -> clap::Command {
     use clap::CommandFactory;
-    whale::cli::Cli::command()
+    whale_args::Cli::command()
 }
 
 /// The `whaletutor` command line, as clap sees it.

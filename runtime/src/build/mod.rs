@@ -273,7 +273,7 @@ pub fn build(
     let df = dockerfile::parse(&df_name, &text)?;
     // Check the tags before doing any work.
     for t in &opts.tags {
-        crate::image::reference::parse_tag(t)?;
+        crate::image::reference::parse_tag(t).map_err(crate::image::ImageError::from)?;
     }
     let total = df.instructions.len();
     let mut st = State {
@@ -317,7 +317,7 @@ pub fn build(
         image.short_id()
     )));
     for t in &opts.tags {
-        let name = crate::image::reference::parse_tag(t)?;
+        let name = crate::image::reference::parse_tag(t).map_err(crate::image::ImageError::from)?;
         // A rebuild that changed nothing leaves the store untouched (a
         // rewrite of the tag index makes every reader reload it).
         if !image.repo_tags.contains(&name) {

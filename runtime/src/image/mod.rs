@@ -70,11 +70,9 @@
 //!   pinned (in this process, for an hour) so that a concurrent removal does
 //!   not collect it before `create_image` references it.
 
-pub mod bootstrap;
 pub mod changes;
 pub mod config;
 pub mod extract;
-pub mod reference;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -90,6 +88,7 @@ use sha2::{Digest, Sha256};
 use crate::fsutil::{write_atomic, write_json_atomic, LockFile};
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 use reference::{parse_lookup, parse_tag, Reference};
+pub use whale_formats::reference;
 
 /// Names tried for a layer's short link, in order (see `short_link`).
 const SHORT_LINK_LENGTHS: [usize; 3] = [6, 10, 64];
@@ -106,8 +105,8 @@ pub enum ImageError {
     #[error("ambiguous image id prefix {prefix:?}: it matches {count} images; give more characters of the id")]
     Ambiguous { prefix: String, count: usize },
     /// HTTP 400.
-    #[error("invalid reference format: {reason} (in {reference:?})")]
-    InvalidReference { reference: String, reason: String },
+    #[error(transparent)]
+    InvalidReference(#[from] whale_formats::reference::InvalidReference),
     /// HTTP 400: a bad change line, config, or input stream.
     #[error("{0}")]
     BadInput(String),
@@ -136,7 +135,7 @@ impl ImageError {
             ImageError::NotFound(_) => 404,
             ImageError::Conflict(_) => 409,
             ImageError::Ambiguous { .. }
-            | ImageError::InvalidReference { .. }
+            | ImageError::InvalidReference(_)
             | ImageError::BadInput(_)
             | ImageError::Layer(_) => 400,
             ImageError::Io { .. } | ImageError::Corrupt(_) => 500,

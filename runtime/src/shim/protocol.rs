@@ -132,37 +132,7 @@ pub struct ExecStarted {
     pub exit_code: Option<i32>,
 }
 
-/// Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q` -> [0x10, 0x11],
-/// `a,ctrl-[` -> [b'a', 0x1b]. None when the spec is not valid.
-pub fn parse_detach_keys(spec: &str) -> Option<Vec<u8>> {
-    let mut keys = Vec::new();
-    for key in spec.split(',') {
-        let key = key.trim();
-        if let Some(rest) = key.strip_prefix("ctrl-") {
-            let mut chars = rest.chars();
-            let (Some(c), None) = (chars.next(), chars.next()) else {
-                return None;
-            };
-            keys.push(match c.to_ascii_lowercase() {
-                l @ 'a'..='z' => l as u8 - b'a' + 1,
-                '@' => 0,
-                '[' => 27,
-                '\\' => 28,
-                ']' => 29,
-                '^' => 30,
-                '_' => 31,
-                _ => return None,
-            });
-        } else {
-            let mut chars = key.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) if c.is_ascii() => keys.push(c as u8),
-                _ => return None,
-            }
-        }
-    }
-    (!keys.is_empty()).then_some(keys)
-}
+pub use whale_formats::detach_keys::parse_detach_keys;
 
 #[cfg(test)]
 mod tests {
@@ -182,18 +152,6 @@ mod tests {
         ));
         let line = serde_json::to_string(&Request::ExecWait { id: "x".into() }).unwrap();
         assert_eq!(line, r#"{"op":"execwait","id":"x"}"#);
-    }
-
-    #[test]
-    fn detach_keys_parse() {
-        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q"), Some(vec![0x10, 0x11]));
-        assert_eq!(
-            parse_detach_keys("a,ctrl-[,ctrl-@"),
-            Some(vec![b'a', 27, 0])
-        );
-        for bad in ["", "ctrl-", "ctrl-pq", "ab", "ctrl-1"] {
-            assert_eq!(parse_detach_keys(bad), None, "{bad:?}");
-        }
     }
 }
 

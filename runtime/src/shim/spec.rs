@@ -15,20 +15,8 @@ pub enum NetworkMode {
     Host,
 }
 
-/// Cgroup limits, in Docker's units (HostConfig).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Resources {
-    /// Bytes; `--memory`.
-    pub memory: Option<i64>,
-    /// Bytes of memory+swap; -1 unlimited; `None` = Docker's default (2x memory).
-    pub memory_swap: Option<i64>,
-    /// CPUs x 1e9; `--cpus`.
-    pub nano_cpus: Option<i64>,
-    /// Relative weight; `--cpu-shares`.
-    pub cpu_shares: Option<i64>,
-    /// `--pids-limit`; <= 0 means unlimited.
-    pub pids_limit: Option<i64>,
-}
+/// Cgroup limits live with the code that applies them.
+pub use crate::linux::cgroup::Resources;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShimSpec {

@@ -11,28 +11,11 @@ use std::path::{Component, Path, PathBuf};
 use bollard::query_parameters::{
     ContainerArchiveInfoOptions, DownloadFromContainerOptions, UploadToContainerOptions,
 };
-use clap::Args;
 use futures_util::StreamExt;
 
-use super::opts::Cli;
 use super::{client, CliError, CliResult};
-
-#[derive(Debug, Args)]
-pub struct CpArgs {
-    /// Archive mode (copy all uid/gid information); accepted, as whale
-    /// always keeps modes and the tar's owners are not applied
-    #[arg(short, long)]
-    pub archive: bool,
-    /// Always follow symbol links in SRC_PATH
-    #[arg(short = 'L', long)]
-    pub follow_link: bool,
-    /// CONTAINER:SRC_PATH, a host path, or - (a tar on stdin)
-    #[arg(value_name = "SRC")]
-    pub src: String,
-    /// CONTAINER:DEST_PATH, a host path, or - (a tar on stdout)
-    #[arg(value_name = "DEST")]
-    pub dest: String,
-}
+use whale_args::Cli;
+use whale_args::CpArgs;
 
 /// `CONTAINER:PATH` (a colon before any slash), or a host path.
 fn split_container(arg: &str) -> Option<(&str, &str)> {

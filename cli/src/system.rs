@@ -1,11 +1,13 @@
 //! daemon, version, info.
 
 use super::gotemplate::Value;
-use super::opts::{Cli, DaemonArgs, InfoArgs, VersionArgs};
 use super::{client, output, CliError, CliResult};
+use whale_args::{Cli, DaemonArgs, InfoArgs, VersionArgs};
 
-/// `whale daemon`: serve the API until SIGTERM/SIGINT.
-pub fn daemon(cli: &Cli, args: &DaemonArgs) -> i32 {
+/// `whale daemon`: resolve where the daemon keeps its store and listens,
+/// and hand both to `serve` (the engine's, injected by the binary: the CLI
+/// is a client of the API and does not link the daemon).
+pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
     let host = args.host.clone().unwrap_or_else(|| cli.host.clone());
     let socket = match super::connect::parse_host(&host) {
         Ok(s) => s,
@@ -14,19 +16,8 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs) -> i32 {
             return 1;
         }
     };
-    let root = crate::paths::root_dir(args.root.clone().or_else(|| cli.root.clone()));
-    serve(crate::api::DaemonConfig { root, socket })
-}
-
-/// The one place that runs the daemon room in this process.
-fn serve(config: crate::api::DaemonConfig) -> i32 {
-    match crate::api::run_daemon(config) {
-        Ok(()) => 0,
-        Err(err) => {
-            eprintln!("whale daemon: {err:#}");
-            1
-        }
-    }
+    let root = whale_args::root_dir(args.root.clone().or_else(|| cli.root.clone()));
+    serve(root, socket)
 }
 
 fn run_template(format: &str, data: &Value) -> CliResult {
@@ -158,7 +149,7 @@ pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
     println!(
         " Total Memory: {}",
         info.mem_total
-            .map(|m| crate::humanize::human_binary_size(m.max(0) as u64))
+            .map(|m| whale_formats::humanize::human_binary_size(m.max(0) as u64))
             .unwrap_or_default()
     );
     println!(" Name: {}", opt(&info.name));

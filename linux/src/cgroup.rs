@@ -9,7 +9,6 @@
 //! per controller on v1. The shim is spawned by the daemon and inherits its
 //! cgroups, so the daemon and the shim resolve the same directories.
 
-use crate::shim::spec::Resources;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,6 +43,21 @@ const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// CFS period Docker uses for `--cpus`.
 const CPU_PERIOD_US: i64 = 100_000;
+
+/// Cgroup limits, in Docker's units (HostConfig).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resources {
+    /// Bytes; `--memory`.
+    pub memory: Option<i64>,
+    /// Bytes of memory+swap; -1 unlimited; `None` = Docker's default (2x memory).
+    pub memory_swap: Option<i64>,
+    /// CPUs x 1e9; `--cpus`.
+    pub nano_cpus: Option<i64>,
+    /// Relative weight; `--cpu-shares`.
+    pub cpu_shares: Option<i64>,
+    /// `--pids-limit`; <= 0 means unlimited.
+    pub pids_limit: Option<i64>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {

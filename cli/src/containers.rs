@@ -15,12 +15,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::Client;
 use super::gotemplate::Value;
-use super::opts::{
+use super::output;
+use super::{client, daemon_error, report, CliError, CliResult};
+use whale_args::{
     AttachArgs, Cli, ContainerOpts, CreateArgs, InspectArgs, KillArgs, LogsArgs, ObjectType,
     PsArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs, WaitArgs,
 };
-use super::output;
-use super::{client, daemon_error, report, CliError, CliResult};
 
 /// docker's exit code when the engine itself failed.
 const ENGINE_FAILED: i32 = 125;
@@ -938,7 +938,7 @@ pub async fn ps(cli: &Cli, args: &PsArgs) -> CliResult {
 
 /// `whale diff`: what the container changed, as docker prints it
 /// (`A` added, `C` changed, `D` deleted), from `GET /containers/{id}/changes`.
-pub async fn diff(cli: &Cli, args: &super::opts::DiffArgs) -> CliResult {
+pub async fn diff(cli: &Cli, args: &whale_args::DiffArgs) -> CliResult {
     let client = client(cli).await?;
     let changes = client
         .docker

@@ -1,5 +1,6 @@
-//! The ONLY room that talks to the kernel: namespaces, mounts, pivot_root,
-//! overlay, cgroups v1+v2, capabilities, pty. Every unsafe block lives here,
+//! whale's kernel room, a crate of its own so that nothing in it can
+//! import the engine above it: namespaces, mounts, pivot_root,
+//! overlay, cgroups v1+v2, capabilities, pty, atomic files. Every unsafe block lives here,
 //! each with a `// SAFETY:` line. Kernel calls sit behind small functions so
 //! the logic above them is testable without root.
 
@@ -21,6 +22,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod copy_in;
 pub mod exec;
+pub mod fsutil;
 pub mod mount;
 pub mod process;
 pub mod user;

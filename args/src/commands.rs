@@ -19,7 +19,7 @@ Without a running daemon, the first command starts one in the background
 )]
 pub struct Cli {
     /// Daemon socket to connect to (unix:///path or a plain path)
-    #[arg(short = 'H', long, env = "WHALE_HOST", default_value = crate::paths::DEFAULT_SOCKET, value_name = "SOCKET")]
+    #[arg(short = 'H', long, env = "WHALE_HOST", default_value = crate::DEFAULT_SOCKET, value_name = "SOCKET")]
     pub host: String,
 
     /// Root dir of the engine's state, used when the CLI starts the daemon
@@ -58,7 +58,7 @@ pub enum Command {
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
     /// Execute a command in a running container
-    Exec(super::exec::ExecArgs),
+    Exec(ExecArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
@@ -78,29 +78,29 @@ pub enum Command {
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
     /// Copy files/folders between a container and the local filesystem
-    Cp(super::copy::CpArgs),
+    Cp(CpArgs),
     /// Display a live stream of container(s) resource usage statistics
-    Stats(super::stats::StatsArgs),
+    Stats(StatsArgs),
     /// Show the whale version information
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
     /// Build an image from a Dockerfile
-    Build(super::build::BuildArgs),
+    Build(crate::build::BuildArgs),
     /// Show the history of an image
-    History(super::build::HistoryArgs),
+    History(crate::build::HistoryArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(super::build::SaveArgs),
+    Save(crate::build::SaveArgs),
     /// Load an image from a tar archive or STDIN
-    Load(super::build::LoadArgs),
+    Load(crate::build::LoadArgs),
     /// Export a container's filesystem as a tar archive
-    Export(super::build::ExportArgs),
+    Export(crate::build::ExportArgs),
     /// Manage containers (`container ls`, `container prune`, ...)
-    Container(super::manage::ContainerArgs),
+    Container(crate::manage::ContainerArgs),
     /// Manage images (`image ls`, `image inspect`, ...)
-    Image(super::manage::ImageArgs),
+    Image(crate::manage::ImageArgs),
     /// Manage whale (disk usage: system df)
-    System(super::build::SystemArgs),
+    System(crate::build::SystemArgs),
 }
 
 #[derive(Debug, Args)]
@@ -209,13 +209,13 @@ pub struct ContainerOpts {
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
     /// Memory limit (bytes, or with a unit: 32m, 1g)
-    #[arg(short, long, value_parser = super::units::parse_ram_flag)]
+    #[arg(short, long, value_parser = crate::units::parse_ram_flag)]
     pub memory: Option<i64>,
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long, value_parser = super::units::parse_swap_flag, allow_hyphen_values = true)]
+    #[arg(long, value_parser = crate::units::parse_swap_flag, allow_hyphen_values = true)]
     pub memory_swap: Option<i64>,
     /// Number of CPUs (may be fractional: 0.5)
-    #[arg(long, value_parser = super::units::parse_cpus_flag)]
+    #[arg(long, value_parser = crate::units::parse_cpus_flag)]
     pub cpus: Option<i64>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long)]
@@ -281,7 +281,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub detach: bool,
     /// Override the key sequence for detaching a container
-    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    #[arg(long, default_value = crate::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
     pub detach_keys: String,
     #[command(flatten)]
     pub opts: ContainerOpts,
@@ -299,7 +299,7 @@ pub struct StartArgs {
     #[arg(short, long)]
     pub interactive: bool,
     /// Override the key sequence for detaching a container
-    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    #[arg(long, default_value = crate::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
     pub detach_keys: String,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -311,7 +311,7 @@ pub struct AttachArgs {
     #[arg(long)]
     pub no_stdin: bool,
     /// Override the key sequence for detaching a container
-    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    #[arg(long, default_value = crate::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
     pub detach_keys: String,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -450,6 +450,78 @@ pub struct InfoArgs {
     pub format: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information); accepted, as whale
+    /// always keeps modes and the tar's owners are not applied
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol links in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH, a host path, or - (a tar on stdin)
+    #[arg(value_name = "SRC")]
+    pub src: String,
+    /// CONTAINER:DEST_PATH, a host path, or - (a tar on stdout)
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = crate::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
+    pub detach_keys: String,
+    /// Set environment variables (KEY=VALUE; KEY alone takes the value from here)
+    #[arg(short, long, value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to the command (accepted, not supported)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,9 +557,8 @@ mod tests {
 
     #[test]
     fn an_unknown_flag_before_the_image_is_an_error() {
-        let whale = |a: &[&str]| {
-            super::super::try_parse_from(std::iter::once("whale").chain(a.iter().copied()))
-        };
+        let whale =
+            |a: &[&str]| crate::try_parse_from(std::iter::once("whale").chain(a.iter().copied()));
         // Not an image called "--bogus" (docker: unknown flag: --bogus).
         let err = whale(&["run", "--bogus", "busybox"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);

@@ -5,48 +5,11 @@
 use std::io::IsTerminal;
 
 use bollard::models::ExecConfig;
-use clap::Args;
 use hyper_util::rt::TokioIo;
 
 use super::connect::Client;
 use super::{client, CliError, CliResult};
-
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    /// Detached mode: run command in the background
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Override the key sequence for detaching a container
-    #[arg(long, default_value = super::terminal::DEFAULT_DETACH_KEYS, value_name = "KEYS")]
-    pub detach_keys: String,
-    /// Set environment variables (KEY=VALUE; KEY alone takes the value from here)
-    #[arg(short, long, value_name = "KEY[=VALUE]")]
-    pub env: Vec<String>,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Give extended privileges to the command (accepted, not supported)
-    #[arg(long)]
-    pub privileged: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
-    /// Working directory inside the container
-    #[arg(short, long, value_name = "DIR")]
-    pub workdir: Option<String>,
-    #[arg(value_name = "CONTAINER")]
-    pub container: String,
-    #[arg(
-        value_name = "COMMAND",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub command: Vec<String>,
-}
+use whale_args::ExecArgs;
 
 /// The ExecConfig docker would send for these flags.
 pub fn exec_config(args: &ExecArgs, lookup_env: &dyn Fn(&str) -> Option<String>) -> ExecConfig {

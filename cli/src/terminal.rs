@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use nix::sys::termios::{self, SetArg, Termios};
 
 /// docker's default `--detach-keys`.
-pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+pub use whale_args::DEFAULT_DETACH_KEYS;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TerminalError {
@@ -18,7 +18,7 @@ pub enum TerminalError {
 /// The syntax is the one the daemon and the shim accept, so one parser
 /// serves all three.
 pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, TerminalError> {
-    crate::shim::protocol::parse_detach_keys(spec)
+    whale_formats::detach_keys::parse_detach_keys(spec)
         .ok_or_else(|| TerminalError::BadKeys(spec.to_string()))
 }
 

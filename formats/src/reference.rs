@@ -2,7 +2,13 @@
 //! `sha256:<hex>`, `<hex>` and id prefixes, with Docker's grammar and its
 //! "familiar" normalization (`docker.io/library/busybox` is `busybox`).
 
-use super::ImageError;
+/// A reference that breaks Docker's grammar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference format: {reason} (in {reference:?})")]
+pub struct InvalidReference {
+    pub reference: String,
+    pub reason: String,
+}
 
 /// What a reference string asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +30,8 @@ pub struct Lookup {
     pub prefix_fallback: Option<String>,
 }
 
-fn invalid(reference: &str, reason: impl Into<String>) -> ImageError {
-    ImageError::InvalidReference {
+fn invalid(reference: &str, reason: impl Into<String>) -> InvalidReference {
+    InvalidReference {
         reference: reference.to_string(),
         reason: reason.into(),
     }
@@ -38,7 +44,7 @@ fn is_hex(s: &str) -> bool {
 }
 
 /// Parse a reference used to FIND an image.
-pub fn parse_lookup(s: &str) -> Result<Lookup, ImageError> {
+pub fn parse_lookup(s: &str) -> Result<Lookup, InvalidReference> {
     if let Some(hex) = s.strip_prefix("sha256:") {
         if !is_hex(hex) || hex.len() > 64 {
             return Err(invalid(
@@ -71,7 +77,7 @@ pub fn parse_lookup(s: &str) -> Result<Lookup, ImageError> {
 
 /// Parse a reference used to NAME an image (tag target): must be a name,
 /// optionally with a tag; returns the familiar `name:tag`.
-pub fn parse_tag(s: &str) -> Result<String, ImageError> {
+pub fn parse_tag(s: &str) -> Result<String, InvalidReference> {
     if s.is_empty() {
         return Err(invalid(s, "the reference is empty"));
     }
@@ -99,7 +105,7 @@ pub fn parse_tag(s: &str) -> Result<String, ImageError> {
     Ok(format!("{name}:{tag}"))
 }
 
-fn check_tag(full: &str, tag: &str) -> Result<(), ImageError> {
+fn check_tag(full: &str, tag: &str) -> Result<(), InvalidReference> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
         && tag
@@ -120,7 +126,7 @@ fn check_tag(full: &str, tag: &str) -> Result<(), ImageError> {
 }
 
 /// Validate `[domain/]path` and drop Docker Hub's implied parts.
-fn familiar_name(full: &str, name: &str) -> Result<String, ImageError> {
+fn familiar_name(full: &str, name: &str) -> Result<String, InvalidReference> {
     let mut parts: Vec<&str> = name.split('/').collect();
     let has_domain = parts.len() > 1
         && (parts[0].contains('.')
@@ -148,7 +154,7 @@ fn familiar_name(full: &str, name: &str) -> Result<String, ImageError> {
     })
 }
 
-fn check_domain(full: &str, d: &str) -> Result<(), ImageError> {
+fn check_domain(full: &str, d: &str) -> Result<(), InvalidReference> {
     let (host, port) = match d.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (d, None),
@@ -177,7 +183,7 @@ fn check_domain(full: &str, d: &str) -> Result<(), ImageError> {
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn check_path_component(full: &str, comp: &str) -> Result<(), ImageError> {
+fn check_path_component(full: &str, comp: &str) -> Result<(), InvalidReference> {
     if comp.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(invalid(full, "repository name must be lowercase"));
     }
@@ -246,7 +252,7 @@ mod tests {
             "a:b:c",
         ] {
             assert!(
-                matches!(parse_tag(bad), Err(ImageError::InvalidReference { .. })),
+                matches!(parse_tag(bad), Err(InvalidReference { .. })),
                 "{bad:?} accepted"
             );
         }

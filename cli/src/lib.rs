@@ -1,6 +1,7 @@
 //! The `whale` verbs, as a client of the daemon's API (bollard), with the
 //! docker CLI's flags, output and exit codes.
 
+pub mod bootstrap;
 mod build;
 pub mod connect;
 mod containers;
@@ -9,19 +10,15 @@ mod exec;
 pub mod gotemplate;
 mod images;
 mod manage;
-mod opts;
 mod output;
 mod stats;
 mod system;
 pub mod table;
 pub mod terminal;
-pub mod units;
 
 use std::path::PathBuf;
 
-use clap::Parser;
-
-pub use opts::{Cli, Command};
+pub use whale_args::{try_parse_from, Cli, Command};
 
 /// What went wrong in a verb, and how docker would report it.
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +79,13 @@ pub(crate) fn daemon_error(err: bollard::errors::Error) -> CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
-/// Entry point of the `whale` binary (everything but the shim).
-pub fn main() -> i32 {
+/// Serves the daemon in this process: `(root dir, socket path) -> exit code`.
+/// The engine's, handed in by the binary, so this crate never links it.
+pub type ServeDaemon = fn(PathBuf, PathBuf) -> i32;
+
+/// Entry point of the `whale` binary (everything but the shim), with the
+/// engine's daemon for `whale daemon`.
+pub fn main(serve: ServeDaemon) -> i32 {
     let cli = match try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => {
@@ -99,44 +101,15 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    run(cli)
-}
-
-/// Parse a command line as `whale` does. On top of clap: `run`/`create`
-/// take IMAGE and the command in one list that accepts leading dashes (so
-/// `run busybox ls -l` keeps `-l`), and clap would then take an unknown
-/// flag before IMAGE (`run --bogus busybox`) for the image; docker says
-/// "unknown flag", and so do we.
-pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    let mut cli = Cli::try_parse_from(args)?;
-    cli.command = manage::classic(cli.command);
-    let (verb, opts) = match &cli.command {
-        Command::Run(r) => ("run", &r.opts),
-        Command::Create(c) => ("create", &c.opts),
-        _ => return Ok(cli),
-    };
-    match opts.args.first() {
-        Some(first) if first.starts_with('-') => {
-            use clap::CommandFactory;
-            Err(Cli::command().error(
-                clap::error::ErrorKind::UnknownArgument,
-                format!("unknown flag: {first}\nSee 'whale {verb} --help'."),
-            ))
-        }
-        _ => Ok(cli),
-    }
+    run(cli, serve)
 }
 
 /// Run one parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(cli: Cli, serve: ServeDaemon) -> i32 {
     if let Command::Daemon(args) = &cli.command {
-        return system::daemon(&cli, args);
+        return system::daemon(&cli, args, serve);
     }
-    crate::linux::process::default_sigpipe();
+    whale_linux::process::default_sigpipe();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -198,8 +171,8 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Load(args) => build::load(cli, args).await,
         Command::Export(args) => build::export(cli, args).await,
         Command::System(args) => build::system(cli, args).await,
-        Command::Container(manage::ContainerArgs {
-            command: manage::ContainerCommand::Prune(args),
+        Command::Container(whale_args::ContainerArgs {
+            command: whale_args::ContainerCommand::Prune(args),
         }) => manage::container_prune(cli, args).await,
         Command::Daemon(_)
         | Command::Run(_)
@@ -220,7 +193,7 @@ pub(crate) fn report(err: &CliError) {
 /// The socket and root the CLI uses.
 pub(crate) fn socket_and_root(cli: &Cli) -> CliResult<(PathBuf, PathBuf)> {
     let socket = connect::parse_host(&cli.host)?;
-    let root = crate::paths::root_dir(cli.root.clone());
+    let root = whale_args::root_dir(cli.root.clone());
     Ok((socket, root))
 }
 

@@ -4,31 +4,13 @@
 
 use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::{ListContainersOptions, StatsOptions};
-use clap::Args;
 use futures_util::StreamExt;
 
 use super::gotemplate::Value;
-use super::opts::Cli;
 use super::output;
 use super::{client, CliError, CliResult};
-
-#[derive(Debug, Args)]
-pub struct StatsArgs {
-    /// Show all containers (default shows just running)
-    #[arg(short, long)]
-    pub all: bool,
-    /// Disable streaming stats and only pull the first result
-    #[arg(long)]
-    pub no_stream: bool,
-    /// Do not truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
-    #[arg(long)]
-    pub format: Option<String>,
-    #[arg(value_name = "CONTAINER")]
-    pub containers: Vec<String>,
-}
+use whale_args::Cli;
+use whale_args::StatsArgs;
 
 const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
@@ -130,8 +112,8 @@ fn row(asked: &str, s: &ContainerStatsResponse, trunc: bool) -> Value {
             "MemUsage".to_string(),
             Value::str(format!(
                 "{} / {}",
-                crate::humanize::human_binary_size(used),
-                crate::humanize::human_binary_size(limit)
+                whale_formats::humanize::human_binary_size(used),
+                whale_formats::humanize::human_binary_size(limit)
             )),
         ),
         ("MemPerc".to_string(), Value::str(format!("{mem_perc:.2}%"))),

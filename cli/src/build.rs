@@ -8,110 +8,15 @@ use std::path::{Path, PathBuf};
 use bollard::query_parameters::{
     BuildImageOptions, DataUsageOptions, ImportImageOptions, TagImageOptions,
 };
-use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 
 use super::gotemplate::Value;
-use super::opts::Cli;
 use super::output;
 use super::{client, CliError, CliResult};
-
-#[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Name and optionally a tag in the 'name:tag' format
-    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
-    pub tags: Vec<String>,
-    /// Name of the Dockerfile (default: 'PATH/Dockerfile')
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Do not use cache when building the image
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Suppress the build output and print image ID on success
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Set build-time variables
-    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
-    pub build_args: Vec<String>,
-    /// Remove intermediate containers after a successful build
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub rm: bool,
-    /// Always remove intermediate containers
-    #[arg(long)]
-    pub force_rm: bool,
-    /// Set the networking mode for the RUN instructions during build: host
-    /// or default (the host's network on whale), or none (loopback only)
-    #[arg(long, default_value = "default", value_name = "MODE")]
-    pub network: String,
-    /// The build context directory
-    #[arg(value_name = "PATH")]
-    pub context: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct HistoryArgs {
-    /// Don't truncate output
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only show image IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub human: bool,
-    /// Pretty-print history using a Go template
-    #[arg(long)]
-    pub format: Option<String>,
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-}
-
-#[derive(Debug, Args)]
-pub struct SaveArgs {
-    /// Write to a file, instead of STDOUT
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    #[arg(value_name = "IMAGE", required = true)]
-    pub images: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct LoadArgs {
-    /// Read from tar archive file, instead of STDIN
-    #[arg(short, long)]
-    pub input: Option<PathBuf>,
-    /// Suppress the load output
-    #[arg(short, long)]
-    pub quiet: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Write to a file, instead of STDOUT
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    #[arg(value_name = "CONTAINER")]
-    pub container: String,
-}
-
-#[derive(Debug, Args)]
-pub struct SystemArgs {
-    #[command(subcommand)]
-    pub command: SystemCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SystemCommand {
-    /// Show docker disk usage
-    Df(DfArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct DfArgs {
-    /// Show detailed information on space usage
-    #[arg(short, long)]
-    pub verbose: bool,
-}
+use whale_args::Cli;
+use whale_args::{
+    BuildArgs, DfArgs, ExportArgs, HistoryArgs, LoadArgs, SaveArgs, SystemArgs, SystemCommand,
+};
 
 fn other(e: impl std::fmt::Display) -> CliError {
     CliError::Other(e.to_string())
@@ -422,7 +327,7 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
             )
             .await?;
         if !args.quiet {
-            let name = crate::image::reference::parse_tag(t)
+            let name = whale_formats::reference::parse_tag(t)
                 .map(|n| n.to_string())
                 .unwrap_or_else(|_| t.clone());
             println!("Successfully tagged {name}");
@@ -478,7 +383,7 @@ pub async fn history(cli: &Cli, args: &HistoryArgs) -> CliResult {
                     chrono::DateTime::from_timestamp(h.created, 0)
                         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                         .unwrap_or_default(),
-                    crate::humanize::human_size(h.size.max(0) as u64),
+                    whale_formats::humanize::human_size(h.size.max(0) as u64),
                 )
             } else {
                 (
@@ -701,7 +606,7 @@ async fn df(cli: &Cli, args: &DfArgs) -> CliResult {
         .container_usage
         .and_then(|u| u.items)
         .unwrap_or_default();
-    let hs = |n: i64| crate::humanize::human_size(n.max(0) as u64);
+    let hs = |n: i64| whale_formats::humanize::human_size(n.max(0) as u64);
     if !args.verbose {
         // The summary prints every size with units.HumanSize (four digits).
         let hs = |n: i64| human_size4(n.max(0) as u64);

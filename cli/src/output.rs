@@ -115,7 +115,7 @@ pub fn ago(unix: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     format!(
         "{} ago",
-        crate::humanize::human_duration((now - unix) as f64)
+        whale_formats::humanize::human_duration((now - unix) as f64)
     )
 }
 
@@ -195,11 +195,11 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool) -> Value {
     let size = if size_root > 0 {
         format!(
             "{} (virtual {})",
-            crate::humanize::human_size(size_rw),
-            crate::humanize::human_size(size_root)
+            whale_formats::humanize::human_size(size_rw),
+            whale_formats::humanize::human_size(size_root)
         )
     } else {
-        crate::humanize::human_size(size_rw)
+        whale_formats::humanize::human_size(size_rw)
     };
     let mounts: Vec<String> = c
         .mounts
@@ -290,7 +290,7 @@ pub fn image_rows(img: &ImageSummary, trunc: bool) -> Vec<Value> {
     if tags.is_empty() {
         tags.push(("<none>".into(), "<none>".into()));
     }
-    let size = crate::humanize::human_size(img.size.max(0) as u64);
+    let size = whale_formats::humanize::human_size(img.size.max(0) as u64);
     let containers = if img.containers < 0 {
         "N/A".to_string()
     } else {
@@ -299,12 +299,12 @@ pub fn image_rows(img: &ImageSummary, trunc: bool) -> Vec<Value> {
     let shared = if img.shared_size < 0 {
         "N/A".to_string()
     } else {
-        crate::humanize::human_size(img.shared_size as u64)
+        whale_formats::humanize::human_size(img.shared_size as u64)
     };
     let unique = if img.shared_size < 0 {
         "N/A".to_string()
     } else {
-        crate::humanize::human_size((img.size - img.shared_size).max(0) as u64)
+        whale_formats::humanize::human_size((img.size - img.shared_size).max(0) as u64)
     };
     tags.into_iter()
         .map(|(repo, tag)| {

@@ -11,10 +11,10 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::gotemplate::Value;
-use super::opts::{BaseImage, BootstrapArgs, Cli, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 use super::output;
 use super::{client, report, CliError, CliResult};
-use crate::image::bootstrap;
+use crate::bootstrap;
+use whale_args::{BaseImage, BootstrapArgs, Cli, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
 
 pub async fn images(cli: &Cli, args: &ImagesArgs) -> CliResult {
     let mut filters = HashMap::new();

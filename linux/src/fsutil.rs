@@ -59,7 +59,7 @@ impl LockFile {
             .truncate(false)
             .write(true)
             .open(path)?;
-        crate::linux::flock(file.as_raw_fd(), op)?;
+        crate::flock(file.as_raw_fd(), op)?;
         Ok(LockFile { _file: file })
     }
 }

@@ -311,7 +311,7 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
     let lock_path = root.join("daemon.start.lock");
     let _lock = {
         let lock_path = lock_path.clone();
-        tokio::task::spawn_blocking(move || crate::fsutil::LockFile::lock(&lock_path))
+        tokio::task::spawn_blocking(move || whale_linux::fsutil::LockFile::lock(&lock_path))
             .await
             .map_err(|e| spawn_err("waiting for the start lock", io::Error::other(e)))?
             .map_err(|e| spawn_err("taking the start lock", e))?
