@@ -217,35 +217,7 @@ pub enum AttachError {
     Io(io::Error),
 }
 
-/// Splits Docker's multiplexed stream (8-byte headers: stream type, three
-/// zero bytes, big-endian length) into (stream, payload) pieces.
-#[derive(Debug, Default)]
-pub struct Demux {
-    buf: Vec<u8>,
-}
-
-impl Demux {
-    /// Feed bytes; returns the complete frames, payloads as they came.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
-        self.buf.extend_from_slice(bytes);
-        let mut frames = Vec::new();
-        loop {
-            if self.buf.len() < 8 {
-                break;
-            }
-            let len =
-                u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
-            if self.buf.len() < 8 + len {
-                break;
-            }
-            let stream = self.buf[0];
-            let payload = self.buf[8..8 + len].to_vec();
-            self.buf.drain(..8 + len);
-            frames.push((stream, payload));
-        }
-        frames
-    }
-}
+pub use whale_formats::stdcopy::Demux;
 
 /// Is this error "nobody is listening there"?
 fn is_unreachable(err: &bollard::errors::Error) -> bool {
@@ -418,23 +390,6 @@ mod tests {
             parse_host("unix://"),
             Err(ConnectError::BadHost { .. })
         ));
-    }
-
-    #[test]
-    fn demux_splits_frames_across_reads() {
-        let mut d = Demux::default();
-        let mut wire = vec![1, 0, 0, 0, 0, 0, 0, 3];
-        wire.extend_from_slice(b"out");
-        wire.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 4]);
-        wire.extend_from_slice(b"err\n");
-        let (a, b) = wire.split_at(5);
-        assert!(d.feed(a).is_empty());
-        let (b1, b2) = b.split_at(9);
-        assert_eq!(d.feed(b1), vec![(1, b"out".to_vec())]);
-        assert_eq!(d.feed(b2), vec![(2, b"err\n".to_vec())]);
-        assert!(d.feed(&[]).is_empty());
-        // A frame may be empty.
-        assert_eq!(d.feed(&[1, 0, 0, 0, 0, 0, 0, 0]), vec![(1, vec![])]);
     }
 
     #[test]

@@ -9,3 +9,4 @@
 pub mod detach_keys;
 pub mod humanize;
 pub mod reference;
+pub mod stdcopy;

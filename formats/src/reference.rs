@@ -213,6 +213,28 @@ fn check_path_component(full: &str, comp: &str) -> Result<(), InvalidReference> 
     }
 }
 
+/// Docker Hub's implied prefixes dropped (`docker.io/library/busybox` ->
+/// `busybox`), as Docker prints references back; no validation.
+pub fn familiar(r: &str) -> &str {
+    let r = r.strip_prefix("docker.io/").unwrap_or(r);
+    r.strip_prefix("library/").unwrap_or(r)
+}
+
+/// `busybox` -> `busybox:latest`: a reference with its implied tag spelled
+/// out, as Docker's messages and tag lists show it; ids and digests are
+/// left alone. No validation: this is for messages and comparisons.
+pub fn with_default_tag(r: &str) -> String {
+    if r.starts_with("sha256:") || r.contains('@') {
+        return r.to_string();
+    }
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if last.contains(':') {
+        r.to_string()
+    } else {
+        format!("{r}:latest")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +302,18 @@ mod tests {
         assert_eq!(l.prefix_fallback.as_deref(), Some("abc123"));
         assert_eq!(parse_lookup("busybox").unwrap().prefix_fallback, None);
         assert!(parse_lookup("sha256:xyz").is_err());
+    }
+
+    #[test]
+    fn spelled_out_like_docker() {
+        assert_eq!(with_default_tag("nosuch"), "nosuch:latest");
+        assert_eq!(with_default_tag("a/b:1"), "a/b:1");
+        assert_eq!(
+            with_default_tag("localhost:5000/a"),
+            "localhost:5000/a:latest"
+        );
+        assert_eq!(with_default_tag("sha256:abc"), "sha256:abc");
+        assert_eq!(familiar("docker.io/library/busybox:1"), "busybox:1");
+        assert_eq!(familiar("docker.io/me/app"), "me/app");
     }
 }

@@ -155,14 +155,7 @@ async fn inspect(
 }
 
 fn norm_image(s: &str) -> String {
-    let s = s.strip_prefix("docker.io/").unwrap_or(s);
-    let s = s.strip_prefix("library/").unwrap_or(s);
-    let last = s.rsplit('/').next().unwrap_or(s);
-    if last.contains(':') || s.contains('@') {
-        s.to_string()
-    } else {
-        format!("{s}:latest")
-    }
+    whale_formats::reference::with_default_tag(whale_formats::reference::familiar(s))
 }
 
 async fn container(c: &ContainerCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {

@@ -366,13 +366,12 @@ async fn run_container(
         let socket = socket.clone();
         async move { shim_client::wait(&socket).await }
     });
-    // Docker's multiplexed frames: stream byte, 3 zero bytes, BE length.
-    let mut header = [0u8; 8];
+    let mut header = [0u8; whale_formats::stdcopy::HEADER_LEN];
     loop {
         if stream.read_exact(&mut header).await.is_err() {
             break;
         }
-        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let len = whale_formats::stdcopy::payload_len(&header);
         let mut payload = vec![0u8; len];
         if stream.read_exact(&mut payload).await.is_err() {
             break;

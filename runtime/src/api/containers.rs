@@ -218,18 +218,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
     )
 }
 
-/// `busybox` -> `busybox:latest`, as Docker's "No such image" message spells it.
-pub fn normalize_ref(r: &str) -> String {
-    if r.starts_with("sha256:") || r.contains('@') {
-        return r.to_string();
-    }
-    let last = r.rsplit('/').next().unwrap_or(r);
-    if last.contains(':') {
-        r.to_string()
-    } else {
-        format!("{r}:latest")
-    }
-}
+pub use whale_formats::reference::with_default_tag as normalize_ref;
 
 // ---------------------------------------------------------------- start
 
@@ -1718,8 +1707,6 @@ mod tests {
 
     #[test]
     fn image_refs_normalize() {
-        assert_eq!(normalize_ref("nosuch"), "nosuch:latest");
-        assert_eq!(normalize_ref("a/b:1"), "a/b:1");
         assert_eq!(normalize_ref("localhost:5000/x"), "localhost:5000/x:latest");
     }
 

@@ -312,10 +312,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
     if let Some(from) = q.get("fromImage").filter(|s| !s.is_empty()) {
         let tag = q.get("tag").filter(|t| !t.is_empty());
         // The docker CLI spells out Docker Hub's defaults; the user did not.
-        let from = from
-            .strip_prefix("docker.io/library/")
-            .or_else(|| from.strip_prefix("docker.io/"))
-            .unwrap_or(from);
+        let from = whale_formats::reference::familiar(from);
         let wanted = match tag {
             Some(t) => format!("{from}:{t}"),
             None => super::containers::normalize_ref(from),

@@ -209,14 +209,7 @@ impl LogTail {
     }
 }
 
-/// One multiplexed frame: stream type, three zero bytes, big-endian length.
-pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + payload.len());
-    v.extend_from_slice(&[stream, 0, 0, 0]);
-    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
+pub use whale_formats::stdcopy::frame;
 
 /// What `/logs` was asked for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -510,11 +503,6 @@ mod tests {
         "\n",
         "garbage line\n"
     );
-
-    #[test]
-    fn frames_are_docker_multiplexed() {
-        assert_eq!(frame(2, b"hi"), [2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']);
-    }
 
     #[test]
     fn logs_select_streams_tail_and_since() {

@@ -1243,15 +1243,7 @@ pub(crate) fn scan_detach(keys: &[u8], held: &mut usize, input: &[u8]) -> (Vec<u
     (out, false)
 }
 
-/// Docker's multiplexed stream frame: type, three zero bytes, BE length.
-pub(crate) fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(8 + data.len());
-    f.push(stream);
-    f.extend_from_slice(&[0, 0, 0]);
-    f.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    f.extend_from_slice(data);
-    f
-}
+use whale_formats::stdcopy::frame;
 
 fn remaining_ms(deadline: Instant) -> i32 {
     // Rounded up: a deadline 0.4 ms away must not become a busy poll(0).
@@ -1285,12 +1277,5 @@ mod tests {
             scan_detach(&[1], &mut held, b"\x10\x11x\x01y"),
             (b"\x10\x11x".to_vec(), true)
         );
-    }
-
-    #[test]
-    fn frames_have_dockers_header() {
-        let f = frame(2, b"hello");
-        assert_eq!(&f[..8], &[2, 0, 0, 0, 0, 0, 0, 5]);
-        assert_eq!(&f[8..], b"hello");
     }
 }
