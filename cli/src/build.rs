@@ -495,7 +495,7 @@ pub async fn load(cli: &Cli, args: &LoadArgs) -> CliResult {
             quiet: args.quiet,
             ..Default::default()
         },
-        bollard::body_try_stream(reader_stream(reader)),
+        bollard::body_try_stream(super::images::reader_stream(reader, |_| {})),
         None,
     );
     while let Some(item) = stream.next().await {
@@ -511,37 +511,6 @@ pub async fn load(cli: &Cli, args: &LoadArgs) -> CliResult {
         }
     }
     Ok(())
-}
-
-/// A blocking reader as a request body stream (read on its own thread).
-fn reader_stream(
-    mut reader: impl Read + Send + 'static,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx
-                        .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            }
-        }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
 }
 
 // ---------------------------------------------------------------- system df

@@ -13,17 +13,7 @@ use whale_args::ExecArgs;
 
 /// The ExecConfig docker would send for these flags.
 pub fn exec_config(args: &ExecArgs, lookup_env: &dyn Fn(&str) -> Option<String>) -> ExecConfig {
-    let env: Vec<String> = args
-        .env
-        .iter()
-        .filter_map(|e| {
-            if e.contains('=') {
-                Some(e.clone())
-            } else {
-                lookup_env(e).map(|v| format!("{e}={v}"))
-            }
-        })
-        .collect();
+    let env = super::run::env_from_flags(&args.env, lookup_env);
     let console_size = if args.tty {
         super::terminal::size().map(|(h, w)| vec![usize::from(h), usize::from(w)])
     } else {
@@ -180,7 +170,7 @@ async fn session(
     let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
     let input_task = if stdin {
         let scanner = tty.then(|| super::terminal::DetachScanner::new(keys));
-        Some(tokio::spawn(super::containers::copy_stdin(
+        Some(tokio::spawn(super::session::copy_stdin(
             input, scanner, detach_tx,
         )))
     } else {
@@ -189,7 +179,7 @@ async fn session(
         None
     };
 
-    let detached = super::containers::relay_output(&mut output, tty, &mut detach_rx, stdin).await;
+    let detached = super::session::relay_output(&mut output, tty, &mut detach_rx, stdin).await;
     drop(raw);
     if let Some(t) = input_task {
         t.abort();

@@ -137,9 +137,11 @@ fn progress(len: Option<u64>, message: &str) -> ProgressBar {
 }
 
 /// Stream a reader to the daemon as a request body, feeding `bar`.
-fn reader_stream(
+/// A blocking reader as a request body stream, read on its own thread;
+/// `on_read` sees each chunk's size (a progress bar, or nothing).
+pub(crate) fn reader_stream(
     mut reader: impl Read + Send + 'static,
-    bar: ProgressBar,
+    mut on_read: impl FnMut(usize) + Send + 'static,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     std::thread::spawn(move || {
@@ -148,7 +150,7 @@ fn reader_stream(
             match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    bar.inc(n as u64);
+                    on_read(n);
                     if tx
                         .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
                         .is_err()
@@ -202,7 +204,9 @@ async fn upload(
             changes,
             ..Default::default()
         }),
-        Some(bollard::body_try_stream(reader_stream(reader, bar))),
+        Some(bollard::body_try_stream(reader_stream(reader, move |n| {
+            bar.inc(n as u64)
+        }))),
         None,
     );
     let mut last = String::new();

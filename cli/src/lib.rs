@@ -11,6 +11,8 @@ pub mod gotemplate;
 mod images;
 mod manage;
 mod output;
+mod run;
+mod session;
 mod stats;
 mod system;
 pub mod table;
@@ -129,8 +131,8 @@ pub fn run(cli: Cli, serve: ServeDaemon) -> i32 {
 async fn dispatch(cli: &Cli) -> i32 {
     let result = match &cli.command {
         // `run` and `create` have docker's own exit-code rules (125 ...).
-        Command::Run(args) => return containers::run(cli, args).await,
-        Command::Create(args) => return containers::create_verb(cli, args).await,
+        Command::Run(args) => return run::run(cli, args).await,
+        Command::Create(args) => return run::create_verb(cli, args).await,
         other => dispatch_plain(cli, other).await,
     };
     match result {
