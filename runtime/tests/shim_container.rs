@@ -131,6 +131,20 @@ impl Fixture {
         .unwrap();
     }
 
+    /// An attach client for stdout (and stdin, stderr when asked).
+    async fn attach(&self, stdin: bool, stderr: bool) -> Result<tokio::net::UnixStream, ShimError> {
+        client::connect(
+            &self.socket(),
+            &Request::Attach {
+                stdin,
+                stdout: true,
+                stderr,
+                detach_keys: None,
+            },
+        )
+        .await
+    }
+
     fn socket(&self) -> PathBuf {
         self.spec.socket_path.clone()
     }
@@ -142,16 +156,7 @@ impl Fixture {
         if shim.ready.error.is_some() {
             return shim.start().await.map(|_| unreachable!());
         }
-        let attach = client::connect(
-            &self.socket(),
-            &Request::Attach {
-                stdin: false,
-                stdout: true,
-                stderr: true,
-                detach_keys: None,
-            },
-        )
-        .await?;
+        let attach = self.attach(false, true).await?;
         let wait = client::connect(&self.socket(), &Request::Wait).await?;
         shim.start().await?;
         let (stdout, stderr) = read_frames(attach).await;
@@ -473,17 +478,7 @@ async fn limits_are_written_to_the_cgroup() {
     // The init is already in its cgroup, waiting for start.
     let pids = cgroup::container_pids(&f.spec.cgroup_path).unwrap();
     assert_eq!(pids, vec![shim.ready.pid]);
-    let attach = client::connect(
-        &f.socket(),
-        &Request::Attach {
-            stdin: false,
-            stdout: true,
-            stderr: true,
-            detach_keys: None,
-        },
-    )
-    .await
-    .unwrap();
+    let attach = f.attach(false, true).await.unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
     let (out, err) = read_frames(attach).await;
@@ -506,17 +501,7 @@ async fn stdin_is_piped_and_closed_with_stdin_once() {
     f.spec.stdin_once = true;
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
-    let mut attach = client::connect(
-        &f.socket(),
-        &Request::Attach {
-            stdin: true,
-            stdout: true,
-            stderr: true,
-            detach_keys: None,
-        },
-    )
-    .await
-    .unwrap();
+    let mut attach = f.attach(true, true).await.unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
     attach.write_all(b"echo hi; exit 3\n").await.unwrap();
@@ -531,17 +516,7 @@ async fn stdin_is_piped_and_closed_with_stdin_once() {
     f.spec.stdin_once = true;
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
-    let mut attach = client::connect(
-        &f.socket(),
-        &Request::Attach {
-            stdin: true,
-            stdout: true,
-            stderr: false,
-            detach_keys: None,
-        },
-    )
-    .await
-    .unwrap();
+    let mut attach = f.attach(true, false).await.unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
     let big = vec![b'x'; 300_000];
@@ -586,17 +561,7 @@ async fn tty_output_is_raw() {
     f.spec.console_size = Some((30, 100));
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
-    let mut attach = client::connect(
-        &f.socket(),
-        &Request::Attach {
-            stdin: false,
-            stdout: true,
-            stderr: true,
-            detach_keys: None,
-        },
-    )
-    .await
-    .unwrap();
+    let mut attach = f.attach(false, true).await.unwrap();
     let wait = client::connect(&f.socket(), &Request::Wait).await.unwrap();
     shim.start().await.unwrap();
     let mut out = Vec::new();
@@ -679,17 +644,7 @@ async fn tty_stdin_and_detach_keys() {
     f.spec.open_stdin = true;
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
-    let mut attach = client::connect(
-        &f.socket(),
-        &Request::Attach {
-            stdin: true,
-            stdout: true,
-            stderr: true,
-            detach_keys: None,
-        },
-    )
-    .await
-    .unwrap();
+    let mut attach = f.attach(true, true).await.unwrap();
     shim.start().await.unwrap();
     client::resize(&f.socket(), 40, 120).await.unwrap();
     attach

@@ -75,16 +75,7 @@ pub fn resolve_in_root(root: &Path, rel: &str, follow_last: bool) -> Result<Path
                 if target.is_absolute() {
                     done.clear();
                 }
-                let mut parts: Vec<String> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                        Component::ParentDir => Some("..".to_string()),
-                        _ => None,
-                    })
-                    .collect();
-                parts.reverse();
-                pending.extend(parts);
+                push_link_target(&mut pending, &target);
             }
             _ => done.push(comp),
         }
@@ -273,16 +264,7 @@ pub fn resolve_in_image(layers: &[PathBuf], path: &str, follow_last: bool) -> Ve
                     if target.is_absolute() {
                         done.clear();
                     }
-                    let mut parts: Vec<String> = target
-                        .components()
-                        .filter_map(|c| match c {
-                            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                            Component::ParentDir => Some("..".to_string()),
-                            _ => None,
-                        })
-                        .collect();
-                    parts.reverse();
-                    pending.extend(parts);
+                    push_link_target(&mut pending, &target);
                 }
             }
         }
@@ -456,6 +438,19 @@ pub fn extract_archive(p: &Path, gzip: bool, dest: &Path) -> Result<(), ContextE
     };
     crate::image::extract::extract_layer(io::BufReader::new(r), dest)?;
     Ok(())
+}
+
+/// Queue a symlink's target for resolution: `pending` is a stack (last
+/// component on top), so the target's components go on in reverse.
+fn push_link_target(pending: &mut Vec<String>, target: &Path) {
+    let parts = target.components().filter_map(|c| match c {
+        Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+        Component::ParentDir => Some("..".to_string()),
+        _ => None,
+    });
+    let mut parts: Vec<String> = parts.collect();
+    parts.reverse();
+    pending.extend(parts);
 }
 
 #[cfg(test)]
