@@ -1,0 +1,319 @@
+//! The template engine against Go's and docker's behaviour.
+
+use super::gofmt::go_float;
+use super::*;
+
+fn data() -> Value {
+    serde_json::from_str(
+        r#"{
+            "Id": "0123456789abcdef",
+            "Name": "/test01",
+            "State": {"Status": "exited", "ExitCode": 3, "OOMKilled": false, "Pid": 0},
+            "Config": {"Cmd": ["sh", "-c", "exit 3"], "Env": ["A=1", "PATH=/bin"],
+                       "Labels": {"b": "2", "a": "1"}, "Tty": false, "Entrypoint": null},
+            "HostConfig": {"Memory": 33554432, "NanoCpus": 1500000000},
+            "Ratio": 0.5,
+            "Mounts": []
+        }"#,
+    )
+    .unwrap()
+}
+
+fn render(tmpl: &str) -> String {
+    Template::parse("", tmpl)
+        .unwrap_or_else(|e| panic!("parse {tmpl:?}: {e}"))
+        .execute(&data())
+        .unwrap_or_else(|e| panic!("exec {tmpl:?}: {e}"))
+}
+
+fn exec_err(tmpl: &str) -> String {
+    Template::parse("", tmpl)
+        .unwrap()
+        .execute(&data())
+        .unwrap_err()
+        .0
+}
+
+fn parse_err(tmpl: &str) -> String {
+    Template::parse("", tmpl).unwrap_err().0
+}
+
+#[test]
+fn fields_and_nested_fields() {
+    assert_eq!(render("{{.Name}}"), "/test01");
+    assert_eq!(render("{{.State.ExitCode}}"), "3");
+    assert_eq!(render("{{.State.OOMKilled}}"), "false");
+    assert_eq!(render("{{.HostConfig.Memory}}"), "33554432");
+    assert_eq!(render("{{.Ratio}}"), "0.5");
+    assert_eq!(
+        render("x={{.State.Status}} y={{.Config.Tty}}"),
+        "x=exited y=false"
+    );
+}
+
+#[test]
+fn printing_like_go() {
+    assert_eq!(render("{{.Config.Cmd}}"), "[sh -c exit 3]");
+    assert_eq!(render("{{.Config.Labels}}"), "map[a:1 b:2]");
+    assert_eq!(render("{{.Config.Entrypoint}}"), "<nil>");
+    assert_eq!(render("{{.Nope}}"), "<no value>");
+    assert_eq!(go_float(1e21), "1e+21");
+    assert_eq!(go_float(33554432.0), "3.3554432e+07");
+    assert_eq!(go_float(123456.0), "123456");
+    assert_eq!(go_float(2.5), "2.5");
+    assert_eq!(go_float(1e-7), "1e-07");
+}
+
+#[test]
+fn json_keeps_field_order() {
+    assert_eq!(
+        render("{{json .State}}"),
+        r#"{"Status":"exited","ExitCode":3,"OOMKilled":false,"Pid":0}"#
+    );
+    assert_eq!(render("{{.Config.Cmd | json}}"), r#"["sh","-c","exit 3"]"#);
+    assert_eq!(render("{{json .Config.Entrypoint}}"), "null");
+    assert!(render("{{json .}}").starts_with(r#"{"Id":"0123456789abcdef","Name":"/test01""#));
+    let v: Value = serde_json::from_str(r#"{"a":[1,{"b":"<x>"}],"c":{}}"#).unwrap();
+    assert_eq!(v.to_json(), r#"{"a":[1,{"b":"<x>"}],"c":{}}"#);
+}
+
+#[test]
+fn indented_json_like_go() {
+    let v: Value = serde_json::from_str(r#"[{"a":1,"b":[],"c":{"d":[true]}}]"#).unwrap();
+    assert_eq!(
+        v.to_json_indent("", "    "),
+        "[\n    {\n        \"a\": 1,\n        \"b\": [],\n        \"c\": {\n            \"d\": [\n                true\n            ]\n        }\n    }\n]"
+    );
+}
+
+#[test]
+fn range_over_lists_and_maps() {
+    assert_eq!(
+        render("{{range .Config.Env}}[{{.}}]{{end}}"),
+        "[A=1][PATH=/bin]"
+    );
+    assert_eq!(
+        render("{{range $i, $e := .Config.Cmd}}{{$i}}:{{$e}} {{end}}"),
+        "0:sh 1:-c 2:exit 3 "
+    );
+    assert_eq!(
+        render("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"),
+        "a=1;b=2;"
+    );
+    assert_eq!(render("{{range .Mounts}}x{{else}}none{{end}}"), "none");
+    assert_eq!(render("{{range .Config.Entrypoint}}x{{end}}"), "");
+    assert_eq!(
+        render("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{break}}{{end}}{{.}}{{end}}"),
+        "sh"
+    );
+    assert_eq!(
+        render("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{continue}}{{end}}{{.}},{{end}}"),
+        "sh,exit 3,"
+    );
+}
+
+#[test]
+fn conditionals() {
+    assert_eq!(
+        render("{{if .State.OOMKilled}}oom{{else}}fine{{end}}"),
+        "fine"
+    );
+    assert_eq!(
+        render("{{if eq .State.ExitCode 0}}ok{{else if eq .State.ExitCode 3}}three{{else}}other{{end}}"),
+        "three"
+    );
+    assert_eq!(render("{{if and .Name .State.ExitCode}}y{{end}}"), "y");
+    assert_eq!(render("{{if or .State.Pid .Mounts}}y{{else}}n{{end}}"), "n");
+    assert_eq!(render("{{if not .Config.Tty}}no tty{{end}}"), "no tty");
+    assert_eq!(render("{{with .State}}{{.Status}}{{end}}"), "exited");
+    assert_eq!(render("{{with .Mounts}}x{{else}}empty{{end}}"), "empty");
+    assert_eq!(render("{{if gt .State.ExitCode 2}}big{{end}}"), "big");
+    assert_eq!(render("{{if lt .Ratio 1}}small{{end}}"), "small");
+    assert_eq!(
+        render("{{if ne .State.Status \"running\"}}down{{end}}"),
+        "down"
+    );
+}
+
+#[test]
+fn functions() {
+    assert_eq!(render("{{index .Config.Labels \"a\"}}"), "1");
+    assert_eq!(render("{{index .Config.Cmd 2}}"), "exit 3");
+    assert_eq!(render("{{len .Config.Env}}"), "2");
+    assert_eq!(render("{{len .Name}}"), "7");
+    assert_eq!(render("{{join .Config.Cmd \" \"}}"), "sh -c exit 3");
+    assert_eq!(render("{{upper .State.Status}}"), "EXITED");
+    assert_eq!(render("{{lower \"ABC\"}}"), "abc");
+    assert_eq!(render("{{title \"hello big world\"}}"), "Hello Big World");
+    assert_eq!(render("{{println .Name}}"), "/test01\n");
+    assert_eq!(render("{{println .Name .State.ExitCode}}"), "/test01 3\n");
+    assert_eq!(render("{{print 1 2 \"a\" 3}}"), "1 2a3");
+    assert_eq!(
+        render("{{printf \"%s=%d\" .Name .State.ExitCode}}"),
+        "/test01=3"
+    );
+    assert_eq!(render("{{printf \"%-8s|\" .State.Status}}"), "exited  |");
+    assert_eq!(
+        render("{{printf \"%5d|%05d|%.2f|%q|%v|%t\" 42 42 .Ratio \"x\" .Config.Cmd true}}"),
+        "   42|00042|0.50|\"x\"|[sh -c exit 3]|true"
+    );
+    assert_eq!(render("{{printf \"%d%%\" 5}}"), "5%");
+    assert_eq!(render("{{printf \"%s\"}}"), "%!s(MISSING)");
+    assert_eq!(render("{{truncate .Id 12}}"), "0123456789ab");
+    assert_eq!(render("{{pad .State.Status 1 2}}|"), " exited  |");
+    assert_eq!(render("{{split \"a,b,c\" \",\"}}"), "[a b c]");
+    assert_eq!(render("{{index (split \"a,b,c\" \",\") 1}}"), "b");
+}
+
+#[test]
+fn pipelines_and_parens() {
+    assert_eq!(render("{{.State.Status | upper}}"), "EXITED");
+    assert_eq!(render("{{.Name | printf \"<%s>\" | upper}}"), "</TEST01>");
+    // Go passes the piped value as the LAST argument.
+    assert_eq!(render("{{\"+\" | join .Config.Cmd}}"), "sh+-c+exit 3");
+    assert_eq!(render("{{(index .Config.Cmd 0) | upper}}"), "SH");
+    assert_eq!(render("{{(.State).Status}}"), "exited");
+}
+
+#[test]
+fn variables() {
+    assert_eq!(render("{{$n := .Name}}{{$n}}{{$n}}"), "/test01/test01");
+    assert_eq!(
+        render("{{range .Config.Env}}{{$.Name}}{{end}}"),
+        "/test01/test01"
+    );
+    assert_eq!(render("{{$x := 1}}{{$x = 2}}{{$x}}"), "2");
+}
+
+#[test]
+fn trim_markers_and_comments() {
+    assert_eq!(render("a  {{- .State.Status -}}  b"), "aexitedb");
+    assert_eq!(render("a {{- /* note */ -}} b"), "ab");
+    assert_eq!(render("a{{/* note */}}b"), "ab");
+    assert_eq!(
+        render("{{range .Config.Env -}}\n  {{.}}\n{{- end}}"),
+        "A=1PATH=/bin"
+    );
+    assert_eq!(render("{{-3}}"), "-3");
+}
+
+#[test]
+fn literals() {
+    assert_eq!(render("{{\"a\\tb\"}}"), "a\tb");
+    assert_eq!(render("{{`raw\\t`}}"), "raw\\t");
+    assert_eq!(
+        render("{{0x10}} {{1.5}} {{'a'}} {{true}}"),
+        "16 1.5 97 true"
+    );
+}
+
+#[test]
+fn struct_data_rejects_unknown_fields() {
+    let data = Value::Struct(
+        "*formatter.ContainerContext".into(),
+        vec![
+            ("Names".into(), Value::str("web")),
+            (
+                "Labels".into(),
+                Value::Map(vec![("k".into(), Value::str("v"))]),
+            ),
+        ],
+    );
+    let t = Template::parse("", "{{.Names}} {{.Labels.k}} {{.Labels \"k\"}}").unwrap();
+    assert_eq!(t.execute(&data).unwrap(), "web v v");
+    let err = Template::parse("", "{{.Foo}}")
+        .unwrap()
+        .execute(&data)
+        .unwrap_err();
+    assert_eq!(
+        err.0,
+        "template: :1:2: executing \"\" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext"
+    );
+}
+
+#[test]
+fn strict_maps_fail_on_missing_keys() {
+    let t = Template::parse("", "{{.State.Nope}}").unwrap();
+    assert_eq!(
+        t.execute_strict(&data()).unwrap_err().0,
+        "template: :1:8: executing \"\" at <.State.Nope>: map has no entry for key \"Nope\""
+    );
+    let t = Template::parse("", "{{.State.ExitCode}} {{index .Config.Labels \"zz\"}}").unwrap();
+    assert_eq!(t.execute_strict(&data()).unwrap(), "3 <no value>");
+}
+
+#[test]
+fn header_pass_keeps_titles() {
+    let header = Value::Map(vec![
+        ("Names".into(), Value::str("NAMES")),
+        ("ID".into(), Value::str("CONTAINER ID")),
+    ]);
+    let t = Template::parse("", "{{.ID}}\t{{upper .Names}}\t{{json .ID}}").unwrap();
+    assert_eq!(
+        t.execute_header(&header).unwrap(),
+        "CONTAINER ID\tNAMES\tCONTAINER ID"
+    );
+}
+
+#[test]
+fn exec_errors_name_the_position() {
+    assert_eq!(
+        exec_err("ab\n {{.State.Pid.X}}"),
+        "template: :2:13: executing \"\" at <.State.Pid.X>: can't evaluate field X in type int"
+    );
+    assert!(exec_err("{{.Nope.X}}").contains("nil pointer evaluating interface {}.X"));
+    assert!(
+        exec_err("{{index .Config.Cmd 9}}").contains("error calling index: index out of range: 9")
+    );
+    assert!(exec_err("{{len 3}}").contains("error calling len: len of type int"));
+    assert!(exec_err("{{.Name 1}}").contains("can't give argument to non-function .Name"));
+    assert!(exec_err("{{not 1 2}}").contains("wrong number of args for not: want 1 got 2"));
+    assert!(exec_err("{{eq .Name 1}}").contains("incompatible types for comparison"));
+    assert!(exec_err("{{range .Name}}{{end}}").contains("range can't iterate over /test01"));
+}
+
+#[test]
+fn parse_errors_read_like_go() {
+    assert_eq!(
+        parse_err("{{.Name}"),
+        "template: :1: unexpected \"}\" in operand"
+    );
+    assert_eq!(
+        parse_err("{{foo .Name}}"),
+        "template: :1: function \"foo\" not defined"
+    );
+    assert_eq!(parse_err("{{.Name"), "template: :1: unclosed action");
+    assert_eq!(parse_err("{{if .Name}}x"), "template: :1: unexpected EOF");
+    assert_eq!(parse_err("x{{end}}"), "template: :1: unexpected {{end}}");
+    assert_eq!(parse_err("{{}}"), "template: :1: missing value for command");
+    assert_eq!(
+        parse_err("a\n{{\"x}}"),
+        "template: :2: unterminated quoted string"
+    );
+    assert!(parse_err("{{define \"x\"}}{{end}}").contains("not supported"));
+    assert!(parse_err("{{break}}").contains("outside {{range}}"));
+    assert!(parse_err("{{(.Name}}").contains("unclosed left paren"));
+    assert!(parse_err("{{/* x }}").contains("unclosed comment"));
+}
+
+#[test]
+fn serde_values_keep_order() {
+    #[derive(serde::Serialize)]
+    struct S {
+        zeta: u32,
+        alpha: Option<String>,
+        big: u64,
+    }
+    let v = Value::from_serialize(&S {
+        zeta: 1,
+        alpha: None,
+        big: u64::MAX,
+    })
+    .unwrap();
+    assert_eq!(
+        v.to_json(),
+        r#"{"zeta":1,"alpha":null,"big":18446744073709552000}"#
+    );
+    assert_eq!(Value::Float(1e21).to_json(), "1e+21");
+    assert_eq!(Value::Float(0.25).to_json(), "0.25");
+}
