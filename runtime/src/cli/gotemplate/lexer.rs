@@ -157,21 +157,15 @@ impl Lexer<'_> {
             }
             let start = p;
             let tok = match c {
-                '|' => {
+                '|' | '(' | ')' | ',' | '=' => {
                     p += 1;
-                    Tok::Pipe
-                }
-                '(' => {
-                    p += 1;
-                    Tok::LParen
-                }
-                ')' => {
-                    p += 1;
-                    Tok::RParen
-                }
-                ',' => {
-                    p += 1;
-                    Tok::Comma
+                    match c {
+                        '|' => Tok::Pipe,
+                        '(' => Tok::LParen,
+                        ')' => Tok::RParen,
+                        ',' => Tok::Comma,
+                        _ => Tok::Assign,
+                    }
                 }
                 ':' => {
                     if src[p..].starts_with(":=") {
@@ -180,10 +174,6 @@ impl Lexer<'_> {
                     } else {
                         return Err(self.err(p, "expected :="));
                     }
-                }
-                '=' => {
-                    p += 1;
-                    Tok::Assign
                 }
                 '"' => {
                     let (s, after) = self.lex_quoted(p)?;

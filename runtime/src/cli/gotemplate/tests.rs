@@ -26,6 +26,13 @@ fn render(tmpl: &str) -> String {
         .unwrap_or_else(|e| panic!("exec {tmpl:?}: {e}"))
 }
 
+/// Each template renders `data()` as expected.
+fn renders(cases: &[(&str, &str)]) {
+    for (tmpl, want) in cases {
+        assert_eq!(render(tmpl), *want, "{tmpl:?}");
+    }
+}
+
 fn exec_err(tmpl: &str) -> String {
     Template::parse("", tmpl)
         .unwrap()
@@ -38,25 +45,34 @@ fn parse_err(tmpl: &str) -> String {
     Template::parse("", tmpl).unwrap_err().0
 }
 
+/// Each template's error (by `error`) says what is expected.
+fn errors_contain(error: fn(&str) -> String, cases: &[(&str, &str)]) {
+    for (tmpl, want) in cases {
+        let got = error(tmpl);
+        assert!(got.contains(want), "{tmpl:?}: {got}");
+    }
+}
+
 #[test]
 fn fields_and_nested_fields() {
-    assert_eq!(render("{{.Name}}"), "/test01");
-    assert_eq!(render("{{.State.ExitCode}}"), "3");
-    assert_eq!(render("{{.State.OOMKilled}}"), "false");
-    assert_eq!(render("{{.HostConfig.Memory}}"), "33554432");
-    assert_eq!(render("{{.Ratio}}"), "0.5");
-    assert_eq!(
-        render("x={{.State.Status}} y={{.Config.Tty}}"),
-        "x=exited y=false"
-    );
+    renders(&[
+        ("{{.Name}}", "/test01"),
+        ("{{.State.ExitCode}}", "3"),
+        ("{{.State.OOMKilled}}", "false"),
+        ("{{.HostConfig.Memory}}", "33554432"),
+        ("{{.Ratio}}", "0.5"),
+        ("x={{.State.Status}} y={{.Config.Tty}}", "x=exited y=false"),
+    ]);
 }
 
 #[test]
 fn printing_like_go() {
-    assert_eq!(render("{{.Config.Cmd}}"), "[sh -c exit 3]");
-    assert_eq!(render("{{.Config.Labels}}"), "map[a:1 b:2]");
-    assert_eq!(render("{{.Config.Entrypoint}}"), "<nil>");
-    assert_eq!(render("{{.Nope}}"), "<no value>");
+    renders(&[
+        ("{{.Config.Cmd}}", "[sh -c exit 3]"),
+        ("{{.Config.Labels}}", "map[a:1 b:2]"),
+        ("{{.Config.Entrypoint}}", "<nil>"),
+        ("{{.Nope}}", "<no value>"),
+    ]);
     assert_eq!(go_float(1e21), "1e+21");
     assert_eq!(go_float(33554432.0), "3.3554432e+07");
     assert_eq!(go_float(123456.0), "123456");
@@ -66,12 +82,14 @@ fn printing_like_go() {
 
 #[test]
 fn json_keeps_field_order() {
-    assert_eq!(
-        render("{{json .State}}"),
-        r#"{"Status":"exited","ExitCode":3,"OOMKilled":false,"Pid":0}"#
-    );
-    assert_eq!(render("{{.Config.Cmd | json}}"), r#"["sh","-c","exit 3"]"#);
-    assert_eq!(render("{{json .Config.Entrypoint}}"), "null");
+    renders(&[
+        (
+            "{{json .State}}",
+            r#"{"Status":"exited","ExitCode":3,"OOMKilled":false,"Pid":0}"#,
+        ),
+        ("{{.Config.Cmd | json}}", r#"["sh","-c","exit 3"]"#),
+        ("{{json .Config.Entrypoint}}", "null"),
+    ]);
     assert!(render("{{json .}}").starts_with(r#"{"Id":"0123456789abcdef","Name":"/test01""#));
     let v: Value = serde_json::from_str(r#"{"a":[1,{"b":"<x>"}],"c":{}}"#).unwrap();
     assert_eq!(v.to_json(), r#"{"a":[1,{"b":"<x>"}],"c":{}}"#);
@@ -88,123 +106,119 @@ fn indented_json_like_go() {
 
 #[test]
 fn range_over_lists_and_maps() {
-    assert_eq!(
-        render("{{range .Config.Env}}[{{.}}]{{end}}"),
-        "[A=1][PATH=/bin]"
-    );
-    assert_eq!(
-        render("{{range $i, $e := .Config.Cmd}}{{$i}}:{{$e}} {{end}}"),
-        "0:sh 1:-c 2:exit 3 "
-    );
-    assert_eq!(
-        render("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}"),
-        "a=1;b=2;"
-    );
-    assert_eq!(render("{{range .Mounts}}x{{else}}none{{end}}"), "none");
-    assert_eq!(render("{{range .Config.Entrypoint}}x{{end}}"), "");
-    assert_eq!(
-        render("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{break}}{{end}}{{.}}{{end}}"),
-        "sh"
-    );
-    assert_eq!(
-        render("{{range .Config.Cmd}}{{if eq . \"-c\"}}{{continue}}{{end}}{{.}},{{end}}"),
-        "sh,exit 3,"
-    );
+    renders(&[
+        ("{{range .Config.Env}}[{{.}}]{{end}}", "[A=1][PATH=/bin]"),
+        (
+            "{{range $i, $e := .Config.Cmd}}{{$i}}:{{$e}} {{end}}",
+            "0:sh 1:-c 2:exit 3 ",
+        ),
+        (
+            "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
+            "a=1;b=2;",
+        ),
+        ("{{range .Mounts}}x{{else}}none{{end}}", "none"),
+        ("{{range .Config.Entrypoint}}x{{end}}", ""),
+        (
+            "{{range .Config.Cmd}}{{if eq . \"-c\"}}{{break}}{{end}}{{.}}{{end}}",
+            "sh",
+        ),
+        (
+            "{{range .Config.Cmd}}{{if eq . \"-c\"}}{{continue}}{{end}}{{.}},{{end}}",
+            "sh,exit 3,",
+        ),
+    ]);
 }
 
 #[test]
 fn conditionals() {
-    assert_eq!(
-        render("{{if .State.OOMKilled}}oom{{else}}fine{{end}}"),
-        "fine"
-    );
-    assert_eq!(
-        render("{{if eq .State.ExitCode 0}}ok{{else if eq .State.ExitCode 3}}three{{else}}other{{end}}"),
-        "three"
-    );
-    assert_eq!(render("{{if and .Name .State.ExitCode}}y{{end}}"), "y");
-    assert_eq!(render("{{if or .State.Pid .Mounts}}y{{else}}n{{end}}"), "n");
-    assert_eq!(render("{{if not .Config.Tty}}no tty{{end}}"), "no tty");
-    assert_eq!(render("{{with .State}}{{.Status}}{{end}}"), "exited");
-    assert_eq!(render("{{with .Mounts}}x{{else}}empty{{end}}"), "empty");
-    assert_eq!(render("{{if gt .State.ExitCode 2}}big{{end}}"), "big");
-    assert_eq!(render("{{if lt .Ratio 1}}small{{end}}"), "small");
-    assert_eq!(
-        render("{{if ne .State.Status \"running\"}}down{{end}}"),
-        "down"
-    );
+    renders(&[
+        ("{{if .State.OOMKilled}}oom{{else}}fine{{end}}", "fine"),
+        (
+            "{{if eq .State.ExitCode 0}}ok{{else if eq .State.ExitCode 3}}three{{else}}other{{end}}",
+            "three",
+        ),
+        ("{{if and .Name .State.ExitCode}}y{{end}}", "y"),
+        ("{{if or .State.Pid .Mounts}}y{{else}}n{{end}}", "n"),
+        ("{{if not .Config.Tty}}no tty{{end}}", "no tty"),
+        ("{{with .State}}{{.Status}}{{end}}", "exited"),
+        ("{{with .Mounts}}x{{else}}empty{{end}}", "empty"),
+        ("{{if gt .State.ExitCode 2}}big{{end}}", "big"),
+        ("{{if lt .Ratio 1}}small{{end}}", "small"),
+        ("{{if ne .State.Status \"running\"}}down{{end}}", "down"),
+    ]);
 }
 
 #[test]
 fn functions() {
-    assert_eq!(render("{{index .Config.Labels \"a\"}}"), "1");
-    assert_eq!(render("{{index .Config.Cmd 2}}"), "exit 3");
-    assert_eq!(render("{{len .Config.Env}}"), "2");
-    assert_eq!(render("{{len .Name}}"), "7");
-    assert_eq!(render("{{join .Config.Cmd \" \"}}"), "sh -c exit 3");
-    assert_eq!(render("{{upper .State.Status}}"), "EXITED");
-    assert_eq!(render("{{lower \"ABC\"}}"), "abc");
-    assert_eq!(render("{{title \"hello big world\"}}"), "Hello Big World");
-    assert_eq!(render("{{println .Name}}"), "/test01\n");
-    assert_eq!(render("{{println .Name .State.ExitCode}}"), "/test01 3\n");
-    assert_eq!(render("{{print 1 2 \"a\" 3}}"), "1 2a3");
-    assert_eq!(
-        render("{{printf \"%s=%d\" .Name .State.ExitCode}}"),
-        "/test01=3"
-    );
-    assert_eq!(render("{{printf \"%-8s|\" .State.Status}}"), "exited  |");
-    assert_eq!(
-        render("{{printf \"%5d|%05d|%.2f|%q|%v|%t\" 42 42 .Ratio \"x\" .Config.Cmd true}}"),
-        "   42|00042|0.50|\"x\"|[sh -c exit 3]|true"
-    );
-    assert_eq!(render("{{printf \"%d%%\" 5}}"), "5%");
-    assert_eq!(render("{{printf \"%s\"}}"), "%!s(MISSING)");
-    assert_eq!(render("{{truncate .Id 12}}"), "0123456789ab");
-    assert_eq!(render("{{pad .State.Status 1 2}}|"), " exited  |");
-    assert_eq!(render("{{split \"a,b,c\" \",\"}}"), "[a b c]");
-    assert_eq!(render("{{index (split \"a,b,c\" \",\") 1}}"), "b");
+    renders(&[
+        ("{{index .Config.Labels \"a\"}}", "1"),
+        ("{{index .Config.Cmd 2}}", "exit 3"),
+        ("{{len .Config.Env}}", "2"),
+        ("{{len .Name}}", "7"),
+        ("{{join .Config.Cmd \" \"}}", "sh -c exit 3"),
+        ("{{upper .State.Status}}", "EXITED"),
+        ("{{lower \"ABC\"}}", "abc"),
+        ("{{title \"hello big world\"}}", "Hello Big World"),
+        ("{{println .Name}}", "/test01\n"),
+        ("{{println .Name .State.ExitCode}}", "/test01 3\n"),
+        ("{{print 1 2 \"a\" 3}}", "1 2a3"),
+        ("{{printf \"%s=%d\" .Name .State.ExitCode}}", "/test01=3"),
+        ("{{printf \"%-8s|\" .State.Status}}", "exited  |"),
+        (
+            "{{printf \"%5d|%05d|%.2f|%q|%v|%t\" 42 42 .Ratio \"x\" .Config.Cmd true}}",
+            "   42|00042|0.50|\"x\"|[sh -c exit 3]|true",
+        ),
+        ("{{printf \"%d%%\" 5}}", "5%"),
+        ("{{printf \"%s\"}}", "%!s(MISSING)"),
+        ("{{truncate .Id 12}}", "0123456789ab"),
+        ("{{pad .State.Status 1 2}}|", " exited  |"),
+        ("{{split \"a,b,c\" \",\"}}", "[a b c]"),
+        ("{{index (split \"a,b,c\" \",\") 1}}", "b"),
+    ]);
 }
 
 #[test]
 fn pipelines_and_parens() {
-    assert_eq!(render("{{.State.Status | upper}}"), "EXITED");
-    assert_eq!(render("{{.Name | printf \"<%s>\" | upper}}"), "</TEST01>");
-    // Go passes the piped value as the LAST argument.
-    assert_eq!(render("{{\"+\" | join .Config.Cmd}}"), "sh+-c+exit 3");
-    assert_eq!(render("{{(index .Config.Cmd 0) | upper}}"), "SH");
-    assert_eq!(render("{{(.State).Status}}"), "exited");
+    renders(&[
+        ("{{.State.Status | upper}}", "EXITED"),
+        ("{{.Name | printf \"<%s>\" | upper}}", "</TEST01>"),
+        // Go passes the piped value as the LAST argument.
+        ("{{\"+\" | join .Config.Cmd}}", "sh+-c+exit 3"),
+        ("{{(index .Config.Cmd 0) | upper}}", "SH"),
+        ("{{(.State).Status}}", "exited"),
+    ]);
 }
 
 #[test]
 fn variables() {
-    assert_eq!(render("{{$n := .Name}}{{$n}}{{$n}}"), "/test01/test01");
-    assert_eq!(
-        render("{{range .Config.Env}}{{$.Name}}{{end}}"),
-        "/test01/test01"
-    );
-    assert_eq!(render("{{$x := 1}}{{$x = 2}}{{$x}}"), "2");
+    renders(&[
+        ("{{$n := .Name}}{{$n}}{{$n}}", "/test01/test01"),
+        ("{{range .Config.Env}}{{$.Name}}{{end}}", "/test01/test01"),
+        ("{{$x := 1}}{{$x = 2}}{{$x}}", "2"),
+    ]);
 }
 
 #[test]
 fn trim_markers_and_comments() {
-    assert_eq!(render("a  {{- .State.Status -}}  b"), "aexitedb");
-    assert_eq!(render("a {{- /* note */ -}} b"), "ab");
-    assert_eq!(render("a{{/* note */}}b"), "ab");
-    assert_eq!(
-        render("{{range .Config.Env -}}\n  {{.}}\n{{- end}}"),
-        "A=1PATH=/bin"
-    );
-    assert_eq!(render("{{-3}}"), "-3");
+    renders(&[
+        ("a  {{- .State.Status -}}  b", "aexitedb"),
+        ("a {{- /* note */ -}} b", "ab"),
+        ("a{{/* note */}}b", "ab"),
+        (
+            "{{range .Config.Env -}}\n  {{.}}\n{{- end}}",
+            "A=1PATH=/bin",
+        ),
+        ("{{-3}}", "-3"),
+    ]);
 }
 
 #[test]
 fn literals() {
-    assert_eq!(render("{{\"a\\tb\"}}"), "a\tb");
-    assert_eq!(render("{{`raw\\t`}}"), "raw\\t");
-    assert_eq!(
-        render("{{0x10}} {{1.5}} {{'a'}} {{true}}"),
-        "16 1.5 97 true"
-    );
+    renders(&[
+        ("{{\"a\\tb\"}}", "a\tb"),
+        ("{{`raw\\t`}}", "raw\\t"),
+        ("{{0x10}} {{1.5}} {{'a'}} {{true}}", "16 1.5 97 true"),
+    ]);
 }
 
 #[test]
@@ -261,39 +275,48 @@ fn exec_errors_name_the_position() {
         exec_err("ab\n {{.State.Pid.X}}"),
         "template: :2:13: executing \"\" at <.State.Pid.X>: can't evaluate field X in type int"
     );
-    assert!(exec_err("{{.Nope.X}}").contains("nil pointer evaluating interface {}.X"));
-    assert!(
-        exec_err("{{index .Config.Cmd 9}}").contains("error calling index: index out of range: 9")
+    errors_contain(
+        exec_err,
+        &[
+            ("{{.Nope.X}}", "nil pointer evaluating interface {}.X"),
+            (
+                "{{index .Config.Cmd 9}}",
+                "error calling index: index out of range: 9",
+            ),
+            ("{{len 3}}", "error calling len: len of type int"),
+            ("{{.Name 1}}", "can't give argument to non-function .Name"),
+            ("{{not 1 2}}", "wrong number of args for not: want 1 got 2"),
+            ("{{eq .Name 1}}", "incompatible types for comparison"),
+            ("{{range .Name}}{{end}}", "range can't iterate over /test01"),
+        ],
     );
-    assert!(exec_err("{{len 3}}").contains("error calling len: len of type int"));
-    assert!(exec_err("{{.Name 1}}").contains("can't give argument to non-function .Name"));
-    assert!(exec_err("{{not 1 2}}").contains("wrong number of args for not: want 1 got 2"));
-    assert!(exec_err("{{eq .Name 1}}").contains("incompatible types for comparison"));
-    assert!(exec_err("{{range .Name}}{{end}}").contains("range can't iterate over /test01"));
 }
 
 #[test]
 fn parse_errors_read_like_go() {
-    assert_eq!(
-        parse_err("{{.Name}"),
-        "template: :1: unexpected \"}\" in operand"
+    for (tmpl, want) in [
+        ("{{.Name}", "template: :1: unexpected \"}\" in operand"),
+        (
+            "{{foo .Name}}",
+            "template: :1: function \"foo\" not defined",
+        ),
+        ("{{.Name", "template: :1: unclosed action"),
+        ("{{if .Name}}x", "template: :1: unexpected EOF"),
+        ("x{{end}}", "template: :1: unexpected {{end}}"),
+        ("{{}}", "template: :1: missing value for command"),
+        ("a\n{{\"x}}", "template: :2: unterminated quoted string"),
+    ] {
+        assert_eq!(parse_err(tmpl), want, "{tmpl:?}");
+    }
+    errors_contain(
+        parse_err,
+        &[
+            ("{{define \"x\"}}{{end}}", "not supported"),
+            ("{{break}}", "outside {{range}}"),
+            ("{{(.Name}}", "unclosed left paren"),
+            ("{{/* x }}", "unclosed comment"),
+        ],
     );
-    assert_eq!(
-        parse_err("{{foo .Name}}"),
-        "template: :1: function \"foo\" not defined"
-    );
-    assert_eq!(parse_err("{{.Name"), "template: :1: unclosed action");
-    assert_eq!(parse_err("{{if .Name}}x"), "template: :1: unexpected EOF");
-    assert_eq!(parse_err("x{{end}}"), "template: :1: unexpected {{end}}");
-    assert_eq!(parse_err("{{}}"), "template: :1: missing value for command");
-    assert_eq!(
-        parse_err("a\n{{\"x}}"),
-        "template: :2: unterminated quoted string"
-    );
-    assert!(parse_err("{{define \"x\"}}{{end}}").contains("not supported"));
-    assert!(parse_err("{{break}}").contains("outside {{range}}"));
-    assert!(parse_err("{{(.Name}}").contains("unclosed left paren"));
-    assert!(parse_err("{{/* x }}").contains("unclosed comment"));
 }
 
 #[test]
