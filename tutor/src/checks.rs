@@ -282,12 +282,8 @@ async fn container_one(
         if !running {
             return Ok(Some(format!("{name} is not running ({status})")));
         }
-        let pid = state.pid.unwrap_or(0).to_string();
         let procs = top(ctx.docker, &id).await?;
-        let first = procs
-            .iter()
-            .find(|p| p.pid == pid)
-            .or_else(|| procs.first())
+        let first = pid1_of(&procs, i)
             .map(|p| p.cmd.clone())
             .unwrap_or_default();
         if !re(want)?.is_match(&first) {
@@ -380,11 +376,44 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
         .collect())
 }
 
-/// The PID of a host process inside its innermost PID namespace.
-fn inner_pid(host_pid: &str) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
-    line.split_whitespace().last()?.parse().ok()
+/// The row of a container's PID 1 in its `top`: the process whose host PID
+/// inspect reports as `State.Pid` (the first row if the engine reports none).
+fn pid1_of<'p>(procs: &'p [Proc], i: &ContainerInspectResponse) -> Option<&'p Proc> {
+    let pid = i
+        .state
+        .as_ref()
+        .and_then(|s| s.pid)
+        .unwrap_or(0)
+        .to_string();
+    procs
+        .iter()
+        .find(|p| p.pid == pid)
+        .or_else(|| procs.first())
+}
+
+/// Whether a process whose command line matches `command` has PID `want`
+/// inside the container's PID namespace. Asked over the API, never the
+/// host's /proc: the engine may be on another machine, and `top` gives host
+/// PIDs only. PID 1 is the process inspect names (`State.Pid`); any other
+/// PID is read from the container's own /proc by exec (so the image needs
+/// `cat`).
+async fn has_pid_inside(
+    docker: &Docker,
+    i: &ContainerInspectResponse,
+    procs: &[Proc],
+    command: &Regex,
+    want: u32,
+) -> Result<bool, CheckError> {
+    if want == 1 {
+        return Ok(pid1_of(procs, i).is_some_and(|p| command.is_match(&p.cmd)));
+    }
+    let id = i.id.as_deref().unwrap_or_default();
+    let cat = ["cat".to_string(), format!("/proc/{want}/cmdline")];
+    let (cmdline, code) = exec_output(docker, id, &cat).await?;
+    // /proc/PID/cmdline separates (and ends) the arguments with NULs; top
+    // shows them separated by spaces.
+    let cmdline = cmdline.replace('\0', " ");
+    Ok(code == 0 && command.is_match(cmdline.trim_end()))
 }
 
 async fn process(p: &ProcessCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
@@ -415,9 +444,8 @@ async fn process(p: &ProcessCheck, ctx: &Context<'_>) -> Result<Option<String>, 
         return Ok(Some(format!("processes: {}", listing())));
     }
     if let Some(want) = p.pid {
-        let pids: Vec<u32> = matching.iter().filter_map(|x| inner_pid(&x.pid)).collect();
-        if !pids.contains(&want) {
-            return Ok(Some(format!("`{}` has PID {pids:?} inside", p.command)));
+        if !has_pid_inside(ctx.docker, &i, &procs, &r, want).await? {
+            return Ok(Some(format!("`{}` is not PID {want} inside", p.command)));
         }
     }
     Ok(None)
@@ -778,6 +806,12 @@ async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool,
     Ok(false)
 }
 
+/// A command run on the tutor's machine, not through the engine.
+///
+/// Known limit: lesson 03 counts attached clients (`whale attach life`)
+/// with `ps` here, because the Docker API does not report who is attached
+/// to a container. That stays right with a remote engine only while the
+/// student's clients run on the tutor's machine, as they do in a lesson.
 async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
     let cmd = render(&h.command, ctx);
     // The engine's environment, as for solve commands: `{{ cli }} inspect`
