@@ -85,6 +85,37 @@ fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckErro
     move |source| CheckError::Engine { what, source }
 }
 
+/// An engine error as a check error: `Unsupported` naming `endpoint` when
+/// the engine lacks the route, else an error while doing `what`.
+fn api_err(endpoint: &str, what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckError {
+    let endpoint = endpoint.to_string();
+    let what = what.into();
+    move |e| {
+        if unsupported(&e) {
+            CheckError::Unsupported { endpoint }
+        } else {
+            engine_err(what)(e)
+        }
+    }
+}
+
+/// A 404 for the thing asked about, not for a route the engine lacks.
+fn not_found(e: &BollardError) -> bool {
+    !unsupported(e) && matches!(status_of(e), Some((404, _)))
+}
+
+/// The whole body of a streamed answer.
+async fn body<B: AsRef<[u8]>>(
+    s: impl futures_util::Stream<Item = Result<B, BollardError>>,
+) -> Result<Vec<u8>, BollardError> {
+    let mut s = std::pin::pin!(s);
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(chunk?.as_ref());
+    }
+    Ok(out)
+}
+
 fn render(text: &str, ctx: &Context<'_>) -> String {
     crate::template::render_for(text, ctx.engine).unwrap_or_else(|_| text.to_string())
 }
@@ -146,11 +177,11 @@ async fn inspect(
 ) -> Result<Option<ContainerInspectResponse>, CheckError> {
     match docker.inspect_container(name, None).await {
         Ok(c) => Ok(Some(c)),
-        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
-            endpoint: "GET /containers/{id}/json".into(),
-        }),
-        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
-        Err(e) => Err(engine_err(format!("inspect of container {name}"))(e)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(api_err(
+            "GET /containers/{id}/json",
+            format!("inspect of container {name}"),
+        )(e)),
     }
 }
 
@@ -309,7 +340,7 @@ async fn container_one(
 }
 
 async fn logs(docker: &Docker, id: &str) -> Result<String, CheckError> {
-    let mut s = docker.logs(
+    let s = docker.logs(
         id,
         Some(LogsOptions {
             stdout: true,
@@ -318,19 +349,13 @@ async fn logs(docker: &Docker, id: &str) -> Result<String, CheckError> {
             ..Default::default()
         }),
     );
-    let mut out = String::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(o) => out.push_str(&String::from_utf8_lossy(&o.into_bytes())),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/logs".into(),
-                })
-            }
-            Err(e) => return Err(engine_err(format!("logs of {id}"))(e)),
-        }
-    }
-    Ok(out)
+    let out = body(s.map(|chunk| chunk.map(|o| o.into_bytes())))
+        .await
+        .map_err(api_err(
+            "GET /containers/{id}/logs",
+            format!("logs of {id}"),
+        ))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// One row of `/containers/{id}/top`.
@@ -348,15 +373,7 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
             }),
         )
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/top".into(),
-                }
-            } else {
-                engine_err(format!("top of {id}"))(e)
-            }
-        })?;
+        .map_err(api_err("GET /containers/{id}/top", format!("top of {id}")))?;
     let titles = t.titles.unwrap_or_default();
     let col = |name: &str| titles.iter().position(|t| t == name);
     let pid_col = col("PID");
@@ -468,24 +485,14 @@ async fn exec_output(
             },
         )
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "POST /containers/{id}/exec".into(),
-                }
-            } else {
-                engine_err(format!("exec in {container}"))(e)
-            }
-        })?;
-    let started = docker.start_exec(&created.id, None).await.map_err(|e| {
-        if unsupported(&e) {
-            CheckError::Unsupported {
-                endpoint: "POST /exec/{id}/start".into(),
-            }
-        } else {
-            engine_err(format!("exec start in {container}"))(e)
-        }
-    })?;
+        .map_err(api_err(
+            "POST /containers/{id}/exec",
+            format!("exec in {container}"),
+        ))?;
+    let started = docker.start_exec(&created.id, None).await.map_err(api_err(
+        "POST /exec/{id}/start",
+        format!("exec start in {container}"),
+    ))?;
     let mut stdout = String::new();
     if let StartExecResults::Attached { mut output, .. } = started {
         while let Some(chunk) = output.next().await {
@@ -502,15 +509,10 @@ async fn exec_output(
     let code = docker
         .inspect_exec(&created.id)
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "GET /exec/{id}/json".into(),
-                }
-            } else {
-                engine_err(format!("exec inspect in {container}"))(e)
-            }
-        })?
+        .map_err(api_err(
+            "GET /exec/{id}/json",
+            format!("exec inspect in {container}"),
+        ))?
         .exit_code
         .unwrap_or(-1);
     Ok((stdout, code))
@@ -548,23 +550,20 @@ async fn read_file(
     container: &str,
     path: &str,
 ) -> Result<Option<Vec<u8>>, CheckError> {
-    let mut s = docker.download_from_container(
+    let s = docker.download_from_container(
         container,
         Some(DownloadFromContainerOptions { path: path.into() }),
     );
-    let mut tarball = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => tarball.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/archive?path=".into(),
-                })
-            }
-            Err(e) if matches!(status_of(&e), Some((404, _))) => return Ok(None),
-            Err(e) => return Err(engine_err(format!("archive of {path} in {container}"))(e)),
+    let tarball = match body(s).await {
+        Ok(t) => t,
+        Err(e) if not_found(&e) => return Ok(None),
+        Err(e) => {
+            return Err(api_err(
+                "GET /containers/{id}/archive?path=",
+                format!("archive of {path} in {container}"),
+            )(e))
         }
-    }
+    };
     let mut ar = tar::Archive::new(tarball.as_slice());
     let entries = ar
         .entries()
@@ -623,11 +622,11 @@ async fn file(f: &FileCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckE
 async fn image_inspect(docker: &Docker, name: &str) -> Result<Option<ImageInspect>, CheckError> {
     match docker.inspect_image(name).await {
         Ok(i) => Ok(Some(i)),
-        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
-            endpoint: "GET /images/{name}/json".into(),
-        }),
-        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
-        Err(e) => Err(engine_err(format!("inspect of image {name}"))(e)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(api_err(
+            "GET /images/{name}/json",
+            format!("inspect of image {name}"),
+        )(e)),
     }
 }
 
@@ -745,39 +744,20 @@ async fn system_df(docker: &Docker) -> Result<serde_json::Value, CheckError> {
         }
         req
     });
-    let mut s = d.export_image("system-df");
-    let mut body = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => body.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /system/df".into(),
-                })
-            }
-            Err(e) => return Err(engine_err("GET /system/df")(e)),
-        }
-    }
-    serde_json::from_slice(&body)
+    let json = body(d.export_image("system-df"))
+        .await
+        .map_err(api_err("GET /system/df", "GET /system/df"))?;
+    serde_json::from_slice(&json)
         .map_err(|e| CheckError::Other(format!("GET /system/df answered no JSON: {e}")))
 }
 
 /// Whether a layer of the exported image (`GET /images/{name}/get`) holds
 /// `path`; exporting reads the image and changes nothing.
 async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool, CheckError> {
-    let mut s = docker.export_image(name);
-    let mut tarball = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => tarball.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /images/{name}/get".into(),
-                })
-            }
-            Err(e) => return Err(engine_err(format!("export of image {name}"))(e)),
-        }
-    }
+    let tarball = body(docker.export_image(name)).await.map_err(api_err(
+        "GET /images/{name}/get",
+        format!("export of image {name}"),
+    ))?;
     let want = path
         .trim_start_matches('/')
         .trim_end_matches('/')
