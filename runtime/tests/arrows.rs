@@ -85,7 +85,12 @@ fn api_translates_http_and_reaches_no_lower_than_container() {
     assert!(api.len() > 5, "api/ has its files");
     let bad = offenders(
         &api,
-        &["crate::shim", "crate::linux", "crate::fsutil", "whale_linux"],
+        &[
+            "crate::shim",
+            "crate::linux",
+            "crate::fsutil",
+            "whale_linux",
+        ],
     );
     assert!(
         bad.is_empty(),
@@ -99,9 +104,25 @@ fn no_room_reaches_up() {
     let src = workspace().join("runtime/src");
     let checks: &[(&str, &[&str])] = &[
         ("container", &["crate::api", "whale_cli"]),
-        ("image", &["crate::api", "crate::container", "crate::build", "whale_cli"]),
+        (
+            "image",
+            &[
+                "crate::api",
+                "crate::container",
+                "crate::build",
+                "whale_cli",
+            ],
+        ),
         ("build", &["crate::api", "whale_cli"]),
-        ("shim", &["crate::api", "crate::container", "crate::build", "whale_cli"]),
+        (
+            "shim",
+            &[
+                "crate::api",
+                "crate::container",
+                "crate::build",
+                "whale_cli",
+            ],
+        ),
     ];
     let mut bad = Vec::new();
     for (room, forbidden) in checks {
@@ -114,8 +135,14 @@ fn no_room_reaches_up() {
 fn crates_depend_only_downwards() {
     let engine_crates = ["whale", "whale-cli"];
     for (krate, forbidden) in [
-        ("linux", &["whale", "whale-cli", "whale-args", "whale-formats"][..]),
-        ("formats", &["whale", "whale-cli", "whale-args", "whale-linux"][..]),
+        (
+            "linux",
+            &["whale", "whale-cli", "whale-args", "whale-formats"][..],
+        ),
+        (
+            "formats",
+            &["whale", "whale-cli", "whale-args", "whale-linux"][..],
+        ),
         ("args", &["whale", "whale-cli", "whale-linux"][..]),
         ("cli", &["whale"][..]),
         ("tutor", &engine_crates[..]),

@@ -85,6 +85,37 @@ fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckErro
     move |source| CheckError::Engine { what, source }
 }
 
+/// An engine error as a check error: `Unsupported` naming `endpoint` when
+/// the engine lacks the route, else an error while doing `what`.
+fn api_err(endpoint: &str, what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckError {
+    let endpoint = endpoint.to_string();
+    let what = what.into();
+    move |e| {
+        if unsupported(&e) {
+            CheckError::Unsupported { endpoint }
+        } else {
+            engine_err(what)(e)
+        }
+    }
+}
+
+/// A 404 for the thing asked about, not for a route the engine lacks.
+fn not_found(e: &BollardError) -> bool {
+    !unsupported(e) && matches!(status_of(e), Some((404, _)))
+}
+
+/// The whole body of a streamed answer.
+async fn body<B: AsRef<[u8]>>(
+    s: impl futures_util::Stream<Item = Result<B, BollardError>>,
+) -> Result<Vec<u8>, BollardError> {
+    let mut s = std::pin::pin!(s);
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(chunk?.as_ref());
+    }
+    Ok(out)
+}
+
 fn render(text: &str, ctx: &Context<'_>) -> String {
     crate::template::render_for(text, ctx.engine).unwrap_or_else(|_| text.to_string())
 }
@@ -146,11 +177,11 @@ async fn inspect(
 ) -> Result<Option<ContainerInspectResponse>, CheckError> {
     match docker.inspect_container(name, None).await {
         Ok(c) => Ok(Some(c)),
-        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
-            endpoint: "GET /containers/{id}/json".into(),
-        }),
-        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
-        Err(e) => Err(engine_err(format!("inspect of container {name}"))(e)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(api_err(
+            "GET /containers/{id}/json",
+            format!("inspect of container {name}"),
+        )(e)),
     }
 }
 
@@ -275,12 +306,8 @@ async fn container_one(
         if !running {
             return Ok(Some(format!("{name} is not running ({status})")));
         }
-        let pid = state.pid.unwrap_or(0).to_string();
         let procs = top(ctx.docker, &id).await?;
-        let first = procs
-            .iter()
-            .find(|p| p.pid == pid)
-            .or_else(|| procs.first())
+        let first = pid1_of(&procs, i)
             .map(|p| p.cmd.clone())
             .unwrap_or_default();
         if !re(want)?.is_match(&first) {
@@ -306,7 +333,7 @@ async fn container_one(
 }
 
 async fn logs(docker: &Docker, id: &str) -> Result<String, CheckError> {
-    let mut s = docker.logs(
+    let s = docker.logs(
         id,
         Some(LogsOptions {
             stdout: true,
@@ -315,19 +342,13 @@ async fn logs(docker: &Docker, id: &str) -> Result<String, CheckError> {
             ..Default::default()
         }),
     );
-    let mut out = String::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(o) => out.push_str(&String::from_utf8_lossy(&o.into_bytes())),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/logs".into(),
-                })
-            }
-            Err(e) => return Err(engine_err(format!("logs of {id}"))(e)),
-        }
-    }
-    Ok(out)
+    let out = body(s.map(|chunk| chunk.map(|o| o.into_bytes())))
+        .await
+        .map_err(api_err(
+            "GET /containers/{id}/logs",
+            format!("logs of {id}"),
+        ))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// One row of `/containers/{id}/top`.
@@ -345,15 +366,7 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
             }),
         )
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/top".into(),
-                }
-            } else {
-                engine_err(format!("top of {id}"))(e)
-            }
-        })?;
+        .map_err(api_err("GET /containers/{id}/top", format!("top of {id}")))?;
     let titles = t.titles.unwrap_or_default();
     let col = |name: &str| titles.iter().position(|t| t == name);
     let pid_col = col("PID");
@@ -373,11 +386,44 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
         .collect())
 }
 
-/// The PID of a host process inside its innermost PID namespace.
-fn inner_pid(host_pid: &str) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
-    line.split_whitespace().last()?.parse().ok()
+/// The row of a container's PID 1 in its `top`: the process whose host PID
+/// inspect reports as `State.Pid` (the first row if the engine reports none).
+fn pid1_of<'p>(procs: &'p [Proc], i: &ContainerInspectResponse) -> Option<&'p Proc> {
+    let pid = i
+        .state
+        .as_ref()
+        .and_then(|s| s.pid)
+        .unwrap_or(0)
+        .to_string();
+    procs
+        .iter()
+        .find(|p| p.pid == pid)
+        .or_else(|| procs.first())
+}
+
+/// Whether a process whose command line matches `command` has PID `want`
+/// inside the container's PID namespace. Asked over the API, never the
+/// host's /proc: the engine may be on another machine, and `top` gives host
+/// PIDs only. PID 1 is the process inspect names (`State.Pid`); any other
+/// PID is read from the container's own /proc by exec (so the image needs
+/// `cat`).
+async fn has_pid_inside(
+    docker: &Docker,
+    i: &ContainerInspectResponse,
+    procs: &[Proc],
+    command: &Regex,
+    want: u32,
+) -> Result<bool, CheckError> {
+    if want == 1 {
+        return Ok(pid1_of(procs, i).is_some_and(|p| command.is_match(&p.cmd)));
+    }
+    let id = i.id.as_deref().unwrap_or_default();
+    let cat = ["cat".to_string(), format!("/proc/{want}/cmdline")];
+    let (cmdline, code) = exec_output(docker, id, &cat).await?;
+    // /proc/PID/cmdline separates (and ends) the arguments with NULs; top
+    // shows them separated by spaces.
+    let cmdline = cmdline.replace('\0', " ");
+    Ok(code == 0 && command.is_match(cmdline.trim_end()))
 }
 
 async fn process(p: &ProcessCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
@@ -408,9 +454,8 @@ async fn process(p: &ProcessCheck, ctx: &Context<'_>) -> Result<Option<String>, 
         return Ok(Some(format!("processes: {}", listing())));
     }
     if let Some(want) = p.pid {
-        let pids: Vec<u32> = matching.iter().filter_map(|x| inner_pid(&x.pid)).collect();
-        if !pids.contains(&want) {
-            return Ok(Some(format!("`{}` has PID {pids:?} inside", p.command)));
+        if !has_pid_inside(ctx.docker, &i, &procs, &r, want).await? {
+            return Ok(Some(format!("`{}` is not PID {want} inside", p.command)));
         }
     }
     Ok(None)
@@ -433,24 +478,14 @@ async fn exec_output(
             },
         )
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "POST /containers/{id}/exec".into(),
-                }
-            } else {
-                engine_err(format!("exec in {container}"))(e)
-            }
-        })?;
-    let started = docker.start_exec(&created.id, None).await.map_err(|e| {
-        if unsupported(&e) {
-            CheckError::Unsupported {
-                endpoint: "POST /exec/{id}/start".into(),
-            }
-        } else {
-            engine_err(format!("exec start in {container}"))(e)
-        }
-    })?;
+        .map_err(api_err(
+            "POST /containers/{id}/exec",
+            format!("exec in {container}"),
+        ))?;
+    let started = docker.start_exec(&created.id, None).await.map_err(api_err(
+        "POST /exec/{id}/start",
+        format!("exec start in {container}"),
+    ))?;
     let mut stdout = String::new();
     if let StartExecResults::Attached { mut output, .. } = started {
         while let Some(chunk) = output.next().await {
@@ -467,15 +502,10 @@ async fn exec_output(
     let code = docker
         .inspect_exec(&created.id)
         .await
-        .map_err(|e| {
-            if unsupported(&e) {
-                CheckError::Unsupported {
-                    endpoint: "GET /exec/{id}/json".into(),
-                }
-            } else {
-                engine_err(format!("exec inspect in {container}"))(e)
-            }
-        })?
+        .map_err(api_err(
+            "GET /exec/{id}/json",
+            format!("exec inspect in {container}"),
+        ))?
         .exit_code
         .unwrap_or(-1);
     Ok((stdout, code))
@@ -513,23 +543,20 @@ async fn read_file(
     container: &str,
     path: &str,
 ) -> Result<Option<Vec<u8>>, CheckError> {
-    let mut s = docker.download_from_container(
+    let s = docker.download_from_container(
         container,
         Some(DownloadFromContainerOptions { path: path.into() }),
     );
-    let mut tarball = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => tarball.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /containers/{id}/archive?path=".into(),
-                })
-            }
-            Err(e) if matches!(status_of(&e), Some((404, _))) => return Ok(None),
-            Err(e) => return Err(engine_err(format!("archive of {path} in {container}"))(e)),
+    let tarball = match body(s).await {
+        Ok(t) => t,
+        Err(e) if not_found(&e) => return Ok(None),
+        Err(e) => {
+            return Err(api_err(
+                "GET /containers/{id}/archive?path=",
+                format!("archive of {path} in {container}"),
+            )(e))
         }
-    }
+    };
     let mut ar = tar::Archive::new(tarball.as_slice());
     let entries = ar
         .entries()
@@ -588,11 +615,11 @@ async fn file(f: &FileCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckE
 async fn image_inspect(docker: &Docker, name: &str) -> Result<Option<ImageInspect>, CheckError> {
     match docker.inspect_image(name).await {
         Ok(i) => Ok(Some(i)),
-        Err(e) if unsupported(&e) => Err(CheckError::Unsupported {
-            endpoint: "GET /images/{name}/json".into(),
-        }),
-        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(None),
-        Err(e) => Err(engine_err(format!("inspect of image {name}"))(e)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(api_err(
+            "GET /images/{name}/json",
+            format!("inspect of image {name}"),
+        )(e)),
     }
 }
 
@@ -710,39 +737,20 @@ async fn system_df(docker: &Docker) -> Result<serde_json::Value, CheckError> {
         }
         req
     });
-    let mut s = d.export_image("system-df");
-    let mut body = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => body.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /system/df".into(),
-                })
-            }
-            Err(e) => return Err(engine_err("GET /system/df")(e)),
-        }
-    }
-    serde_json::from_slice(&body)
+    let json = body(d.export_image("system-df"))
+        .await
+        .map_err(api_err("GET /system/df", "GET /system/df"))?;
+    serde_json::from_slice(&json)
         .map_err(|e| CheckError::Other(format!("GET /system/df answered no JSON: {e}")))
 }
 
 /// Whether a layer of the exported image (`GET /images/{name}/get`) holds
 /// `path`; exporting reads the image and changes nothing.
 async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool, CheckError> {
-    let mut s = docker.export_image(name);
-    let mut tarball = Vec::new();
-    while let Some(chunk) = s.next().await {
-        match chunk {
-            Ok(b) => tarball.extend_from_slice(&b),
-            Err(e) if unsupported(&e) => {
-                return Err(CheckError::Unsupported {
-                    endpoint: "GET /images/{name}/get".into(),
-                })
-            }
-            Err(e) => return Err(engine_err(format!("export of image {name}"))(e)),
-        }
-    }
+    let tarball = body(docker.export_image(name)).await.map_err(api_err(
+        "GET /images/{name}/get",
+        format!("export of image {name}"),
+    ))?;
     let want = path
         .trim_start_matches('/')
         .trim_end_matches('/')
@@ -771,6 +779,12 @@ async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool,
     Ok(false)
 }
 
+/// A command run on the tutor's machine, not through the engine.
+///
+/// Known limit: lesson 03 counts attached clients (`whale attach life`)
+/// with `ps` here, because the Docker API does not report who is attached
+/// to a container. That stays right with a remote engine only while the
+/// student's clients run on the tutor's machine, as they do in a lesson.
 async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
     let cmd = render(&h.command, ctx);
     // The engine's environment, as for solve commands: `{{ cli }} inspect`

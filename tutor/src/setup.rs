@@ -342,6 +342,9 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// `doctor` reads this machine's /proc and /sys on purpose: it says whether
+/// whale can run here (the tutor starts it on this machine), before any
+/// engine exists to ask. Lesson checks never do: they ask the engine's API.
 fn kernel_has_fs(name: &str) -> bool {
     std::fs::read_to_string("/proc/filesystems")
         .map(|s| s.lines().any(|l| l.split_whitespace().last() == Some(name)))

@@ -159,6 +159,10 @@ async fn remove_all_containers(d: &Docker) {
 }
 
 /// Lazily unmount anything still mounted below `dir`, deepest first.
+///
+/// This reads the host's mount table on purpose: `dir` is the root of a
+/// whale daemon that verify started on this machine, and this cleans up
+/// after it once it is gone, so no engine is left to ask.
 pub fn unmount_under(dir: &Path) {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
         return;

@@ -1,0 +1,236 @@
+//! `lesson N`: show the step, watch the engine (every `/events` message and
+//! at least once a second), and move on the moment the checks pass. Keys:
+//! h hint, c check now, n next, l list, a answer a quiz, q quit.
+//!
+//! The loop is here; what wakes it (keys, events, signals, a ticker) is in
+//! [`input`], the student's place in the lesson in [`state`], and what it
+//! prints besides the steps in [`screen`].
+
+mod input;
+mod screen;
+mod state;
+
+pub use screen::list;
+
+use crate::engine::Engine;
+use crate::lesson::LoadedLesson;
+use crate::render::Style;
+use crate::runner;
+use bollard::Docker;
+use input::{Edit, RawMode, Wake};
+use screen::{describe_action, key_line, out};
+use state::{Answering, Session};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Progress(#[from] crate::progress::ProgressError),
+    #[error("terminal: {0}")]
+    Terminal(nix::Error),
+    #[error("demo: {0}")]
+    Demo(String),
+}
+
+pub struct Watch<'a> {
+    pub engine: &'a Engine,
+    pub docker: Docker,
+    pub lessons: &'a [LoadedLesson],
+    pub lesson: &'a LoadedLesson,
+    pub progress_path: &'a Path,
+    pub force: bool,
+    /// Play each step's solve script, for showing a class.
+    pub demo: bool,
+    pub style: Style,
+}
+
+impl Watch<'_> {
+    pub async fn run(self) -> Result<(), WatchError> {
+        let Some(mut session) = Session::open(self.lesson, self.progress_path)? else {
+            out(&format!(
+                "You finished lesson {} already; `whaletutor reset {}` starts it over.\n",
+                self.lesson.number(),
+                self.lesson.number()
+            ));
+            return Ok(());
+        };
+        let (mut rx, wakers) = input::wakers(&self.docker);
+
+        let raw = RawMode::enter()?;
+        self.show(session.index);
+        let workdir = tempfile::tempdir().map_err(|e| WatchError::Demo(e.to_string()))?;
+        let mut player = crate::solve::Player {
+            engine: self.engine,
+            docker: &self.docker,
+            workdir: workdir.path(),
+            terminals: Default::default(),
+            answers: Default::default(),
+        };
+        let mut demo_pending = self.demo;
+        let result = loop {
+            if demo_pending {
+                demo_pending = false;
+                let step = session.step();
+                out(&format!(
+                    "{}\n",
+                    self.style.dim("(demo: playing the solution)")
+                ));
+                for a in step.solve.iter().flat_map(|s| s.get_ref().script.iter()) {
+                    out(&format!(
+                        "  {}\n",
+                        self.style.code(&describe_action(a.get_ref(), self.engine))
+                    ));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Err(e) = player.play(step).await {
+                    out(&format!("{} {e}\n", self.style.bad("demo failed:")));
+                }
+                session.keep_answers(&player.answers);
+            }
+            let Some(w) = rx.recv().await else {
+                break Ok(());
+            };
+            if matches!(w, Wake::Quit) {
+                break Ok(());
+            }
+            let explicit = matches!(w, Wake::Key(b'c'));
+            let step = session.step();
+            if let (Some(typing), Wake::Key(k)) = (session.answering.as_mut(), &w) {
+                match input::edit(&mut typing.text, *k) {
+                    Edit::Submit => {
+                        out("\n");
+                        let q = step.quizzes[typing.quiz].get_ref();
+                        let given = std::mem::take(&mut typing.text);
+                        let right = crate::checks::quiz_correct(q, &given);
+                        out(if right { "Right.\n" } else { "Not quite.\n" });
+                        typing.quiz += 1;
+                        let next = step.quizzes.get(typing.quiz);
+                        if next.is_none() {
+                            session.answering = None;
+                        }
+                        session.record_answer(q, &given)?;
+                        if let Some(next) = next {
+                            out(&format!("{} ", next.get_ref().question));
+                        }
+                    }
+                    Edit::Cancel => {
+                        session.answering = None;
+                        out("\n");
+                    }
+                    Edit::Echo(s) => out(&s),
+                    Edit::Ignore => {}
+                }
+                continue;
+            }
+            match w {
+                Wake::Quit | Wake::Key(b'q') | Wake::Key(3) | Wake::Key(4) => break Ok(()),
+                Wake::Key(b'h') => {
+                    match session.next_hint()? {
+                        None => out("No hints for this step.\n"),
+                        Some(n) => {
+                            let h = crate::template::render_for(
+                                step.hints[n - 1].get_ref(),
+                                self.engine,
+                            )
+                            .unwrap_or_default();
+                            out(&format!(
+                                "{} {}",
+                                self.style
+                                    .strong(&format!("Hint {n}/{}:", step.hints.len())),
+                                crate::render::markdown(&h, self.style)
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                Wake::Key(b'l') => {
+                    out(&list(self.lessons, &session.progress, self.style));
+                    continue;
+                }
+                Wake::Key(b'a') => {
+                    if step.quizzes.is_empty() {
+                        out("This step has no quiz.\n");
+                    } else {
+                        session.answering = Some(Answering {
+                            quiz: 0,
+                            text: String::new(),
+                        });
+                        out(&format!("{} ", step.quizzes[0].get_ref().question));
+                    }
+                    continue;
+                }
+                Wake::Key(b'n') => {
+                    if session.passed || self.force {
+                        if self.next(&mut session)? {
+                            break Ok(());
+                        }
+                        session.passed = false;
+                        demo_pending = self.demo;
+                    } else {
+                        out("Not yet: this step's checks do not pass (press c to see why, or use --force).\n");
+                    }
+                    continue;
+                }
+                Wake::Key(_) if !explicit => continue,
+                _ => {}
+            }
+            if session.passed {
+                continue;
+            }
+            let answers = session.answers();
+            let results = runner::check_step(&self.docker, self.engine, step, &answers).await;
+            if runner::all_pass(&results) {
+                out(&format!(
+                    "\n{}\n",
+                    runner::explain(self.lesson, session.index, self.engine, self.style)
+                ));
+                if self.next(&mut session)? {
+                    break Ok(());
+                }
+                demo_pending = self.demo;
+            } else if explicit {
+                out(&format!(
+                    "{}\n{}",
+                    self.style.strong("Not yet:"),
+                    runner::render_failures(&results, self.style, false)
+                ));
+            }
+        };
+        drop(raw);
+        player.terminals.close();
+        drop(wakers);
+        result
+    }
+
+    /// Advance; returns true when the lesson is over.
+    fn next(&self, session: &mut Session) -> Result<bool, WatchError> {
+        if session.advance()? {
+            out(&format!(
+                "{}\n",
+                self.style.good(&format!(
+                    "Lesson {} complete: {}. Well done!",
+                    self.lesson.number(),
+                    self.lesson.lesson.title
+                ))
+            ));
+            return Ok(true);
+        }
+        self.show(session.index);
+        Ok(false)
+    }
+
+    fn show(&self, index: usize) {
+        let has_quiz = self
+            .lesson
+            .lesson
+            .steps
+            .get(index)
+            .is_some_and(|s| !s.get_ref().quizzes.is_empty());
+        out(&format!(
+            "\n{}\n{}\n",
+            runner::render_step(self.lesson, index, self.engine, self.style),
+            self.style.dim(key_line(has_quiz))
+        ));
+    }
+}
