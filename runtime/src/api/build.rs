@@ -381,7 +381,7 @@ async fn run_container(
     let (code, oom, finished) = match waiter.await {
         Ok(Ok(e)) => (e.exit_code, e.oom_killed, e.finished_at),
         _ => match container::read_state(&c.paths) {
-            Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
+            Ok(Some(s)) if s.status == crate::shim::state::RunStatus::Exited => (
                 s.exit_code.unwrap_or(255),
                 s.oom_killed,
                 s.finished_at.unwrap_or_else(container::now_rfc3339),

@@ -475,7 +475,7 @@ async fn wait_exit(c: &Container) -> (i32, bool, String, String) {
                 // A fast container's shim may have written its state and
                 // left before we asked.
                 if let Ok(Some(s)) = container::read_state(&c.paths) {
-                    if s.status == container::state::RunStatus::Exited {
+                    if s.status == crate::shim::state::RunStatus::Exited {
                         return (
                             s.exit_code.unwrap_or(UNKNOWN_EXIT),
                             s.oom_killed,
@@ -562,7 +562,7 @@ async fn readopt(d: &Arc<Daemon>, c: Arc<Container>) {
             }
             ShimAnswer::Gone => {
                 let (code, oom, finished, error) = match container::read_state(&c.paths) {
-                    Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
+                    Ok(Some(s)) if s.status == crate::shim::state::RunStatus::Exited => (
                         s.exit_code.unwrap_or(UNKNOWN_EXIT),
                         s.oom_killed,
                         s.finished_at.unwrap_or_else(container::now_rfc3339),

@@ -1,20 +1,20 @@
 //! Container records, the state machine, names and on-disk state (daemon side).
 //!
 //! The daemon owns `config.json` (a [`ContainerRecord`], written once at
-//! create, atomically); the shim owns `state.json` ([`state::RuntimeState`]).
+//! create, atomically); the shim owns `state.json` ([`RuntimeState`], read
+//! here through the shim's own type).
 //! The [`Store`] keeps every container in memory so requests never scan
 //! directories; names are reserved under the index lock so concurrent creates
 //! can never hand out the same name twice.
 
 pub mod names;
-pub mod state;
 
 use crate::fsutil;
 use crate::paths::ContainerPaths;
 use bollard::models::{ContainerConfig, HostConfig};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use state::{RunStatus, RuntimeState};
+use crate::shim::state::{RunStatus, RuntimeState};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
