@@ -1,9 +1,10 @@
 //! `POST /build`: the classic builder over a tar context, its output as
 //! Docker's JSON lines (`{"stream":...}`, `{"aux":{"ID":...}}`,
-//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers
-//! through the shim, on the host network (so `apt-get` reaches the host's
-//! mirrors; `networkmode=none` gives them loopback only), and their upper
-//! dirs become layers.
+//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers,
+//! started through container/'s start path with their output attached, on
+//! the host network (so `apt-get` reaches the host's mirrors;
+//! `networkmode=none` gives them loopback only), and their upper dirs
+//! become layers.
 
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;

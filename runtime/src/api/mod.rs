@@ -14,10 +14,10 @@
 //! history|tag`, `DELETE /images/{name}`. Anything else is Docker's 404
 //! `page not found`.
 //!
-//! Re-adoption: every record whose `state.json` says running is checked
-//! with the shim's `Status`. A live shim gets a new monitor (its `Wait`
-//! answers at once if the container exited meanwhile, so the real exit code
-//! is kept). A shim that is gone without recording an exit leaves the
+//! Re-adoption (container/monitor.rs): every record whose `state.json` says
+//! running is checked with the shim's `Status`. A live shim gets a new
+//! monitor (its `Wait` answers at once if the container exited meanwhile,
+//! so the real exit code is kept). A shim that is gone without recording an exit leaves the
 //! container marked exited with code 255 and Error "shim died" (containerd's
 //! `UnknownExitStatus`, what Docker reports when the process that knew the
 //! real code is gone); whatever is left in its cgroup is killed.

@@ -8,8 +8,7 @@ use super::stop::{wait, WaitCondition};
 use super::{now_rfc3339, trace, Container, ContainerError, Engine, RunState, StartFailure};
 use crate::shim::client as shim_client;
 use crate::shim::protocol::Request as ShimRequest;
-use std::future::Future;
-use std::pin::Pin;
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
@@ -18,14 +17,17 @@ use whale_formats::stdcopy;
 /// Start a created or exited container; `Ok(false)` when it was running
 /// already (Docker's 304).
 pub async fn start<E: Engine>(e: &Arc<E>, c: &Arc<Container>) -> Result<bool, ContainerError> {
-    Ok(start_with(e, c, false).await?.is_some())
+    Ok(matches!(
+        start_with(e, c, false).await?,
+        Outcome::Started(_)
+    ))
 }
 
 /// A run started with its output attached before init ran: nothing it
 /// writes is lost, however short it is.
 pub struct AttachedRun {
     output: UnixStream,
-    exit: Pin<Box<dyn Future<Output = Option<RunState>> + Send>>,
+    exit: BoxFuture<'static, Option<RunState>>,
     name: String,
 }
 
@@ -57,7 +59,7 @@ pub async fn start_attached<E: Engine>(
     // Taken before the run starts, so even an instant exit is seen.
     let exit = Box::pin(wait(c.clone(), WaitCondition::NextExit));
     match start_with(e, c, true).await? {
-        Some(Some(output)) => Ok(AttachedRun {
+        Outcome::Started(Some(output)) => Ok(AttachedRun {
             output,
             exit,
             name: c.record.name.clone(),
@@ -66,22 +68,27 @@ pub async fn start_attached<E: Engine>(
     }
 }
 
-/// `None`: it was running already; else the output stream, if asked for.
+enum Outcome {
+    WasRunning,
+    /// With the output stream, if asked for.
+    Started(Option<UnixStream>),
+}
+
 async fn start_with<E: Engine>(
     e: &Arc<E>,
     c: &Arc<Container>,
     attach_output: bool,
-) -> Result<Option<Option<UnixStream>>, ContainerError> {
+) -> Result<Outcome, ContainerError> {
     let guard = c.op_lock.lock().await;
     let st = c.state();
     if st.removing || st.removed {
         return Err(ContainerError::MarkedForRemoval(c.id().to_string()));
     }
     if st.running() {
-        return Ok(None);
+        return Ok(Outcome::WasRunning);
     }
     match start_locked(e, c, attach_output).await {
-        Ok(output) => Ok(Some(output)),
+        Ok(output) => Ok(Outcome::Started(output)),
         Err(failure) => {
             e.drop_waiting(c.id());
             let e2 = e.clone();
