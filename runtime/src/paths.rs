@@ -18,7 +18,18 @@
 //!     container.log               json-file log (Docker's json-file lines)
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The lock the one daemon using `root` holds.
+pub fn daemon_lock(root: &Path) -> PathBuf {
+    root.join("daemon.lock")
+}
+
+/// Claim `root` for this daemon; `WouldBlock` while another daemon holds
+/// it. The root is this daemon's for as long as the lock lives.
+pub fn lock_root(root: &Path) -> std::io::Result<crate::fsutil::LockFile> {
+    crate::fsutil::LockFile::try_lock(&daemon_lock(root))
+}
 
 /// Per-container file layout. All paths derive from the container dir so a
 /// record never stores absolute paths that could go stale if the root moves.

@@ -1,16 +1,15 @@
 //! `POST /build`: the classic builder over a tar context, its output as
 //! Docker's JSON lines (`{"stream":...}`, `{"aux":{"ID":...}}`,
-//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers
-//! through the shim, on the host network (so `apt-get` reaches the host's
-//! mirrors; `networkmode=none` gives them loopback only), and their upper
-//! dirs become layers.
+//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers,
+//! started through container/'s start path with their output attached, on
+//! the host network (so `apt-get` reaches the host's mirrors;
+//! `networkmode=none` gives them loopback only), and their upper dirs
+//! become layers.
 
-use super::glue::shim_client;
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::build::{self, BuildError, BuildOptions, Message, RunContainer, RunRequest, Runner};
-use crate::container::{self, Container, NewContainer};
-use crate::shim::protocol::Request as ShimRequest;
+use crate::container::{self, Container, ContainerError, NewContainer};
 use bollard::models::{ContainerConfig, HostConfig};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -20,7 +19,6 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 
 /// Scratch space of one build, removed when the build ends.
 struct ScratchDir(PathBuf);
@@ -225,12 +223,8 @@ impl Runner for DaemonRunner {
             config,
             host_config,
         };
-        let c = self
-            .d
-            .containers
-            .create(new)
+        let c = container::create_record(&*self.d, new)
             .map_err(|e| BuildError::Runner(format!("creating the RUN container: {e}")))?;
-        self.d.emit_container(&c, "create", &[]);
         self.containers.insert(c.id().to_string(), c.clone());
         Ok(RunContainer {
             id: c.id().to_string(),
@@ -249,10 +243,12 @@ impl Runner for DaemonRunner {
         // over a channel so `out` (which may block on the client) runs here.
         let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let task = self.handle.spawn(async move {
-            run_container(&d, &c, &mut |b: &[u8]| {
-                let _ = tx.send(b.to_vec());
-            })
-            .await
+            let mut run = container::start_attached(&d, &c).await.map_err(run_error)?;
+            while let Some(chunk) = run.next_output().await {
+                let _ = tx.send(chunk);
+            }
+            drop(tx);
+            run.exit_code().await.map_err(run_error)
         });
         for chunk in rx {
             out(&chunk);
@@ -261,7 +257,7 @@ impl Runner for DaemonRunner {
             .handle
             .block_on(task)
             .map_err(|e| BuildError::Runner(format!("the RUN step's task failed: {e}")))??;
-        strip_runtime_files(&rc.upper);
+        container::strip_mount_stubs(&rc.upper);
         Ok(code)
     }
 
@@ -272,129 +268,24 @@ impl Runner for DaemonRunner {
         let d = self.d.clone();
         if let Err(e) = self
             .handle
-            .block_on(async { super::containers::remove_container(&d, &c).await })
+            .block_on(async { container::remove_stopped(&d, &c).await })
         {
             eprintln!(
-                "whale daemon: removing intermediate container {}: {}",
-                c.short_id(),
-                e.message
+                "whale daemon: removing intermediate container {}: {e}",
+                c.short_id()
             );
         }
     }
 }
 
-/// The shim's mountpoints left in the upper dir are not the step's
-/// changes (Docker keeps them in an init layer that is never committed):
-/// the empty stubs under the bind-mounted /etc files, and the empty
-/// /proc, /sys and /dev it created when the image lacked them.
-fn strip_runtime_files(upper: &Path) {
-    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
-        let p = upper.join(f);
-        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            let _ = std::fs::remove_file(&p);
+/// A RUN step's container that could not run, or whose run ended unknown.
+fn run_error(e: ContainerError) -> BuildError {
+    BuildError::Runner(match e {
+        // What the shim said (the command is missing, not executable...).
+        ContainerError::StartFailed(f) => f.error,
+        ContainerError::ShimDied(_) => {
+            "the RUN container's shim went away without an exit status".to_string()
         }
-    }
-    for d in ["proc", "sys", "dev"] {
-        // remove_dir only removes an empty directory: exactly the stub.
-        let _ = std::fs::remove_dir(upper.join(d));
-    }
-    // An etc/ that only held those stubs was created for them.
-    let etc = upper.join("etc");
-    if std::fs::read_dir(&etc).is_ok_and(|mut rd| rd.next().is_none())
-        && std::fs::symlink_metadata(&etc).is_ok_and(|m| m.is_dir())
-    {
-        let _ = std::fs::remove_dir(&etc);
-    }
-}
-
-fn runner_err(what: &str) -> impl FnOnce(String) -> BuildError + '_ {
-    move |e| BuildError::Runner(format!("{what}: {e}"))
-}
-
-/// Start the container with its output attached before init runs, relay
-/// the output until it exits, and return its exit code.
-async fn run_container(
-    d: &Arc<Daemon>,
-    c: &Arc<Container>,
-    out: &mut (dyn FnMut(&[u8]) + Send),
-) -> Result<i32, BuildError> {
-    let _guard = c.op_lock.lock().await;
-    let image = d
-        .images
-        .resolve(&c.record.image_id)
-        .map_err(|e| BuildError::Runner(format!("the step's image: {e}")))?;
-    let lower = d
-        .images
-        .layer_dirs(&image)
-        .map_err(|e| BuildError::Runner(format!("the step's layers: {e}")))?;
-    let spec = super::containers::build_spec(c, c.paths.lower_dirs(lower));
-    let bytes =
-        serde_json::to_vec(&spec).map_err(|e| runner_err("encoding the spec")(e.to_string()))?;
-    let tmp = c.paths.dir.join(".spec.json.tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, c.paths.spec()))
-        .map_err(|e| runner_err("writing the spec")(e.to_string()))?;
-    let shim = shim_client::spawn(&c.paths.dir)
-        .await
-        .map_err(|e| runner_err("starting the shim")(e.to_string()))?;
-    if let Some(err) = shim.ready.error.clone() {
-        return Err(BuildError::Runner(err));
-    }
-    let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
-    let socket = c.paths.socket();
-    let mut stream = shim_client::connect(
-        &socket,
-        &ShimRequest::Attach {
-            stdin: false,
-            stdout: true,
-            stderr: true,
-            detach_keys: None,
-        },
-    )
-    .await
-    .map_err(|e| runner_err("attaching to the RUN container")(e.to_string()))?;
-    let started = shim
-        .start()
-        .await
-        .map_err(|e| BuildError::Runner(e.to_string()))?;
-    if let Some(err) = started.error {
-        return Err(BuildError::Runner(err));
-    }
-    c.set_running(pid, shim_pid, container::now_rfc3339());
-    d.emit_container(c, "start", &[]);
-    let waiter = tokio::spawn({
-        let socket = socket.clone();
-        async move { shim_client::wait(&socket).await }
-    });
-    let mut header = [0u8; whale_formats::stdcopy::HEADER_LEN];
-    loop {
-        if stream.read_exact(&mut header).await.is_err() {
-            break;
-        }
-        let len = whale_formats::stdcopy::payload_len(&header);
-        let mut payload = vec![0u8; len];
-        if stream.read_exact(&mut payload).await.is_err() {
-            break;
-        }
-        out(&payload);
-    }
-    let (code, oom, finished) = match waiter.await {
-        Ok(Ok(e)) => (e.exit_code, e.oom_killed, e.finished_at),
-        _ => match container::read_state(&c.paths) {
-            Ok(Some(s)) if s.status == container::state::RunStatus::Exited => (
-                s.exit_code.unwrap_or(255),
-                s.oom_killed,
-                s.finished_at.unwrap_or_else(container::now_rfc3339),
-            ),
-            _ => {
-                c.set_exited(255, false, container::now_rfc3339(), "shim died".into());
-                return Err(BuildError::Runner(
-                    "the RUN container's shim went away without an exit status".into(),
-                ));
-            }
-        },
-    };
-    c.set_exited(code, oom, finished, String::new());
-    d.emit_container(c, "die", &[("exitCode", code.to_string())]);
-    Ok(code)
+        e => e.to_string(),
+    })
 }

@@ -4,10 +4,10 @@
 //! The daemon only keeps the exec's record; the container's shim runs the
 //! process (it holds the namespaces through the init) and tells its exit.
 
-use super::glue::shim_client;
 use super::http::{json, no_content, response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::container::Container;
+use crate::shim::client as shim_client;
 use crate::shim::protocol::ExecRequest;
 use bollard::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig};
 use http_body_util::BodyExt;

@@ -1,9 +1,8 @@
-//! Adapters between the daemon and the other rooms (image store, shim client,
-//! cgroups). Everything the daemon needs from them goes through this file, so
-//! a contract change touches one place.
+//! Adapters between the daemon and the image store: what the image
+//! endpoints need from it goes through this file, so a contract change
+//! touches one place. (Containers are reached through container/.)
 
 pub use crate::image::{Image, ImageError, Removed, Store as ImageStore};
-pub use crate::shim::client as shim_client;
 
 /// `sha256:<hex>` id of an image.
 pub fn image_id(image: &Image) -> String {
@@ -43,14 +42,4 @@ pub fn removed_item(r: &Removed) -> bollard::models::ImageDeleteResponseItem {
             deleted: Some(id.clone()),
         },
     }
-}
-
-/// PIDs (host view) of every process in the container's cgroup.
-pub fn container_pids(cgroup_path: &str) -> std::io::Result<Vec<i32>> {
-    crate::linux::cgroup::container_pids(cgroup_path)
-}
-
-/// Remove a container's cgroup left behind by a shim that died.
-pub fn remove_container_cgroup(cgroup_path: &str) -> std::io::Result<()> {
-    crate::linux::cgroup::remove_container_cgroup(cgroup_path)
 }

@@ -100,10 +100,28 @@ impl From<crate::container::ContainerError> for ApiError {
     fn from(e: crate::container::ContainerError) -> ApiError {
         use crate::container::ContainerError as E;
         let status = match &e {
-            E::NotFound(_) => StatusCode::NOT_FOUND,
-            E::Ambiguous(_) | E::InvalidName(_) => StatusCode::BAD_REQUEST,
-            E::NameInUse { .. } => StatusCode::CONFLICT,
-            E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            E::NotFound(_) | E::NoSuchNetwork(_) | E::NoSuchImage(_) => StatusCode::NOT_FOUND,
+            E::Ambiguous(_) | E::InvalidName(_) | E::Invalid(_) | E::InvalidSignal(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            E::NameInUse { .. }
+            | E::NotRunning(_)
+            | E::AlreadyRunning(_)
+            | E::MarkedForRemoval(_)
+            | E::RemovalInProgress(_)
+            | E::RemoveRunning(_) => StatusCode::CONFLICT,
+            E::Image(e) => {
+                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            // The docker CLI turns these into 126/127 by matching the
+            // message; Docker answers them with 400, other failures with 500.
+            E::StartFailed(f) if matches!(f.exit_code, 126 | 127) => StatusCode::BAD_REQUEST,
+            E::StartFailed(_)
+            | E::ShimDied(_)
+            | E::Shim { .. }
+            | E::KillTimeout { .. }
+            | E::Internal(_)
+            | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

@@ -189,7 +189,7 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
         created: cfg
             .created
             .as_deref()
-            .and_then(super::containers::bollard_date),
+            .and_then(super::inspect::bollard_date),
         author: Some(cfg.author.clone().unwrap_or_default()),
         // Docker always prints Config, even for an image without one.
         config: config.or_else(|| Some(Default::default())),

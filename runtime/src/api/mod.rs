@@ -14,10 +14,10 @@
 //! history|tag`, `DELETE /images/{name}`. Anything else is Docker's 404
 //! `page not found`.
 //!
-//! Re-adoption: every record whose `state.json` says running is checked
-//! with the shim's `Status`. A live shim gets a new monitor (its `Wait`
-//! answers at once if the container exited meanwhile, so the real exit code
-//! is kept). A shim that is gone without recording an exit leaves the
+//! Re-adoption (container/monitor.rs): every record whose `state.json` says
+//! running is checked with the shim's `Status`. A live shim gets a new
+//! monitor (its `Wait` answers at once if the container exited meanwhile,
+//! so the real exit code is kept). A shim that is gone without recording an exit leaves the
 //! container marked exited with code 255 and Error "shim died" (containerd's
 //! `UnknownExitStatus`, what Docker reports when the process that knew the
 //! real code is gone); whatever is left in its cgroup is killed.
@@ -38,6 +38,7 @@ pub mod glue;
 pub mod http;
 mod images;
 mod images_io;
+mod inspect;
 mod stats;
 mod streams;
 mod system;
@@ -105,26 +106,47 @@ impl Daemon {
     }
 }
 
-/// Timing traces on stderr when `WHALE_DAEMON_TRACE` is set (performance work).
-pub(crate) fn trace(what: impl FnOnce() -> String) {
-    static ON: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
-    if let Some(t0) =
-        ON.get_or_init(|| std::env::var_os("WHALE_DAEMON_TRACE").map(|_| std::time::Instant::now()))
-    {
-        eprintln!(
-            "[{:>10.3}ms] {}",
-            t0.elapsed().as_secs_f64() * 1000.0,
-            what()
-        );
+/// The life cycle's view of the daemon: its stores, its event stream, and
+/// the attach clients waiting in streams.rs.
+impl crate::container::Engine for Daemon {
+    fn containers(&self) -> &crate::container::Store {
+        &self.containers
+    }
+
+    fn images(&self) -> &glue::ImageStore {
+        &self.images
+    }
+
+    fn container_event(
+        &self,
+        c: &crate::container::Container,
+        action: &str,
+        extra: &[(&str, String)],
+    ) {
+        self.emit_container(c, action, extra);
+    }
+
+    fn connect_waiting<'a>(
+        &'a self,
+        c: &'a crate::container::Container,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(streams::connect_pending(self, c))
+    }
+
+    fn drop_waiting(&self, id: &str) {
+        streams::drop_pending(self, id);
     }
 }
+
+/// The daemon's timeline (`WHALE_DAEMON_TRACE=1`), shared with the runs it starts.
+pub(crate) use crate::container::trace;
 
 /// Serve the API until SIGTERM/SIGINT.
 pub fn run_daemon(cfg: DaemonConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.root)
         .with_context(|| format!("creating the root dir {}", cfg.root.display()))?;
-    let lock_path = cfg.root.join("daemon.lock");
-    let lock = crate::fsutil::LockFile::try_lock(&lock_path).map_err(|e| {
+    let lock_path = crate::paths::daemon_lock(&cfg.root);
+    let lock = crate::paths::lock_root(&cfg.root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::WouldBlock {
             anyhow::anyhow!(
                 "another whale daemon is already using the root dir {} (it holds {}); stop it, or give this one another --root",
@@ -163,7 +185,7 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         pending_attach: Mutex::new(HashMap::new()),
         execs: exec::Execs::default(),
     });
-    containers::readopt_all(&daemon).await;
+    crate::container::readopt_all(&daemon).await;
 
     let listener = bind(&cfg.socket)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -262,7 +284,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerList => containers::list(&d, &q),
         Route::ContainerPrune => containers::prune(&d, &q).await,
         Route::ContainerCreate => containers::create(&d, &q, req).await,
-        Route::ContainerInspect(id) => containers::inspect(&d, &id),
+        Route::ContainerInspect(id) => inspect::inspect(&d, &id),
         Route::ContainerStart(id) => containers::start(&d, &id).await,
         Route::ContainerStop(id) => containers::stop(&d, &id, &q).await,
         Route::ContainerKill(id) => containers::kill(&d, &id, &q).await,

@@ -2,10 +2,10 @@
 //! (the shim's json-file log, then live output), and the `/proc` reading
 //! behind `top`.
 
-use super::glue::shim_client;
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::container::Container;
+use crate::shim::client as shim_client;
 use crate::shim::protocol::Request as ShimRequest;
 use bytes::Bytes;
 use hyper::body::Incoming;

@@ -1,51 +1,72 @@
-//! Container records, the state machine, names and on-disk state (daemon side).
+//! The container life cycle (daemon side): records, the state machine,
+//! names, and create / start / stop / kill / restart / remove, the monitor
+//! that follows each run, and re-adoption after a daemon restart.
 //!
 //! The daemon owns `config.json` (a [`ContainerRecord`], written once at
-//! create, atomically); the shim owns `state.json` ([`state::RuntimeState`]).
+//! create, atomically); the shim owns `state.json` ([`RuntimeState`], read
+//! here through the shim's own type).
 //! The [`Store`] keeps every container in memory so requests never scan
 //! directories; names are reserved under the index lock so concurrent creates
 //! can never hand out the same name twice.
+//!
+//! What the life cycle needs from the daemon it runs in (the stores, events,
+//! waiting attach clients) is the [`Engine`] trait: nothing here knows api/.
 
+mod create;
+mod engine;
+mod error;
+mod init_layer;
+mod monitor;
 pub mod names;
-pub mod state;
+mod remove;
+mod running;
+mod spec;
+mod start;
+mod status;
+mod stop;
+
+pub use create::{create, create_record, merge_image_config, path_and_args, CreateRequest};
+pub use engine::Engine;
+pub use error::ContainerError;
+pub use init_layer::strip_mount_stubs;
+pub use monitor::readopt_all;
+pub use remove::{remove, remove_stopped};
+pub use running::{parse_ps, processes, ps, resize, running};
+pub use spec::{build_spec, cgroup_path, container_env, DEFAULT_PATH};
+pub use start::{start, start_attached, AttachedRun};
+pub use status::status_string;
+pub use stop::{kill, parse_signal, restart, stop, wait, StopOptions, WaitCondition};
 
 use crate::fsutil;
 use crate::paths::ContainerPaths;
+use crate::shim::state::{RunStatus, RuntimeState};
 use bollard::models::{ContainerConfig, HostConfig};
+use error::io_err;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use state::{RunStatus, RuntimeState};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
+/// Timing traces on stderr when `WHALE_DAEMON_TRACE` is set (performance
+/// work): one timeline for the daemon's requests and the runs they start.
+pub fn trace(what: impl FnOnce() -> String) {
+    static ON: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+    if let Some(t0) =
+        ON.get_or_init(|| std::env::var_os("WHALE_DAEMON_TRACE").map(|_| std::time::Instant::now()))
+    {
+        eprintln!(
+            "[{:>10.3}ms] {}",
+            t0.elapsed().as_secs_f64() * 1000.0,
+            what()
+        );
+    }
+}
+
 /// Docker's zero time, shown as StartedAt/FinishedAt of a container that never ran.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ContainerError {
-    #[error("No such container: {0}")]
-    NotFound(String),
-    #[error("multiple IDs found with provided prefix: {0}")]
-    Ambiguous(String),
-    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
-    NameInUse { name: String, id: String },
-    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
-    InvalidName(String),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ContainerError {
-    let context = context.into();
-    move |source| ContainerError::Io { context, source }
-}
 
 /// Why the last `start` failed, kept so `inspect` shows ExitCode/Error as Docker does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -531,41 +552,6 @@ impl Store {
     }
 }
 
-/// Mount points the shim needs, as Docker's init layer has them: the
-/// directories it mounts /proc, /sys and /dev on, and the files it
-/// bind-mounts /etc/hosts, /etc/hostname and /etc/resolv.conf on.
-pub const INIT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
-pub const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
-
-fn make_init_layer(dir: &Path, init: bool) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true).mode(0o755);
-    // An empty file to mount on; an existing one is kept as it is.
-    let touch = |rel: &str, mode: u32| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(mode)
-            .open(dir.join(rel))
-            .map(drop)
-    };
-    b.create(dir)?;
-    for d in INIT_DIRS {
-        b.create(dir.join(d))?;
-    }
-    for f in INIT_FILES {
-        touch(f, 0o644)?;
-    }
-    if init {
-        // `--init` binds the host's docker-init here.
-        b.create(dir.join("sbin"))?;
-        touch(crate::shim::INIT_TARGET, 0o755)?;
-    }
-    Ok(())
-}
-
 fn write_new_record(
     paths: &ContainerPaths,
     record: &ContainerRecord,
@@ -574,7 +560,7 @@ fn write_new_record(
     for d in [paths.upper(), paths.work(), paths.merged()] {
         std::fs::create_dir_all(&d).map_err(io_err(format!("creating {}", d.display())))?;
     }
-    make_init_layer(&paths.init(), record.host_config.init.unwrap_or(false))
+    init_layer::make(&paths.init(), record.host_config.init.unwrap_or(false))
         .map_err(io_err(format!("creating {}", paths.init().display())))?;
     let path = paths.config();
     let werr = io_err(format!("writing {}", path.display()));
@@ -621,28 +607,6 @@ pub fn read_state(paths: &ContainerPaths) -> Result<Option<RuntimeState>, Contai
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(format!("reading {}", paths.state().display()))(e)),
     }
-}
-
-/// Record that a run ended without its shim saying so (the shim died):
-/// written by the daemon because no shim is left to own the file.
-pub fn write_orphaned_exit(
-    paths: &ContainerPaths,
-    previous: &RuntimeState,
-    exit_code: i32,
-    error: &str,
-) -> Result<(), ContainerError> {
-    let st = RuntimeState {
-        status: RunStatus::Exited,
-        pid: 0,
-        shim_pid: previous.shim_pid,
-        started_at: previous.started_at.clone(),
-        finished_at: Some(now_rfc3339()),
-        exit_code: Some(exit_code),
-        oom_killed: false,
-        error: error.to_string(),
-    };
-    fsutil::write_json_atomic(&paths.state(), &st)
-        .map_err(io_err(format!("writing {}", paths.state().display())))
 }
 
 #[cfg(test)]

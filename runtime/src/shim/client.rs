@@ -9,7 +9,7 @@
 //! ```
 
 use super::protocol::{Ack, ExecRequest, ExecStarted, Exit, Ready, Request, Started, Status};
-use crate::container::state::{RunStatus, RuntimeState};
+use super::state::{RunStatus, RuntimeState};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

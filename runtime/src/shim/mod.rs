@@ -5,7 +5,8 @@
 //! socket, records the exit status in `state.json`, and outlives the daemon.
 //!
 //! `spec.rs` is what to run, `protocol.rs` how the daemon talks to a shim,
-//! `client.rs` the daemon's side of that protocol.
+//! `client.rs` the daemon's side of that protocol, `state.rs` the
+//! `state.json` the shim records each run in.
 
 pub mod client;
 mod exec;
@@ -14,6 +15,7 @@ mod log;
 pub mod protocol;
 mod server;
 pub mod spec;
+pub mod state;
 
 use crate::linux::{cgroup::Cgroup, process};
 use protocol::Ready;

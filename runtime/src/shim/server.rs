@@ -5,8 +5,8 @@
 
 use super::log::{now_rfc3339, JsonLog};
 use super::protocol::{Ack, ExecRequest, ExecStarted, Exit, Request, Started, Status};
+use super::state::{RunStatus, RuntimeState};
 use super::{read_report, send_line, Shim, Stdio};
-use crate::container::state::{RunStatus, RuntimeState};
 use crate::linux::process;
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};

@@ -1,0 +1,303 @@
+//! Create: Docker's merge of the image config into the request, the host
+//! config whale honours or refuses, Path/Args, and the record.
+
+use super::{Container, ContainerError, Engine, NewContainer};
+use crate::image::config::RunConfig;
+use bollard::models::{ContainerConfig, HostConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Docker's floor for `--memory`.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// A create request, as the API splits Docker's create body.
+pub struct CreateRequest {
+    pub name: Option<String>,
+    /// With `config.image` naming the image to run.
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+}
+
+/// Resolve the image, merge its config, refuse what whale cannot honour,
+/// and write the record.
+pub async fn create<E: Engine>(
+    e: &Arc<E>,
+    req: CreateRequest,
+) -> Result<Arc<Container>, ContainerError> {
+    let CreateRequest {
+        name,
+        config,
+        mut host_config,
+    } = req;
+    if let Some(n) = &name {
+        if !super::names::is_valid_name(n) {
+            return Err(ContainerError::InvalidName(n.clone()));
+        }
+    }
+    let image_ref = config
+        .image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| {
+            ContainerError::Invalid("Config.Image is empty: say which image to run".into())
+        })?;
+    let image = e.images().resolve(&image_ref).map_err(|err| {
+        if err.status_code() == 404 {
+            ContainerError::NoSuchImage(whale_formats::reference::with_default_tag(&image_ref))
+        } else {
+            ContainerError::Image(err)
+        }
+    })?;
+    validate_host_config(&mut host_config)?;
+    let mut cfg = merge_image_config(config, &image.config.config);
+    cfg.image = Some(image_ref.clone());
+    let (path, args) = path_and_args(&cfg)?;
+    let new = NewContainer {
+        name,
+        image_id: image.id.clone(),
+        image: image_ref,
+        path,
+        args,
+        config: cfg,
+        host_config,
+    };
+    super::trace(|| "create: image resolved".to_string());
+    let e2 = e.clone();
+    tokio::task::spawn_blocking(move || create_record(&*e2, new))
+        .await
+        .map_err(super::error::task_err("creating the container"))?
+}
+
+/// Write the record (blocking on the disk) and announce it.
+pub fn create_record<E: Engine>(
+    e: &E,
+    new: NewContainer,
+) -> Result<Arc<Container>, ContainerError> {
+    let c = e.containers().create(new)?;
+    e.container_event(&c, "create", &[]);
+    Ok(c)
+}
+
+/// Docker's merge of the image config into the container config
+/// (daemon/commit.go `merge`): the request wins; an empty Entrypoint in the
+/// request takes the image's Cmd only when the request has no Cmd either.
+pub fn merge_image_config(mut cfg: ContainerConfig, image: &RunConfig) -> ContainerConfig {
+    if cfg.user.as_deref().unwrap_or("").is_empty() && !image.user.is_empty() {
+        cfg.user = Some(image.user.clone());
+    }
+    if let Some(ports) = &image.exposed_ports {
+        let mut mine = cfg.exposed_ports.take().unwrap_or_default();
+        for p in ports.keys() {
+            if !mine.contains(p) {
+                mine.push(p.clone());
+            }
+        }
+        cfg.exposed_ports = Some(mine);
+    }
+    match (&mut cfg.env, &image.env) {
+        (None, Some(ie)) => cfg.env = Some(ie.clone()),
+        (Some(e), Some(ie)) if e.is_empty() => *e = ie.clone(),
+        (Some(e), Some(ie)) => {
+            for ienv in ie {
+                let key = ienv.split('=').next().unwrap_or("");
+                if !e.iter().any(|x| x.split('=').next() == Some(key)) {
+                    e.push(ienv.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(il) = &image.labels {
+        let labels = cfg.labels.get_or_insert_with(HashMap::new);
+        for (k, v) in il {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    // `--entrypoint ""` arrives as [""]: it clears the image's entrypoint.
+    if cfg
+        .entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
+    {
+        cfg.entrypoint = Some(vec![]);
+    }
+    if cfg.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+        if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            cfg.cmd = image.cmd.clone();
+        }
+        if cfg.entrypoint.is_none() {
+            cfg.entrypoint = image.entrypoint.clone();
+        }
+    }
+    if cfg.working_dir.as_deref().unwrap_or("").is_empty() && !image.working_dir.is_empty() {
+        cfg.working_dir = Some(image.working_dir.clone());
+    }
+    if cfg.stop_signal.as_deref().unwrap_or("").is_empty() {
+        if let Some(s) = &image.stop_signal {
+            cfg.stop_signal = Some(s.clone());
+        }
+    }
+    cfg
+}
+
+/// Path and Args as Docker splits Entrypoint + Cmd.
+pub fn path_and_args(cfg: &ContainerConfig) -> Result<(String, Vec<String>), ContainerError> {
+    let mut argv: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
+    argv.extend(cfg.cmd.clone().unwrap_or_default());
+    if argv.is_empty() {
+        return Err(ContainerError::Invalid("No command specified".into()));
+    }
+    let path = argv.remove(0);
+    Ok((path, argv))
+}
+
+fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
+    match hc.network_mode.as_deref().unwrap_or("") {
+        "" => hc.network_mode = Some("default".to_string()),
+        "default" | "bridge" | "none" | "host" => {}
+        m if m.starts_with("container:") => {
+            return Err(ContainerError::Invalid(format!(
+                "network mode {m:?} is not supported by whale: use none (the default, loopback only) or host"
+            )))
+        }
+        m => return Err(ContainerError::NoSuchNetwork(m.to_string())),
+    }
+    if let Some(m) = hc.memory.filter(|m| *m != 0) {
+        if m < MIN_MEMORY {
+            return Err(ContainerError::Invalid(
+                "Minimum memory limit allowed is 6MB".into(),
+            ));
+        }
+        if let Some(s) = hc.memory_swap.filter(|s| *s > 0) {
+            if s < m {
+                return Err(ContainerError::Invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        }
+    }
+    if hc.nano_cpus.is_some_and(|n| n < 0) {
+        return Err(ContainerError::Invalid(
+            "Range of CPUs is from 0.01 to the number of CPUs available".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|x| x.to_string()).collect())
+    }
+
+    fn image() -> RunConfig {
+        RunConfig {
+            cmd: s(&["sh"]),
+            entrypoint: None,
+            env: s(&["PATH=/img/bin", "A=image"]),
+            working_dir: "/srv".into(),
+            user: "nobody".into(),
+            labels: Some([("l".to_string(), "image".to_string())].into()),
+            exposed_ports: None,
+            stop_signal: Some("SIGQUIT".into()),
+        }
+    }
+
+    #[test]
+    fn merge_takes_image_defaults() {
+        let m = merge_image_config(ContainerConfig::default(), &image());
+        assert_eq!(m.cmd, s(&["sh"]));
+        assert_eq!(m.entrypoint, None);
+        assert_eq!(m.env, s(&["PATH=/img/bin", "A=image"]));
+        assert_eq!(m.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(m.user.as_deref(), Some("nobody"));
+        assert_eq!(m.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(path_and_args(&m).unwrap(), ("sh".to_string(), vec![]));
+    }
+
+    #[test]
+    fn merge_request_wins() {
+        let req = ContainerConfig {
+            cmd: s(&["echo", "hi"]),
+            env: s(&["A=mine", "B=1"]),
+            user: Some("0".into()),
+            ..Default::default()
+        };
+        let m = merge_image_config(req, &image());
+        assert_eq!(m.cmd, s(&["echo", "hi"]));
+        assert_eq!(m.env, s(&["A=mine", "B=1", "PATH=/img/bin"]));
+        assert_eq!(m.user.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn entrypoint_in_request_drops_image_cmd() {
+        let mut img = image();
+        img.entrypoint = s(&["/entry"]);
+        let m = merge_image_config(
+            ContainerConfig {
+                entrypoint: s(&["/bin/date"]),
+                ..Default::default()
+            },
+            &img,
+        );
+        assert_eq!(
+            (m.entrypoint.clone(), m.cmd.clone()),
+            (s(&["/bin/date"]), None)
+        );
+        assert_eq!(path_and_args(&m).unwrap().0, "/bin/date");
+        // Image entrypoint + request cmd.
+        let m = merge_image_config(
+            ContainerConfig {
+                cmd: s(&["-x"]),
+                ..Default::default()
+            },
+            &img,
+        );
+        assert_eq!(
+            path_and_args(&m).unwrap(),
+            ("/entry".to_string(), vec!["-x".to_string()])
+        );
+        // `--entrypoint ""` clears the image's and runs the image's Cmd.
+        let m = merge_image_config(
+            ContainerConfig {
+                entrypoint: s(&[""]),
+                ..Default::default()
+            },
+            &img,
+        );
+        assert_eq!(path_and_args(&m).unwrap().0, "sh");
+    }
+
+    #[test]
+    fn no_command_is_an_error() {
+        let mut img = image();
+        img.cmd = None;
+        let m = merge_image_config(ContainerConfig::default(), &img);
+        assert_eq!(
+            path_and_args(&m).unwrap_err().to_string(),
+            "No command specified"
+        );
+    }
+
+    #[test]
+    fn host_config_validation() {
+        let mut hc = HostConfig::default();
+        validate_host_config(&mut hc).unwrap();
+        assert_eq!(hc.network_mode.as_deref(), Some("default"));
+        hc.memory = Some(1024);
+        assert!(matches!(
+            validate_host_config(&mut hc),
+            Err(ContainerError::Invalid(_))
+        ));
+        let mut hc = HostConfig {
+            network_mode: Some("mynet".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            validate_host_config(&mut hc),
+            Err(ContainerError::NoSuchNetwork(_))
+        ));
+    }
+}

@@ -1,0 +1,145 @@
+//! What the shim is told to run: the [`ShimSpec`] built from a container's
+//! record, Docker's environment rules, the container's cgroup, and the
+//! host binary behind `--init`.
+
+use super::{Container, ContainerRecord, StartFailure};
+use crate::shim::spec::{NetworkMode, Resources, ShimSpec};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn cgroup_path(id: &str) -> String {
+    format!("whale/{id}")
+}
+
+/// Docker's environment: PATH and HOSTNAME defaults, TERM for a tty, the
+/// container's Env over them (a bare `KEY` unsets), HOME last if still unset.
+pub fn container_env(cfg_env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if tty {
+        env.push("TERM=xterm".to_string());
+    }
+    for e in cfg_env {
+        let key = e.split('=').next().unwrap_or("");
+        let pos = env.iter().position(|x| x.split('=').next() == Some(key));
+        match (e.contains('='), pos) {
+            (true, Some(i)) => env[i] = e.clone(),
+            (true, None) => env.push(e.clone()),
+            (false, Some(i)) => {
+                env.remove(i);
+            }
+            (false, None) => {}
+        }
+    }
+    if !env.iter().any(|x| x.starts_with("HOME=")) {
+        env.push("HOME=/root".to_string());
+    }
+    env
+}
+
+pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpec {
+    let r: &ContainerRecord = &c.record;
+    let cfg = &r.config;
+    let hc = &r.host_config;
+    let hostname = cfg
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| c.short_id().to_string());
+    let tty = cfg.tty.unwrap_or(false);
+    let mut args = vec![r.path.clone()];
+    args.extend(r.args.iter().cloned());
+    let console_size = hc.console_size.as_ref().and_then(|s| match s.as_slice() {
+        [h, w] if *h > 0 && *w > 0 => Some((
+            (*h).min(u16::MAX as usize) as u16,
+            (*w).min(u16::MAX as usize) as u16,
+        )),
+        _ => None,
+    });
+    ShimSpec {
+        id: r.id.clone(),
+        env: container_env(cfg.env.as_deref().unwrap_or(&[]), &hostname, tty),
+        hostname,
+        lower_dirs,
+        upper_dir: c.paths.upper(),
+        work_dir: c.paths.work(),
+        merged_dir: c.paths.merged(),
+        args,
+        cwd: cfg
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".to_string()),
+        user: cfg.user.clone().unwrap_or_default(),
+        tty,
+        open_stdin: cfg.open_stdin.unwrap_or(false),
+        stdin_once: cfg.stdin_once.unwrap_or(false),
+        console_size,
+        network: if hc.network_mode.as_deref() == Some("host") {
+            NetworkMode::Host
+        } else {
+            NetworkMode::Loopback
+        },
+        resources: Resources {
+            memory: hc.memory.filter(|m| *m > 0),
+            memory_swap: hc.memory_swap.filter(|m| *m != 0),
+            nano_cpus: hc.nano_cpus.filter(|n| *n > 0),
+            cpu_shares: hc.cpu_shares.filter(|n| *n > 0),
+            pids_limit: hc.pids_limit.filter(|n| *n > 0),
+        },
+        cgroup_path: cgroup_path(&r.id),
+        log_path: c.paths.log(),
+        socket_path: c.paths.socket(),
+        state_path: c.paths.state(),
+        init: hc.init.unwrap_or(false).then(init_binary),
+    }
+}
+
+/// The host's static init for `--init`: Docker's own docker-init when
+/// installed, else Debian's tini-static (package `tini`). When neither
+/// exists the shim reports the first candidate as missing, with what to
+/// install.
+fn init_binary() -> std::path::PathBuf {
+    const CANDIDATES: &[&str] = &[
+        "/usr/bin/docker-init",
+        "/usr/libexec/docker/docker-init",
+        "/usr/bin/tini-static",
+        "/usr/local/bin/docker-init",
+    ];
+    CANDIDATES
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| CANDIDATES[0].into())
+}
+
+/// The spec is rewritten on every start and is useless after a crash, so a
+/// rename without fsync is enough: the shim never sees a partial file.
+pub(super) fn write_spec(c: &Container, spec: &ShimSpec) -> Result<(), StartFailure> {
+    let fail = |e: String| StartFailure {
+        exit_code: 125,
+        error: format!("writing {}: {e}", c.paths.spec().display()),
+    };
+    let bytes = serde_json::to_vec(spec).map_err(|e| fail(e.to_string()))?;
+    let tmp = c.paths.dir.join(".spec.json.tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&tmp, c.paths.spec()).map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_defaults() {
+        let e = container_env(&["A=1".into(), "PATH=/x".into()], "abc", true);
+        assert_eq!(
+            e,
+            ["PATH=/x", "HOSTNAME=abc", "TERM=xterm", "A=1", "HOME=/root"]
+        );
+        let e = container_env(&["HOME=/h".into(), "HOSTNAME".into()], "abc", false);
+        assert_eq!(e, [format!("PATH={DEFAULT_PATH}"), "HOME=/h".to_string()]);
+    }
+}
