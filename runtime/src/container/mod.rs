@@ -6,8 +6,15 @@
 //! directories; names are reserved under the index lock so concurrent creates
 //! can never hand out the same name twice.
 
+pub mod archive;
+pub mod changes;
+pub mod exec;
+pub mod host;
 pub mod names;
 pub mod state;
+pub mod stats;
+pub mod streams;
+pub mod top;
 
 use crate::fsutil;
 use crate::paths::ContainerPaths;

@@ -748,7 +748,7 @@ impl Store {
                 let Some(pid) = name.strip_prefix("tmp-").and_then(|r| r.split('-').next()) else {
                     continue;
                 };
-                if Path::new("/proc").join(pid).exists() {
+                if pid.parse().is_ok_and(crate::linux::procfs::pid_exists) {
                     continue;
                 }
                 drop(TempPath(Some(e.path())));

@@ -321,7 +321,7 @@ impl Shim {
             }
         };
         trace("cloned");
-        let mnt_ns = fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
+        let mnt_ns = fs::File::open(crate::linux::procfs::ns_path(pid, "mnt")).ok();
         // The init reports once: ready, or why it cannot run the command.
         let report = read_report(report_r.as_raw_fd());
         // With a tty, the master was sent before the init reported ready.
