@@ -162,14 +162,18 @@ fn write_etc_files(
          ff02::2\tip6-allrouters\n127.0.0.1\t{hostname}\n"
     );
     let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
-    Ok(vec![
-        (
-            w("hostname", format!("{hostname}\n").as_bytes())?,
-            "etc/hostname",
-        ),
-        (w("hosts", hosts.as_bytes())?, "etc/hosts"),
-        (w("resolv.conf", &resolv)?, "etc/resolv.conf"),
-    ])
+    let hostname = format!("{hostname}\n");
+    let mut files = Vec::new();
+    for &(inside, name) in crate::linux::mount::ENGINE_FILES {
+        let content: &[u8] = match name {
+            "hostname" => hostname.as_bytes(),
+            "hosts" => hosts.as_bytes(),
+            "resolv.conf" => &resolv,
+            other => return Err(failure(125, format!("no content for /{inside} ({other})"))),
+        };
+        files.push((w(name, content)?, inside));
+    }
+    Ok(files)
 }
 
 impl Shim {
