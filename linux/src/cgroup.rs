@@ -13,6 +13,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod stats;
+pub use stats::{container_stats, parse_kv, Stats};
+
 /// Where the kernel's cgroup filesystems are mounted.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
@@ -102,6 +105,12 @@ pub fn detect_version(root: &Path) -> io::Result<Version> {
     } else {
         Version::V1
     })
+}
+
+/// The host's cgroup version, as the engine uses it (v1 when the root
+/// cannot even be inspected: there are no cgroups to speak of then).
+pub fn host_version() -> Version {
+    detect_version(Path::new(CGROUP_ROOT)).unwrap_or(Version::V1)
 }
 
 /// One container's cgroup: a directory per v1 controller, or one on v2.

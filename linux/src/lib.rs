@@ -1,6 +1,6 @@
 //! whale's kernel room, a crate of its own so that nothing in it can
 //! import the engine above it: namespaces, mounts, pivot_root,
-//! overlay, cgroups v1+v2, capabilities, pty, atomic files. Every unsafe block lives here,
+//! overlay, cgroups v1+v2, capabilities, pty, /proc readers, atomic files. Every unsafe block lives here,
 //! each with a `// SAFETY:` line. Kernel calls sit behind small functions so
 //! the logic above them is testable without root.
 
@@ -22,9 +22,11 @@ pub mod caps;
 pub mod cgroup;
 pub mod copy_in;
 pub mod exec;
+pub mod fs;
 pub mod fsutil;
 pub mod mount;
 pub mod process;
+pub mod procfs;
 pub mod user;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).

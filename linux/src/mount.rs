@@ -343,6 +343,22 @@ pub enum CgroupView {
     V2,
 }
 
+/// Where [`mount_kernel_filesystems`] mounts proc, the /dev tmpfs and sysfs
+/// in a container's root (relative to it). The directories are the
+/// engine's, not the container's changes: `diff` and commits leave them
+/// out, and the init layer provides them.
+pub const KERNEL_MOUNT_POINTS: &[&str] = &["proc", "sys", "dev"];
+
+/// The files the engine writes for each container and binds over its
+/// rootfs (`Rootfs::binds`): where they appear (relative to the root), and
+/// their name in the container's own dir. Like the kernel mount points,
+/// never the container's changes.
+pub const ENGINE_FILES: &[(&str, &str)] = &[
+    ("etc/hostname", "hostname"),
+    ("etc/hosts", "hosts"),
+    ("etc/resolv.conf", "resolv.conf"),
+];
+
 /// Docker's masked paths: files get /dev/null, directories an empty
 /// read-only tmpfs.
 pub const MASKED_PATHS: &[&str] = &[

@@ -1,25 +1,23 @@
 //! `docker exec`: `POST /containers/{id}/exec`, `POST /exec/{id}/start`
 //! (hijacked like attach), `POST /exec/{id}/resize`, `GET /exec/{id}/json`.
 //!
-//! The daemon only keeps the exec's record; the container's shim runs the
-//! process (it holds the namespaces through the init) and tells its exit.
+//! The daemon only keeps the exec's record; the container runs the
+//! process (see `container::exec`) and tells its exit.
 
-use super::http::{json, no_content, response, ApiError, ApiResult, Body, Query};
+use super::http::{json, no_content, ApiError, ApiResult, Query};
+use super::streams::{relay, upgrade_response};
 use super::Daemon;
+use crate::container::exec::{self as container_exec, ExecRequest, StartFailure};
 use crate::container::Container;
-use crate::shim::client as shim_client;
-use crate::shim::protocol::ExecRequest;
 use bollard::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
 use hyper::{Request, StatusCode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+use whale_formats::detach_keys::parse_detach_keys;
 
-const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
-const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
 const MAX_BODY: usize = 1 << 20;
 /// Finished execs kept for inspection, at most (Docker drops them with the
 /// container; a long-lived daemon must not grow without bound).
@@ -127,7 +125,7 @@ pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiRes
         return Err(ApiError::bad_request("No exec command specified"));
     }
     if let Some(keys) = config.detach_keys.as_deref().filter(|k| !k.is_empty()) {
-        if crate::shim::protocol::parse_detach_keys(keys).is_none() {
+        if parse_detach_keys(keys).is_none() {
             return Err(ApiError::bad_request(format!(
                 "Invalid detach keys ({keys}) provided"
             )));
@@ -190,10 +188,7 @@ fn exec_request(e: &Exec, console_size: Option<Vec<usize>>) -> ExecRequest {
         stdout: x.attach_stdout.unwrap_or(false),
         stderr: x.attach_stderr.unwrap_or(false),
         console_size: size,
-        detach_keys: x
-            .detach_keys
-            .as_deref()
-            .and_then(crate::shim::protocol::parse_detach_keys),
+        detach_keys: x.detach_keys.as_deref().and_then(parse_detach_keys),
     }
 }
 
@@ -202,12 +197,7 @@ fn exec_request(e: &Exec, console_size: Option<Vec<usize>>) -> ExecRequest {
 fn spawn_waiter(d: &Arc<Daemon>, e: &Arc<Exec>) -> tokio::task::JoinHandle<()> {
     let (d, e) = (d.clone(), e.clone());
     tokio::spawn(async move {
-        let socket = e.container.paths.socket();
-        let code = match shim_client::exec_wait(&socket, &e.id).await {
-            Ok(exit) => exit.exit_code,
-            // The shim left with the container: its processes died with it.
-            Err(_) => 137,
-        };
+        let code = container_exec::wait(&e.container, &e.id).await;
         e.update(|s| {
             s.running = false;
             s.exit_code = Some(code);
@@ -248,23 +238,11 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
         request.stderr = false;
     }
     let cmd = request.args.join(" ");
-    let started = shim_client::exec_start(&c.paths.socket(), request).await;
     let tty = e.tty();
-    let (pid, stream) = match started {
-        Ok((s, stream)) => (s.pid, Ok(stream)),
-        Err(err) => (0, Err(err)),
-    };
-    let stream = match stream {
-        Ok(s) => s,
-        Err(err) => {
-            let code = err.exit_code();
-            e.update(|s| s.exit_code = Some(code));
-            let message = match err {
-                crate::shim::client::ShimError::Exec { message, .. } => {
-                    format!("OCI runtime exec failed: exec failed: {message}: unknown")
-                }
-                other => other.to_string(),
-            };
+    let (pid, stream) = match container_exec::start(&c, request).await {
+        Ok(started) => started,
+        Err(StartFailure { exit_code, message }) => {
+            e.update(|s| s.exit_code = Some(exit_code));
             if detach {
                 return Err(ApiError::internal(message));
             }
@@ -306,73 +284,21 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        // The exit code is recorded before the client's stream ends (the
+        // docker CLI inspects the exec right after); a detached client's
+        // stream ends while the process runs: it is not held open until then.
+        let recorded = async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), waiter).await;
+        };
         relay(
             hyper_util::rt::TokioIo::new(upgraded),
             stream,
             stdin,
-            waiter,
+            recorded,
         )
         .await;
     });
     Ok(upgrade_response(tty))
-}
-
-fn upgrade_response(tty: bool) -> hyper::Response<Body> {
-    let mut r = response(
-        StatusCode::SWITCHING_PROTOCOLS,
-        if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
-        Body::empty(),
-    );
-    r.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    r.headers_mut()
-        .insert(UPGRADE, HeaderValue::from_static("tcp"));
-    r
-}
-
-/// Copy both ways until the shim ends the stream; then, once the exit code
-/// is recorded, close the client's side.
-async fn relay<C>(
-    client: C,
-    shim: tokio::net::UnixStream,
-    stdin: bool,
-    waiter: tokio::task::JoinHandle<()>,
-) where
-    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (mut cr, mut cw) = tokio::io::split(client);
-    let (mut sr, mut sw) = shim.into_split();
-    let to_shim = async move {
-        if stdin {
-            let _ = tokio::io::copy(&mut cr, &mut sw).await;
-            let _ = sw.shutdown().await;
-        }
-        std::future::pending::<()>().await;
-    };
-    let from_shim = async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        cw
-    };
-    let cw = tokio::select! {
-        cw = from_shim => Some(cw),
-        _ = to_shim => None,
-    };
-    if let Some(mut cw) = cw {
-        // A detached client's stream ends while the process runs: do not
-        // hold it open until the process exits.
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), waiter).await;
-        let _ = cw.shutdown().await;
-    }
 }
 
 /// `POST /exec/{id}/resize?h=&w=`.
@@ -386,7 +312,7 @@ pub async fn resize(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     if !e.state().running {
         return Err(ApiError::conflict(format!("Exec {id} is not running")));
     }
-    shim_client::exec_resize(&e.container.paths.socket(), &e.id, h as u16, w as u16)
+    container_exec::resize(&e.container, &e.id, h as u16, w as u16)
         .await
         .map_err(|err| ApiError::internal(format!("resizing the tty of exec {id}: {err}")))?;
     no_content(StatusCode::OK)

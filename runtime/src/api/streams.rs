@@ -1,12 +1,10 @@
-//! Byte streams: `attach` (hijacked connection relayed to the shim), `logs`
-//! (the shim's json-file log, then live output), and the `/proc` reading
-//! behind `top`.
+//! Byte streams: `attach` (hijacked connection relayed to the container's
+//! streams) and `logs` (the json-file log, then live output).
 
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
+use crate::container::streams::{self as container_streams, Attach};
 use crate::container::Container;
-use crate::shim::client as shim_client;
-use crate::shim::protocol::Request as ShimRequest;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, UPGRADE};
@@ -21,7 +19,7 @@ const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
 
 /// An attach client waiting for its container to start.
 pub struct PendingAttach {
-    request: ShimRequest,
+    request: Attach,
     tx: oneshot::Sender<UnixStream>,
 }
 
@@ -31,12 +29,11 @@ pub async fn connect_pending(d: &Daemon, c: &Container) {
         let mut map = d.pending_attach.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(c.id()).unwrap_or_default()
     };
-    let socket = c.paths.socket();
     for p in pending {
         if p.tx.is_closed() {
             continue;
         }
-        match shim_client::connect(&socket, &p.request).await {
+        match container_streams::attach(c, &p.request).await {
             Ok(s) => {
                 let _ = p.tx.send(s);
             }
@@ -56,13 +53,13 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
     let c = d.containers.get(id)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let tty = c.record.config.tty.unwrap_or(false);
-    let request = ShimRequest::Attach {
+    let request = Attach {
         stdin,
         stdout,
         stderr,
         detach_keys: q
             .get("detachKeys")
-            .and_then(crate::shim::protocol::parse_detach_keys),
+            .and_then(whale_formats::detach_keys::parse_detach_keys),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (tx, rx) = oneshot::channel::<UnixStream>();
@@ -78,10 +75,9 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
             )));
         }
         if st.running() {
-            let socket = c.paths.socket();
-            let request = request.clone();
+            let (c, request) = (c.clone(), request.clone());
             tokio::spawn(async move {
-                if let Ok(s) = shim_client::connect(&socket, &request).await {
+                if let Ok(s) = container_streams::attach(&c, &request).await {
                     let _ = tx.send(s);
                 }
             });
@@ -101,8 +97,20 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
         let Ok(shim) = rx.await else {
             return;
         };
-        relay(hyper_util::rt::TokioIo::new(upgraded), shim, stdin).await;
+        relay(
+            hyper_util::rt::TokioIo::new(upgraded),
+            shim,
+            stdin,
+            std::future::ready(()),
+        )
+        .await;
     });
+    Ok(upgrade_response(tty))
+}
+
+/// `101 Switching Protocols` to a hijacked stream of the container's (or
+/// an exec's) output: raw with a tty, multiplexed without.
+pub(super) fn upgrade_response(tty: bool) -> hyper::Response<Body> {
     let mut r = response(
         StatusCode::SWITCHING_PROTOCOLS,
         if tty { RAW_STREAM } else { MULTIPLEXED_STREAM },
@@ -112,14 +120,19 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
         .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     r.headers_mut()
         .insert(UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(r)
+    r
 }
 
-/// Copy both ways until the shim closes the stream (the container exited or
-/// detached). The client's EOF on stdin becomes a half-close towards the
-/// shim, which closes the container's stdin when `stdin_once` is set.
-async fn relay<C>(client: C, shim: UnixStream, stdin: bool)
-where
+/// Copy both ways until the shim closes the stream (the process exited or
+/// the client detached); then, once `before_close` is done, close the
+/// client's side. The client's EOF on stdin becomes a half-close towards
+/// the shim, which closes the process's stdin when `stdin_once` is set.
+pub(super) async fn relay<C>(
+    client: C,
+    shim: UnixStream,
+    stdin: bool,
+    before_close: impl std::future::Future<Output = ()>,
+) where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut cr, mut cw) = tokio::io::split(client);
@@ -134,6 +147,7 @@ where
     };
     let from_shim = async move {
         let _ = pump(&mut sr, &mut cw).await;
+        before_close.await;
         let _ = cw.shutdown().await;
     };
     tokio::select! {
@@ -315,17 +329,12 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         // timestamps, each exactly once. Connect before the first read so
         // nothing written in between goes unnoticed.
         let mut live = if follow && c.state().running() {
-            shim_client::connect(
-                &c.paths.socket(),
-                &ShimRequest::Attach {
-                    stdin: false,
-                    stdout,
-                    stderr,
-                    detach_keys: None,
-                },
-            )
-            .await
-            .ok()
+            let streams = Attach {
+                stdout,
+                stderr,
+                ..Attach::default()
+            };
+            container_streams::attach(&c, &streams).await.ok()
         } else {
             None
         };
@@ -363,132 +372,9 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
 
 // ---------------------------------------------------------------- top
 
-fn clock_ticks() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|t| *t > 0)
-        .map(|t| t as u64)
-        .unwrap_or(100)
-}
-
-fn boot_time() -> i64 {
-    std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn user_name(uid: u32, passwd: &str) -> String {
-    passwd
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let _ = f.next();
-            (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-        })
-        .unwrap_or_else(|| uid.to_string())
-}
-
-fn tty_name(tty_nr: u64) -> String {
-    let major = (tty_nr >> 8) & 0xfff;
-    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
-    match major {
-        0 => "?".to_string(),
-        136..=143 => format!("pts/{}", (major - 136) * 256 + minor),
-        4 if minor < 64 => format!("tty{minor}"),
-        _ => "?".to_string(),
-    }
-}
-
-/// `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD) for `pids`, from /proc.
-pub fn ps_rows(pids: &[i32]) -> Vec<Vec<String>> {
-    let hz = clock_ticks();
-    let btime = boot_time();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let now = chrono::Local::now();
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0);
-    let mut rows = Vec::new();
-    for &pid in pids {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue; // exited meanwhile
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // f[0] is field 3 (state); field N is f[N - 3].
-        let get = |n: usize| {
-            f.get(n - 3)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let ppid = get(4);
-        let tty = tty_name(get(7));
-        let cpu_ticks = get(14) + get(15);
-        let start_ticks = get(22);
-        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines().find_map(|l| {
-                    l.strip_prefix("Uid:")
-                        .and_then(|v| v.split_whitespace().next())
-                        .and_then(|v| v.parse::<u32>().ok())
-                })
-            })
-            .unwrap_or(0);
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = if cmdline.is_empty() {
-            format!("[{comm}]")
-        } else {
-            String::from_utf8_lossy(&cmdline)
-                .trim_end_matches('\0')
-                .replace('\0', " ")
-        };
-        let started_secs = btime + (start_ticks / hz) as i64;
-        let stime = chrono::DateTime::from_timestamp(started_secs, 0)
-            .map(|t| t.with_timezone(&chrono::Local))
-            .map(|t| {
-                if t.date_naive() == now.date_naive() {
-                    t.format("%H:%M").to_string()
-                } else {
-                    t.format("%b%d").to_string()
-                }
-            })
-            .unwrap_or_default();
-        let elapsed = uptime - start_ticks as f64 / hz as f64;
-        let cpu_secs = cpu_ticks / hz;
-        let c = if elapsed > 0.0 {
-            ((cpu_ticks as f64 / hz as f64) * 100.0 / elapsed) as u64
-        } else {
-            0
-        };
-        rows.push(vec![
-            user_name(uid, &passwd),
-            pid.to_string(),
-            ppid.to_string(),
-            c.to_string(),
-            stime,
-            tty,
-            format!(
-                "{:02}:{:02}:{:02}",
-                cpu_secs / 3600,
-                cpu_secs / 60 % 60,
-                cpu_secs % 60
-            ),
-            cmd,
-        ]);
-    }
-    rows
-}
+/// `top`'s rows now come from `container::top`; here for its callers in
+/// this room until they call it there.
+pub use crate::container::top::ps_rows;
 
 #[cfg(test)]
 mod tests {
@@ -536,29 +422,5 @@ mod tests {
         };
         let mux = render_log(LOG, &mux);
         assert_eq!(mux, frame(2, b"err\n"));
-    }
-
-    #[test]
-    fn ps_rows_of_self() {
-        let me = std::process::id() as i32;
-        let rows = ps_rows(&[me, i32::MAX]);
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].len(), 8);
-        assert_eq!(rows[0][1], me.to_string());
-        assert!(!rows[0][7].is_empty());
-    }
-
-    #[test]
-    fn tty_names() {
-        assert_eq!(tty_name(0), "?");
-        assert_eq!(tty_name((136 << 8) | 3), "pts/3");
-    }
-
-    #[test]
-    fn user_names_from_passwd() {
-        let p = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
-        assert_eq!(user_name(0, p), "root");
-        assert_eq!(user_name(1000, p), "bob");
-        assert_eq!(user_name(42, p), "42");
     }
 }

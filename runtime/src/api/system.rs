@@ -2,6 +2,7 @@
 
 use super::http::{json, response, ApiResult, Body, API_VERSION, MIN_API_VERSION};
 use super::Daemon;
+use crate::container::host;
 use bollard::models::{
     SystemInfo, SystemInfoCgroupVersionEnum, SystemVersion, SystemVersionComponents,
     SystemVersionPlatform,
@@ -39,43 +40,6 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-pub fn kernel_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn operating_system() -> String {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        })
-        .unwrap_or_else(|| "Linux".to_string())
-}
-
-fn mem_total() -> i64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-            })
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 pub fn version() -> ApiResult {
     let v = env!("CARGO_PKG_VERSION").to_string();
     let body = SystemVersion {
@@ -104,19 +68,11 @@ pub fn version() -> ApiResult {
         go_version: Some(String::new()),
         os: Some("linux".to_string()),
         arch: Some(go_arch().to_string()),
-        kernel_version: Some(kernel_version()),
+        kernel_version: Some(host::kernel_version()),
         experimental: Some(false),
         build_time: Some(String::new()),
     };
     json(StatusCode::OK, &body)
-}
-
-pub fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    }
 }
 
 pub fn info(d: &Daemon) -> ApiResult {
@@ -147,25 +103,21 @@ pub fn info(d: &Daemon) -> ApiResult {
         system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
         logging_driver: Some("json-file".to_string()),
         cgroup_driver: Some(bollard::models::SystemInfoCgroupDriverEnum::CGROUPFS),
-        cgroup_version: Some(if cgroup_version() == "2" {
+        cgroup_version: Some(if host::cgroup_version() == 2 {
             SystemInfoCgroupVersionEnum::_2
         } else {
             SystemInfoCgroupVersionEnum::_1
         }),
         n_events_listener: Some(0),
-        kernel_version: Some(kernel_version()),
-        operating_system: Some(operating_system()),
+        kernel_version: Some(host::kernel_version()),
+        operating_system: Some(host::operating_system()),
         os_version: Some(String::new()),
         os_type: Some("linux".to_string()),
         architecture: Some(std::env::consts::ARCH.to_string()),
-        ncpu: Some(
-            std::thread::available_parallelism()
-                .map(|n| n.get() as i64)
-                .unwrap_or(1),
-        ),
-        mem_total: Some(mem_total()),
+        ncpu: Some(host::ncpu() as i64),
+        mem_total: Some(host::mem_total() as i64),
         index_server_address: Some(String::new()),
-        name: Some(hostname()),
+        name: Some(host::hostname()),
         labels: Some(vec![]),
         experimental_build: Some(false),
         server_version: Some(env!("CARGO_PKG_VERSION").to_string()),

@@ -12,9 +12,13 @@
 //! What the life cycle needs from the daemon it runs in (the stores, events,
 //! waiting attach clients) is the [`Engine`] trait: nothing here knows api/.
 
+pub mod archive;
+pub mod changes;
 mod create;
 mod engine;
 mod error;
+pub mod exec;
+pub mod host;
 mod init_layer;
 mod monitor;
 pub mod names;
@@ -22,8 +26,11 @@ mod remove;
 mod running;
 mod spec;
 mod start;
+pub mod stats;
 mod status;
 mod stop;
+pub mod streams;
+pub mod top;
 
 pub use create::{create, create_record, merge_image_config, path_and_args, CreateRequest};
 pub use engine::Engine;

@@ -31,8 +31,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
-use nix::sys::time::TimeSpec;
 use tar::EntryType;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -78,7 +76,7 @@ pub struct LayerTarStats {
 pub fn extract_layer(tar: impl Read, dest: &Path) -> Result<ExtractStats, ExtractError> {
     let mut ex = Extractor {
         dest: dest.to_path_buf(),
-        as_root: nix::unistd::geteuid().is_root(),
+        as_root: crate::linux::fs::euid_is_root(),
         dir_times: Vec::new(),
         stats: ExtractStats::default(),
     };
@@ -493,15 +491,11 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Meta> {
 }
 
 fn set_mtime(path: &Path, mtime: u64) -> io::Result<()> {
-    let t = TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
-    nix::sys::stat::utimensat(None, path, &t, &t, UtimensatFlags::NoFollowSymlink)
-        .map_err(io::Error::from)
+    crate::linux::fs::set_mtime_nofollow(path, i64::try_from(mtime).unwrap_or(i64::MAX))
 }
 
 /// An overlayfs whiteout: a character device with device number 0:0.
-pub fn make_whiteout(path: &Path) -> io::Result<()> {
-    nix::sys::stat::mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(io::Error::from)
-}
+pub use crate::linux::fs::make_whiteout;
 
 fn is_whiteout(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;
@@ -927,7 +921,7 @@ mod tests {
         let p = fs::metadata(src.join("bin/prog")).unwrap();
         assert_eq!(p.mode() & 0o7777, 0o4755);
         assert_eq!(p.mtime(), 1_500_000_000);
-        if nix::unistd::geteuid().is_root() {
+        if crate::linux::fs::euid_is_root() {
             assert_eq!((p.uid(), p.gid()), (1000, 1001));
         }
         let a = fs::metadata(src.join("bin/alias")).unwrap();

@@ -77,7 +77,7 @@ pub(crate) fn shim_bin() -> PathBuf {
         // /proc/self/exe, not current_exe(): after a rebuild replaces the
         // binary, current_exe() names a "(deleted)" path that cannot be
         // executed, while /proc/self/exe still reaches the daemon's own image.
-        None => PathBuf::from("/proc/self/exe"),
+        None => crate::linux::procfs::self_exe(),
     }
 }
 
@@ -193,7 +193,7 @@ pub fn short_socket_path(socket: &Path) -> std::io::Result<(Option<std::fs::File
         return Ok((None, socket.to_path_buf()));
     };
     let dir = std::fs::File::open(dir)?;
-    let short = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
+    let short = crate::linux::procfs::self_fd_path(dir.as_raw_fd()).join(name);
     Ok((Some(dir), short))
 }
 

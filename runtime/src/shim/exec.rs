@@ -12,7 +12,7 @@
 use super::init::encode_report;
 use super::protocol::ExecRequest;
 use super::Stdio;
-use crate::linux::{caps, exec, process, user};
+use crate::linux::{caps, exec, process, procfs, user};
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -66,11 +66,14 @@ pub(crate) fn spawn(
     }
     let mut ns = Vec::new();
     for (name, kind) in NAMESPACES {
-        let path = format!("/proc/{init_pid}/ns/{name}");
+        let path = procfs::ns_path(init_pid, name);
         let f = File::open(&path).map_err(|e| {
             fail(
                 125,
-                format!("cannot open the container's namespace {path}: {e}"),
+                format!(
+                    "cannot open the container's namespace {}: {e}",
+                    path.display()
+                ),
             )
         })?;
         // A namespace the container shares with the host (`--network

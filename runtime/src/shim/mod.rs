@@ -164,14 +164,18 @@ fn write_etc_files(
          ff02::2\tip6-allrouters\n127.0.0.1\t{hostname}\n"
     );
     let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
-    Ok(vec![
-        (
-            w("hostname", format!("{hostname}\n").as_bytes())?,
-            "etc/hostname",
-        ),
-        (w("hosts", hosts.as_bytes())?, "etc/hosts"),
-        (w("resolv.conf", &resolv)?, "etc/resolv.conf"),
-    ])
+    let hostname = format!("{hostname}\n");
+    let mut files = Vec::new();
+    for &(inside, name) in crate::linux::mount::ENGINE_FILES {
+        let content: &[u8] = match name {
+            "hostname" => hostname.as_bytes(),
+            "hosts" => hosts.as_bytes(),
+            "resolv.conf" => &resolv,
+            other => return Err(failure(125, format!("no content for /{inside} ({other})"))),
+        };
+        files.push((w(name, content)?, inside));
+    }
+    Ok(files)
 }
 
 impl Shim {
@@ -323,7 +327,7 @@ impl Shim {
             }
         };
         trace("cloned");
-        let mnt_ns = fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
+        let mnt_ns = fs::File::open(crate::linux::procfs::ns_path(pid, "mnt")).ok();
         // The init reports once: ready, or why it cannot run the command.
         let report = read_report(report_r.as_raw_fd());
         // With a tty, the master was sent before the init reported ready.
