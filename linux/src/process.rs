@@ -257,18 +257,17 @@ pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::unshare(flags) }).map(|_| ())
 }
 
+pub use nix::poll::{PollFd, PollFlags};
+
 /// poll(2); `timeout_ms` < 0 waits forever. EINTR reads as zero ready.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: fds is a valid array of pollfd of the given length.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
-        }
-        return Err(e);
+pub fn poll(fds: &mut [PollFd<'_>], timeout_ms: i32) -> io::Result<usize> {
+    let timeout = nix::poll::PollTimeout::try_from(timeout_ms.max(-1))
+        .unwrap_or(nix::poll::PollTimeout::NONE);
+    match nix::poll::poll(fds, timeout) {
+        Ok(n) => Ok(n as usize),
+        Err(nix::errno::Errno::EINTR) => Ok(0),
+        Err(e) => Err(e.into()),
     }
-    Ok(r as usize)
 }
 
 /// read(2) into `buf`.
