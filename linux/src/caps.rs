@@ -114,21 +114,11 @@ pub fn set_capabilities(mask: u64) -> io::Result<()> {
 /// Keep the permitted set across setuid (so we can set the final sets
 /// ourselves afterwards).
 pub fn keep_caps(on: bool) -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::sys::prctl::set_keepcaps(on)?)
 }
 
 pub fn set_no_new_privs() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::sys::prctl::set_no_new_privs()?)
 }
 
 #[cfg(test)]

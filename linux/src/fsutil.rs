@@ -1,8 +1,8 @@
 //! Small filesystem helpers shared by every room that keeps state on disk.
 
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` so that a crash leaves either the old file or the
@@ -39,27 +39,27 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
 /// An exclusive advisory lock (flock) held for as long as the value lives.
 #[derive(Debug)]
 pub struct LockFile {
-    _file: File,
+    _file: Flock<File>,
 }
 
 impl LockFile {
     /// Block until the lock at `path` is ours.
     pub fn lock(path: &Path) -> io::Result<LockFile> {
-        Self::acquire(path, libc::LOCK_EX)
+        Self::acquire(path, FlockArg::LockExclusive)
     }
 
     /// Take the lock or fail at once with `WouldBlock` if someone holds it.
     pub fn try_lock(path: &Path) -> io::Result<LockFile> {
-        Self::acquire(path, libc::LOCK_EX | libc::LOCK_NB)
+        Self::acquire(path, FlockArg::LockExclusiveNonblock)
     }
 
-    fn acquire(path: &Path, op: libc::c_int) -> io::Result<LockFile> {
+    fn acquire(path: &Path, op: FlockArg) -> io::Result<LockFile> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)?;
-        crate::flock(file.as_raw_fd(), op)?;
+        let file = Flock::lock(file, op).map_err(|(_, errno)| io::Error::from(errno))?;
         Ok(LockFile { _file: file })
     }
 }

@@ -5,18 +5,6 @@
 //! the logic above them is testable without root.
 
 use std::io;
-use std::os::unix::io::RawFd;
-
-/// flock(2) on an open descriptor.
-pub fn flock(fd: RawFd, op: libc::c_int) -> io::Result<()> {
-    // SAFETY: flock only reads its integer arguments; an invalid fd yields EBADF.
-    let r = unsafe { libc::flock(fd, op) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 pub mod caps;
 pub mod cgroup;
@@ -31,14 +19,6 @@ pub mod user;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).
 pub fn statfs_type(path: &std::path::Path) -> io::Result<i64> {
-    let c = process::cstring(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: zeroed statfs is a valid out-parameter; `c` is NUL-terminated
-    // and outlives the call.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: see above; statfs writes only into `st`.
-    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_type as i64)
+    let st = nix::sys::statfs::statfs(path)?;
+    Ok(st.filesystem_type().0 as i64)
 }

@@ -5,6 +5,9 @@
 //! after [`make_mounts_private`]: no mount ever propagates to the host, and
 //! all of them vanish with the namespace when the container dies.
 
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -168,21 +171,14 @@ pub fn mount(
         .map(|d| cstring(d.as_bytes()))
         .transpose()
         .map_err(err)?;
-    // SAFETY: every pointer is either null or a NUL-terminated string that
-    // lives until the call returns.
-    let r = unsafe {
-        libc::mount(
-            src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            tgt.as_ptr(),
-            ty.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            flags,
-            dat.as_ref().map_or(std::ptr::null(), |s| s.as_ptr().cast()),
-        )
-    };
-    if r != 0 {
-        return Err(err(io::Error::last_os_error()));
-    }
-    Ok(())
+    nix::mount::mount(
+        src.as_deref(),
+        tgt.as_c_str(),
+        ty.as_deref(),
+        MsFlags::from_bits_retain(flags),
+        dat.as_deref(),
+    )
+    .map_err(|e| err(e.into()))
 }
 
 /// Stop mount events from propagating out of (and into) our namespace.
@@ -198,19 +194,14 @@ pub fn make_mounts_private() -> Result<(), MountError> {
 
 fn mkdir(p: &Path, mode: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create", p))?;
-    // SAFETY: c is a valid C string.
-    let r = unsafe { libc::mkdir(c.as_ptr(), mode as libc::mode_t) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(MountError::Io {
-                what: "create directory",
-                path: p.to_path_buf(),
-                source: e,
-            });
-        }
+    match nix::unistd::mkdir(c.as_c_str(), Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(MountError::Io {
+            what: "create directory",
+            path: p.to_path_buf(),
+            source: e.into(),
+        }),
     }
-    Ok(())
 }
 
 fn mkdir_all(p: &Path) -> Result<(), MountError> {
@@ -295,22 +286,18 @@ fn prepare_target(root: &Path, rel: &str, dir_mode: Option<u32>) -> Result<PathB
 
 fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create device", p))?;
-    // SAFETY: c is a valid C string; makedev and mknod take integers.
-    let r = unsafe {
-        libc::mknod(
-            c.as_ptr(),
-            libc::S_IFCHR | 0o666,
-            libc::makedev(major, minor),
-        )
-    };
-    if r != 0 {
-        return Err(MountError::Io {
-            what: "create device",
-            path: p.to_path_buf(),
-            source: io::Error::last_os_error(),
-        });
-    }
-    Ok(())
+    let dev = makedev(major.into(), minor.into());
+    mknod(
+        c.as_c_str(),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        dev,
+    )
+    .map_err(|e| MountError::Io {
+        what: "create device",
+        path: p.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 fn symlink_to(target: &Path, link: &Path) -> Result<(), MountError> {
@@ -628,24 +615,16 @@ pub fn bind_console(index: u32) -> Result<(), MountError> {
 pub fn pivot_root(new_root: &Path) -> Result<(), MountError> {
     std::env::set_current_dir(new_root).map_err(io_err("enter", new_root))?;
     let dot = c".";
-    // SAFETY: pivot_root takes two valid C strings.
-    let r = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
-    if r != 0 {
-        return Err(MountError::Io {
-            what: "pivot_root into",
-            path: new_root.to_path_buf(),
-            source: io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: umount2 takes a valid C string and integer flags.
-    let r = unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) };
-    if r != 0 {
-        return Err(MountError::Io {
-            what: "detach the old root at",
-            path: new_root.to_path_buf(),
-            source: io::Error::last_os_error(),
-        });
-    }
+    nix::unistd::pivot_root(dot, dot).map_err(|e| MountError::Io {
+        what: "pivot_root into",
+        path: new_root.to_path_buf(),
+        source: e.into(),
+    })?;
+    nix::mount::umount2(dot, MntFlags::MNT_DETACH).map_err(|e| MountError::Io {
+        what: "detach the old root at",
+        path: new_root.to_path_buf(),
+        source: e.into(),
+    })?;
     std::env::set_current_dir("/").map_err(io_err("enter", Path::new("/")))
 }
 

@@ -1,8 +1,14 @@
-//! Processes, descriptors, terminals and signals: thin wrappers over libc.
+//! Processes, descriptors, terminals and signals: nix's safe calls, and
+//! libc where nix has none (or none that fits: see `kill` and `try_reap`).
 
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::stat::Mode;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -33,7 +39,7 @@ pub fn clone_process(flags: libc::c_int, child: impl FnMut() -> isize) -> io::Re
     // The child runs on a copy-on-write copy of this buffer; the parent may
     // free its own copy as soon as clone returns.
     let mut stack = vec![0u8; 1 << 20];
-    let flags = nix::sched::CloneFlags::from_bits_retain(flags);
+    let flags = CloneFlags::from_bits_retain(flags);
     // SAFETY: the calling process is single-threaded (the shim), so the child
     // gets a consistent copy of the whole address space (no CLONE_VM); the
     // stack outlives the call in the parent and is copied for the child.
@@ -67,8 +73,8 @@ pub fn exit_now(code: i32) -> ! {
 }
 
 pub fn setsid() -> io::Result<()> {
-    // SAFETY: no pointers involved.
-    check(unsafe { libc::setsid() }).map(|_| ())
+    nix::unistd::setsid()?;
+    Ok(())
 }
 
 /// A descriptor that becomes readable when process `pid` exits.
@@ -84,6 +90,9 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
 
 /// Reap `pid` without blocking. `Some(code)` once it has exited, with the
 /// shell's convention: the exit code, or 128+N when killed by signal N.
+///
+/// Not nix's waitpid: it cannot decode a death by a real-time signal
+/// (`docker kill -s RTMIN+3`) and would lose the status of a reaped child.
 pub fn try_reap(pid: i32) -> io::Result<Option<i32>> {
     let mut status: libc::c_int = 0;
     // SAFETY: status is a valid out-pointer for the duration of the call.
@@ -121,6 +130,8 @@ fn decode_status(status: libc::c_int) -> i32 {
     }
 }
 
+/// kill(2). Not nix's: its `Signal` has no real-time signals, which
+/// `docker kill -s RTMIN+N` sends.
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: no pointers involved.
     check(unsafe { libc::kill(pid, signal) }).map(|_| ())
@@ -128,24 +139,19 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
 
 /// A pipe, both ends close-on-exec: (read, write).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds is a valid two-int out-array.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: the kernel just returned these descriptors; we own them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an integer descriptor with integer flags.
-    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(|_| ())
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
 }
 
 /// Copy `old` onto `new` (which loses close-on-exec).
 pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
-    // SAFETY: dup2 on integer descriptors.
-    check(unsafe { libc::dup2(old, new) }).map(|_| ())
+    nix::unistd::dup2(old, new)?;
+    Ok(())
 }
 
 /// Mark every descriptor >= `from` close-on-exec, so nothing the shim holds
@@ -178,33 +184,22 @@ pub fn default_sigpipe() {
 /// Restore what a fresh program expects: default SIGPIPE (Rust ignores it)
 /// and an empty signal mask.
 pub fn reset_signals() -> io::Result<()> {
-    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    // SAFETY: zeroed sigset_t is then initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t; old mask not requested.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+    // The same call as the CLI's, here in a child about to exec.
+    default_sigpipe();
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     Ok(())
 }
 
 pub fn set_umask(mask: u32) -> u32 {
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+    nix::sys::stat::umask(Mode::from_bits_truncate(mask)).bits()
 }
 
 /// execve(2); only returns on failure.
 pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
-    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
-    a.push(std::ptr::null());
-    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
-    e.push(std::ptr::null());
-    // SAFETY: path, argv and envp are NUL-terminated strings kept alive by
-    // the borrowed slices; both arrays end with a null pointer.
-    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
-    io::Error::last_os_error()
+    match nix::unistd::execve(path, argv, envp) {
+        Err(e) => e.into(),
+        Ok(never) => match never {},
+    }
 }
 
 pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
@@ -225,17 +220,18 @@ pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
 }
 
 pub fn sethostname(name: &str) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `name`'s bytes.
-    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(|_| ())
+    Ok(nix::unistd::sethostname(name)?)
 }
 
 /// Bring `lo` up in the caller's network namespace.
 pub fn loopback_up() -> io::Result<()> {
-    // SAFETY: socket returns a new descriptor or -1.
-    let s =
-        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: we own the new descriptor.
-    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let s = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // SAFETY: an all-zero ifreq is valid; the name is set below.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (d, b) in req.ifr_name.iter_mut().zip(b"lo\0") {
@@ -253,35 +249,29 @@ pub fn loopback_up() -> io::Result<()> {
 
 /// unshare(2) with `flags` (CLONE_NEW*).
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
-    // SAFETY: integer flags only.
-    check(unsafe { libc::unshare(flags) }).map(|_| ())
+    Ok(nix::sched::unshare(CloneFlags::from_bits_retain(flags))?)
 }
 
+pub use nix::poll::{PollFd, PollFlags};
+
 /// poll(2); `timeout_ms` < 0 waits forever. EINTR reads as zero ready.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: fds is a valid array of pollfd of the given length.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
-        }
-        return Err(e);
+pub fn poll(fds: &mut [PollFd<'_>], timeout_ms: i32) -> io::Result<usize> {
+    let timeout = nix::poll::PollTimeout::try_from(timeout_ms.max(-1))
+        .unwrap_or(nix::poll::PollTimeout::NONE);
+    match nix::poll::poll(fds, timeout) {
+        Ok(n) => Ok(n as usize),
+        Err(nix::errno::Errno::EINTR) => Ok(0),
+        Err(e) => Err(e.into()),
     }
-    Ok(r as usize)
 }
 
 /// read(2) into `buf`.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is writable for buf.len() bytes.
-    let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(r as usize)
+    Ok(nix::unistd::read(fd, buf)?)
 }
 
-/// write(2) from `buf`.
+/// write(2) from `buf`. Not nix's: it wants a borrowed descriptor, and
+/// making one from a raw number is no safer than this call.
 pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: buf is readable for buf.len() bytes.
     let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -306,37 +296,31 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
 
 /// shutdown(fd, SHUT_WR): tell a socket peer no more data is coming.
 pub fn shutdown_write(fd: RawFd) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::shutdown(fd, libc::SHUT_WR) }).map(|_| ())
+    use nix::sys::socket::{shutdown, Shutdown};
+    Ok(shutdown(fd, Shutdown::Write)?)
 }
 
 pub fn getpid() -> i32 {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    nix::unistd::getpid().as_raw()
 }
 
 /// close(2) a raw descriptor that the caller owns (e.g. the parent's end of
-/// a pipe, in a cloned child that shares nothing else with the parent).
+/// a pipe, in a cloned child that shares nothing else with the parent) and
+/// never uses again.
 pub fn close(fd: RawFd) {
-    // SAFETY: the caller owns `fd` in this process and never uses it again.
-    unsafe { libc::close(fd) };
+    let _ = nix::unistd::close(fd);
 }
 
 /// A connected pair of Unix stream sockets, close-on-exec (to pass a
 /// descriptor from the container's init to the shim).
 pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds is a valid two-int out-array.
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: the kernel just returned these descriptors; we own them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
 }
 
 /// Send descriptor `fd` over the Unix socket `sock` (SCM_RIGHTS).
@@ -379,16 +363,14 @@ pub fn open_pty_at(
     ptmx: &std::path::Path,
     size: Option<(u16, u16)>,
 ) -> io::Result<(OwnedFd, OwnedFd, u32)> {
-    let path = cstring(ptmx.as_os_str().as_encoded_bytes())?;
-    // SAFETY: path is a valid C string.
-    let m = check(unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: we own the new descriptor.
-    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    // std opens close-on-exec.
+    let master = OwnedFd::from(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(ptmx)?,
+    );
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int that lives across the call.
     check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
@@ -413,6 +395,9 @@ pub fn open_pty_at(
 
 /// setns(2): join the namespace `fd` refers to (from `/proc/PID/ns/...`).
 /// A PID namespace applies to the caller's later children, not the caller.
+///
+/// Not nix's: it wants a borrowed descriptor, and making one from a raw
+/// number is no safer than this call.
 pub fn setns(fd: RawFd, nstype: libc::c_int) -> io::Result<()> {
     // SAFETY: integer arguments only; a bad fd yields EBADF.
     check(unsafe { libc::setns(fd, nstype) }).map(|_| ())

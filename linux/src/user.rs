@@ -121,19 +121,11 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserEr
 /// setgroups, setgid, setuid, in that order (each needs the privileges the
 /// next one drops).
 pub fn switch_to(u: &ExecUser) -> io::Result<()> {
-    let groups: Vec<libc::gid_t> = u.groups.clone();
-    // SAFETY: pointer and length describe `groups`.
-    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: integer argument only.
-    if unsafe { libc::setgid(u.gid) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: integer argument only.
-    if unsafe { libc::setuid(u.uid) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
+    let groups: Vec<Gid> = u.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups)?;
+    setgid(Gid::from_raw(u.gid))?;
+    setuid(Uid::from_raw(u.uid))?;
     Ok(())
 }
 

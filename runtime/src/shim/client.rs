@@ -86,18 +86,34 @@ async fn read_line<T: serde::de::DeserializeOwned>(
     what: &'static str,
     dir: &Path,
 ) -> Result<T, ShimError> {
+    read_json_line(r, what, dir, || ShimError::NoAnswer {
+        dir: dir.to_path_buf(),
+    })
+    .await
+}
+
+/// Read one JSON line `what` from the shim at `path`; `eof` is the error
+/// when the shim closes without one.
+async fn read_json_line<T, R>(
+    r: &mut R,
+    what: &'static str,
+    path: &Path,
+    eof: impl FnOnce() -> ShimError,
+) -> Result<T, ShimError>
+where
+    T: serde::de::DeserializeOwned,
+    R: tokio::io::AsyncBufRead + Unpin,
+{
     let mut line = String::new();
     let n = r
         .read_line(&mut line)
         .await
         .map_err(|source| ShimError::Io {
-            socket: dir.to_path_buf(),
+            socket: path.to_path_buf(),
             source,
         })?;
     if n == 0 {
-        return Err(ShimError::NoAnswer {
-            dir: dir.to_path_buf(),
-        });
+        return Err(eof());
     }
     serde_json::from_str(line.trim_end()).map_err(|source| ShimError::Protocol {
         what,
@@ -231,29 +247,16 @@ async fn request<T: serde::de::DeserializeOwned>(
     what: &'static str,
 ) -> Result<T, ShimError> {
     let stream = connect(socket, req).await?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    let n = reader
-        .read_line(&mut line)
-        .await
-        .map_err(|source| ShimError::Io {
-            socket: socket.to_path_buf(),
-            source,
-        })?;
-    if n == 0 {
-        return Err(ShimError::NotRunning {
+    read_json_line(&mut BufReader::new(stream), what, socket, || {
+        ShimError::NotRunning {
             socket: socket.to_path_buf(),
             source: std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the shim closed the connection without answering",
             ),
-        });
-    }
-    serde_json::from_str(line.trim_end()).map_err(|source| ShimError::Protocol {
-        what,
-        line,
-        source,
+        }
     })
+    .await
 }
 
 fn acked(ack: Ack) -> Result<(), ShimError> {

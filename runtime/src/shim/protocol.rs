@@ -171,6 +171,22 @@ pub struct Ack {
     pub error: Option<String>,
 }
 
+impl Ack {
+    pub fn ok() -> Ack {
+        Ack {
+            ok: true,
+            error: None,
+        }
+    }
+
+    pub fn refused(error: impl Into<String>) -> Ack {
+        Ack {
+            ok: false,
+            error: Some(error.into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub pid: i32,
