@@ -3,10 +3,10 @@
 //! status is recorded in `state.json`.
 
 use super::Server;
-use crate::shim::state::{RunStatus, RuntimeState};
 use crate::linux::process;
 use crate::shim::log::now_rfc3339;
 use crate::shim::protocol::{Exit, Started};
+use crate::shim::state::{RunStatus, RuntimeState};
 use crate::shim::{read_report, send_line, trace};
 use std::fs;
 use std::io;
