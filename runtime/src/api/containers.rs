@@ -20,7 +20,6 @@ use hyper::{Request, StatusCode};
 use std::sync::Arc;
 
 /// For exec.rs and stats.rs, which name them from here.
-pub(super) use crate::container::{cgroup_path, container_env};
 pub use whale_formats::reference::with_default_tag as normalize_ref;
 
 const MAX_CREATE_BODY: usize = 4 << 20;
@@ -373,7 +372,7 @@ pub async fn top(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
             let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
             return Ok((
                 titles.iter().map(|s| s.to_string()).collect(),
-                super::streams::ps_rows(&pids),
+                crate::container::top::ps_rows(&pids),
             ));
         }
         container::ps(&ps_args, &pids)

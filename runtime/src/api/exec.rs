@@ -180,7 +180,7 @@ fn exec_request(e: &Exec, console_size: Option<Vec<usize>>) -> ExecRequest {
     ExecRequest {
         id: e.id.clone(),
         args: x.cmd.clone().unwrap_or_default(),
-        env: super::containers::container_env(&env, &hostname, e.tty()),
+        env: crate::container::container_env(&env, &hostname, e.tty()),
         cwd: pick(&x.working_dir, &cfg.working_dir),
         user: pick(&x.user, &cfg.user),
         tty: e.tty(),

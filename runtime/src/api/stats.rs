@@ -70,7 +70,7 @@ pub fn handle(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let c = d.containers.get(id)?;
     let stream = q.bool_or("stream", true);
     let one_shot = q.bool("one-shot");
-    let cg = super::containers::cgroup_path(c.id());
+    let cg = crate::container::cgroup_path(c.id());
     let (tx, body) = Body::channel();
     tokio::spawn(async move {
         let take = |cg: String| async move {

@@ -370,12 +370,6 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     ))
 }
 
-// ---------------------------------------------------------------- top
-
-/// `top`'s rows now come from `container::top`; here for its callers in
-/// this room until they call it there.
-pub use crate::container::top::ps_rows;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,18 @@
 use std::io;
 use std::path::Path;
 
+use crate::linux::mount::{ENGINE_FILES, KERNEL_MOUNT_POINTS};
+
 /// Mount points the shim needs, as Docker's init layer has them: the
-/// directories it mounts /proc, /sys and /dev on, and the files it
-/// bind-mounts /etc/hosts, /etc/hostname and /etc/resolv.conf on.
-const INIT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
-const INIT_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+/// directories it mounts /proc, /sys and /dev on, `etc` for the files it
+/// bind-mounts, and those files (the kernel room names them all).
+fn init_dirs() -> impl Iterator<Item = &'static str> {
+    KERNEL_MOUNT_POINTS.iter().copied().chain(["etc"])
+}
+
+fn init_files() -> impl Iterator<Item = &'static str> {
+    ENGINE_FILES.iter().map(|(inside, _)| *inside)
+}
 
 pub(super) fn make(dir: &Path, init: bool) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -25,10 +32,10 @@ pub(super) fn make(dir: &Path, init: bool) -> io::Result<()> {
             .map(drop)
     };
     b.create(dir)?;
-    for d in INIT_DIRS {
+    for d in init_dirs() {
         b.create(dir.join(d))?;
     }
-    for f in INIT_FILES {
+    for f in init_files() {
         touch(f, 0o644)?;
     }
     if init {
@@ -45,7 +52,7 @@ pub(super) fn make(dir: &Path, init: bool) -> io::Result<()> {
 /// bind-mounted /etc files, and the empty directories made when the image
 /// lacked them (an `etc/` that only held stubs was made for them).
 pub fn strip_mount_stubs(upper: &Path) {
-    for f in INIT_FILES {
+    for f in init_files() {
         let p = upper.join(f);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0) {
             let _ = std::fs::remove_file(&p);
@@ -53,7 +60,7 @@ pub fn strip_mount_stubs(upper: &Path) {
     }
     // After the files, so an `etc/` emptied of its stubs goes too; rmdir
     // removes neither a directory with anything in it nor a symlink.
-    for d in INIT_DIRS {
+    for d in init_dirs() {
         let _ = std::fs::remove_dir(upper.join(d));
     }
 }
