@@ -572,16 +572,10 @@ fn write_new_record(
     let path = paths.config();
     let werr = io_err(format!("writing {}", path.display()));
     if durable {
-        return fsutil::write_json_atomic(&path, record).map_err(werr);
+        fsutil::write_json_atomic(&path, record).map_err(werr)
+    } else {
+        fsutil::replace_json(&path, record).map_err(werr)
     }
-    let bytes = serde_json::to_vec_pretty(record).map_err(|e| ContainerError::Io {
-        context: format!("encoding {}", path.display()),
-        source: io::Error::new(io::ErrorKind::InvalidData, e),
-    })?;
-    let tmp = paths.dir.join(".config.json.tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(werr)
 }
 
 fn load_one(paths: &ContainerPaths) -> Result<Option<Container>, ContainerError> {

@@ -122,10 +122,7 @@ pub(super) fn write_spec(c: &Container, spec: &ShimSpec) -> Result<(), StartFail
         exit_code: 125,
         error: format!("writing {}: {e}", c.paths.spec().display()),
     };
-    let bytes = serde_json::to_vec(spec).map_err(|e| fail(e.to_string()))?;
-    let tmp = c.paths.dir.join(".spec.json.tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| fail(e.to_string()))?;
-    std::fs::rename(&tmp, c.paths.spec()).map_err(|e| fail(e.to_string()))
+    crate::fsutil::replace_json(&c.paths.spec(), spec).map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]

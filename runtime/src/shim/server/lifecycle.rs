@@ -139,22 +139,9 @@ impl Server {
     }
 }
 
-/// Write the state atomically (temp file + rename: readers never see half a
-/// file) but without fsync. On this machine the two fsyncs of
-/// `fsutil::write_json_atomic` cost 8 to 30 ms (a journal commit), more than
-/// the whole container run. Losing the newest record to a power cut is
-/// harmless: after a reboot no container runs, and the daemon treats a
-/// `running` record whose shim is gone as exited.
+/// The state is rewritten on every change and worthless after a power cut
+/// (after a reboot no container runs, and the daemon treats a `running`
+/// record whose shim is gone as exited): atomic, without fsync.
 fn write_state_file(path: &Path, state: &RuntimeState) -> io::Result<()> {
-    let bytes = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", process::getpid()));
-    fs::write(&tmp, &bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    crate::fsutil::replace_json(path, state)
 }
