@@ -177,115 +177,8 @@ where
 
 // ---------------------------------------------------------------- logs
 
-#[derive(serde::Deserialize)]
-struct LogLine {
-    log: String,
-    #[serde(default)]
-    stream: String,
-    #[serde(default)]
-    time: String,
-}
-
-/// Reads a json-file log incrementally, only ever handing out whole lines.
-struct LogTail {
-    path: std::path::PathBuf,
-    file: Option<tokio::fs::File>,
-    partial: Vec<u8>,
-}
-
-impl LogTail {
-    fn new(path: std::path::PathBuf) -> LogTail {
-        LogTail {
-            path,
-            file: None,
-            partial: Vec::new(),
-        }
-    }
-
-    /// The complete lines appended since the last call.
-    async fn read_new(&mut self) -> String {
-        if self.file.is_none() {
-            // No log yet: the container never produced one.
-            self.file = tokio::fs::File::open(&self.path).await.ok();
-        }
-        let Some(f) = self.file.as_mut() else {
-            return String::new();
-        };
-        let _ = f.read_to_end(&mut self.partial).await;
-        let cut = self
-            .partial
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
-        let rest = self.partial.split_off(cut);
-        let whole = std::mem::replace(&mut self.partial, rest);
-        String::from_utf8_lossy(&whole).into_owned()
-    }
-}
-
+use crate::container::logs::{render, LogOptions, LogReader, Tail};
 pub use whale_formats::stdcopy::frame;
-
-/// What `/logs` was asked for.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogOptions {
-    pub stdout: bool,
-    pub stderr: bool,
-    pub tail: Option<usize>,
-    pub since_nanos: Option<i64>,
-    pub until_nanos: Option<i64>,
-    pub timestamps: bool,
-    pub tty: bool,
-}
-
-/// Select and encode the lines of a json-file log.
-pub fn render_log(content: &str, o: &LogOptions) -> Vec<u8> {
-    let LogOptions {
-        stdout,
-        stderr,
-        tail,
-        since_nanos,
-        until_nanos,
-        timestamps,
-        tty,
-    } = *o;
-    let mut lines: Vec<LogLine> = content
-        .lines()
-        .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
-        .filter(|l| match l.stream.as_str() {
-            "stderr" => stderr,
-            _ => stdout,
-        })
-        .filter(|l| {
-            if since_nanos.is_none() && until_nanos.is_none() {
-                return true;
-            }
-            let t = chrono::DateTime::parse_from_rfc3339(&l.time)
-                .ok()
-                .and_then(|t| t.timestamp_nanos_opt())
-                .unwrap_or(0);
-            since_nanos.is_none_or(|s| t >= s) && until_nanos.is_none_or(|u| t <= u)
-        })
-        .collect();
-    if let Some(n) = tail {
-        let skip = lines.len().saturating_sub(n);
-        lines.drain(..skip);
-    }
-    let mut out = Vec::new();
-    for l in lines {
-        let mut payload = Vec::with_capacity(l.log.len() + 32);
-        if timestamps {
-            payload.extend_from_slice(l.time.as_bytes());
-            payload.push(b' ');
-        }
-        payload.extend_from_slice(l.log.as_bytes());
-        if tty {
-            out.extend_from_slice(&payload);
-        } else {
-            out.extend_from_slice(&frame(if l.stream == "stderr" { 2 } else { 1 }, &payload));
-        }
-    }
-    out
-}
 
 pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let c = d.containers.get(id)?;
@@ -338,11 +231,30 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         } else {
             None
         };
-        let mut log = LogTail::new(c.paths.log());
-        let first = log.read_new().await;
-        let out = render_log(&first, &opts);
-        if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
-            return;
+        // What is already in the log, a chunk at a time (or only its last
+        // lines, for `tail`), so a big log never sits whole in memory.
+        let mut log = LogReader::new(c.paths.log());
+        let mut tail = opts.tail.map(Tail::new);
+        loop {
+            let chunk = log.next_lines().await;
+            if chunk.is_empty() {
+                break;
+            }
+            match tail.as_mut() {
+                Some(t) => t.feed(&chunk, &opts),
+                None => {
+                    let out = render(&chunk, &opts);
+                    if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(t) = tail {
+            let out = t.render(&opts);
+            if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                return;
+            }
         }
         let Some(live) = live.as_mut() else {
             return;
@@ -354,9 +266,15 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
                 n = live.read(&mut buf) => matches!(n, Ok(0) | Err(_)),
                 _ = tx.closed() => return,
             };
-            let out = render_log(&log.read_new().await, &later);
-            if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
-                return;
+            loop {
+                let chunk = log.next_lines().await;
+                if chunk.is_empty() {
+                    break;
+                }
+                let out = render(&chunk, &later);
+                if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                    return;
+                }
             }
             if ended {
                 return;
@@ -373,48 +291,4 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LOG: &str = concat!(
-        r#"{"log":"one\n","stream":"stdout","time":"2024-01-01T00:00:01.000000000Z"}"#,
-        "\n",
-        r#"{"log":"err\n","stream":"stderr","time":"2024-01-01T00:00:02.000000000Z"}"#,
-        "\n",
-        r#"{"log":"two\n","stream":"stdout","time":"2024-01-01T00:00:03.000000000Z"}"#,
-        "\n",
-        "garbage line\n"
-    );
-
-    #[test]
-    fn logs_select_streams_tail_and_since() {
-        let opts = |stdout, stderr, tail, since_nanos| LogOptions {
-            stdout,
-            stderr,
-            tail,
-            since_nanos,
-            tty: true,
-            ..Default::default()
-        };
-        let raw = |o, e, t, s| String::from_utf8(render_log(LOG, &opts(o, e, t, s))).unwrap();
-        assert_eq!(raw(true, true, None, None), "one\nerr\ntwo\n");
-        assert_eq!(raw(true, false, None, None), "one\ntwo\n");
-        assert_eq!(raw(false, true, None, None), "err\n");
-        assert_eq!(raw(true, true, Some(1), None), "two\n");
-        assert_eq!(raw(true, true, Some(0), None), "");
-        assert_eq!(
-            raw(true, true, None, Some(1_704_067_202_000_000_000)),
-            "err\ntwo\n"
-        );
-        let ts = LogOptions {
-            timestamps: true,
-            ..opts(true, false, Some(1), None)
-        };
-        let ts = String::from_utf8(render_log(LOG, &ts)).unwrap();
-        assert_eq!(ts, "2024-01-01T00:00:03.000000000Z two\n");
-        let mux = LogOptions {
-            tty: false,
-            ..opts(false, true, None, None)
-        };
-        let mux = render_log(LOG, &mux);
-        assert_eq!(mux, frame(2, b"err\n"));
-    }
 }

@@ -20,6 +20,7 @@ mod error;
 pub mod exec;
 pub mod host;
 mod init_layer;
+pub mod logs;
 mod monitor;
 pub mod names;
 mod remove;
