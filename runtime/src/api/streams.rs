@@ -287,8 +287,3 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         body,
     ))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
