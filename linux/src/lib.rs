@@ -25,6 +25,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod mount;
 pub mod process;
+pub mod seccomp;
 pub mod user;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).
