@@ -305,6 +305,9 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         socket_path: c.paths.socket(),
         state_path: c.paths.state(),
         init: hc.init.unwrap_or(false).then(init_binary),
+        // A bad option is a 400 at create; should one get here, Docker's profile applies, never none.
+        seccomp: crate::container::security::seccomp_from_security_opts(hc.security_opt.as_deref())
+            .unwrap_or_default(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! can never hand out the same name twice.
 
 pub mod names;
+pub mod security;
 pub mod state;
 
 use crate::fsutil;
