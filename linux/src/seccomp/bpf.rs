@@ -29,7 +29,7 @@ pub struct Insn {
     pub k: u32,
 }
 
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS
 const BPF_ALU_AND_K: u16 = 0x04 | 0x50; // BPF_ALU | BPF_AND | BPF_K
 const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
 const BPF_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
@@ -190,6 +190,9 @@ fn body(rules: &[(&[Cond], Action)], fallback: Action) -> Result<Vec<Insn>, Secc
     a.finish()
 }
 
+/// One syscall's conditional rules (in order) and its unconditional action.
+type SyscallRules<'a> = (Vec<(&'a [Cond], Action)>, Option<Action>);
+
 /// Compile `r` for `arch`.
 pub fn compile(r: &Resolved, arch: ArchCheck) -> Result<Vec<Insn>, SeccompError> {
     let ret = |k: u32| Insn {
@@ -232,7 +235,7 @@ pub fn compile(r: &Resolved, arch: ArchCheck) -> Result<Vec<Insn>, SeccompError>
 
     // Per syscall: conditional rules in profile order, then the first
     // unconditional one (the rest can never be reached).
-    let mut by_nr: BTreeMap<u32, (Vec<(&[Cond], Action)>, Option<Action>)> = BTreeMap::new();
+    let mut by_nr: BTreeMap<u32, SyscallRules> = BTreeMap::new();
     for rule in &r.rules {
         let e = by_nr.entry(rule.nr).or_default();
         if rule.conds.is_empty() {
