@@ -235,6 +235,9 @@ pub struct ContainerOpts {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json (read by the client), no-new-privileges
+    #[arg(long, value_name = "OPTION")]
+    pub security_opt: Vec<String>,
     /// The image, then the command and its arguments (flags after IMAGE belong to the command)
     #[arg(
         required = true,

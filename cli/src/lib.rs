@@ -12,6 +12,7 @@ mod images;
 mod manage;
 mod output;
 mod run;
+mod security_opt;
 mod session;
 mod stats;
 mod system;

@@ -130,7 +130,19 @@ async fn create_container(
     opts: &ContainerOpts,
     attach: bool,
 ) -> Result<String, i32> {
-    let body = create_body(opts, attach, &|k| std::env::var(k).ok());
+    let mut body = create_body(opts, attach, &|k| std::env::var(k).ok());
+    match super::security_opt::resolve(&opts.security_opt, &|p| std::fs::read(p)) {
+        Ok(v) if v.is_empty() => {}
+        Ok(v) => {
+            body.host_config
+                .get_or_insert_with(Default::default)
+                .security_opt = Some(v)
+        }
+        Err(e) => {
+            run_failure(e, true);
+            return Err(ENGINE_FAILED);
+        }
+    }
     let options = CreateContainerOptions {
         name: opts.name.clone(),
         platform: String::new(),

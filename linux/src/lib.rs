@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod mount;
 pub mod process;
 pub mod procfs;
+pub mod seccomp;
 pub mod user;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).

@@ -113,6 +113,7 @@ impl Fixture {
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
             init: None,
+            seccomp: Default::default(),
         };
         Fixture {
             _tmp: tmp,

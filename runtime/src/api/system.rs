@@ -126,7 +126,12 @@ pub fn info(d: &Daemon) -> ApiResult {
         live_restore_enabled: Some(true),
         isolation: None,
         init_binary: Some(String::new()),
-        security_options: Some(vec!["name=seccomp,profile=unconfined".to_string()]),
+        security_options: Some(
+            crate::container::security::INFO_SECURITY_OPTIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
         warnings: Some(vec![]),
         ..Default::default()
     };

@@ -181,6 +181,10 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
             "Range of CPUs is from 0.01 to the number of CPUs available".into(),
         ));
     }
+    // Honour or refuse: seccomp profiles and no-new-privileges are whale's;
+    // apparmor, labels and anything else are refused, naming the option.
+    super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
+        .map_err(|e| ContainerError::Invalid(e.to_string()))?;
     Ok(())
 }
 
@@ -299,5 +303,27 @@ mod tests {
             validate_host_config(&mut hc),
             Err(ContainerError::NoSuchNetwork(_))
         ));
+        // Security options are honoured or refused, naming the option.
+        let opts = |o: &[&str]| HostConfig {
+            security_opt: s(o),
+            ..Default::default()
+        };
+        for ok in [&["seccomp=unconfined"][..], &["no-new-privileges"], &[]] {
+            validate_host_config(&mut opts(ok)).unwrap();
+        }
+        for bad in [
+            "apparmor=unconfined",
+            "label=disable",
+            "seccomp={not json",
+            "no-new-privileges:false",
+        ] {
+            match validate_host_config(&mut opts(&[bad])) {
+                Err(ContainerError::Invalid(m)) => {
+                    let key = bad.split(['=', ':']).next().unwrap();
+                    assert!(m.contains(key), "{bad}: {m}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }

@@ -25,6 +25,7 @@ mod monitor;
 pub mod names;
 mod remove;
 mod running;
+pub mod security;
 mod spec;
 mod start;
 pub mod stats;

@@ -94,6 +94,10 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         socket_path: c.paths.socket(),
         state_path: c.paths.state(),
         init: hc.init.unwrap_or(false).then(init_binary),
+        // Validated at create (a bad option is a 400 there); should a record
+        // from an older whale get here, Docker's profile applies, never none.
+        seccomp: super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
+            .unwrap_or_default(),
     }
 }
 

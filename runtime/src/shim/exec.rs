@@ -251,7 +251,11 @@ struct Prepared {
 
 /// The exec process, from clone to execve.
 fn process_main(h: &HelperConfig, stdio: [RawFd; 3], tty: bool) -> ! {
-    match prepare(h, stdio, tty) {
+    match prepare(h, stdio, tty).and_then(|p| {
+        super::seccomp::install()
+            .map(|()| p)
+            .map_err(|m| fail(125, m))
+    }) {
         Ok(p) => {
             let err = process::execve(&p.path, &p.argv, &p.envp);
             let e = exec::ExecError::from_exec(&h.req.args[0], err);

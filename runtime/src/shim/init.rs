@@ -94,6 +94,10 @@ pub(crate) fn run(cfg: &InitConfig) -> ! {
             _ => process::exit_now(125),
         }
     }
+    if let Err(m) = super::seccomp::install() {
+        let _ = process::write_all(cfg.report_fd, &encode_report(125, &m));
+        process::exit_now(125);
+    }
     let err = process::execve(&prepared.path, &prepared.argv, &prepared.envp);
     let e = exec::ExecError::from_exec(&cfg.args[0], err);
     let code = e.exit_code();

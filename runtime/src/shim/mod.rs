@@ -13,6 +13,7 @@ mod exec;
 mod init;
 mod log;
 pub mod protocol;
+mod seccomp;
 mod server;
 pub mod spec;
 pub mod state;
@@ -185,6 +186,7 @@ impl Shim {
         if spec.args.is_empty() {
             return Err(failure(125, "no command specified"));
         }
+        seccomp::load(&spec)?;
         let cgroup = Cgroup::for_container(&spec.cgroup_path).map_err(|e| failure(125, e))?;
         let undo_cgroup = |f: ShimFailure| {
             let _ = cgroup.remove();

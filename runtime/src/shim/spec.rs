@@ -63,4 +63,7 @@ pub struct ShimSpec {
     /// reaped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// The seccomp filter of the init and every exec (absent: Docker's default).
+    #[serde(default)]
+    pub seccomp: crate::linux::seccomp::Seccomp,
 }
