@@ -475,3 +475,44 @@ fn diff_lists_what_the_container_changed() {
     );
     w.whale_ok(&["rm", "changer"]);
 }
+
+#[test]
+fn a_build_killed_with_the_daemon_leaves_nothing_at_the_next_start() {
+    let w = World::with_busybox();
+    let ctx = w.base().join("killed-build");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN sleep 1000\n").unwrap();
+    let mut build = w.whale_command(&["build", "-t", "never", ctx.to_str().unwrap()]);
+    build
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut client = build.spawn().unwrap();
+    // The RUN step is running: its container exists and its scratch too.
+    let id = wait_for(Duration::from_secs(60), || {
+        w.container_ids_on_disk().into_iter().next()
+    })
+    .expect("the RUN container was created");
+    wait_for(Duration::from_secs(30), || {
+        w.whale(&["top", &id]).ok().then_some(())
+    })
+    .expect("the RUN step started");
+    let scratch = w.root().join("build-tmp");
+    assert!(std::fs::read_dir(&scratch).unwrap().count() > 0);
+
+    w.kill_daemon();
+    let _ = client.kill();
+    let _ = client.wait();
+    w.start_daemon();
+
+    assert_eq!(
+        w.container_ids_on_disk(),
+        Vec::<String>::new(),
+        "the RUN container of the killed build is reaped at start"
+    );
+    assert!(
+        !scratch.exists() || std::fs::read_dir(&scratch).unwrap().count() == 0,
+        "the killed build's scratch is removed at start"
+    );
+    assert!(w.whale_ok(&["ps", "-aq"]).out().is_empty());
+    assert!(!w.whale(&["image", "inspect", "never"]).ok());
+}

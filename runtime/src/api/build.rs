@@ -73,10 +73,7 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
             "whale cannot build from a remote context ({remote}); send the context as a tar body"
         )));
     }
-    let dir = d
-        .root
-        .join("build-tmp")
-        .join(format!("{:016x}", rand::random::<u64>()));
+    let dir = build::scratch_root(&d.root).join(format!("{:016x}", rand::random::<u64>()));
     let scratch = ScratchDir(dir.clone());
     let context_tar = dir.join("context.tar");
     tokio::fs::create_dir_all(&dir)
@@ -143,6 +140,7 @@ fn run_build(
         handle,
         network: opts.network,
         containers: HashMap::new(),
+        reap_after_crash: opts.remove || opts.force_remove,
     };
     let b = build::Build {
         store: &d.images,
@@ -189,6 +187,9 @@ struct DaemonRunner {
     handle: tokio::runtime::Handle,
     network: build::BuildNetwork,
     containers: HashMap<String, Arc<Container>>,
+    /// The build removes its intermediates (`--rm`, `--force-rm`), so a
+    /// daemon start after a crash may too.
+    reap_after_crash: bool,
 }
 
 impl Runner for DaemonRunner {
@@ -215,6 +216,7 @@ impl Runner for DaemonRunner {
         };
         let path = argv.remove(0);
         let new = NewContainer {
+            build_step: self.reap_after_crash,
             name: None,
             image_id: req.image_id.clone(),
             image: req.image_id.clone(),

@@ -185,6 +185,7 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         pending_attach: Mutex::new(HashMap::new()),
         execs: exec::Execs::default(),
     });
+    crate::build::remove_interrupted_scratch(&cfg.root);
     crate::container::readopt_all(&daemon).await;
 
     let listener = bind(&cfg.socket)?;

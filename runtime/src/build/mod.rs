@@ -145,6 +145,25 @@ pub trait Runner {
     fn remove(&mut self, c: &RunContainer);
 }
 
+/// Where builds and loads unpack what they are sent, under the store.
+pub fn scratch_root(root: &Path) -> PathBuf {
+    root.join("build-tmp")
+}
+
+/// A build or load lives only as long as the daemon that runs it: whatever
+/// scratch a killed daemon left behind is garbage at the next start.
+pub fn remove_interrupted_scratch(root: &Path) {
+    let dir = scratch_root(root);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!(
+            "whale daemon: removing interrupted build scratch {}: {e}",
+            dir.display()
+        ),
+    }
+}
+
 /// A build: the store, where the context is unpacked, and scratch space.
 pub struct Build<'a> {
     pub store: &'a Store,

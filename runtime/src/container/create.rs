@@ -53,6 +53,7 @@ pub async fn create<E: Engine>(
     cfg.image = Some(image_ref.clone());
     let (path, args) = path_and_args(&cfg)?;
     let new = NewContainer {
+        build_step: false,
         name,
         image_id: image.id.clone(),
         image: image_ref,

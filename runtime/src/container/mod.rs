@@ -104,6 +104,11 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_failure: Option<StartFailure>,
+    /// A RUN container of a build that removes its intermediates: no
+    /// client will ever remove it if the daemon dies mid-build, so the
+    /// next daemon start reaps it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_step: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +342,8 @@ struct Index {
 
 /// What a caller gives to create a container; the store adds id, name, created.
 pub struct NewContainer {
+    /// See `ContainerRecord::build_step`.
+    pub build_step: bool,
     pub name: Option<String>,
     pub image_id: String,
     pub image: String,
@@ -455,6 +462,7 @@ impl Store {
             config,
             host_config: new.host_config,
             start_failure: None,
+            build_step: new.build_step,
         };
         let paths = ContainerPaths::new(&self.root, &id);
         // A `--rm` container is gone after one run, and after a crash Docker
@@ -618,6 +626,7 @@ mod tests {
 
     fn new(name: Option<&str>) -> NewContainer {
         NewContainer {
+            build_step: false,
             name: name.map(String::from),
             image_id: "sha256:abc".into(),
             image: "busybox".into(),

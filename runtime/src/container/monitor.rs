@@ -167,9 +167,19 @@ async fn shim_status(socket: &std::path::Path) -> ShimAnswer {
 /// ones whose shim is gone, and finish AutoRemove of those that exited while
 /// the daemon was away.
 pub async fn readopt_all<E: Engine>(e: &Arc<E>) {
+    let all = e.containers().list();
     // All at once: a hung shim costs its timeout once, not once per container.
-    let all = e.containers().list().into_iter().map(|c| readopt(e, c));
-    futures_util::future::join_all(all).await;
+    futures_util::future::join_all(all.iter().cloned().map(|c| readopt(e, c))).await;
+    // A build's RUN containers died with the build that would have removed
+    // them: once followed again (so a kill is seen to end), reap them.
+    for c in all.into_iter().filter(|c| c.record.build_step) {
+        if let Err(err) = super::remove(e, &c, true).await {
+            eprintln!(
+                "whale daemon: reaping build container {}: {err}",
+                c.short_id()
+            );
+        }
+    }
 }
 
 async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
