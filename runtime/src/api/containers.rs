@@ -413,6 +413,7 @@ mod tests {
             config: ContainerConfig::default(),
             host_config: HostConfig::default(),
             start_failure: None,
+            build_step: false,
         };
         assert_eq!(command_line(&r), "sh -c 'echo hello from curl; sleep 3600'");
         r.args = vec![];
