@@ -311,7 +311,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ImageGet(name) => images_io::save(&d, name.as_deref(), &q),
         Route::ImageLoad => images_io::load(&d, req).await,
         Route::SystemDf => images_io::system_df(&d),
-        Route::ContainerExport(id) => images_io::export(&d, &id),
+        Route::ContainerExport(id) => archive::export(&d, &id).await,
         Route::ContainerArchive(id) => {
             archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
         }
