@@ -143,8 +143,8 @@ pub(crate) use crate::container::trace;
 
 /// Serve the API until SIGTERM/SIGINT.
 pub fn run_daemon(cfg: DaemonConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.root)
-        .with_context(|| format!("creating the root dir {}", cfg.root.display()))?;
+    crate::paths::close_root(&cfg.root)
+        .with_context(|| format!("creating the root dir {} (mode 0700)", cfg.root.display()))?;
     let lock_path = crate::paths::daemon_lock(&cfg.root);
     let lock = crate::paths::lock_root(&cfg.root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -186,6 +186,9 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         execs: exec::Execs::default(),
     });
     crate::container::readopt_all(&daemon).await;
+    // The stores exist now: close them too (a root made by an older whale).
+    crate::paths::close_root(&cfg.root)
+        .with_context(|| format!("closing the root dir {}", cfg.root.display()))?;
 
     let listener = bind(&cfg.socket)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
