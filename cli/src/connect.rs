@@ -298,7 +298,7 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
         0o600,
     )
     .open(&log)
-        .map_err(|e| spawn_err("opening the log", e))?;
+    .map_err(|e| spawn_err("opening the log", e))?;
     let log_err = log_file
         .try_clone()
         .map_err(|e| spawn_err("opening the log", e))?;

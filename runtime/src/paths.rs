@@ -132,8 +132,7 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         for d in ["containers", "image"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
-            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755))
-                .unwrap();
+            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(root.join("daemon.log"), "").unwrap();

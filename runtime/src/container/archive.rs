@@ -130,8 +130,8 @@ impl CopyOut {
                 },
             },
         };
-        let spec = serde_json::to_string(&CopyOutSpec { what, target })
-            .map_err(CopyOutError::Spec)?;
+        let spec =
+            serde_json::to_string(&CopyOutSpec { what, target }).map_err(CopyOutError::Spec)?;
         let mut child = tokio::process::Command::new(crate::shim::client::shim_bin())
             .arg("copy-out")
             .arg(spec)

@@ -131,7 +131,8 @@ mod tests {
         let p = t.path().join("old.log");
         std::fs::write(&p, "x").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         drop(open_private(&p).unwrap());
         assert_eq!(mode(&p), 0o600);
         let n = t.path().join("new.log");
