@@ -288,8 +288,7 @@ fn resolve(root: BorrowedFd<'_>, path: &str) -> io::Result<Option<Found>> {
     } else {
         Path::new(path)
             .components()
-            .filter(|c| matches!(c, std::path::Component::Normal(_)))
-            .last()
+            .rfind(|c| matches!(c, std::path::Component::Normal(_)))
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .unwrap_or_else(|| "/".to_string())
     };
