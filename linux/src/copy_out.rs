@@ -240,10 +240,13 @@ fn enter(target: &Target, export: bool) -> io::Result<()> {
     std::env::set_current_dir("/")
 }
 
-/// Bind the host file `host` over the file `inside` of the mounted root
-/// `merged`, when the root has a plain file there (the init layer makes
+/// Bind the host file `host`, if the engine wrote it, over the file
+/// `inside` of the mounted root `merged`, when the root has a plain file there (the init layer makes
 /// one): a symlink in the way is left alone, never followed.
 fn bind_file(merged: BorrowedFd<'_>, host: &Path, inside: &str) -> io::Result<()> {
+    if !host.is_file() {
+        return Ok(()); // not written yet: the container never started
+    }
     let Ok(fd) =
         super::openat2::open_beneath(merged, Path::new(inside), OFlag::O_PATH | OFlag::O_NOFOLLOW)
     else {
