@@ -292,11 +292,13 @@ async fn start_daemon(socket: &Path, root: &Path) -> Result<(), ConnectError> {
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| spawn_err("finding our own binary", e))?;
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| spawn_err("opening the log", e))?;
+    // The daemon's words are for the engine's user alone (so is its root).
+    let log_file = std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new().create(true).append(true),
+        0o600,
+    )
+    .open(&log)
+    .map_err(|e| spawn_err("opening the log", e))?;
     let log_err = log_file
         .try_clone()
         .map_err(|e| spawn_err("opening the log", e))?;

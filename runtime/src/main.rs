@@ -1,6 +1,7 @@
-//! One binary, four roles: the `whale` CLI, the daemon (`whale daemon`),
+//! One binary, five roles: the `whale` CLI, the daemon (`whale daemon`),
 //! the per-container shim (`whale shim <dir>`, hidden, spawned by the
-//! daemon) and `whale copy-in` (hidden, the daemon's helper for PUT archive).
+//! daemon), `whale copy-in` and `whale copy-out` (hidden, the daemon's
+//! helpers for PUT and GET archive and export).
 
 fn main() {
     let mut args = std::env::args_os();
@@ -14,6 +15,10 @@ fn main() {
     if role.as_deref() == Some(std::ffi::OsStr::new("copy-in")) {
         // Single-threaded too: it unshares its mount namespace and chroots.
         std::process::exit(whale::linux::copy_in::main(args.collect()));
+    }
+    if role.as_deref() == Some(std::ffi::OsStr::new("copy-out")) {
+        // Single-threaded too, for the same reasons (and setns).
+        std::process::exit(whale::linux::copy_out::main(args.collect()));
     }
     std::process::exit(whale_cli::main(serve_daemon));
 }

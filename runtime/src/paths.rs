@@ -17,8 +17,38 @@
 //!     shim.log                    the shim's own diagnostics
 //!     container.log               json-file log (Docker's json-file lines)
 //! ```
+//!
+//! The root is the engine's alone (0700, like Docker's data dirs): image
+//! layers and upper dirs hold setuid files, configs hold `-e PASSWORD=`,
+//! logs hold whatever containers print. No other host user may search it.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// The mode of the root dir and of the stores right below it.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Create `root` if need be and close it, with the stores below it and the
+/// daemon's log, to other users: a root made by an older whale (0755) is
+/// closed on the daemon's next start.
+pub fn close_root(root: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(root)?;
+    let private = std::fs::Permissions::from_mode(PRIVATE_DIR_MODE);
+    std::fs::set_permissions(root, private.clone())?;
+    for dir in ["containers", "image"] {
+        match std::fs::set_permissions(root.join(dir), private.clone()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    match std::fs::set_permissions(
+        root.join("daemon.log"),
+        std::fs::Permissions::from_mode(0o600),
+    ) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// The lock the one daemon using `root` holds.
 pub fn daemon_lock(root: &Path) -> PathBuf {
@@ -94,6 +124,27 @@ impl ContainerPaths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_is_closed_even_when_an_older_whale_made_it() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        for d in ["containers", "image"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(root.join("daemon.log"), "").unwrap();
+        close_root(&root).unwrap();
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("containers")), 0o700);
+        assert_eq!(mode(&root.join("image")), 0o700);
+        assert_eq!(mode(&root.join("daemon.log")), 0o600);
+        let fresh = t.path().join("a/b");
+        close_root(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+    }
 
     #[test]
     fn init_layer_goes_first_when_present() {

@@ -1,15 +1,16 @@
 //! `GET|HEAD|PUT /containers/{id}/archive?path=P` (what `docker cp`
 //! reads and writes): a tar of the file or directory at P as the container
-//! sees it, or a tar unpacked into the directory P. The file system work is
-//! the container's (see `container::archive`); this is its HTTP face.
+//! sees it, or a tar unpacked into the directory P; and `GET
+//! /containers/{id}/export`, its whole file system. The file system work
+//! is the container's (see `container::archive`); this is its HTTP face.
 
 use super::http::{response, ApiError, ApiResult, Body, Query};
-use super::images_io::{ChannelWriter, CHUNK};
 use super::Daemon;
-use crate::container::archive::{CopyIn, CopyInError, CopyInto, RootView};
+use crate::container::archive::{
+    path_stat_json, CopyFrom, CopyIn, CopyInError, CopyInto, CopyOut, CopyOutError, CopyWhat,
+};
 use crate::container::Container;
 use hyper::StatusCode;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +25,85 @@ fn image_layers(d: &Daemon, c: &Container, name: &str) -> Result<Vec<PathBuf>, A
         .map_err(|e| ApiError::internal(format!("layers of container {name}: {e}")))
 }
 
+/// Run `whale copy-out` for `what` of `c` and answer with its stat (as
+/// Docker's header, for a path) and, unless `head`, its tar streamed.
+/// A stopped container stays stopped (and present) until the tar ends.
+async fn copy_out(d: &Arc<Daemon>, c: Arc<Container>, what: CopyWhat, head: bool) -> ApiResult {
+    let name = c.record.name.trim_start_matches('/').to_string();
+    let is_path = matches!(what, CopyWhat::Path { .. });
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let (tx, body) = Body::channel();
+    let layers = image_layers(d, &c, &name);
+    tokio::spawn(async move {
+        let guard = c.op_lock.lock().await;
+        let st = c.state();
+        let (from, _guard) = if st.running() {
+            drop(guard);
+            (CopyFrom::Running { pid: st.pid }, None)
+        } else {
+            match layers {
+                Ok(image_layers) => (CopyFrom::Stopped { image_layers }, Some(guard)),
+                Err(e) => {
+                    let _ = head_tx.send(Err(e));
+                    return;
+                }
+            }
+        };
+        let mut out = match CopyOut::spawn(&c, what, from) {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = head_tx.send(Err(ApiError::internal(e.to_string())));
+                return;
+            }
+        };
+        let stat = match out.head().await {
+            Ok(st) => st,
+            Err(e) => {
+                let _ = head_tx.send(Err(match e {
+                    CopyOutError::NotFound => ApiError::not_found(String::new()),
+                    e => ApiError::internal(format!("container {name}: {e}")),
+                }));
+                return;
+            }
+        };
+        if head_tx.send(Ok(stat)).is_err() || head {
+            return;
+        }
+        loop {
+            match out.next_chunk().await {
+                Ok(Some(b)) => {
+                    if tx.send(b).await.is_err() {
+                        return; // the client went away: the helper dies with `out`
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("whale daemon: copy out of {name}: {e}");
+                    return;
+                }
+            }
+        }
+        if let Err(e) = out.finish().await {
+            eprintln!("whale daemon: copy out of {name}: {e}");
+        }
+    });
+    let stat = head_rx
+        .await
+        .map_err(|_| ApiError::internal("the copy out of the container ended early"))??;
+    let mut r = response(
+        StatusCode::OK,
+        "application/x-tar",
+        if head { Body::empty() } else { body },
+    );
+    if is_path {
+        let stat = base64(path_stat_json(&stat).to_string().as_bytes());
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&stat) {
+            r.headers_mut().insert("X-Docker-Container-Path-Stat", v);
+        }
+    }
+    Ok(r)
+}
+
 /// `GET` (tar + stat header) or `HEAD` (stat header only).
 pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResult {
     let c = d.containers.get(id)?;
@@ -35,46 +115,26 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
         })?
         .to_string();
     let name = c.record.name.trim_start_matches('/').to_string();
-    let root = RootView::new(&c, image_layers(d, &c, &name)?);
-    // A trailing "/" or "/." asks for what a final symlink points to.
-    let follow_last = path.ends_with('/') || path.ends_with("/.");
-    let (r2, p2) = (root.clone(), path.clone());
-    let found = tokio::task::spawn_blocking(move || {
-        let f = r2.lookup(&p2, follow_last)?;
-        Ok::<_, io::Error>(f.map(|f| {
-            let stat = r2.path_stat(&p2, &f);
-            (f, stat)
-        }))
+    let what = CopyWhat::Path {
+        path: path.clone(),
+        tar: !head,
+    };
+    copy_out(d, c, what, head).await.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::not_found(format!(
+                "Could not find the file {path} in container {name}"
+            ))
+        } else {
+            e
+        }
     })
-    .await
-    .map_err(|e| ApiError::internal(format!("resolving {path}: {e}")))?
-    .map_err(|e| ApiError::bad_request(format!("resolving {path} in container {name}: {e}")))?;
-    let Some((found, stat)) = found else {
-        return Err(ApiError::not_found(format!(
-            "Could not find the file {path} in container {name}"
-        )));
-    };
-    let stat = base64(stat.to_string().as_bytes());
-    let body = if head {
-        Body::empty()
-    } else {
-        let (tx, body) = Body::channel();
-        tokio::task::spawn_blocking(move || {
-            let w = ChannelWriter {
-                tx,
-                buf: Vec::with_capacity(CHUNK),
-            };
-            if let Err(e) = root.write_tar(&found, w) {
-                eprintln!("whale daemon: archive of {path}: {e}");
-            }
-        });
-        body
-    };
-    let mut r = response(StatusCode::OK, "application/x-tar", body);
-    if let Ok(v) = hyper::header::HeaderValue::from_str(&stat) {
-        r.headers_mut().insert("X-Docker-Container-Path-Stat", v);
-    }
-    Ok(r)
+}
+
+/// `GET /containers/{id}/export`: the container's file system as a tar,
+/// without what is mounted over it (volumes, the engine's files).
+pub async fn export(d: &Arc<Daemon>, id: &str) -> ApiResult {
+    let c = d.containers.get(id)?;
+    copy_out(d, c, CopyWhat::Export, false).await
 }
 
 /// `PUT /containers/{id}/archive?path=DIR`: unpack the tar body into DIR

@@ -143,8 +143,8 @@ pub(crate) use crate::container::trace;
 
 /// Serve the API until SIGTERM/SIGINT.
 pub fn run_daemon(cfg: DaemonConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.root)
-        .with_context(|| format!("creating the root dir {}", cfg.root.display()))?;
+    crate::paths::close_root(&cfg.root)
+        .with_context(|| format!("creating the root dir {} (mode 0700)", cfg.root.display()))?;
     let lock_path = crate::paths::daemon_lock(&cfg.root);
     let lock = crate::paths::lock_root(&cfg.root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -187,6 +187,9 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
     });
     crate::build::remove_interrupted_scratch(&cfg.root);
     crate::container::readopt_all(&daemon).await;
+    // The stores exist now: close them too (a root made by an older whale).
+    crate::paths::close_root(&cfg.root)
+        .with_context(|| format!("closing the root dir {}", cfg.root.display()))?;
 
     let listener = bind(&cfg.socket)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -312,7 +315,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ImageGet(name) => images_io::save(&d, name.as_deref(), &q),
         Route::ImageLoad => images_io::load(&d, req).await,
         Route::SystemDf => images_io::system_df(&d),
-        Route::ContainerExport(id) => images_io::export(&d, &id),
+        Route::ContainerExport(id) => archive::export(&d, &id).await,
         Route::ContainerArchive(id) => {
             archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
         }

@@ -97,6 +97,21 @@ impl JsonLog {
     }
 }
 
+/// Open (creating it) a log the shim appends to: the container's output
+/// or the shim's own words, readable by the engine's user alone (0600; a
+/// log made by an older whale with 0644 is closed too). Output can carry
+/// secrets, and Docker's logs are 0600 as well.
+pub(crate) fn open_private(path: &std::path::Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +122,22 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn logs_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("old.log");
+        std::fs::write(&p, "x").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        drop(open_private(&p).unwrap());
+        assert_eq!(mode(&p), 0o600);
+        let n = t.path().join("new.log");
+        drop(open_private(&n).unwrap());
+        assert_eq!(mode(&n), 0o600);
     }
 
     #[test]

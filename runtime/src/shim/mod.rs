@@ -21,7 +21,7 @@ pub mod state;
 use crate::linux::{cgroup::Cgroup, process};
 use protocol::Ready;
 use spec::{NetworkMode, ShimSpec};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     }
     let _ = process::setsid();
     let shim_log = dir.join("shim.log");
-    if let Ok(f) = OpenOptions::new().create(true).append(true).open(&shim_log) {
+    if let Ok(f) = log::open_private(&shim_log) {
         let _ = process::dup2(f.as_raw_fd(), 2);
     }
     match Shim::prepare(&dir) {

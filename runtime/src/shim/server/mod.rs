@@ -24,7 +24,6 @@ use connection::{Connection, Kind};
 use exec_session::ExecSession;
 use relay::Relay;
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -115,10 +114,7 @@ impl<'a> PollSet<'a> {
 }
 
 pub(crate) fn serve(mut shim: Shim) -> i32 {
-    let log_file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&shim.spec.log_path)
+    let log_file = super::log::open_private(&shim.spec.log_path)
         .map_err(|e| {
             eprintln!(
                 "whale shim: cannot open the log {}: {e}; output is not logged",
