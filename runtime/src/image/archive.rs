@@ -218,47 +218,58 @@ fn clean_name(raw: &[u8]) -> Result<String, ImageError> {
 }
 
 /// Follow `name` through the archive's symlinks (legacy `docker save`
-/// links duplicate layers to their first copy) to a regular file entry.
+/// links duplicate layers to their first copy), in the name table only,
+/// to a regular file entry. A link may not point at an absolute path or
+/// above the archive's root.
 fn resolve<'a>(
     files: &'a HashMap<String, Scanned>,
     name: &str,
 ) -> Result<(String, &'a Scanned), ImageError> {
-    let mut cur = clean_name(name.as_bytes())?;
-    for _ in 0..8 {
-        let Some(e) = files.get(&cur) else {
-            return Err(bad(format!(
-                "the image archive lacks {name:?}, which its manifest.json names"
-            )));
-        };
-        if e.is_file() {
-            return Ok((cur, e));
-        }
-        if e.kind != b'2' {
-            return Err(bad(format!("{name:?} in the image archive is not a file")));
-        }
-        let target = e.link.clone().unwrap_or_default();
-        if target.starts_with(b"/") {
-            return Err(bad(format!(
-                "{name:?} in the image archive is a symlink to an absolute path"
-            )));
-        }
-        let target = String::from_utf8_lossy(&target).into_owned();
-        let mut parts: Vec<&str> = cur.split('/').collect();
-        parts.pop();
-        for c in target.split('/') {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    if parts.pop().is_none() {
-                        return Err(bad(format!(
-                            "{name:?} in the image archive is a symlink out of the archive"
-                        )));
-                    }
-                }
-                c => parts.push(c),
+    let mut cur: Vec<String> = clean_name(name.as_bytes())?
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    'hops: for _ in 0..16 {
+        // The first component of the path that is a symlink, if any.
+        for i in 1..=cur.len() {
+            let prefix = cur[..i].join("/");
+            let Some(e) = files.get(&prefix).filter(|e| e.kind == b'2') else {
+                continue;
+            };
+            let target =
+                String::from_utf8_lossy(e.link.as_deref().unwrap_or_default()).into_owned();
+            if target.starts_with('/') {
+                return Err(bad(format!(
+                    "{name:?} in the image archive goes through {prefix:?}, a symlink to an absolute path"
+                )));
             }
+            let mut next: Vec<String> = cur[..i - 1].to_vec();
+            for c in target.split('/') {
+                match c {
+                    "" | "." => {}
+                    ".." => {
+                        if next.pop().is_none() {
+                            return Err(bad(format!(
+                                "{name:?} in the image archive goes through {prefix:?}, a symlink out of the archive"
+                            )));
+                        }
+                    }
+                    c => next.push(c.to_string()),
+                }
+            }
+            next.extend_from_slice(&cur[i..]);
+            cur = next;
+            continue 'hops;
         }
-        cur = parts.join("/");
+        let key = cur.join("/");
+        return match files.get(&key) {
+            Some(e) if e.is_file() => Ok((key, e)),
+            Some(_) => Err(bad(format!("{name:?} in the image archive is not a file"))),
+            None => Err(bad(format!(
+                "the image archive lacks {name:?}, which its manifest.json names"
+            ))),
+        };
     }
     Err(bad(format!(
         "{name:?} in the image archive is a chain of too many symlinks"
@@ -339,6 +350,11 @@ pub fn load(store: &Store, path: &Path, scratch: &Path) -> Result<Vec<Loaded>, I
             data.take(e.size)
                 .read_to_end(&mut v)
                 .map_err(|err| bad(format!("reading the archive's manifest.json: {err}")))?;
+            if v.len() as u64 != e.size {
+                return Err(bad(
+                    "the image archive is truncated in its manifest.json".into()
+                ));
+            }
             manifest_bytes = Some(v);
         }
         files.insert(name, e.clone());
@@ -499,4 +515,13 @@ pub fn load(store: &Store, path: &Path, scratch: &Path) -> Result<Vec<Loaded>, I
             tags: s.tags,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn v1_ids_depend_on_position() {
+        assert_ne!(super::v1_id("", "sha256:a"), super::v1_id("x", "sha256:a"));
+        assert_eq!(super::v1_id("", "sha256:a").len(), 64);
+    }
 }

@@ -240,10 +240,20 @@ impl Extractor {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&path)
                     .map_err(io_err("create file", &path))?;
+                let want = entry.size();
                 let n = io::copy(entry, &mut file).map_err(|source| ExtractError::Tar {
                     after: name.to_string(),
                     source,
                 })?;
+                if n != want {
+                    return Err(ExtractError::Tar {
+                        after: name.to_string(),
+                        source: io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("the tar ends {} bytes into this {want}-byte file", n),
+                        ),
+                    });
+                }
                 self.stats.size += n;
                 if self.as_root {
                     std::os::unix::fs::fchown(&file, Some(meta.uid), Some(meta.gid))
