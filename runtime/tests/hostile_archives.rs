@@ -54,7 +54,7 @@ impl T {
         self.0.extend_from_slice(h.as_bytes());
         self.0.extend_from_slice(data);
         let pad = (512 - data.len() % 512) % 512;
-        self.0.extend(std::iter::repeat(0u8).take(pad));
+        self.0.extend(vec![0u8; pad]);
         self
     }
     fn raw(self, name: &str, kind: u8, data: &[u8], link: &str) -> Self {
@@ -341,7 +341,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
     let mut big_cfg = cfg0.clone();
     big_cfg.pop();
     big_cfg.extend_from_slice(br#","pad":""#);
-    big_cfg.extend(std::iter::repeat(b'a').take(9 << 20));
+    big_cfg.extend(vec![b'a'; 9 << 20]);
     big_cfg.extend_from_slice(br#""}"#);
     let mut c: Vec<(&'static str, Vec<u8>, Expect)> = vec![
         // The outer archive: names.
