@@ -431,6 +431,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
             m(base().long_name("../../whale-hostile-evil").file("x", b"1")),
             Refused("`..`"),
         ),
+        (
+            "outer 1 MiB long name (gzip)",
+            gz(&m(base()
+                .long_name(&"n".repeat((1 << 20) - 16))
+                .file("x", b"1"))),
+            Refused("entry name of"),
+        ),
         // The outer archive: framing.
         ("empty archive", Vec::new(), Refused("empty")),
         (

@@ -199,6 +199,12 @@ fn open_archive(path: &Path) -> Result<Box<dyn Read>, ImageError> {
 /// An archive entry's name as a clean relative path (`a/b`), refusing
 /// `..` and absolute names: a docker-archive has neither.
 fn clean_name(raw: &[u8]) -> Result<String, ImageError> {
+    if raw.len() > MAX_NAME {
+        return Err(bad(format!(
+            "the image archive has an entry name of {} bytes; a docker-archive's are short (at most {MAX_NAME})",
+            raw.len()
+        )));
+    }
     let shown = String::from_utf8_lossy(raw);
     if raw.starts_with(b"/") {
         return Err(bad(format!(
@@ -216,6 +222,10 @@ fn clean_name(raw: &[u8]) -> Result<String, ImageError> {
         .collect();
     Ok(parts.join("/"))
 }
+
+/// The longest entry name or symlink target a load archive may have
+/// (PATH_MAX): the scan keeps every name, so names are bounded.
+const MAX_NAME: usize = 4096;
 
 /// Follow `name` through the archive's symlinks (legacy `docker save`
 /// links duplicate layers to their first copy), in the name table only,
@@ -297,6 +307,11 @@ pub fn load(store: &Store, path: &Path, scratch: &Path) -> Result<Vec<Loaded>, I
     let mut manifest_bytes: Option<Vec<u8>> = None;
     scan(open_archive(path)?, &scan_limits, |e, data| {
         let name = clean_name(&e.path)?;
+        if e.link.as_ref().is_some_and(|l| l.len() > MAX_NAME) {
+            return Err(bad(format!(
+                "the image archive's entry {name:?} has a link target over {MAX_NAME} bytes"
+            )));
+        }
         match e.kind {
             b'5' => {
                 if files.get(&name).is_some_and(|o| o.kind != b'5') {

@@ -100,6 +100,16 @@ pub fn scan<R: Read>(
                         if matches!(kind, b'x' | b'g') { "PAX header" } else { "GNU long name" }
                     )));
                 }
+                // Records count toward the byte limit too: highly
+                // compressible, they could otherwise stand for any size.
+                bytes = bytes.saturating_add(size);
+                if bytes > lim.bytes {
+                    return Err(exceeded(
+                        &format!("the size of {what}'s files and records"),
+                        lim.bytes,
+                        lim.bytes_var,
+                    ));
+                }
                 let mut data = Vec::with_capacity(size as usize);
                 (&mut entry)
                     .take(size)
