@@ -56,7 +56,9 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         // intermediate images share every layer with the image built on
         // them, so they are left out, or every built image would look
         // fully shared.
-        let heads = super::images_io::df_images(&d.images, &[]).map_err(image_error)?;
+        let has_children = |id: &str| crate::build::cache::has_children(&d.images, id);
+        let heads =
+            crate::image::usage::df_images(&d.images, &[], &has_children).map_err(image_error)?;
         Some(
             heads
                 .into_iter()

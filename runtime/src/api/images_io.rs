@@ -5,19 +5,18 @@
 use super::http::{json, response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::build::cache;
-use crate::image::{Image, ImageError, Store};
+use crate::image::archive::{self, Loaded};
+use crate::image::usage::{self, df_images, history_of, secs};
+use crate::image::{Image, ImageError};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File};
-use std::io::{self, BufReader, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+pub use crate::image::usage::dir_size;
 
 fn image_error(e: ImageError) -> ApiError {
     ApiError::new(
@@ -36,141 +35,15 @@ fn not_found(name: &str, e: ImageError) -> ApiError {
     }
 }
 
-fn secs(rfc3339: Option<&str>) -> i64 {
-    rfc3339
-        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
-}
-
 // ---------------------------------------------------------------- history
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HistoryItem {
-    pub id: String,
-    pub created: i64,
-    pub created_by: String,
-    pub tags: Option<Vec<String>>,
-    pub size: i64,
-    pub comment: String,
-}
-
-/// Docker's history: newest first; the newest entry carries the image's
-/// id, each older one its parent's (as far as whale knows the parents),
-/// the rest `<missing>`.
-pub fn history_of(store: &Store, img: &Image) -> Vec<HistoryItem> {
-    let mut items = Vec::new();
-    let mut layer = 0;
-    for h in &img.config.history {
-        let size = if h.empty_layer {
-            0
-        } else {
-            let s = img
-                .config
-                .rootfs
-                .diff_ids
-                .get(layer)
-                .and_then(|d| store.layer(d).ok())
-                .map(|l| l.size as i64)
-                .unwrap_or(0);
-            layer += 1;
-            s
-        };
-        items.push(HistoryItem {
-            id: "<missing>".into(),
-            created: secs(h.created.as_deref()),
-            created_by: h.created_by.clone().unwrap_or_default(),
-            tags: None,
-            size,
-            comment: h.comment.clone().unwrap_or_default(),
-        });
-    }
-    // Images without history entries (hand-made configs) still have layers.
-    if items.is_empty() {
-        for d in &img.config.rootfs.diff_ids {
-            items.push(HistoryItem {
-                id: "<missing>".into(),
-                created: img.created,
-                created_by: String::new(),
-                tags: None,
-                size: store.layer(d).map(|l| l.size as i64).unwrap_or(0),
-                comment: String::new(),
-            });
-        }
-    }
-    items.reverse();
-    let mut cur = Some(img.clone());
-    for item in items.iter_mut() {
-        let Some(i) = cur.take() else { break };
-        item.id = i.id.clone();
-        item.tags = (!i.repo_tags.is_empty()).then(|| i.repo_tags.clone());
-        cur = cache::parent_of(store, &i.id).and_then(|p| store.resolve(&p).ok());
-    }
-    items
-}
 
 pub fn history(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let img = d.images.resolve(name).map_err(|e| not_found(name, e))?;
-    json(StatusCode::OK, &history_of(&d.images, &img))
+    let parent_of = |id: &str| cache::parent_of(&d.images, id);
+    json(StatusCode::OK, &history_of(&d.images, &img, &parent_of))
 }
 
 // ---------------------------------------------------------------- system df
-
-/// Per image: total size, the part shared with other images (layers by
-/// chain, as Docker counts them), and how many containers use it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DfImage {
-    pub image: Image,
-    pub size: i64,
-    pub shared: i64,
-    pub containers: i64,
-}
-
-/// Top-level images (those no other image was built on) and their sharing.
-pub fn df_images(store: &Store, container_images: &[String]) -> Result<Vec<DfImage>, ImageError> {
-    let all = store.list()?;
-    let heads: Vec<Image> = all
-        .into_iter()
-        .filter(|i| !i.repo_tags.is_empty() || !cache::has_children(store, &i.id))
-        .collect();
-    // A chain key names a layer at its position (Docker's ChainID).
-    let chain_keys = |img: &Image| -> Vec<(String, i64)> {
-        let mut out = Vec::new();
-        let mut key = String::new();
-        for d in &img.config.rootfs.diff_ids {
-            key.push_str(d);
-            key.push('|');
-            let size = store.layer(d).map(|l| l.size as i64).unwrap_or(0);
-            out.push((key.clone(), size));
-        }
-        out
-    };
-    let mut refs: HashMap<String, usize> = HashMap::new();
-    for img in &heads {
-        for (k, _) in chain_keys(img) {
-            *refs.entry(k).or_default() += 1;
-        }
-    }
-    Ok(heads
-        .iter()
-        .map(|img| {
-            let keys = chain_keys(img);
-            let size: i64 = keys.iter().map(|(_, s)| s).sum();
-            let shared: i64 = keys
-                .iter()
-                .filter(|(k, _)| refs.get(k).copied().unwrap_or(0) > 1)
-                .map(|(_, s)| s)
-                .sum();
-            DfImage {
-                image: img.clone(),
-                size,
-                shared,
-                containers: container_images.iter().filter(|c| **c == img.id).count() as i64,
-            }
-        })
-        .collect())
-}
 
 pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
     let containers = d.containers.list();
@@ -178,16 +51,9 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
         .iter()
         .map(|c| c.record.image_id.clone())
         .collect();
-    let imgs = df_images(&d.images, &used).map_err(image_error)?;
-    let mut layers_size: i64 = 0;
-    let mut seen = HashSet::new();
-    for i in &imgs {
-        for diff in &i.image.config.rootfs.diff_ids {
-            if seen.insert(diff.clone()) {
-                layers_size += d.images.layer(diff).map(|l| l.size as i64).unwrap_or(0);
-            }
-        }
-    }
+    let has_children = |id: &str| cache::has_children(&d.images, id);
+    let imgs = df_images(&d.images, &used, &has_children).map_err(image_error)?;
+    let layers_size = usage::layers_size(&d.images, &imgs);
     let images: Vec<serde_json::Value> = imgs
         .iter()
         .map(|i| {
@@ -257,24 +123,6 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
     )
 }
 
-/// Bytes of regular files under `p` (hard links once), not following symlinks.
-pub fn dir_size(p: &Path) -> i64 {
-    fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>) -> i64 {
-        let Ok(rd) = fs::read_dir(p) else { return 0 };
-        let mut total = 0;
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                total += walk(&e.path(), seen);
-            } else if m.is_file() && seen.insert((m.dev(), m.ino())) {
-                total += m.len() as i64;
-            }
-        }
-        total
-    }
-    walk(p, &mut HashSet::new())
-}
-
 // ---------------------------------------------------------------- save
 
 /// Chunks a blocking writer into a response body (save, export, archive).
@@ -302,123 +150,6 @@ impl Write for ChannelWriter {
             .blocking_send(b)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ManifestEntry {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
-fn tar_file(
-    tar: &mut tar::Builder<impl Write>,
-    name: &str,
-    data: &[u8],
-    mtime: u64,
-) -> io::Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(mtime);
-    h.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut h, name, data)
-}
-
-fn tar_dir(tar: &mut tar::Builder<impl Write>, name: &str, mtime: u64) -> io::Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(0);
-    h.set_mode(0o755);
-    h.set_mtime(mtime);
-    h.set_entry_type(tar::EntryType::Directory);
-    tar.append_data(&mut h, name, io::empty())
-}
-
-/// The v1 layer id Docker's save uses for a layer dir: a digest of the
-/// chain so far, so equal layers at different positions stay apart.
-fn v1_id(parent: &str, diff_id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(format!("{parent}\n{diff_id}").as_bytes()))
-}
-
-/// Write the images (with the tags they were asked by) as a docker-archive.
-pub fn write_archive(
-    store: &Store,
-    wanted: &[(Image, Vec<String>)],
-    out: impl Write,
-) -> Result<(), ApiError> {
-    let mut tar = tar::Builder::new(out);
-    let io_fail = |e: io::Error| ApiError::internal(format!("writing the archive: {e}"));
-    let mut manifest = Vec::new();
-    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut written: HashSet<String> = HashSet::new();
-    for (img, tags) in wanted {
-        let mtime = img.created.max(0) as u64;
-        let mut parent = String::new();
-        let mut layers = Vec::new();
-        for diff in &img.config.rootfs.diff_ids {
-            let id = v1_id(&parent, diff);
-            let path = format!("{id}/layer.tar");
-            if written.insert(id.clone()) {
-                tar_dir(&mut tar, &format!("{id}/"), mtime).map_err(io_fail)?;
-                tar_file(&mut tar, &format!("{id}/VERSION"), b"1.0", mtime).map_err(io_fail)?;
-                let mut v1 = serde_json::json!({ "id": id, "created": "1970-01-01T00:00:00Z" });
-                if !parent.is_empty() {
-                    v1["parent"] = serde_json::Value::String(parent.clone());
-                }
-                tar_file(
-                    &mut tar,
-                    &format!("{id}/json"),
-                    v1.to_string().as_bytes(),
-                    mtime,
-                )
-                .map_err(io_fail)?;
-                let blob = store.blob_path(diff).map_err(image_error)?;
-                let mut f = File::open(&blob).map_err(|e| {
-                    ApiError::internal(format!("opening layer {}: {e}", blob.display()))
-                })?;
-                let len = f.metadata().map_err(io_fail)?.len();
-                let mut h = tar::Header::new_gnu();
-                h.set_size(len);
-                h.set_mode(0o644);
-                h.set_mtime(mtime);
-                h.set_entry_type(tar::EntryType::Regular);
-                tar.append_data(&mut h, &path, &mut f).map_err(io_fail)?;
-            }
-            layers.push(path);
-            parent = id;
-        }
-        let cfg_name = format!("{}.json", img.hex());
-        if written.insert(cfg_name.clone()) {
-            let bytes = store.config_bytes(img).map_err(image_error)?;
-            tar_file(&mut tar, &cfg_name, &bytes, mtime).map_err(io_fail)?;
-        }
-        for t in tags {
-            if let Some((repo, tag)) = t.rsplit_once(':') {
-                repositories
-                    .entry(repo.to_string())
-                    .or_default()
-                    .insert(tag.to_string(), parent.clone());
-            }
-        }
-        manifest.push(ManifestEntry {
-            config: cfg_name,
-            repo_tags: Some(tags.clone()),
-            layers,
-        });
-    }
-    let m = serde_json::to_vec(&manifest).map_err(|e| ApiError::internal(e.to_string()))?;
-    tar_file(&mut tar, "manifest.json", &m, 0).map_err(io_fail)?;
-    if !repositories.is_empty() {
-        let r = serde_json::to_vec(&repositories).map_err(|e| ApiError::internal(e.to_string()))?;
-        tar_file(&mut tar, "repositories", &r, 0).map_err(io_fail)?;
-    }
-    tar.into_inner()
-        .and_then(|mut w| w.flush())
-        .map_err(io_fail)?;
-    Ok(())
 }
 
 pub fn save(d: &Arc<Daemon>, one: Option<&str>, q: &Query) -> ApiResult {
@@ -464,8 +195,8 @@ pub fn save(d: &Arc<Daemon>, one: Option<&str>, q: &Query) -> ApiResult {
             tx,
             buf: Vec::with_capacity(CHUNK),
         };
-        if let Err(e) = write_archive(&d2.images, &wanted, w) {
-            eprintln!("whale daemon: save: {}", e.message);
+        if let Err(e) = archive::write_archive(&d2.images, &wanted, w) {
+            eprintln!("whale daemon: save: {e}");
         }
     });
     Ok(response(StatusCode::OK, "application/x-tar", body))
@@ -473,144 +204,60 @@ pub fn save(d: &Arc<Daemon>, one: Option<&str>, q: &Query) -> ApiResult {
 
 // ---------------------------------------------------------------- load
 
-/// Load a docker-archive unpacked at `dir`; the loaded images and tags.
-pub fn load_archive(store: &Store, dir: &Path) -> Result<Vec<(Image, Vec<String>)>, ApiError> {
-    let mpath = dir.join("manifest.json");
-    let bytes = fs::read(&mpath).map_err(|_| {
-        ApiError::bad_request(
-            "the archive has no manifest.json: whale loads the docker-archive format of `docker save` (Docker 1.10 and later)",
-        )
-    })?;
-    let manifest: Vec<ManifestEntry> = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("the archive's manifest.json is invalid: {e}"))
-    })?;
-    let mut out = Vec::new();
-    for m in manifest {
-        let inside = |name: &str| -> Result<PathBuf, ApiError> {
-            crate::build::context::resolve_in_root(dir, name, true)
-                .map_err(|e| ApiError::bad_request(format!("archive entry {name:?}: {e}")))
-        };
-        let cfg_path = inside(&m.config)?;
-        let cfg_bytes = fs::read(&cfg_path).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the archive lacks the image config {}: {e}",
-                m.config
-            ))
-        })?;
-        let cfg: crate::image::ImageConfig = serde_json::from_slice(&cfg_bytes).map_err(|e| {
-            ApiError::bad_request(format!("image config {} is invalid: {e}", m.config))
-        })?;
-        if cfg.rootfs.diff_ids.len() != m.layers.len() {
-            return Err(ApiError::bad_request(format!(
-                "image config {} lists {} layers but the manifest has {}",
-                m.config,
-                cfg.rootfs.diff_ids.len(),
-                m.layers.len()
-            )));
-        }
-        for (want, lpath) in cfg.rootfs.diff_ids.iter().zip(&m.layers) {
-            let p = inside(lpath)?;
-            let f = File::open(&p).map_err(|e| {
-                ApiError::bad_request(format!("the archive lacks layer {lpath}: {e}"))
-            })?;
-            let layer = store
-                .add_layer(BufReader::with_capacity(1 << 20, f))
-                .map_err(|e| image_error_in(lpath, e))?;
-            if layer.diff_id != *want {
-                return Err(ApiError::bad_request(format!(
-                    "layer {lpath} has content {} but the image config expects {want}: the archive is damaged",
-                    layer.diff_id
-                )));
-            }
-        }
-        let img = store
-            .create_image_from_bytes(&cfg_bytes, None)
-            .map_err(image_error)?;
-        let tags = m.repo_tags.unwrap_or_default();
-        for t in &tags {
-            store.tag(&img.id, t).map_err(image_error)?;
-        }
-        out.push((img, tags));
-    }
-    Ok(out)
-}
-
-fn image_error_in(what: &str, e: ImageError) -> ApiError {
-    let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    ApiError::new(status, format!("loading {what}: {e}"))
-}
-
-/// Scratch dir removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
+/// `POST /images/load`: the body is spooled into a scratch dir under the
+/// store (at most the load limit), then loaded by `image::archive::load`.
 pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
-    let dir = d
-        .root
-        .join("build-tmp")
-        .join(format!("load-{:016x}", rand::random::<u64>()));
-    let scratch = Scratch(dir.clone());
-    tokio::fs::create_dir_all(&dir)
+    let scratch = d.images.scratch("load").map_err(image_error)?;
+    let max = d.images.limits().load_bytes;
+    let spool = scratch.path().join("archive");
+    let mut file = tokio::fs::File::create(&spool)
         .await
-        .map_err(|e| ApiError::internal(format!("creating {}: {e}", dir.display())))?;
-    let archive = dir.join("archive.tar");
-    let mut file = tokio::fs::File::create(&archive)
-        .await
-        .map_err(|e| ApiError::internal(format!("creating {}: {e}", archive.display())))?;
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", spool.display())))?;
     let mut body = req.into_body();
+    let mut received = 0u64;
     while let Some(frame) = body.frame().await {
         let frame =
             frame.map_err(|e| ApiError::bad_request(format!("reading the archive: {e}")))?;
         if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            if received > max {
+                return Err(image_error(crate::image::limits::exceeded(
+                    "the uploaded archive",
+                    max,
+                    "WHALE_MAX_LOAD_BYTES",
+                )));
+            }
             tokio::io::AsyncWriteExt::write_all(&mut file, &data)
                 .await
-                .map_err(|e| ApiError::internal(format!("writing {}: {e}", archive.display())))?;
+                .map_err(|e| ApiError::internal(format!("writing {}: {e}", spool.display())))?;
         }
     }
     // tokio's File hands writes to a blocking thread: without this flush the
     // last chunk may not be on disk yet when the archive is read back.
     tokio::io::AsyncWriteExt::flush(&mut file)
         .await
-        .map_err(|e| ApiError::internal(format!("writing {}: {e}", archive.display())))?;
+        .map_err(|e| ApiError::internal(format!("writing {}: {e}", spool.display())))?;
     drop(file);
     let d2 = d.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let _scratch = scratch;
-        let unpacked = dir.join("unpacked");
-        fs::create_dir_all(&unpacked)
-            .map_err(|e| ApiError::internal(format!("creating {}: {e}", unpacked.display())))?;
-        let f = File::open(&archive)
-            .map_err(|e| ApiError::internal(format!("opening {}: {e}", archive.display())))?;
-        let mut magic = [0u8; 2];
-        let gz = io::Read::read(&mut &f, &mut magic).ok() == Some(2) && magic == [0x1f, 0x8b];
-        let f = File::open(&archive)
-            .map_err(|e| ApiError::internal(format!("opening {}: {e}", archive.display())))?;
-        let r: Box<dyn io::Read> = if gz {
-            Box::new(flate2::read::GzDecoder::new(f))
-        } else {
-            Box::new(f)
-        };
-        crate::image::extract::extract_layer(BufReader::with_capacity(1 << 20, r), &unpacked)
-            .map_err(|e| ApiError::bad_request(format!("the image archive: {e}")))?;
-        load_archive(&d2.images, &unpacked)
+    let loaded: Vec<Loaded> = tokio::task::spawn_blocking(move || {
+        let dir = scratch.path().to_path_buf();
+        let r = archive::load(&d2.images, &spool, &dir);
+        drop(scratch);
+        r
     })
     .await
-    .map_err(|e| ApiError::internal(format!("loading: {e}")))??;
+    .map_err(|e| ApiError::internal(format!("loading: {e}")))?
+    .map_err(image_error)?;
     let mut lines = String::new();
-    for (img, tags) in &loaded {
+    for Loaded { image, tags } in &loaded {
         if tags.is_empty() {
-            d.emit_image("load", &img.id, None);
-            lines += &(serde_json::json!({ "stream": format!("Loaded image ID: {}\n", img.id) })
+            d.emit_image("load", &image.id, None);
+            lines += &(serde_json::json!({ "stream": format!("Loaded image ID: {}\n", image.id) })
                 .to_string()
                 + "\r\n");
         }
         for t in tags {
-            d.emit_image("load", &img.id, Some(t));
+            d.emit_image("load", &image.id, Some(t));
             lines += &(serde_json::json!({ "stream": format!("Loaded image: {t}\n") }).to_string()
                 + "\r\n");
         }
@@ -620,15 +267,4 @@ pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
         "application/json",
         Body::full(lines),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v1_ids_depend_on_position() {
-        assert_ne!(v1_id("", "sha256:a"), v1_id("x", "sha256:a"));
-        assert_eq!(v1_id("", "sha256:a").len(), 64);
-    }
 }

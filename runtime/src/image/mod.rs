@@ -11,6 +11,7 @@
 //!   layers/<hex>/newest-mtime newest entry mtime in the layer (unix seconds)
 //!   layers/tmp-<pid>-<rand>/  a layer being unpacked (renamed to <hex> when done)
 //!   configs/<hex>.json        image configs; image id = sha256 of these bytes
+//!   tmp/<what>-<pid>-<rand>/  scratch (e.g. an upload being loaded)
 //!   repositories.json         tag index: {"busybox:latest": "sha256:<hex>"}
 //! ```
 //!
@@ -70,14 +71,19 @@
 //!   pinned (in this process, for an hour) so that a concurrent removal does
 //!   not collect it before `create_image` references it.
 
+pub mod archive;
 pub mod changes;
 pub mod config;
 pub mod extract;
 mod index;
+pub mod limits;
+mod staging;
+pub mod tarscan;
+pub mod usage;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs;
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -88,8 +94,10 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::{write_atomic, write_json_atomic, LockFile};
 pub use config::{History, ImageConfig, RootFs, RunConfig};
-use index::{find, image_of, load_index, read_layer_meta, read_tags, Index, Stamp};
+use index::{find, image_of, load_index, read_tags, Index, Stamp};
+pub use limits::Limits;
 use reference::{parse_lookup, parse_tag, Reference};
+pub use staging::{PreparedLayer, Scratch, StagedImage};
 pub use whale_formats::reference;
 
 /// Names tried for a layer's short link, in order (see `short_link`).
@@ -125,6 +133,9 @@ pub enum ImageError {
         path: PathBuf,
         source: io::Error,
     },
+    /// HTTP 500: writing an archive (`save`) failed, e.g. the client left.
+    #[error("writing the image archive: {0}")]
+    Write(io::Error),
     /// HTTP 500: the store on disk is damaged.
     #[error("image store is damaged: {0}")]
     Corrupt(String),
@@ -140,7 +151,7 @@ impl ImageError {
             | ImageError::InvalidReference(_)
             | ImageError::BadInput(_)
             | ImageError::Layer(_) => 400,
-            ImageError::Io { .. } | ImageError::Corrupt(_) => 500,
+            ImageError::Io { .. } | ImageError::Write(_) | ImageError::Corrupt(_) => 500,
         }
     }
 }
@@ -211,39 +222,12 @@ pub fn host_architecture() -> &'static str {
     }
 }
 
-/// Removes a temp file or dir on drop unless kept.
-struct TempPath(Option<PathBuf>);
-
-impl TempPath {
-    fn path(&self) -> &Path {
-        self.0.as_deref().unwrap_or(Path::new(""))
-    }
-    fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => {
-                    let _ = fs::remove_dir_all(&p);
-                }
-                Ok(_) => {
-                    let _ = fs::remove_file(&p);
-                }
-                Err(_) => {}
-            }
-        }
-    }
-}
-
 pub struct Store {
     root: PathBuf,
     write: Mutex<()>,
     cache: Mutex<Index>,
     pins: Mutex<HashMap<String, Instant>>,
+    limits: Limits,
 }
 
 /// Held while the store changes: the in-process mutex and the flock.
@@ -253,8 +237,14 @@ struct WriteGuard<'a> {
 }
 
 impl Store {
-    /// Open (creating if needed) the store at `image_root` (`<root>/image`).
+    /// Open (creating if needed) the store at `image_root` (`<root>/image`),
+    /// with the limits of the `WHALE_MAX_*` environment (see `limits`).
     pub fn open(image_root: &Path) -> Result<Store, ImageError> {
+        Self::open_with_limits(image_root, Limits::from_env()?)
+    }
+
+    /// `open` with these limits.
+    pub fn open_with_limits(image_root: &Path, limits: Limits) -> Result<Store, ImageError> {
         for d in ["blobs/sha256", "layers", "configs"] {
             let p = image_root.join(d);
             fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
@@ -264,6 +254,7 @@ impl Store {
             write: Mutex::new(()),
             cache: Mutex::new(Index::default()),
             pins: Mutex::new(HashMap::new()),
+            limits,
         };
         {
             let _g = store.lock()?;
@@ -276,6 +267,11 @@ impl Store {
     /// The store's directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The limits this store enforces on what comes from outside.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn resolve(&self, reference: &str) -> Result<Image, ImageError> {
@@ -385,63 +381,8 @@ impl Store {
     /// once. Returns the existing layer when the same tar was added before.
     /// Reference it with `create_image` soon (it is pinned until then).
     pub fn add_layer(&self, tar: impl Read) -> Result<Layer, ImageError> {
-        let blob_tmp = TempPath(Some(self.root.join("blobs").join(temp_name())));
-        let (hex, len) = receive(tar, blob_tmp.path())?;
-        if len == 0 {
-            return Err(ImageError::BadInput(
-                "the layer tar is empty (0 bytes)".into(),
-            ));
-        }
-        // Pin before looking: a removal that runs after this sees the pin.
-        self.pins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(hex.clone(), Instant::now());
-        let layer_dir = self.root.join("layers").join(&hex);
-        let blob = self.root.join("blobs/sha256").join(&hex);
-        let exists = {
-            let _g = self.lock()?;
-            let exists = layer_dir.join("size").exists();
-            if exists && !blob.exists() {
-                fs::rename(blob_tmp.path(), &blob).map_err(io_err("store blob", &blob))?;
-            }
-            exists
-        };
-        if !exists {
-            // Unpack outside the lock: it is the slow part. Two imports of
-            // the same tar both unpack; the first to commit wins.
-            let tmp = TempPath(Some(self.root.join("layers").join(temp_name())));
-            let diff = tmp.path().join("diff");
-            fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
-            // The container's `/` unless the tar has a `./` entry: never
-            // let the daemon's umask decide it.
-            fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .map_err(io_err("set the mode of", &diff))?;
-            let file = File::open(blob_tmp.path()).map_err(io_err("open", blob_tmp.path()))?;
-            let stats = extract::extract_layer(BufReader::with_capacity(1 << 20, file), &diff)
-                .inspect_err(|_| {
-                    self.unpin(&hex);
-                })?;
-            for (name, value) in [("size", stats.size), ("newest-mtime", stats.newest_mtime)] {
-                let p = tmp.path().join(name);
-                write_atomic(&p, value.to_string().as_bytes()).map_err(io_err("write", &p))?;
-            }
-            let _g = self.lock()?;
-            if !layer_dir.exists() {
-                fs::rename(tmp.path(), &layer_dir).map_err(io_err("store layer", &layer_dir))?;
-                tmp.keep();
-            }
-            if !blob.exists() {
-                fs::rename(blob_tmp.path(), &blob).map_err(io_err("store blob", &blob))?;
-            }
-        }
-        read_layer_meta(&layer_dir)
-            .map(|m| Layer {
-                diff_id: format!("sha256:{hex}"),
-                size: m.size,
-                newest_mtime: m.newest_mtime,
-            })
-            .ok_or_else(|| ImageError::Corrupt(format!("layer {hex} has no readable size file")))
+        let prepared = self.prepare_layer(tar)?;
+        self.commit_layer(prepared)
     }
 
     /// Store `config` (serialized compactly) as an image; tag it when
@@ -464,17 +405,7 @@ impl Store {
         reference: Option<&str>,
     ) -> Result<Image, ImageError> {
         let tag = reference.map(parse_tag).transpose()?;
-        let config: ImageConfig = serde_json::from_slice(config_json).map_err(|e| {
-            ImageError::BadInput(format!(
-                "the image config is not valid JSON of an image config: {e}"
-            ))
-        })?;
-        if config.rootfs.kind != "layers" {
-            return Err(ImageError::BadInput(format!(
-                "image config rootfs.type is {:?}; only \"layers\" is supported",
-                config.rootfs.kind
-            )));
-        }
+        let config = parse_config(config_json)?;
         let hex = hex::encode(Sha256::digest(config_json));
         let id = format!("sha256:{hex}");
         {
@@ -718,25 +649,6 @@ impl Store {
         write_json_atomic(&p, tags).map_err(io_err("write", &p))
     }
 
-    /// Remove temp files and dirs left by processes that died mid-write.
-    fn clean_stale_temps(&self) {
-        for dir in ["blobs", "layers"] {
-            let Ok(rd) = fs::read_dir(self.root.join(dir)) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let Some(pid) = name.strip_prefix("tmp-").and_then(|r| r.split('-').next()) else {
-                    continue;
-                };
-                if pid.parse().is_ok_and(crate::linux::procfs::pid_exists) {
-                    continue;
-                }
-                drop(TempPath(Some(e.path())));
-            }
-        }
-    }
-
     fn stamp(&self) -> Result<Stamp, ImageError> {
         let dir_stamp = |name: &str| -> Result<(i64, i64), ImageError> {
             let p = self.root.join(name);
@@ -793,52 +705,29 @@ fn diff_hex(diff_id: &str) -> Result<&str, ImageError> {
     }
 }
 
-/// Copy `tar` (gunzipped when it is gzip) to `path`, fsynced; return the
-/// sha256 hex of the uncompressed bytes and their length.
-fn receive(tar: impl Read, path: &Path) -> Result<(String, u64), ImageError> {
-    let mut input = BufReader::with_capacity(1 << 20, tar);
-    let head = input
-        .fill_buf()
-        .map_err(|e| ImageError::BadInput(format!("cannot read the tar: {e}")))?;
-    let compressed = |magic: &[u8]| head.starts_with(magic);
-    let mut reader: Box<dyn Read> = if compressed(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else if compressed(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-        || compressed(&[0x28, 0xb5, 0x2f, 0xfd])
-        || compressed(b"BZh")
-    {
-        return Err(ImageError::BadInput(
-            "the tar is xz, zstd or bzip2 compressed; only plain or gzip tars are accepted: decompress it first".into(),
-        ));
-    } else {
-        Box::new(input)
-    };
-    let mut file = File::create(path).map_err(io_err("create", path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(ImageError::BadInput(format!(
-                    "cannot read the tar after {len} bytes: {e}"
-                )))
-            }
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(io_err("write", path))?;
-        len += n as u64;
+/// An image config from outside: JSON of the right shape, layers rootfs.
+pub(crate) fn parse_config(config_json: &[u8]) -> Result<ImageConfig, ImageError> {
+    let config: ImageConfig = serde_json::from_slice(config_json).map_err(|e| {
+        ImageError::BadInput(format!(
+            "the image config is not valid JSON of an image config: {e}"
+        ))
+    })?;
+    if config.rootfs.kind != "layers" {
+        return Err(ImageError::BadInput(format!(
+            "image config rootfs.type is {:?}; only \"layers\" is supported",
+            config.rootfs.kind
+        )));
     }
-    file.sync_all().map_err(io_err("sync", path))?;
-    Ok((hex::encode(hasher.finalize()), len))
+    for d in &config.rootfs.diff_ids {
+        diff_hex(d)?;
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn tar_with(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

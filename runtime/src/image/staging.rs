@@ -1,0 +1,367 @@
+//! Two-phase writes into the store: a layer is first *prepared* (its tar
+//! received into `blobs/tmp-<pid>-<rand>`, checked, unpacked into
+//! `layers/tmp-<pid>-<rand>/`) outside the lock, then *committed* (renamed
+//! into place) under it. `load` prepares every layer of an archive, checks
+//! them against the configs, and commits layers, configs and all tags in
+//! one locked step with one write of the tag index, so a refused, failed
+//! or killed load leaves nothing behind: temps are removed on drop, and
+//! those of a process that died are removed when the store next opens.
+//!
+//! Scratch dirs (`tmp/<purpose>-<pid>-<rand>/`, e.g. the upload a load
+//! spools) follow the same rule.
+
+use super::extract;
+use super::index::read_layer_meta;
+use super::limits::exceeded;
+use super::tarscan::{scan, ScanLimits};
+use super::{diff_hex, image_of, io_err, parse_tag, temp_name, Image, ImageError, Layer, Store};
+use crate::fsutil::write_atomic;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::PoisonError;
+use std::time::Instant;
+
+/// Removes a temp file or dir on drop unless kept.
+pub(super) struct TempPath(pub(super) Option<PathBuf>);
+
+impl TempPath {
+    pub(super) fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+    pub(super) fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir_all(&p);
+                }
+                Ok(_) => {
+                    let _ = fs::remove_file(&p);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// A scratch directory under the store, removed (with its contents) on drop.
+pub struct Scratch(TempPath);
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A layer received and unpacked into temps, not yet in the store.
+pub struct PreparedLayer {
+    pub hex: String,
+    /// Bytes of the uncompressed tar.
+    pub tar_bytes: u64,
+    blob: TempPath,
+    /// None when the layer was already in the store.
+    dir: Option<TempPath>,
+}
+
+impl PreparedLayer {
+    pub fn diff_id(&self) -> String {
+        format!("sha256:{}", self.hex)
+    }
+}
+
+/// An image ready to be committed by `commit_images`.
+pub struct StagedImage {
+    pub config_json: Vec<u8>,
+    pub tags: Vec<String>,
+}
+
+const SCRATCH_DIR: &str = "tmp";
+
+/// The pid in a `<prefix>-<pid>-<rand>` temp name.
+fn temp_pid(name: &str) -> Option<i32> {
+    let (_, rest) = name.split_once('-')?;
+    rest.split('-').next()?.parse().ok()
+}
+
+impl Store {
+    /// A fresh scratch dir `tmp/<purpose>-<pid>-<rand>/` (mode 0700).
+    pub fn scratch(&self, purpose: &str) -> Result<Scratch, ImageError> {
+        let base = self.root.join(SCRATCH_DIR);
+        fs::create_dir_all(&base).map_err(io_err("create directory", &base))?;
+        let p = base.join(format!(
+            "{purpose}-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        fs::create_dir(&p).map_err(io_err("create directory", &p))?;
+        let s = Scratch(TempPath(Some(p.clone())));
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(io_err("set the mode of", &p))?;
+        Ok(s)
+    }
+
+    /// Remove temps and scratch dirs left by processes that died mid-write
+    /// (and the `build-tmp/load-<hex>` dirs an older daemon spooled loads in).
+    pub(super) fn clean_stale_temps(&self) {
+        for (dir, prefix) in [("blobs", "tmp-"), ("layers", "tmp-"), (SCRATCH_DIR, "")] {
+            let Ok(rd) = fs::read_dir(self.root.join(dir)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !name.starts_with(prefix) {
+                    continue;
+                }
+                let Some(pid) = temp_pid(&name) else { continue };
+                if crate::linux::procfs::pid_exists(pid) {
+                    continue;
+                }
+                drop(TempPath(Some(e.path())));
+            }
+        }
+        // The old spool place, `<root>/build-tmp/load-<16 hex>`: only when
+        // this store is a daemon root's `image/`.
+        if self.root.file_name() == Some("image".as_ref()) {
+            if let Some(rd) = self
+                .root
+                .parent()
+                .and_then(|r| fs::read_dir(r.join("build-tmp")).ok())
+            {
+                for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let legacy = name
+                        .strip_prefix("load-")
+                        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+                    if legacy {
+                        drop(TempPath(Some(e.path())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receive a layer tar (gzip is decompressed), check it, and unpack it
+    /// into temps; nothing is visible in the store until `commit_layer`.
+    pub fn prepare_layer(&self, tar: impl Read) -> Result<PreparedLayer, ImageError> {
+        let lim = self.limits;
+        let blob = TempPath(Some(self.root.join("blobs").join(temp_name())));
+        let (hex, len) = receive(tar, blob.path(), lim.layer_bytes)?;
+        if len == 0 {
+            return Err(ImageError::BadInput(
+                "the layer tar is empty (0 bytes)".into(),
+            ));
+        }
+        // Pin before looking: a removal that runs after this sees the pin.
+        self.pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hex.clone(), Instant::now());
+        let unpin = |e: ImageError| {
+            self.unpin(&hex);
+            e
+        };
+        if self.root.join("layers").join(&hex).join("size").exists() {
+            return Ok(PreparedLayer {
+                hex,
+                tar_bytes: len,
+                blob,
+                dir: None,
+            });
+        }
+        // Headers first (bounded records, no sparse files, entry count),
+        // then the safe extraction.
+        let file = File::open(blob.path()).map_err(io_err("open", blob.path()))?;
+        scan(
+            BufReader::with_capacity(1 << 20, file),
+            &ScanLimits {
+                what: "the layer tar",
+                entries: lim.layer_entries,
+                entries_var: "WHALE_MAX_LAYER_ENTRIES",
+                bytes: lim.layer_bytes,
+                bytes_var: "WHALE_MAX_LAYER_BYTES",
+            },
+            |_, _| Ok(()),
+        )
+        .map_err(unpin)?;
+        let tmp = TempPath(Some(self.root.join("layers").join(temp_name())));
+        let diff = tmp.path().join("diff");
+        fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
+        // The container's `/` unless the tar has a `./` entry: never let
+        // the daemon's umask decide it.
+        fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_err("set the mode of", &diff))?;
+        let file = File::open(blob.path()).map_err(io_err("open", blob.path()))?;
+        let stats = extract::extract_layer(BufReader::with_capacity(1 << 20, file), &diff)
+            .map_err(|e| unpin(e.into()))?;
+        for (name, value) in [("size", stats.size), ("newest-mtime", stats.newest_mtime)] {
+            let p = tmp.path().join(name);
+            write_atomic(&p, value.to_string().as_bytes()).map_err(io_err("write", &p))?;
+        }
+        Ok(PreparedLayer {
+            hex,
+            tar_bytes: len,
+            blob,
+            dir: Some(tmp),
+        })
+    }
+
+    /// Move a prepared layer into place (the caller holds the lock).
+    fn commit_locked(&self, p: PreparedLayer) -> Result<Layer, ImageError> {
+        let layer_dir = self.root.join("layers").join(&p.hex);
+        let blob = self.root.join("blobs/sha256").join(&p.hex);
+        if let Some(tmp) = p.dir {
+            if !layer_dir.exists() {
+                fs::rename(tmp.path(), &layer_dir).map_err(io_err("store layer", &layer_dir))?;
+                tmp.keep();
+            }
+        }
+        if !layer_dir.join("size").exists() {
+            return Err(ImageError::Corrupt(format!(
+                "layer {} vanished while it was added; try again",
+                p.hex
+            )));
+        }
+        if !blob.exists() {
+            fs::rename(p.blob.path(), &blob).map_err(io_err("store blob", &blob))?;
+            p.blob.keep();
+        }
+        read_layer_meta(&layer_dir)
+            .map(|m| Layer {
+                diff_id: format!("sha256:{}", p.hex),
+                size: m.size,
+                newest_mtime: m.newest_mtime,
+            })
+            .ok_or_else(|| {
+                ImageError::Corrupt(format!("layer {} has no readable size file", p.hex))
+            })
+    }
+
+    /// Put a prepared layer in the store (it stays pinned until an image
+    /// references it, see `create_image`).
+    pub fn commit_layer(&self, p: PreparedLayer) -> Result<Layer, ImageError> {
+        let _g = self.lock()?;
+        self.commit_locked(p)
+    }
+
+    /// One locked step: the layers, then every config, then all the tags
+    /// with one write of the tag index. Every config's layers must be among
+    /// `layers` or already in the store; every tag is checked before
+    /// anything moves.
+    pub fn commit_images(
+        &self,
+        layers: Vec<PreparedLayer>,
+        images: &[StagedImage],
+    ) -> Result<Vec<Image>, ImageError> {
+        let mut parsed = Vec::new();
+        for img in images {
+            let config = super::parse_config(&img.config_json)?;
+            let tags = img
+                .tags
+                .iter()
+                .map(|t| parse_tag(t).map_err(ImageError::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            parsed.push((config, tags));
+        }
+        let hexes: Vec<String> = layers.iter().map(|l| l.hex.clone()).collect();
+        let mut ids = Vec::new();
+        {
+            let _g = self.lock()?;
+            for l in layers {
+                self.commit_locked(l)?;
+            }
+            for ((config, _), img) in parsed.iter().zip(images) {
+                for d in &config.rootfs.diff_ids {
+                    let lhex = diff_hex(d)?;
+                    if !self.root.join("layers").join(lhex).join("size").exists() {
+                        return Err(ImageError::BadInput(format!(
+                            "layer {d} of the image config is not in the store; add its tar first"
+                        )));
+                    }
+                }
+                let hex = hex::encode(Sha256::digest(&img.config_json));
+                let path = self.root.join("configs").join(format!("{hex}.json"));
+                if !path.exists() {
+                    write_atomic(&path, &img.config_json).map_err(io_err("write", &path))?;
+                }
+                ids.push(format!("sha256:{hex}"));
+            }
+            let mut tags = self.read_tags()?;
+            for ((_, img_tags), id) in parsed.iter().zip(&ids) {
+                for t in img_tags {
+                    tags.insert(t.clone(), id.clone());
+                }
+            }
+            self.write_tags(&tags)?;
+        }
+        for h in &hexes {
+            self.unpin(h);
+        }
+        for (config, _) in &parsed {
+            for d in &config.rootfs.diff_ids {
+                if let Ok(h) = diff_hex(d) {
+                    self.unpin(h);
+                }
+            }
+        }
+        let idx = self.snapshot()?;
+        ids.iter().map(|id| image_of(&idx, id)).collect()
+    }
+}
+
+/// Copy `tar` (gunzipped when it is gzip) to `path`, fsynced; return the
+/// sha256 hex of the uncompressed bytes and their length, refusing more
+/// than `max` bytes.
+pub(super) fn receive(tar: impl Read, path: &Path, max: u64) -> Result<(String, u64), ImageError> {
+    let mut input = BufReader::with_capacity(1 << 20, tar);
+    let head = input
+        .fill_buf()
+        .map_err(|e| ImageError::BadInput(format!("cannot read the tar: {e}")))?;
+    let compressed = |magic: &[u8]| head.starts_with(magic);
+    let mut reader: Box<dyn Read> = if compressed(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if compressed(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || compressed(&[0x28, 0xb5, 0x2f, 0xfd])
+        || compressed(b"BZh")
+    {
+        return Err(ImageError::BadInput(
+            "the tar is xz, zstd or bzip2 compressed; only plain or gzip tars are accepted: decompress it first".into(),
+        ));
+    } else {
+        Box::new(input)
+    };
+    let mut file = File::create(path).map_err(io_err("create", path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(ImageError::BadInput(format!(
+                    "cannot read the tar after {len} bytes: {e}"
+                )))
+            }
+        };
+        len += n as u64;
+        if len > max {
+            return Err(exceeded(
+                "the layer tar (uncompressed)",
+                max,
+                "WHALE_MAX_LAYER_BYTES",
+            ));
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(io_err("write", path))?;
+    }
+    file.sync_all().map_err(io_err("sync", path))?;
+    Ok((hex::encode(hasher.finalize()), len))
+}
