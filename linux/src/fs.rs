@@ -29,6 +29,13 @@ pub fn euid_is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Bytes an unprivileged writer could still use on the file system holding
+/// `path` (statvfs: available blocks times the fragment size).
+pub fn available_bytes(path: &Path) -> io::Result<u64> {
+    let st = nix::sys::statvfs::statvfs(path).map_err(io::Error::from)?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,7 @@ impl From<crate::container::ContainerError> for ApiError {
             E::StartFailed(f) if matches!(f.exit_code, 126 | 127) => StatusCode::BAD_REQUEST,
             E::StartFailed(_)
             | E::ShimDied(_)
+            | E::NoSpace { .. }
             | E::Shim { .. }
             | E::KillTimeout { .. }
             | E::Internal(_)

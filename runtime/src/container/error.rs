@@ -45,6 +45,10 @@ pub enum ContainerError {
     /// The run ended but nothing recorded how (its shim died).
     #[error("the shim of container {0} went away without an exit status")]
     ShimDied(String),
+    /// The run ended unrecorded because the store's disk is full: said as
+    /// such, naming the store, rather than as a dead shim.
+    #[error("no space left on device: the store {} is full; remove images or containers you no longer need (whale rmi, whale container prune) or give it more room", .store.display())]
+    NoSpace { store: std::path::PathBuf },
     #[error("{context}: {source}")]
     Shim {
         context: String,

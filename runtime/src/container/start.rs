@@ -29,6 +29,9 @@ pub struct AttachedRun {
     output: UnixStream,
     exit: BoxFuture<'static, Option<RunState>>,
     name: String,
+    /// The container's dir, in the store: where to look when the run ends
+    /// unrecorded.
+    dir: std::path::PathBuf,
 }
 
 impl AttachedRun {
@@ -46,8 +49,32 @@ impl AttachedRun {
     pub async fn exit_code(self) -> Result<i32, ContainerError> {
         match self.exit.await {
             Some(st) if st.error != SHIM_DIED => Ok(st.exit_code),
-            _ => Err(ContainerError::ShimDied(self.name)),
+            _ => Err(unrecorded_end(
+                self.name,
+                &self.dir,
+                crate::linux::fs::available_bytes(&self.dir),
+            )),
         }
+    }
+}
+
+/// Below this, a shim that died mid-run is taken to have found the disk
+/// full (its log and state writes fail first).
+const NEARLY_FULL: u64 = 1 << 20;
+
+/// Why a run ended with nothing recorded: a full disk (named), else a dead
+/// shim.
+fn unrecorded_end(
+    name: String,
+    dir: &std::path::Path,
+    available: std::io::Result<u64>,
+) -> ContainerError {
+    match available {
+        Ok(n) if n < NEARLY_FULL => ContainerError::NoSpace {
+            // <root>/containers/<id>: name the store's root.
+            store: dir.ancestors().nth(2).unwrap_or(dir).to_path_buf(),
+        },
+        _ => ContainerError::ShimDied(name),
     }
 }
 
@@ -63,6 +90,7 @@ pub async fn start_attached<E: Engine>(
             output,
             exit,
             name: c.record.name.clone(),
+            dir: c.paths.dir.clone(),
         }),
         _ => Err(ContainerError::AlreadyRunning(c.id().to_string())),
     }
@@ -177,4 +205,27 @@ async fn start_locked<E: Engine>(
     spawn_monitor(e.clone(), c.clone());
     e.container_event(c, "start", &[]);
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_store_is_named_not_blamed_on_the_shim() {
+        let dir = std::path::Path::new("/var/lib/whale/containers/abc");
+        let full = unrecorded_end("n".into(), dir, Ok(4096)).to_string();
+        assert!(
+            full.starts_with("no space left on device: the store /var/lib/whale is full"),
+            "{full}"
+        );
+        assert!(matches!(
+            unrecorded_end("n".into(), dir, Ok(10 << 30)),
+            ContainerError::ShimDied(_)
+        ));
+        assert!(matches!(
+            unrecorded_end("n".into(), dir, Err(std::io::ErrorKind::NotFound.into())),
+            ContainerError::ShimDied(_)
+        ));
+    }
 }
