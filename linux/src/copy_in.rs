@@ -39,22 +39,34 @@ pub enum Target {
     },
 }
 
+/// The JSON spec a copy helper (`whale copy-in`, `whale copy-out`) gets as
+/// its one argument; `None` after saying on stderr what is wrong.
+pub(crate) fn helper_spec<T: serde::de::DeserializeOwned>(
+    args: &[OsString],
+    role: &str,
+    redirect: &str,
+) -> Option<T> {
+    match args
+        .first()
+        .map(|a| serde_json::from_slice::<T>(a.as_encoded_bytes()))
+    {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("whale {role}: bad spec: {e}");
+            None
+        }
+        None => {
+            eprintln!("whale {role}: usage: whale {role} SPEC-JSON {redirect}");
+            None
+        }
+    }
+}
+
 /// `whale copy-in SPEC-JSON`, the tar on stdin. Returns the exit code;
 /// the reason of a failure goes to stderr.
 pub fn main(args: Vec<OsString>) -> i32 {
-    let spec = match args
-        .first()
-        .map(|a| serde_json::from_slice::<CopyIn>(a.as_encoded_bytes()))
-    {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            eprintln!("whale copy-in: bad spec: {e}");
-            return 1;
-        }
-        None => {
-            eprintln!("whale copy-in: usage: whale copy-in SPEC-JSON < archive.tar");
-            return 1;
-        }
+    let Some(spec) = helper_spec::<CopyIn>(&args, "copy-in", "< archive.tar") else {
+        return 1;
     };
     match run(&spec, io::stdin().lock()) {
         Ok(()) => 0,

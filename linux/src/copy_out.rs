@@ -89,19 +89,9 @@ pub struct PathStat {
 /// `whale copy-out SPEC-JSON`. Returns the exit code; what went wrong is
 /// on stderr (and in the [`Head`] when it happened before the tar).
 pub fn main(args: Vec<OsString>) -> i32 {
-    let spec = match args
-        .first()
-        .map(|a| serde_json::from_slice::<CopyOut>(a.as_encoded_bytes()))
-    {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            eprintln!("whale copy-out: bad spec: {e}");
-            return 1;
-        }
-        None => {
-            eprintln!("whale copy-out: usage: whale copy-out SPEC-JSON > archive.tar");
-            return 1;
-        }
+    let Some(spec) = crate::copy_in::helper_spec::<CopyOut>(&args, "copy-out", "> archive.tar")
+    else {
+        return 1;
     };
     let stdout = io::stdout().lock();
     let mut out = io::BufWriter::with_capacity(256 * 1024, stdout);

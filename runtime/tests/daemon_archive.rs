@@ -8,7 +8,7 @@ mod common;
 
 use common::Daemon;
 use std::io::Read;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const CHILD: &str = "archive_daemon_child";
 
@@ -17,20 +17,7 @@ fn archive_daemon_child() {
     common::child_main();
 }
 
-fn whale(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whale"))
-        .arg("-H")
-        .arg(&d.sock)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running whale")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{text, whale};
 
 /// Removes the container even when an assertion fails.
 struct Cleanup<'a>(&'a Daemon, &'a str);

@@ -10,7 +10,7 @@ use common::Daemon;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 const CHILD: &str = "safety_daemon_child";
@@ -20,20 +20,7 @@ fn safety_daemon_child() {
     common::child_main();
 }
 
-fn whale(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whale"))
-        .arg("-H")
-        .arg(&d.sock)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running whale")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{text, whale};
 
 fn ok(o: Output, what: &str) -> String {
     assert!(

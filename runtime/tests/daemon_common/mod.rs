@@ -225,3 +225,19 @@ fn parse_response(mut text: &str) -> Option<Resp> {
         body: body.to_string(),
     })
 }
+
+/// The `whale` CLI against this daemon.
+pub fn whale(d: &Daemon, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_whale"))
+        .arg("-H")
+        .arg(&d.sock)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running whale")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
