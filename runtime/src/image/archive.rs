@@ -312,6 +312,17 @@ pub fn load(store: &Store, path: &Path, scratch: &Path) -> Result<Vec<Loaded>, I
                 "the image archive's entry {name:?} has a link target over {MAX_NAME} bytes"
             )));
         }
+        // Nothing lives under a symlink of the archive (docker save never
+        // writes such a path): name the entry rather than let it dangle.
+        let mut prefix = name.as_str();
+        while let Some((parent, _)) = prefix.rsplit_once('/') {
+            if files.get(parent).is_some_and(|p| p.kind == b'2') {
+                return Err(bad(format!(
+                    "the image archive's entry {name:?} lies under its symlink {parent:?}: refused"
+                )));
+            }
+            prefix = parent;
+        }
         match e.kind {
             b'5' => {
                 if files.get(&name).is_some_and(|o| o.kind != b'5') {
