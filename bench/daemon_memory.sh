@@ -11,7 +11,8 @@
 # The build is FROM busybox with STEPS `ENV` steps (each one an image in the
 # store, as a long Dockerfile makes); the log is one container printing
 # LOG_MB MB of 100-byte lines, read back in full by `logs`. Each figure is
-# read 2 s after the work ends, so what a daemon gives back by itself counts.
+# read 6 s after the work ends, so what a daemon gives back by itself
+# within a few seconds (whale trims its allocator every 5 s) counts.
 set -euo pipefail
 
 STEPS=${1:-1000}
@@ -23,6 +24,8 @@ fi
 command -v curl >/dev/null 2>&1 || { echo "error: curl is missing (apt-get install curl)" >&2; exit 1; }
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 cd "$REPO"
 echo "==> cargo build --release -p whale"
 cargo build --release -q -p whale --bin whale
@@ -52,14 +55,7 @@ cleanup() {
         for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$DOCKERD_PID" 2>/dev/null
     fi
-    for p in /proc/[0-9]*; do
-        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
-            { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -q "^$T"; then
-            kill -9 "${p#/proc/}" 2>/dev/null
-        fi
-    done
-    grep " $T" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$T"
+    kill_leftovers "$WHALE_ROOT" "$T"
 }
 trap cleanup EXIT INT TERM
 
@@ -77,14 +73,14 @@ measure() {
     local name=$1 pid=$2
     shift 2
     local idle built logged
-    sleep 2
+    sleep 6
     idle=$(rss_mb "$pid")
     "$@" build -q -t mem-bench "$T/ctx" >/dev/null
-    sleep 2
+    sleep 6
     built=$(rss_mb "$pid")
     "$@" run --name mem-logger --network none busybox sh -c "$LOG_CMD" >/dev/null
     "$@" logs mem-logger >/dev/null
-    sleep 2
+    sleep 6
     logged=$(rss_mb "$pid")
     printf '%-8s idle %7s MB   after a %d-step build %7s MB   after a %d MB log %7s MB\n' \
         "$name" "$idle" "$STEPS" "$built" "$LOG_MB" "$logged"

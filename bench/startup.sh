@@ -36,6 +36,8 @@ for tool in curl unshare; do
 done
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 cd "$REPO"
 
 echo "==> cargo build --release -p whale"
@@ -70,14 +72,7 @@ cleanup() {
         kill -9 "$DOCKERD_PID" 2>/dev/null
     fi
     # Anything still holding the bench root (a daemon the CLI restarted, a shim).
-    for p in /proc/[0-9]*; do
-        if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "WHALE_ROOT=$WHALE_ROOT" ||
-            { tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -q "^$T"; then
-            kill -9 "${p#/proc/}" 2>/dev/null
-        fi
-    done
-    grep " $T" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$T"
+    kill_leftovers "$WHALE_ROOT" "$T"
 }
 trap cleanup EXIT INT TERM
 

@@ -13,6 +13,7 @@ pub mod copy_out;
 pub mod exec;
 pub mod fs;
 pub mod fsutil;
+pub mod memory;
 pub mod mount;
 pub mod openat2;
 pub mod process;

@@ -25,6 +25,13 @@ fn main() {
 
 /// `whale daemon`: the engine's API server, run in this process.
 fn serve_daemon(root: std::path::PathBuf, socket: std::path::PathBuf) -> i32 {
+    whale::linux::memory::tune_for_daemon();
+    // What a big build, load or log needed goes back to the system soon
+    // after, whichever thread freed it (see linux::memory).
+    std::thread::spawn(|| loop {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        whale::linux::memory::release_free_memory();
+    });
     match whale::api::run_daemon(whale::api::DaemonConfig { root, socket }) {
         Ok(()) => 0,
         Err(err) => {
