@@ -16,6 +16,7 @@ mod syscalls_x86_64;
 
 use serde::{Deserialize, Serialize};
 use std::io;
+use std::sync::OnceLock;
 
 pub use profile::{Action, Profile, Resolved, Target};
 
@@ -47,6 +48,11 @@ pub enum Seccomp {
     Unconfined,
     /// A profile in Docker's JSON format, as the client sent it.
     Custom(String),
+    /// A filter the daemon already resolved and compiled for this
+    /// container, each instruction packed in a u64 (`code, jt, jf, k`):
+    /// what the shim gets, so a container start parses and compiles
+    /// nothing (Docker's profile is ~900 lines of JSON).
+    Compiled { program: Vec<u64>, flags: u32 },
 }
 
 impl Seccomp {
@@ -57,8 +63,50 @@ impl Seccomp {
             Seccomp::Unconfined => return Ok(None),
             Seccomp::Builtin => DEFAULT_PROFILE,
             Seccomp::Custom(json) => json.as_str(),
+            Seccomp::Compiled { program, flags } => {
+                return Ok(Some(Filter {
+                    program: program.iter().map(|&p| unpack(p)).collect(),
+                    flags: *flags,
+                }))
+            }
         };
         Filter::compile(&Profile::parse(json)?, caps).map(Some)
+    }
+
+    /// This choice compiled for `caps` on this machine, ready for a shim.
+    /// The default profile is compiled once per process (the daemon's) and
+    /// reused for every container with the same capabilities.
+    pub fn compiled(&self, caps: u64) -> Result<Seccomp, SeccompError> {
+        static BUILTIN: OnceLock<(u64, Filter)> = OnceLock::new();
+        let filter = match self {
+            Seccomp::Unconfined | Seccomp::Compiled { .. } => return Ok(self.clone()),
+            Seccomp::Builtin => match BUILTIN.get() {
+                Some((c, f)) if *c == caps => f.clone(),
+                _ => {
+                    let f = Filter::compile(&Profile::parse(DEFAULT_PROFILE)?, caps)?;
+                    let _ = BUILTIN.set((caps, f.clone()));
+                    f
+                }
+            },
+            Seccomp::Custom(json) => Filter::compile(&Profile::parse(json)?, caps)?,
+        };
+        Ok(Seccomp::Compiled {
+            program: filter.program.iter().map(|&i| pack(i)).collect(),
+            flags: filter.flags,
+        })
+    }
+}
+
+fn pack(i: bpf::Insn) -> u64 {
+    (i.code as u64) << 48 | (i.jt as u64) << 40 | (i.jf as u64) << 32 | i.k as u64
+}
+
+fn unpack(p: u64) -> bpf::Insn {
+    bpf::Insn {
+        code: (p >> 48) as u16,
+        jt: (p >> 40) as u8,
+        jf: (p >> 32) as u8,
+        k: p as u32,
     }
 }
 
@@ -323,5 +371,30 @@ mod tests {
         assert_eq!(r, pid);
         assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
         assert_eq!(libc::WEXITSTATUS(status), 0, "see the codes in the child");
+    }
+
+    #[test]
+    fn a_compiled_choice_carries_the_same_program() {
+        let caps = caps::default_mask();
+        let direct = Seccomp::Builtin.filter(caps).unwrap().unwrap();
+        let compiled = Seccomp::Builtin.compiled(caps).unwrap();
+        let again = Seccomp::Builtin.compiled(caps).unwrap();
+        assert_eq!(compiled, again, "the cached default is the same filter");
+        let json = serde_json::to_string(&compiled).unwrap();
+        let back: Seccomp = serde_json::from_str(&json).unwrap();
+        let f = back.filter(caps).unwrap().unwrap();
+        assert_eq!(f.program, direct.program);
+        assert_eq!(f.flags, direct.flags);
+        assert_eq!(
+            Seccomp::Unconfined.compiled(caps).unwrap(),
+            Seccomp::Unconfined
+        );
+        let i = bpf::Insn {
+            code: 0x15,
+            jt: 3,
+            jf: 250,
+            k: 0xdead_beef,
+        };
+        assert_eq!(unpack(pack(i)), i);
     }
 }

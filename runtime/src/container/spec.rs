@@ -96,8 +96,7 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         init: hc.init.unwrap_or(false).then(init_binary),
         // Validated at create (a bad option is a 400 there); should a record
         // from an older whale get here, Docker's profile applies, never none.
-        seccomp: super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
-            .unwrap_or_default(),
+        seccomp: compiled_seccomp(hc.security_opt.as_deref()),
     }
 }
 
@@ -127,6 +126,17 @@ pub(super) fn write_spec(c: &Container, spec: &ShimSpec) -> Result<(), StartFail
         error: format!("writing {}: {e}", c.paths.spec().display()),
     };
     crate::fsutil::replace_json(&c.paths.spec(), spec).map_err(|e| fail(e.to_string()))
+}
+
+/// The container's seccomp choice, compiled by the daemon (once, for the
+/// default profile) so the shim only installs it. Validated at create; a
+/// choice that does not compile here goes to the shim as it is and fails
+/// the start there, with the reason.
+fn compiled_seccomp(opts: Option<&[String]>) -> crate::linux::seccomp::Seccomp {
+    let choice = super::security::seccomp_from_security_opts(opts).unwrap_or_default();
+    choice
+        .compiled(crate::linux::caps::default_mask())
+        .unwrap_or(choice)
 }
 
 #[cfg(test)]
