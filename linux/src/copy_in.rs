@@ -11,7 +11,6 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,18 +25,7 @@ pub struct CopyIn {
     pub target: Target,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Target {
-    /// The container runs: its init's root.
-    Running { pid: i32 },
-    /// It does not: mount its overlay privately first.
-    Stopped {
-        lower_dirs: Vec<PathBuf>,
-        upper_dir: PathBuf,
-        work_dir: PathBuf,
-        merged_dir: PathBuf,
-    },
-}
+pub use super::container_root::Target;
 
 /// The JSON spec a copy helper (`whale copy-in`, `whale copy-out`) gets as
 /// its one argument; `None` after saying on stderr what is wrong.
@@ -78,40 +66,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 fn run(spec: &CopyIn, tar: impl io::Read) -> Result<(), (i32, String)> {
-    let other = |what: &str, e: &dyn std::fmt::Display| (1, format!("{what}: {e}"));
-    match &spec.target {
-        Target::Running { pid } => {
-            enter_root(&PathBuf::from(format!("/proc/{pid}/root")))
-                .map_err(|e| other("cannot enter the container's root", &e))?;
-        }
-        Target::Stopped {
-            lower_dirs,
-            upper_dir,
-            work_dir,
-            merged_dir,
-        } => {
-            super::process::unshare(libc::CLONE_NEWNS)
-                .map_err(|e| other("cannot make a mount namespace", &e))?;
-            super::mount::make_mounts_private().map_err(|e| other("mounts", &e))?;
-            let rootfs = super::mount::Rootfs {
-                lower_dirs,
-                upper_dir,
-                work_dir,
-                merged_dir,
-                binds: &[],
-                cgroups: super::mount::CgroupView::None,
-            };
-            super::mount::mount_overlay(&rootfs)
-                .map_err(|e| other("cannot mount the container's file system", &e))?;
-            enter_root(merged_dir).map_err(|e| other("cannot enter the container's root", &e))?;
-        }
-    }
+    super::container_root::enter(&spec.target, super::container_root::View::Writable)
+        .map_err(|e| (1, format!("cannot enter the container's file system: {e}")))?;
     unpack(&spec.dest, tar)
-}
-
-fn enter_root(root: &Path) -> io::Result<()> {
-    nix::unistd::chroot(root).map_err(io::Error::from)?;
-    std::env::set_current_dir("/")
 }
 
 /// Unpack into `dest`, which must be an existing directory (Docker's rule:

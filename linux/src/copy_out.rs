@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
+pub use super::container_root::Target;
+use super::container_root::{enter, View};
 use super::openat2::{open_entry, open_in_root, read_link_at};
 
 /// Linux's limit on symlinks followed while resolving one path.
@@ -46,22 +48,6 @@ pub enum What {
     Path { path: String, tar: bool },
     /// The whole root file system, without what is mounted over it.
     Export,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Target {
-    /// The container runs: its init's root (or, for an export, its root
-    /// mount alone).
-    Running { pid: i32 },
-    /// It does not: mount its overlay privately first, and bind `binds`
-    /// (host file, path inside) over it as the running container has them.
-    Stopped {
-        lower_dirs: Vec<PathBuf>,
-        upper_dir: PathBuf,
-        work_dir: PathBuf,
-        merged_dir: PathBuf,
-        binds: Vec<(PathBuf, String)>,
-    },
 }
 
 /// The first line of the helper's output.
@@ -117,7 +103,8 @@ fn write_head(out: &mut impl Write, head: &Head) -> io::Result<()> {
 
 fn run(spec: &CopyOut, out: &mut impl Write) -> io::Result<()> {
     let export = matches!(spec.what, What::Export);
-    if let Err(e) = enter(&spec.target, export) {
+    let view = if export { View::RootMount } else { View::Files };
+    if let Err(e) = enter(&spec.target, view) {
         let msg = format!("cannot enter the container's file system: {e}");
         write_head(out, &Head::Failed(msg.clone()))?;
         return Err(io::Error::other(msg));
@@ -176,78 +163,6 @@ fn stat_of(name: &str, m: &fs::Metadata, link_target: String) -> PathStat {
         mtime_nsec: m.mtime_nsec(),
         link_target,
     }
-}
-
-/// Change root to the container's file system (see the module's words).
-fn enter(target: &Target, export: bool) -> io::Result<()> {
-    match target {
-        Target::Running { pid } => {
-            // A container always has a mount namespace of its own: the same
-            // as ours means the pid is no longer its init.
-            let ns = |p: &str| fs::metadata(p).map(|m| (m.dev(), m.ino()));
-            if ns(&format!("/proc/{pid}/ns/mnt"))? == ns("/proc/self/ns/mnt")? {
-                return Err(io::Error::other(format!(
-                    "process {pid} is not in a container"
-                )));
-            }
-            if export {
-                let mnt = File::open(format!("/proc/{pid}/ns/mnt"))?;
-                nix::sched::setns(mnt.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS)?;
-                let tree = super::openat2::clone_mount(Path::new("/"))?;
-                nix::unistd::fchdir(tree.as_raw_fd())?;
-                nix::unistd::chroot(".")?;
-            } else {
-                nix::unistd::chroot(format!("/proc/{pid}/root").as_str())?;
-            }
-        }
-        Target::Stopped {
-            lower_dirs,
-            upper_dir,
-            work_dir,
-            merged_dir,
-            binds,
-        } => {
-            super::process::unshare(libc::CLONE_NEWNS)?;
-            super::mount::make_mounts_private().map_err(io::Error::other)?;
-            let rootfs = super::mount::Rootfs {
-                lower_dirs,
-                upper_dir,
-                work_dir,
-                merged_dir,
-                binds: &[],
-                cgroups: super::mount::CgroupView::None,
-            };
-            super::mount::mount_overlay(&rootfs).map_err(io::Error::other)?;
-            if !export {
-                let merged = File::open(merged_dir)?;
-                for (host, inside) in binds {
-                    bind_file(merged.as_fd(), host, inside)?;
-                }
-            }
-            nix::unistd::chroot(merged_dir.as_path())?;
-        }
-    }
-    std::env::set_current_dir("/")
-}
-
-/// Bind the host file `host`, if the engine wrote it, over the file
-/// `inside` of the mounted root `merged`, when the root has a plain file there (the init layer makes
-/// one): a symlink in the way is left alone, never followed.
-fn bind_file(merged: BorrowedFd<'_>, host: &Path, inside: &str) -> io::Result<()> {
-    if !host.is_file() {
-        return Ok(()); // not written yet: the container never started
-    }
-    let Ok(fd) =
-        super::openat2::open_beneath(merged, Path::new(inside), OFlag::O_PATH | OFlag::O_NOFOLLOW)
-    else {
-        return Ok(());
-    };
-    let meta = File::from(fd.try_clone()?).metadata()?;
-    if !meta.is_file() {
-        return Ok(());
-    }
-    let target = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    super::mount::mount(Some(host), &target, None, libc::MS_BIND, None).map_err(io::Error::other)
 }
 
 /// An entry found: `entry` in the directory `dir` (`.` for `dir` itself).

@@ -7,7 +7,7 @@
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
 use crate::container::archive::{
-    path_stat_json, CopyFrom, CopyIn, CopyInError, CopyInto, CopyOut, CopyOutError, CopyWhat,
+    path_stat_json, ContainerRoot, CopyIn, CopyInError, CopyOut, CopyOutError, CopyWhat,
 };
 use crate::container::Container;
 use hyper::StatusCode;
@@ -39,10 +39,10 @@ async fn copy_out(d: &Arc<Daemon>, c: Arc<Container>, what: CopyWhat, head: bool
         let st = c.state();
         let (from, _guard) = if st.running() {
             drop(guard);
-            (CopyFrom::Running { pid: st.pid }, None)
+            (ContainerRoot::Running { pid: st.pid }, None)
         } else {
             match layers {
-                Ok(image_layers) => (CopyFrom::Stopped { image_layers }, Some(guard)),
+                Ok(image_layers) => (ContainerRoot::Stopped { image_layers }, Some(guard)),
                 Err(e) => {
                     let _ = head_tx.send(Err(e));
                     return;
@@ -163,9 +163,9 @@ pub async fn put(
     let _guard = c.op_lock.lock().await;
     let st = c.state();
     let into = if st.running() {
-        CopyInto::Running { pid: st.pid }
+        ContainerRoot::Running { pid: st.pid }
     } else {
-        CopyInto::Stopped {
+        ContainerRoot::Stopped {
             image_layers: image_layers(d, &c, &name)?,
         }
     };

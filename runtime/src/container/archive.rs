@@ -9,7 +9,8 @@
 //! to the host's files (see `linux::copy_out` and `linux::copy_in`).
 
 use super::Container;
-use crate::linux::copy_in::{self, CopyIn as CopyInSpec, Target};
+use crate::linux::container_root::Target;
+use crate::linux::copy_in::{self, CopyIn as CopyInSpec};
 use crate::linux::copy_out::{self, CopyOut as CopyOutSpec, Head, PathStat};
 use bytes::Bytes;
 use std::io;
@@ -68,12 +69,36 @@ pub enum CopyWhat {
 
 /// Where the copy reads.
 #[derive(Debug, Clone)]
-pub enum CopyFrom {
+pub enum ContainerRoot {
     /// The container runs: its init's root.
     Running { pid: i32 },
     /// It does not: its overlay over `image_layers` (the image store's
     /// dirs, top-most first), mounted privately for the copy.
     Stopped { image_layers: Vec<PathBuf> },
+}
+
+impl ContainerRoot {
+    /// What a copy helper enters; `binds` are the engine files to show over
+    /// a stopped container's root (none when writing into it, or exporting).
+    fn target(self, c: &Container, with_engine_files: bool) -> Target {
+        match self {
+            ContainerRoot::Running { pid } => Target::Running { pid },
+            ContainerRoot::Stopped { image_layers } => Target::Stopped {
+                lower_dirs: c.paths.lower_dirs(image_layers),
+                upper_dir: c.paths.upper(),
+                work_dir: c.paths.work(),
+                merged_dir: c.paths.merged(),
+                binds: if with_engine_files {
+                    crate::linux::mount::ENGINE_FILES
+                        .iter()
+                        .map(|(inside, file)| (c.paths.dir.join(file), inside.to_string()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            },
+        }
+    }
 }
 
 /// Why a copy out of a container failed.
@@ -105,31 +130,19 @@ pub struct CopyOut {
 
 impl CopyOut {
     /// Start reading `what` of `c`.
-    pub fn spawn(c: &Container, what: CopyWhat, from: CopyFrom) -> Result<CopyOut, CopyOutError> {
+    pub fn spawn(
+        c: &Container,
+        what: CopyWhat,
+        from: ContainerRoot,
+    ) -> Result<CopyOut, CopyOutError> {
         let export = matches!(what, CopyWhat::Export);
         let what = match what {
             CopyWhat::Path { path, tar } => copy_out::What::Path { path, tar },
             CopyWhat::Export => copy_out::What::Export,
         };
-        let target = match from {
-            CopyFrom::Running { pid } => copy_out::Target::Running { pid },
-            CopyFrom::Stopped { image_layers } => copy_out::Target::Stopped {
-                lower_dirs: c.paths.lower_dirs(image_layers),
-                upper_dir: c.paths.upper(),
-                work_dir: c.paths.work(),
-                merged_dir: c.paths.merged(),
-                // Docker's export leaves the engine's files out; cp shows
-                // them as the running container has them.
-                binds: if export {
-                    Vec::new()
-                } else {
-                    crate::linux::mount::ENGINE_FILES
-                        .iter()
-                        .map(|(inside, file)| (c.paths.dir.join(file), inside.to_string()))
-                        .collect()
-                },
-            },
-        };
+        // Docker's export leaves the engine's files out; cp shows them as
+        // the running container has them.
+        let target = from.target(c, !export);
         let spec =
             serde_json::to_string(&CopyOutSpec { what, target }).map_err(CopyOutError::Spec)?;
         let mut child = tokio::process::Command::new(crate::shim::client::shim_bin())
@@ -217,16 +230,6 @@ impl CopyOut {
 
 // ---------------------------------------------------------------- copy-in
 
-/// Where a copy into a container unpacks.
-#[derive(Debug, Clone)]
-pub enum CopyInto {
-    /// The container runs: into its init's root, with its own mounts.
-    Running { pid: i32 },
-    /// It does not: into its overlay over `image_layers` (the image store's
-    /// dirs, top-most first), mounted privately for the copy.
-    Stopped { image_layers: Vec<PathBuf> },
-}
-
 /// Why a copy into a container failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyInError {
@@ -260,16 +263,8 @@ pub struct CopyIn {
 impl CopyIn {
     /// Start unpacking into the directory `dest` (absolute, as the
     /// container sees it) of `c`.
-    pub fn spawn(c: &Container, dest: &str, into: CopyInto) -> Result<CopyIn, CopyInError> {
-        let target = match into {
-            CopyInto::Running { pid } => Target::Running { pid },
-            CopyInto::Stopped { image_layers } => Target::Stopped {
-                lower_dirs: c.paths.lower_dirs(image_layers),
-                upper_dir: c.paths.upper(),
-                work_dir: c.paths.work(),
-                merged_dir: c.paths.merged(),
-            },
-        };
+    pub fn spawn(c: &Container, dest: &str, into: ContainerRoot) -> Result<CopyIn, CopyInError> {
+        let target = into.target(c, false);
         let spec = serde_json::to_string(&CopyInSpec {
             dest: dest.to_string(),
             target,
