@@ -107,8 +107,9 @@ impl Store {
         Ok(s)
     }
 
-    /// Remove temps and scratch dirs left by processes that died mid-write
-    /// (and the `build-tmp/load-<hex>` dirs an older daemon spooled loads in).
+    /// Remove temps and scratch dirs left by processes that died mid-write.
+    /// (An older daemon's load spool under `<root>/build-tmp` goes with the
+    /// rest of that dir at daemon start: `build::remove_interrupted_scratch`.)
     pub(super) fn clean_stale_temps(&self) {
         for (dir, prefix) in [("blobs", "tmp-"), ("layers", "tmp-"), (SCRATCH_DIR, "")] {
             let Ok(rd) = fs::read_dir(self.root.join(dir)) else {
@@ -124,25 +125,6 @@ impl Store {
                     continue;
                 }
                 drop(TempPath(Some(e.path())));
-            }
-        }
-        // The old spool place, `<root>/build-tmp/load-<16 hex>`: only when
-        // this store is a daemon root's `image/`.
-        if self.root.file_name() == Some("image".as_ref()) {
-            if let Some(rd) = self
-                .root
-                .parent()
-                .and_then(|r| fs::read_dir(r.join("build-tmp")).ok())
-            {
-                for e in rd.flatten() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let legacy = name
-                        .strip_prefix("load-")
-                        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-                    if legacy {
-                        drop(TempPath(Some(e.path())));
-                    }
-                }
             }
         }
     }
