@@ -64,16 +64,13 @@ impl LogReader {
             return String::new();
         };
         loop {
-            let before = self.partial.len();
             let read = f
                 .take(CHUNK as u64)
                 .read_to_end(&mut self.partial)
                 .await
                 .unwrap_or(0);
-            let has_line = self.partial[before..].contains(&b'\n')
-                || (before > 0 && self.partial[..before].contains(&b'\n'));
             // Go on only through a line longer than a chunk.
-            if has_line || read < CHUNK {
+            if read < CHUNK || self.partial.contains(&b'\n') {
                 break;
             }
         }
