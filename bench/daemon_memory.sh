@@ -26,15 +26,7 @@ command -v curl >/dev/null 2>&1 || { echo "error: curl is missing (apt-get insta
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-cd "$REPO"
-echo "==> cargo build --release -p whale"
-cargo build --release -q -p whale --bin whale
-WHALE="$REPO/target/release/whale"
-
-T=$(mktemp -d /var/tmp/whale-mem.XXXXXX)
-export WHALE_ROOT="$T/r"
-export WHALE_HOST="unix://$T/whale.sock"
-mkdir -p "$WHALE_ROOT"
+bench_setup mem
 DAEMON_PID=""
 DOCKERD_PID=""
 DOCKER=(docker -H "unix://$T/docker.sock")

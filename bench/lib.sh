@@ -14,3 +14,16 @@ kill_leftovers() {
     grep " $tmp" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$tmp"
 }
+
+# bench_setup NAME: build whale (release) and make a private store and socket
+# under a new /var/tmp/whale-NAME.XXXXXX; sets WHALE, T, WHALE_ROOT, WHALE_HOST.
+bench_setup() {
+    cd "$REPO"
+    echo "==> cargo build --release -p whale"
+    cargo build --release -q -p whale --bin whale
+    WHALE="$REPO/target/release/whale"
+    T=$(mktemp -d "/var/tmp/whale-$1.XXXXXX")
+    export WHALE_ROOT="$T/r"
+    export WHALE_HOST="unix://$T/whale.sock"
+    mkdir -p "$WHALE_ROOT"
+}

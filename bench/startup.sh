@@ -38,16 +38,7 @@ done
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-cd "$REPO"
-
-echo "==> cargo build --release -p whale"
-cargo build --release -q -p whale --bin whale
-WHALE="$REPO/target/release/whale"
-
-T=$(mktemp -d /var/tmp/whale-bench.XXXXXX)
-export WHALE_ROOT="$T/r"
-export WHALE_HOST="unix://$T/whale.sock"
-mkdir -p "$WHALE_ROOT"
+bench_setup bench
 DAEMON_PID=""
 DOCKERD_PID=""
 DOCKER_IMAGE=""
