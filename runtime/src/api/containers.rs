@@ -50,7 +50,12 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             "config cannot be empty in order to create a container",
         ));
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("invalid JSON in the create request: {e}"))
+        })?;
+        // Honour or refuse: a set field whale would ignore is a 400 naming it.
+        container::fields::check_create(&value).map_err(ApiError::bad_request)?;
+        serde_json::from_value(value).map_err(|e| {
             ApiError::bad_request(format!("invalid JSON in the create request: {e}"))
         })?
     };

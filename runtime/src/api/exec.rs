@@ -8,6 +8,7 @@ use super::http::{json, no_content, ApiError, ApiResult, Query};
 use super::streams::{relay, upgrade_response};
 use super::Daemon;
 use crate::container::exec::{self as container_exec, ExecRequest, StartFailure};
+use crate::container::fields;
 use crate::container::Container;
 use bollard::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, ProcessConfig};
 use http_body_util::BodyExt;
@@ -98,8 +99,11 @@ impl Exec {
     }
 }
 
+/// Read a JSON body, refusing (400) any field whale would otherwise ignore
+/// (`check`, from container::fields), then decode it.
 async fn read_json<T: serde::de::DeserializeOwned + Default>(
     req: Request<Incoming>,
+    check: fn(&serde_json::Value) -> Result<(), String>,
 ) -> Result<T, ApiError> {
     let bytes = http_body_util::Limited::new(req.into_body(), MAX_BODY)
         .collect()
@@ -109,7 +113,10 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes)
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))?;
+    check(&value).map_err(ApiError::bad_request)?;
+    serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))
 }
 
@@ -120,7 +127,7 @@ fn not_running(c: &Container) -> ApiError {
 /// `POST /containers/{id}/exec`.
 pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
     let c = d.containers.get(id)?;
-    let config: ExecConfig = read_json(req).await?;
+    let config: ExecConfig = read_json(req, fields::check_exec).await?;
     if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
         return Err(ApiError::bad_request("No exec command specified"));
     }
@@ -214,7 +221,7 @@ fn spawn_waiter(d: &Arc<Daemon>, e: &Arc<Exec>) -> tokio::task::JoinHandle<()> {
 pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> ApiResult {
     let e = d.execs.get(id)?;
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let start: ExecStartConfig = read_json(req).await?;
+    let start: ExecStartConfig = read_json(req, fields::check_exec_start).await?;
     {
         let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.started {

@@ -18,6 +18,7 @@ mod create;
 mod engine;
 mod error;
 pub mod exec;
+pub mod fields;
 pub mod host;
 mod init_layer;
 pub mod logs;

@@ -1,0 +1,670 @@
+//! Honour or refuse: every field a client may send in a create, update or
+//! exec body, and whether whale carries it out.
+//!
+//! The daemon used to decode bodies into bollard's models and read only the
+//! fields it knew, so `--read-only` or `--cap-drop ALL` were stored, shown by
+//! `inspect` and silently ignored. Now each body is walked as raw JSON before
+//! it is decoded: a field that is set (anything but its neutral value) must
+//! be one whale honours, or the request is refused with a 400 that names the
+//! field, the docker flag behind it and what whale offers instead. A field
+//! whale has never heard of is refused too when it is set, so a newer
+//! client's option cannot slip through unnoticed. `tests::every_model_field_has_a_status`
+//! walks bollard's models (Docker's API spec) and fails on any field missing
+//! from these tables.
+
+use serde_json::Value;
+
+/// What whale does with one field when a client sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Carried out (or, for client-side fields, left to the client as
+    /// dockerd does).
+    Honoured,
+    /// Refused with this reason when set to anything but its neutral value.
+    Refused(&'static str),
+}
+
+/// One field of a request body.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Its key in Docker's JSON.
+    pub name: &'static str,
+    /// The docker CLI flag that sets it, or "" for API-only fields.
+    pub flag: &'static str,
+    pub status: Status,
+    /// Whether a value means "not asked for" (clients send defaults).
+    neutral: fn(&Value) -> bool,
+}
+
+const fn honoured(name: &'static str, flag: &'static str) -> Field {
+    Field {
+        name,
+        flag,
+        status: Status::Honoured,
+        neutral: is_unset,
+    }
+}
+
+const fn refused(name: &'static str, flag: &'static str, why: &'static str) -> Field {
+    Field {
+        name,
+        flag,
+        status: Status::Refused(why),
+        neutral: is_unset,
+    }
+}
+
+const fn refused_unless(
+    name: &'static str,
+    flag: &'static str,
+    why: &'static str,
+    neutral: fn(&Value) -> bool,
+) -> Field {
+    Field {
+        name,
+        flag,
+        status: Status::Refused(why),
+        neutral,
+    }
+}
+
+/// null, false, 0, "", [] and objects of such values: what clients send for
+/// an option the user did not give.
+pub fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_unset),
+    }
+}
+
+fn unset_or_str(v: &Value, ok: &[&str]) -> bool {
+    is_unset(v) || v.as_str().is_some_and(|s| ok.contains(&s))
+}
+
+/// `[]` means "mask nothing" to dockerd, so only null is neutral.
+fn null_only(v: &Value) -> bool {
+    v.is_null()
+}
+
+fn swappiness_unset(v: &Value) -> bool {
+    is_unset(v) || v.as_i64() == Some(-1)
+}
+
+/// An object whose keys are all known, each with a neutral value.
+fn object_unset(v: &Value, keys: &[(&str, fn(&Value) -> bool)]) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.iter().all(|(k, val)| {
+            keys.iter()
+                .find(|(name, _)| name == k)
+                .is_some_and(|(_, neutral)| neutral(val))
+        })
+    })
+}
+
+fn restart_unset(v: &Value) -> bool {
+    is_unset(v)
+        || object_unset(
+            v,
+            &[
+                ("Name", |n| unset_or_str(n, &["no"])),
+                ("MaximumRetryCount", is_unset),
+            ],
+        )
+}
+
+fn log_config_unset(v: &Value) -> bool {
+    is_unset(v)
+        || object_unset(
+            v,
+            &[
+                ("Type", |t| unset_or_str(t, &["json-file"])),
+                ("Config", is_unset),
+            ],
+        )
+}
+
+fn ipc_unset(v: &Value) -> bool {
+    // Every whale container has its own IPC namespace that nobody joins.
+    unset_or_str(v, &["private", "shareable"])
+}
+
+fn cgroupns_unset(v: &Value) -> bool {
+    // whale always gives a container its own cgroup namespace.
+    unset_or_str(v, &["private"])
+}
+
+fn userns_unset(v: &Value) -> bool {
+    // whale maps no user namespace: root inside is root outside, as
+    // dockerd without userns-remap.
+    unset_or_str(v, &["host"])
+}
+
+fn isolation_unset(v: &Value) -> bool {
+    unset_or_str(v, &["default"])
+}
+
+fn healthcheck_unset(v: &Value) -> bool {
+    // `--no-healthcheck` sends Test ["NONE"]: whale runs no checks, so
+    // switching them off is already what happens.
+    is_unset(v)
+        || v.get("Test").and_then(Value::as_array).is_some_and(|t| {
+            t.len() == 1 && t[0] == "NONE" && {
+                let mut rest = v.clone();
+                rest.as_object_mut().map(|o| o.remove("Test"));
+                is_unset(&rest)
+            }
+        })
+}
+
+const NO_BLKIO: &str =
+    "whale sets no block-I/O limits; it limits --memory, --cpus, --cpu-shares and --pids-limit";
+const NO_RT: &str = "whale sets no real-time CPU budget; use --cpus or --cpu-shares";
+const WINDOWS: &str = "it is a Windows-only option in Docker too";
+const NO_DEVICES: &str = "whale gives containers Docker's default device nodes only";
+
+/// The create body's own fields (the container's `Config`).
+pub const CONFIG: &[Field] = &[
+    honoured("Hostname", "--hostname"),
+    refused(
+        "Domainname",
+        "--domainname",
+        "whale sets the container's hostname only (--hostname)",
+    ),
+    honoured("User", "--user"),
+    honoured("AttachStdin", "--attach"),
+    honoured("AttachStdout", "--attach"),
+    honoured("AttachStderr", "--attach"),
+    // Metadata, as in Docker: inspect shows them.
+    honoured("ExposedPorts", "--expose"),
+    honoured("Tty", "--tty"),
+    honoured("OpenStdin", "--interactive"),
+    honoured("StdinOnce", ""),
+    honoured("Env", "--env"),
+    honoured("Cmd", ""),
+    refused_unless(
+        "Healthcheck",
+        "--health-cmd",
+        "whale runs no health checks yet (--no-healthcheck is accepted)",
+        healthcheck_unset,
+    ),
+    // Windows-only in dockerd: it changes nothing on Linux there either.
+    honoured("ArgsEscaped", ""),
+    honoured("Image", ""),
+    refused(
+        "Volumes",
+        "--volume",
+        "whale has no volumes yet; copy files in with `whale cp`",
+    ),
+    honoured("WorkingDir", "--workdir"),
+    honoured("Entrypoint", "--entrypoint"),
+    // Every whale container without host networking is loopback-only.
+    honoured("NetworkDisabled", ""),
+    // Stored in the container's config and carried by commit, as dockerd.
+    honoured("OnBuild", ""),
+    honoured("Labels", "--label"),
+    honoured("StopSignal", "--stop-signal"),
+    honoured("StopTimeout", "--stop-timeout"),
+    honoured("Shell", ""),
+];
+
+/// `HostConfig` of a create body.
+pub const HOST_CONFIG: &[Field] = &[
+    honoured("CpuShares", "--cpu-shares"),
+    honoured("Memory", "--memory"),
+    refused(
+        "CgroupParent",
+        "--cgroup-parent",
+        "whale places every container's cgroup under its own parent",
+    ),
+    refused("BlkioWeight", "--blkio-weight", NO_BLKIO),
+    refused("BlkioWeightDevice", "--blkio-weight-device", NO_BLKIO),
+    refused("BlkioDeviceReadBps", "--device-read-bps", NO_BLKIO),
+    refused("BlkioDeviceWriteBps", "--device-write-bps", NO_BLKIO),
+    refused("BlkioDeviceReadIOps", "--device-read-iops", NO_BLKIO),
+    refused("BlkioDeviceWriteIOps", "--device-write-iops", NO_BLKIO),
+    refused(
+        "CpuPeriod",
+        "--cpu-period",
+        "use --cpus, which whale turns into a CFS quota itself",
+    ),
+    refused(
+        "CpuQuota",
+        "--cpu-quota",
+        "use --cpus, which whale turns into a CFS quota itself",
+    ),
+    refused("CpuRealtimePeriod", "--cpu-rt-period", NO_RT),
+    refused("CpuRealtimeRuntime", "--cpu-rt-runtime", NO_RT),
+    refused(
+        "CpusetCpus",
+        "--cpuset-cpus",
+        "whale does not pin containers to CPUs; use --cpus",
+    ),
+    refused(
+        "CpusetMems",
+        "--cpuset-mems",
+        "whale does not pin containers to memory nodes",
+    ),
+    refused("Devices", "--device", NO_DEVICES),
+    refused("DeviceCgroupRules", "--device-cgroup-rule", NO_DEVICES),
+    refused(
+        "DeviceRequests",
+        "--gpus",
+        "whale has no GPU or other device-request support",
+    ),
+    refused(
+        "MemoryReservation",
+        "--memory-reservation",
+        "use --memory, a hard limit",
+    ),
+    honoured("MemorySwap", "--memory-swap"),
+    refused_unless(
+        "MemorySwappiness",
+        "--memory-swappiness",
+        "whale leaves the kernel's swappiness as it is",
+        swappiness_unset,
+    ),
+    honoured("NanoCpus", "--cpus"),
+    refused(
+        "OomKillDisable",
+        "--oom-kill-disable",
+        "a container over its --memory limit is killed by the kernel, always",
+    ),
+    honoured("Init", "--init"),
+    honoured("PidsLimit", "--pids-limit"),
+    refused(
+        "Ulimits",
+        "--ulimit",
+        "containers get the daemon's resource limits",
+    ),
+    refused("CpuCount", "--cpu-count", WINDOWS),
+    refused("CpuPercent", "--cpu-percent", WINDOWS),
+    refused("IOMaximumIOps", "--io-maxiops", WINDOWS),
+    refused("IOMaximumBandwidth", "--io-maxbandwidth", WINDOWS),
+    refused(
+        "Binds",
+        "--volume",
+        "whale has no bind mounts yet; copy files in and out with `whale cp`",
+    ),
+    // The CLI writes that file; dockerd ignores the field too.
+    honoured("ContainerIDFile", "--cidfile"),
+    refused_unless(
+        "LogConfig",
+        "--log-driver/--log-opt",
+        "whale logs with the json-file driver only, without options",
+        log_config_unset,
+    ),
+    // Checked by create: none, default, bridge (as default) and host.
+    honoured("NetworkMode", "--network"),
+    refused(
+        "PortBindings",
+        "--publish",
+        "whale publishes no ports yet; use --network host",
+    ),
+    refused_unless(
+        "RestartPolicy",
+        "--restart",
+        "whale restarts no containers by itself yet (--restart no only)",
+        restart_unset,
+    ),
+    honoured("AutoRemove", "--rm"),
+    refused(
+        "VolumeDriver",
+        "--volume-driver",
+        "whale has no volume drivers",
+    ),
+    refused("VolumesFrom", "--volumes-from", "whale has no volumes yet"),
+    refused(
+        "Mounts",
+        "--mount",
+        "whale has no mounts yet; copy files in and out with `whale cp`",
+    ),
+    honoured("ConsoleSize", ""),
+    refused(
+        "Annotations",
+        "--annotation",
+        "whale passes no annotations to a runtime",
+    ),
+    refused(
+        "CapAdd",
+        "--cap-add",
+        "containers get Docker's default capabilities",
+    ),
+    refused(
+        "CapDrop",
+        "--cap-drop",
+        "containers get Docker's default capabilities",
+    ),
+    refused_unless(
+        "CgroupnsMode",
+        "--cgroupns",
+        "every whale container has its own cgroup namespace (private)",
+        cgroupns_unset,
+    ),
+    refused("Dns", "--dns", "containers get the host's /etc/resolv.conf"),
+    refused(
+        "DnsOptions",
+        "--dns-option",
+        "containers get the host's /etc/resolv.conf",
+    ),
+    refused(
+        "DnsSearch",
+        "--dns-search",
+        "containers get the host's /etc/resolv.conf",
+    ),
+    refused(
+        "ExtraHosts",
+        "--add-host",
+        "whale writes /etc/hosts with localhost and the container's name only",
+    ),
+    refused(
+        "GroupAdd",
+        "--group-add",
+        "the container's process gets the groups of its --user only",
+    ),
+    refused_unless(
+        "IpcMode",
+        "--ipc",
+        "every whale container has its own IPC namespace (private)",
+        ipc_unset,
+    ),
+    refused(
+        "Cgroup",
+        "",
+        "whale places every container in its own cgroup",
+    ),
+    refused(
+        "Links",
+        "--link",
+        "whale has no bridge network to link containers on",
+    ),
+    refused(
+        "OomScoreAdj",
+        "--oom-score-adj",
+        "whale leaves the OOM score as the kernel sets it",
+    ),
+    refused(
+        "PidMode",
+        "--pid",
+        "every whale container has its own PID namespace (private)",
+    ),
+    refused(
+        "Privileged",
+        "--privileged",
+        "containers run with Docker's default confinement",
+    ),
+    refused(
+        "PublishAllPorts",
+        "--publish-all",
+        "whale publishes no ports yet; use --network host",
+    ),
+    refused(
+        "ReadonlyRootfs",
+        "--read-only",
+        "whale gives every container a writable root",
+    ),
+    // Validated by create: seccomp profiles and no-new-privileges are
+    // honoured, anything else refused there, naming it.
+    honoured("SecurityOpt", "--security-opt"),
+    refused(
+        "StorageOpt",
+        "--storage-opt",
+        "whale's overlay store has no per-container options",
+    ),
+    refused("Tmpfs", "--tmpfs", "whale has no tmpfs mounts yet"),
+    refused(
+        "UTSMode",
+        "--uts",
+        "every whale container has its own UTS namespace (private)",
+    ),
+    refused_unless(
+        "UsernsMode",
+        "--userns",
+        "whale maps no user namespace (host only)",
+        userns_unset,
+    ),
+    refused(
+        "ShmSize",
+        "--shm-size",
+        "whale's /dev/shm is a 64 MB tmpfs, as Docker's default",
+    ),
+    refused("Sysctls", "--sysctl", "whale sets no sysctls in containers"),
+    refused(
+        "Runtime",
+        "--runtime",
+        "whale runs containers with its own shim only",
+    ),
+    refused_unless("Isolation", "--isolation", WINDOWS, isolation_unset),
+    refused_unless(
+        "MaskedPaths",
+        "",
+        "whale masks Docker's default paths",
+        null_only,
+    ),
+    refused_unless(
+        "ReadonlyPaths",
+        "",
+        "whale makes Docker's default paths read-only",
+        null_only,
+    ),
+];
+
+const NO_ENDPOINTS: &str =
+    "whale has no bridge networks: a container is loopback-only (none) or on the host's network";
+
+/// One endpoint of `NetworkingConfig.EndpointsConfig`.
+pub const ENDPOINT: &[Field] = &[
+    refused("IPAMConfig", "--ip", NO_ENDPOINTS),
+    refused("Links", "--link", NO_ENDPOINTS),
+    refused("MacAddress", "--mac-address", NO_ENDPOINTS),
+    refused("Aliases", "--network-alias", NO_ENDPOINTS),
+    refused("DriverOpts", "--network", NO_ENDPOINTS),
+    refused("GwPriority", "--network", NO_ENDPOINTS),
+    refused("NetworkID", "", NO_ENDPOINTS),
+    refused("EndpointID", "", NO_ENDPOINTS),
+    refused("Gateway", "", NO_ENDPOINTS),
+    refused("IPAddress", "--ip", NO_ENDPOINTS),
+    refused("IPPrefixLen", "", NO_ENDPOINTS),
+    refused("IPv6Gateway", "", NO_ENDPOINTS),
+    refused("GlobalIPv6Address", "--ip6", NO_ENDPOINTS),
+    refused("GlobalIPv6PrefixLen", "", NO_ENDPOINTS),
+    refused("DNSNames", "", NO_ENDPOINTS),
+];
+
+/// The body of `POST /containers/{id}/update`.
+pub const UPDATE: &[Field] = &[
+    honoured("CpuShares", "--cpu-shares"),
+    honoured("Memory", "--memory"),
+    honoured("MemorySwap", "--memory-swap"),
+    honoured("NanoCpus", "--cpus"),
+    honoured("PidsLimit", "--pids-limit"),
+    refused(
+        "CgroupParent",
+        "",
+        "a running container's cgroup cannot move",
+    ),
+    refused("BlkioWeight", "--blkio-weight", NO_BLKIO),
+    refused("BlkioWeightDevice", "", NO_BLKIO),
+    refused("BlkioDeviceReadBps", "", NO_BLKIO),
+    refused("BlkioDeviceWriteBps", "", NO_BLKIO),
+    refused("BlkioDeviceReadIOps", "", NO_BLKIO),
+    refused("BlkioDeviceWriteIOps", "", NO_BLKIO),
+    refused("CpuPeriod", "--cpu-period", "use --cpus"),
+    refused("CpuQuota", "--cpu-quota", "use --cpus"),
+    refused("CpuRealtimePeriod", "--cpu-rt-period", NO_RT),
+    refused("CpuRealtimeRuntime", "--cpu-rt-runtime", NO_RT),
+    refused(
+        "CpusetCpus",
+        "--cpuset-cpus",
+        "whale does not pin containers to CPUs; use --cpus",
+    ),
+    refused(
+        "CpusetMems",
+        "--cpuset-mems",
+        "whale does not pin containers to memory nodes",
+    ),
+    refused("Devices", "", NO_DEVICES),
+    refused("DeviceCgroupRules", "", NO_DEVICES),
+    refused("DeviceRequests", "", "whale has no device-request support"),
+    refused(
+        "MemoryReservation",
+        "--memory-reservation",
+        "use --memory, a hard limit",
+    ),
+    refused_unless(
+        "MemorySwappiness",
+        "",
+        "whale leaves the kernel's swappiness as it is",
+        swappiness_unset,
+    ),
+    refused(
+        "OomKillDisable",
+        "",
+        "a container over its --memory limit is killed by the kernel, always",
+    ),
+    refused("Init", "", "--init is chosen when a container is created"),
+    refused("Ulimits", "", "containers get the daemon's resource limits"),
+    refused("CpuCount", "", WINDOWS),
+    refused("CpuPercent", "", WINDOWS),
+    refused("IOMaximumIOps", "", WINDOWS),
+    refused("IOMaximumBandwidth", "", WINDOWS),
+    refused_unless(
+        "RestartPolicy",
+        "--restart",
+        "whale restarts no containers by itself yet (--restart no only)",
+        restart_unset,
+    ),
+];
+
+/// The body of `POST /containers/{id}/exec`.
+pub const EXEC: &[Field] = &[
+    honoured("AttachStdin", "--interactive"),
+    honoured("AttachStdout", ""),
+    honoured("AttachStderr", ""),
+    honoured("ConsoleSize", ""),
+    // The shim scans an exec client's input for them.
+    honoured("DetachKeys", "--detach-keys"),
+    honoured("Tty", "--tty"),
+    honoured("Env", "--env"),
+    honoured("Cmd", ""),
+    refused(
+        "Privileged",
+        "--privileged",
+        "an exec runs with its container's confinement",
+    ),
+    honoured("User", "--user"),
+    honoured("WorkingDir", "--workdir"),
+];
+
+/// The body of `POST /exec/{id}/start`.
+pub const EXEC_START: &[Field] = &[
+    honoured("Detach", "--detach"),
+    honoured("Tty", "--tty"),
+    honoured("ConsoleSize", ""),
+];
+
+/// Networks a container may name in `NetworkingConfig.EndpointsConfig`.
+const KNOWN_NETWORKS: &[&str] = &["default", "bridge", "none", "host"];
+
+/// Why whale will not take a body: the field, as a path in the body, with
+/// its flag and what to do instead.
+pub fn refusal(path: &str, field: Option<&Field>) -> String {
+    match field {
+        Some(f) => {
+            let why = match f.status {
+                Status::Refused(why) => why,
+                Status::Honoured => "",
+            };
+            let flag = if f.flag.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.flag)
+            };
+            format!("whale does not support {path}{flag}: {why}")
+        }
+        None => format!(
+            "whale does not know the field {path}: leave it out (whale refuses options it would otherwise ignore)"
+        ),
+    }
+}
+
+/// Walk one JSON object against a table; `prefix` names where it sits.
+/// `skip` lists keys checked elsewhere.
+fn walk(body: &Value, table: &[Field], prefix: &str, skip: &[&str]) -> Result<(), String> {
+    let Some(obj) = body.as_object() else {
+        return Ok(());
+    };
+    for (key, value) in obj {
+        if skip.contains(&key.as_str()) {
+            continue;
+        }
+        let path = format!("{prefix}{key}");
+        match table.iter().find(|f| f.name == key) {
+            Some(f) => {
+                if matches!(f.status, Status::Refused(_)) && !(f.neutral)(value) {
+                    return Err(refusal(&path, Some(f)));
+                }
+            }
+            None if is_unset(value) => {}
+            None => return Err(refusal(&path, None)),
+        }
+    }
+    Ok(())
+}
+
+/// A create body (`POST /containers/create`), before it is decoded.
+pub fn check_create(body: &Value) -> Result<(), String> {
+    walk(body, CONFIG, "", &["HostConfig", "NetworkingConfig"])?;
+    if let Some(hc) = body.get("HostConfig") {
+        walk(hc, HOST_CONFIG, "HostConfig.", &[])?;
+    }
+    let network_mode = body
+        .pointer("/HostConfig/NetworkMode")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(nc) = body.get("NetworkingConfig") {
+        walk(
+            nc,
+            &[honoured("EndpointsConfig", "--network")],
+            "NetworkingConfig.",
+            &["EndpointsConfig"],
+        )?;
+        if let Some(eps) = nc.get("EndpointsConfig").and_then(Value::as_object) {
+            for (net, settings) in eps {
+                if !KNOWN_NETWORKS.contains(&net.as_str()) && net != network_mode {
+                    return Err(format!(
+                        "network {net} not found (whale knows only none, default, bridge and host)"
+                    ));
+                }
+                walk(
+                    settings,
+                    ENDPOINT,
+                    &format!("NetworkingConfig.EndpointsConfig.{net}."),
+                    &[],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An update body (`POST /containers/{id}/update`).
+pub fn check_update(body: &Value) -> Result<(), String> {
+    walk(body, UPDATE, "", &[])
+}
+
+/// An exec create body (`POST /containers/{id}/exec`).
+pub fn check_exec(body: &Value) -> Result<(), String> {
+    walk(body, EXEC, "", &[])
+}
+
+/// An exec start body (`POST /exec/{id}/start`).
+pub fn check_exec_start(body: &Value) -> Result<(), String> {
+    walk(body, EXEC_START, "", &[])
+}
+
+#[cfg(test)]
+mod tests;
