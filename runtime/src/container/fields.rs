@@ -94,8 +94,11 @@ fn swappiness_unset(v: &Value) -> bool {
     is_unset(v) || v.as_i64() == Some(-1)
 }
 
+/// Whether a JSON value means "not asked for".
+type Neutral = fn(&Value) -> bool;
+
 /// An object whose keys are all known, each with a neutral value.
-fn object_unset(v: &Value, keys: &[(&str, fn(&Value) -> bool)]) -> bool {
+fn object_unset(v: &Value, keys: &[(&str, Neutral)]) -> bool {
     v.as_object().is_some_and(|o| {
         o.iter().all(|(k, val)| {
             keys.iter()
