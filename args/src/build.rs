@@ -32,6 +32,21 @@ pub struct BuildArgs {
     /// or default (the host's network on whale), or none (loopback only)
     #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
+    /// Set the target build stage to build
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Add a custom host-to-IP mapping (host:ip) for the RUN steps
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from", value_name = "IMAGE")]
+    pub cache_from: Vec<String>,
     /// The build context directory
     #[arg(value_name = "PATH")]
     pub context: PathBuf,

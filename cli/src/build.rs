@@ -24,70 +24,7 @@ fn other(e: impl std::fmt::Display) -> CliError {
 
 // ---------------------------------------------------------------- build
 
-/// One `.dockerignore` rule.
-#[derive(Debug, Clone, PartialEq)]
-struct IgnoreRule {
-    pattern: Vec<String>,
-    negate: bool,
-}
-
-fn parse_dockerignore(text: &str) -> Vec<IgnoreRule> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (negate, p) = match l.strip_prefix('!') {
-                Some(rest) => (true, rest.trim()),
-                None => (false, l),
-            };
-            let pattern = p
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(String::from)
-                .collect();
-            IgnoreRule { pattern, negate }
-        })
-        .filter(|r| !r.pattern.is_empty())
-        .collect()
-}
-
-fn glob_component(p: &[u8], n: &[u8]) -> bool {
-    match (p.first(), n.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_component(&p[1..], n) || (!n.is_empty() && glob_component(p, &n[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob_component(&p[1..], &n[1..]),
-        (Some(a), Some(b)) if a == b => glob_component(&p[1..], &n[1..]),
-        _ => false,
-    }
-}
-
-/// Does `pattern` match `path` or one of its parent dirs (`**` spans dirs)?
-fn pattern_matches(pattern: &[String], path: &[&str]) -> bool {
-    match (pattern.first(), path.first()) {
-        (None, _) => true, // a matched parent excludes everything below it
-        (Some(p), _) if p == "**" => {
-            pattern_matches(&pattern[1..], path)
-                || (!path.is_empty() && pattern_matches(pattern, &path[1..]))
-        }
-        (Some(p), Some(n)) => {
-            glob_component(p.as_bytes(), n.as_bytes()) && pattern_matches(&pattern[1..], &path[1..])
-        }
-        (Some(_), None) => false,
-    }
-}
-
-fn ignored(rules: &[IgnoreRule], rel: &str) -> bool {
-    let parts: Vec<&str> = rel.split('/').collect();
-    let mut out = false;
-    for r in rules {
-        if pattern_matches(&r.pattern, &parts) {
-            out = !r.negate;
-        }
-    }
-    out
-}
+use whale_formats::dockerignore::{ignored, parse as parse_dockerignore, IgnoreRule};
 
 /// Tar the context dir, leaving out what `.dockerignore` excludes (the
 /// Dockerfile and .dockerignore always go).
@@ -126,6 +63,11 @@ fn context_tar(
             } else {
                 format!("{rel}/{name}")
             };
+            // With a Dockerfile from outside, .dockerignore goes at the end,
+            // naming it.
+            if keep.starts_with(".dockerfile.") && child == ".dockerignore" {
+                continue;
+            }
             let always = child == keep || child == ".dockerignore";
             if !always && ignored(rules, &child) {
                 // A negated rule may re-include something below an ignored dir.
@@ -154,12 +96,16 @@ fn context_tar(
     }
     walk(&mut tar, dir, "", &rules, dockerfile_rel)?;
     if let Some((name, data)) = extra {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, name, data)
-            .map_err(|e| other(format!("adding the Dockerfile to the context: {e}")))?;
+        let mut ignore = std::fs::read(dir.join(".dockerignore")).unwrap_or_default();
+        ignore.extend_from_slice(format!("\n{name}\n").as_bytes());
+        for (n, d) in [(name, data), (".dockerignore", &ignore[..])] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut h, n, d)
+                .map_err(|e| other(format!("adding {n} to the context: {e}")))?;
+        }
     }
     tar.into_inner()
         .map_err(|e| other(format!("writing the build context: {e}")))
@@ -190,6 +136,25 @@ fn human_size4(bytes: u64) -> String {
     format!("{s}{}", UNITS[unit])
 }
 
+/// docker's name for a Dockerfile sent from outside the context: random,
+/// and listed in the context's `.dockerignore` so the daemon drops it
+/// once read and `COPY .` never puts it in the image.
+fn outside_dockerfile_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let word = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.finish()
+    };
+    let hex = format!("{:016x}{:016x}", word(), word());
+    format!(".dockerfile.{}", &hex[..20])
+}
+
 pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
     let dir = &args.context;
     if !dir.is_dir() {
@@ -207,10 +172,8 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
             std::io::stdin()
                 .read_to_end(&mut text)
                 .map_err(|e| other(format!("reading the Dockerfile from stdin: {e}")))?;
-            (
-                ".whale-dockerfile".into(),
-                Some((".whale-dockerfile".into(), text)),
-            )
+            let name = outside_dockerfile_name();
+            (name.clone(), Some((name, text)))
         }
         Some(f) => {
             let abs_ctx = std::fs::canonicalize(dir).map_err(other)?;
@@ -224,10 +187,8 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
                 Ok(rel) => (rel.to_string_lossy().into_owned(), None),
                 Err(_) => {
                     let text = std::fs::read(&abs_f).map_err(other)?;
-                    (
-                        ".whale-dockerfile".into(),
-                        Some((".whale-dockerfile".into(), text)),
-                    )
+                    let name = outside_dockerfile_name();
+                    (name.clone(), Some((name, text)))
                 }
             }
         }
@@ -265,15 +226,26 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
             }
         }
     }
+    let mut labels = HashMap::new();
+    for l in &args.labels {
+        // docker: `--label KEY` is KEY with an empty value.
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
     let client = client(cli).await?;
     let options = BuildImageOptions {
         dockerfile,
         t: args.tags.first().cloned(),
+        q: args.quiet,
         nocache: args.no_cache,
         rm: args.rm,
         forcerm: args.force_rm,
         buildargs: (!build_args.is_empty()).then_some(build_args),
         networkmode: Some(args.network.clone()),
+        target: args.target.clone().unwrap_or_default(),
+        labels: (!labels.is_empty()).then_some(labels),
+        extrahosts: (!args.add_hosts.is_empty()).then(|| args.add_hosts.join(",")),
+        cachefrom: (!args.cache_from.is_empty()).then(|| args.cache_from.clone()),
         ..Default::default()
     };
     let mut stream = client
@@ -298,7 +270,12 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
             return Err(CliError::Exit(1));
         }
         if let Some(s) = info.stream {
-            if !args.quiet {
+            if args.quiet {
+                // A quiet build's one stream line is the image id.
+                if s.trim().starts_with("sha256:") {
+                    id = Some(s.trim().to_string());
+                }
+            } else {
                 let _ = stdout.write_all(s.as_bytes());
                 let _ = stdout.flush();
             }
@@ -332,6 +309,14 @@ pub async fn build(cli: &Cli, args: &BuildArgs) -> CliResult {
                 .unwrap_or_else(|_| t.clone());
             println!("Successfully tagged {name}");
         }
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &id).map_err(|e| {
+            other(format!(
+                "failed to write the image ID to {}: {e}",
+                path.display()
+            ))
+        })?;
     }
     if args.quiet {
         println!("{id}");
@@ -689,19 +674,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dockerignore_rules() {
-        let rules = parse_dockerignore("# c\n*.log\nbuild/\n!build/keep\n**/tmp\n\n");
-        assert!(ignored(&rules, "a.log"));
-        assert!(!ignored(&rules, "sub/a.log"));
-        assert!(ignored(&rules, "build"));
-        assert!(ignored(&rules, "build/x"));
-        assert!(!ignored(&rules, "build/keep"));
-        assert!(ignored(&rules, "x/y/tmp"));
-        assert!(ignored(&rules, "tmp/z"));
-        assert!(!ignored(&rules, "src/main.rs"));
-    }
-
-    #[test]
     fn df_images_row_as_docker_20_10_prints_it() {
         // Measured on dockerd 20.10: busybox and an image with one 18-byte
         // layer on it (both with a container), and an unused debian.
@@ -743,5 +715,33 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         assert_eq!(names, [".dockerignore", "Dockerfile", "keep"]);
+    }
+
+    #[test]
+    fn an_outside_dockerfile_is_named_in_dockerignore() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".dockerignore"), "secret").unwrap();
+        std::fs::write(d.path().join("keep"), "y").unwrap();
+        let name = outside_dockerfile_name();
+        assert!(
+            name.starts_with(".dockerfile.") && name.len() == 32,
+            "{name}"
+        );
+        assert_ne!(name, outside_dockerfile_name());
+        let t = context_tar(d.path(), &name, Some((&name, b"FROM x\n"))).unwrap();
+        let mut a = tar::Archive::new(&t[..]);
+        let mut got = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            got.push((e.path().unwrap().display().to_string(), text));
+        }
+        assert_eq!(got[0].0, "keep");
+        assert_eq!(got[1], (name.clone(), "FROM x\n".to_string()));
+        assert_eq!(
+            got[2],
+            (".dockerignore".into(), format!("secret\n{name}\n"))
+        );
     }
 }

@@ -114,6 +114,7 @@ impl Fixture {
             state_path: dir.join("state.json"),
             init: None,
             seccomp: Default::default(),
+            extra_hosts: Vec::new(),
         };
         Fixture {
             _tmp: tmp,

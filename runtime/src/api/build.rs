@@ -1,10 +1,11 @@
 //! `POST /build`: the classic builder over a tar context, its output as
 //! Docker's JSON lines (`{"stream":...}`, `{"aux":{"ID":...}}`,
-//! `{"errorDetail":...,"error":...}`). RUN steps run as real containers,
-//! started through container/'s start path with their output attached, on
-//! the host network (so `apt-get` reaches the host's mirrors;
-//! `networkmode=none` gives them loopback only), and their upper dirs
-//! become layers.
+//! `{"errorDetail":...,"error":...}`; with `q` only the image id). RUN
+//! steps run as real containers, started through container/'s start path
+//! with their output attached, on the host network (so `apt-get` reaches
+//! the host's mirrors; `networkmode=none` gives them loopback only), and
+//! their upper dirs become layers. A client that goes away cancels the
+//! build: its RUN container is killed and removed, nothing is tagged.
 
 use super::http::{response, ApiError, ApiResult, Body, Query};
 use super::Daemon;
@@ -15,9 +16,10 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Scratch space of one build, removed when the build ends.
@@ -29,9 +31,75 @@ impl Drop for ScratchDir {
     }
 }
 
+/// Build parameters whale does not implement, with the value that means
+/// "not asked for": anything else is refused, never ignored.
+const UNSUPPORTED: &[(&str, &[&str])] = &[
+    ("pull", &["", "0", "false"]),
+    ("squash", &["", "0", "false"]),
+    ("platform", &[""]),
+    ("isolation", &["", "default"]),
+    ("memory", &["", "0"]),
+    ("memswap", &["", "0"]),
+    ("cpushares", &["", "0"]),
+    ("cpusetcpus", &[""]),
+    ("cpusetmems", &[""]),
+    ("cpuperiod", &["", "0"]),
+    ("cpuquota", &["", "0"]),
+    ("shmsize", &["", "0"]),
+    ("ulimits", &["", "null", "[]"]),
+    ("securityopt", &["", "null", "[]"]),
+    ("outputs", &["", "null", "[]"]),
+    ("session", &[""]),
+    ("version", &["", "1"]),
+];
+
 pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
+    for (name, defaults) in UNSUPPORTED {
+        if let Some(v) = q.get(name) {
+            if !defaults.contains(&v) {
+                let hint = match *name {
+                    "version" => "whale has the classic builder only (version=1); build without BuildKit (DOCKER_BUILDKIT=0)".to_string(),
+                    "pull" => "whale has no registry to pull from; make the base image with `whale bootstrap`, `whale load` or `whale pull`".to_string(),
+                    _ => "leave it unset".to_string(),
+                };
+                return Err(ApiError::bad_request(format!(
+                    "build parameter {name}={v} is not supported by whale: {hint}"
+                )));
+            }
+        }
+    }
     let build_args = build::build_args_from_json(q.get("buildargs").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let labels = match q
+        .get("labels")
+        .filter(|l| !l.trim().is_empty() && *l != "null")
+    {
+        None => BTreeMap::new(),
+        Some(l) => serde_json::from_str::<BTreeMap<String, String>>(l).map_err(|e| {
+            ApiError::bad_request(format!(
+                "labels must be a JSON object of strings, like {{\"a\":\"1\"}}: {e}"
+            ))
+        })?,
+    };
+    let cache_from = match q
+        .get("cachefrom")
+        .filter(|l| !l.trim().is_empty() && *l != "null")
+    {
+        None => Vec::new(),
+        Some(l) => serde_json::from_str::<Vec<String>>(l).map_err(|e| {
+            ApiError::bad_request(format!(
+                "cachefrom must be a JSON array of image names, like [\"app:1\"]: {e}"
+            ))
+        })?,
+    };
+    let mut extra_hosts = Vec::new();
+    for v in q.all("extrahosts") {
+        for h in v.split(',').filter(|h| !h.is_empty()) {
+            extra_hosts.push(
+                container::parse_extra_host(h).map_err(|e| ApiError::bad_request(e.to_string()))?,
+            );
+        }
+    }
     Ok(BuildOptions {
         tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
         dockerfile: q
@@ -45,6 +113,10 @@ pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
         build_args,
         network: build::BuildNetwork::from_mode(q.get("networkmode").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
+        labels,
+        cache_from,
+        extra_hosts,
     })
 }
 
@@ -102,20 +174,61 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
         .map_err(|e| ApiError::internal(format!("writing {}: {e}", context_tar.display())))?;
     drop(file);
 
+    let quiet = q.bool("q");
     let (tx, out) = Body::channel();
     let d2 = d.clone();
     let handle = tokio::runtime::Handle::current();
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    // The client going away drops the response body: that cancels the
+    // build, also while a quiet RUN step sends nothing.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    {
+        let tx = tx.clone();
+        let cancelled = cancelled.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tx.closed() => {
+                    cancelled.store(true, Ordering::SeqCst);
+                    let _ = cancel_tx.send(true);
+                }
+                _ = done_rx => {}
+            }
+        });
+    }
     tokio::task::spawn_blocking(move || {
         let _scratch = scratch;
+        let _done = done_tx;
         let send = |b: Bytes| {
             let _ = tx.blocking_send(b);
         };
-        match run_build(&d2, handle, &dir, &opts, &mut |m| send(message_line(&m))) {
-            Ok(img) => d2.emit_image("build", &img.id, opts.tags.first().map(String::as_str)),
+        let mut emit = |m: Message| {
+            // `q`: only the image id, as Docker's quiet build sends it.
+            if !quiet {
+                send(message_line(&m));
+            }
+        };
+        let job = Job {
+            cancelled: &cancelled,
+            cancel_rx,
+        };
+        match run_build(&d2, handle, &dir, &opts, &job, &mut emit) {
+            Ok(img) => {
+                if quiet {
+                    send(message_line(&Message::Stream(format!("{}\n", img.id))));
+                }
+                d2.emit_image("build", &img.id, opts.tags.first().map(String::as_str))
+            }
             Err(e) => send(error_line(&e)),
         }
     });
     Ok(response(StatusCode::OK, "application/json", out))
+}
+
+/// How a running build learns that its client went away.
+struct Job<'a> {
+    cancelled: &'a AtomicBool,
+    cancel_rx: tokio::sync::watch::Receiver<bool>,
 }
 
 fn run_build(
@@ -123,6 +236,7 @@ fn run_build(
     handle: tokio::runtime::Handle,
     dir: &Path,
     opts: &BuildOptions,
+    job: &Job<'_>,
     emit: &mut dyn FnMut(Message),
 ) -> Result<crate::image::Image, BuildError> {
     let context = dir.join("context");
@@ -139,14 +253,17 @@ fn run_build(
         d: d.clone(),
         handle,
         network: opts.network,
+        extra_hosts: opts.extra_hosts.clone(),
         containers: HashMap::new(),
         reap_after_crash: opts.remove || opts.force_remove,
+        cancel: job.cancel_rx.clone(),
     };
     let b = build::Build {
         store: &d.images,
         context: &context,
         scratch: &scratch,
         options: opts,
+        cancelled: job.cancelled,
     };
     build::build(&b, &mut runner, emit)
 }
@@ -186,10 +303,14 @@ struct DaemonRunner {
     d: Arc<Daemon>,
     handle: tokio::runtime::Handle,
     network: build::BuildNetwork,
+    /// `--add-host` lines for every RUN container.
+    extra_hosts: Vec<String>,
     containers: HashMap<String, Arc<Container>>,
     /// The build removes its intermediates (`--rm`, `--force-rm`), so a
     /// daemon start after a crash may too.
     reap_after_crash: bool,
+    /// Turns true when the client went away.
+    cancel: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Runner for DaemonRunner {
@@ -212,6 +333,7 @@ impl Runner for DaemonRunner {
         };
         let host_config = HostConfig {
             network_mode: Some(self.network.container_mode().into()),
+            extra_hosts: Some(self.extra_hosts.clone()).filter(|h| !h.is_empty()),
             ..Default::default()
         };
         let path = argv.remove(0);
@@ -234,26 +356,42 @@ impl Runner for DaemonRunner {
         })
     }
 
-    fn run(&mut self, rc: &RunContainer, out: &mut dyn FnMut(&[u8])) -> Result<i32, BuildError> {
+    fn run(
+        &mut self,
+        rc: &RunContainer,
+        out: &mut dyn FnMut(&[u8], bool),
+    ) -> Result<i32, BuildError> {
         let c = self
             .containers
             .get(&rc.id)
             .cloned()
             .ok_or_else(|| BuildError::Runner(format!("no RUN container {}", rc.id)))?;
         let d = self.d.clone();
+        let mut cancel = self.cancel.clone();
         // The container runs on the daemon's runtime; its output comes back
         // over a channel so `out` (which may block on the client) runs here.
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<u8>, bool)>();
         let task = self.handle.spawn(async move {
             let mut run = container::start_attached(&d, &c).await.map_err(run_error)?;
-            while let Some(chunk) = run.next_output().await {
-                let _ = tx.send(chunk);
+            let relay = async {
+                while let Some(chunk) = run.next_output().await {
+                    let _ = tx.send(chunk);
+                }
+            };
+            let cancelled = tokio::select! {
+                _ = relay => false,
+                _ = cancel.wait_for(|c| *c) => true,
+            };
+            if cancelled {
+                // Killed and waited for: its removal follows.
+                let _ = container::kill(&d, &c, None).await;
+                return Err(BuildError::Cancelled);
             }
             drop(tx);
             run.exit_code().await.map_err(run_error)
         });
-        for chunk in rx {
-            out(&chunk);
+        for (chunk, stderr) in rx {
+            out(&chunk, stderr);
         }
         let code = self
             .handle
@@ -270,7 +408,7 @@ impl Runner for DaemonRunner {
         let d = self.d.clone();
         if let Err(e) = self
             .handle
-            .block_on(async { container::remove_stopped(&d, &c).await })
+            .block_on(async { container::remove(&d, &c, true).await })
         {
             eprintln!(
                 "whale daemon: removing intermediate container {}: {e}",

@@ -133,6 +133,30 @@ pub fn find_sources(context: &Path, src: &str) -> Result<Vec<PathBuf>, ContextEr
     Ok(vec![p])
 }
 
+/// Docker's `removeDockerfile`: when `.dockerignore` names the Dockerfile
+/// or itself, they leave the context once the Dockerfile is read, so
+/// `COPY .` never puts them in the image.
+pub fn drop_ignored_build_files(context: &Path, dockerfile: &str) -> Result<(), ContextError> {
+    let path = context.join(".dockerignore");
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let rules = whale_formats::dockerignore::parse(&text);
+    for name in [dockerfile, ".dockerignore"] {
+        let rel = clean_rel(name).join("/");
+        if rel.is_empty() || !whale_formats::dockerignore::ignored(&rules, &rel) {
+            continue;
+        }
+        let p = context.join(&rel);
+        match fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &p)(e)),
+        }
+    }
+    Ok(())
+}
+
 /// sha256 over what a copy would produce: names, types, permission bits,
 /// link targets and file contents; never mtimes or owners in the context.
 pub fn hash_sources(sources: &[PathBuf]) -> Result<String, ContextError> {
@@ -456,6 +480,32 @@ fn push_link_target(pending: &mut Vec<String>, target: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignored_dockerfile_and_dockerignore_leave_the_context() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path();
+        fs::write(
+            c.join(".dockerignore"),
+            "Dockerfile\n.dockerfile.abc\n.dockerignore\n",
+        )
+        .unwrap();
+        fs::write(c.join("Dockerfile"), "FROM x").unwrap();
+        fs::write(c.join(".dockerfile.abc"), "FROM x").unwrap();
+        fs::write(c.join("keep"), "k").unwrap();
+        drop_ignored_build_files(c, ".dockerfile.abc").unwrap();
+        assert!(!c.join(".dockerfile.abc").exists());
+        assert!(!c.join(".dockerignore").exists());
+        // Only the Dockerfile of this build goes: another one is data.
+        assert!(c.join("Dockerfile").exists() && c.join("keep").exists());
+        // Nothing ignored: nothing removed.
+        let d2 = tempfile::tempdir().unwrap();
+        fs::write(d2.path().join(".dockerignore"), "*.log\n").unwrap();
+        fs::write(d2.path().join("Dockerfile"), "FROM x").unwrap();
+        drop_ignored_build_files(d2.path(), "Dockerfile").unwrap();
+        assert!(d2.path().join("Dockerfile").exists());
+        assert!(d2.path().join(".dockerignore").exists());
+    }
 
     #[test]
     fn globs() {

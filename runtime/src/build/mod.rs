@@ -5,22 +5,31 @@
 //! ADD and COPY add a layer; the others only change the config and add an
 //! `empty_layer` history entry). A step is skipped when the current image
 //! already has a child made by the same instruction text (see `cache`).
+//! A multi-stage Dockerfile builds the target stage and the stages it uses
+//! (`stages`), each step cached the same way.
 //!
 //! RUN steps execute through a [`Runner`] (the daemon provides one that runs
 //! a real container with the shim), so the builder itself needs no daemon.
 
 pub mod cache;
 pub mod context;
+mod copy;
 pub mod dockerfile;
+pub mod stages;
+mod steps;
+pub mod url;
+pub mod words;
 
-use crate::image::config::{History, ImageConfig, RootFs, RunConfig};
+use crate::image::config::{ImageConfig, RootFs};
 use crate::image::{Image, ImageError, Store};
 use context::ContextError;
-use dockerfile::{CommandForm, CopySpec, Instruction, Kind, ParseError};
-use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::{self, BufReader};
+use dockerfile::{Instruction, Kind, ParseError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use steps::State;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -37,6 +46,9 @@ pub enum BuildError {
     RunFailed { command: String, code: i32 },
     #[error("{0}")]
     Runner(String),
+    /// The client went away (Ctrl-C on `whale build`).
+    #[error("the build was cancelled: the client went away")]
+    Cancelled,
     #[error("cannot {action} {path:?}: {source}")]
     Io {
         action: &'static str,
@@ -74,6 +86,15 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     /// The network RUN steps get (`--network`).
     pub network: BuildNetwork,
+    /// `--target`: the stage to build (default: the last).
+    pub target: Option<String>,
+    /// `--label`: added to the final image, one LABEL step each.
+    pub labels: BTreeMap<String, String>,
+    /// `--cache-from`: when given, only these images (and the images they
+    /// were built from) are used as cache.
+    pub cache_from: Vec<String>,
+    /// `--add-host`: `name:ip` lines for the RUN steps' /etc/hosts.
+    pub extra_hosts: Vec<String>,
 }
 
 /// The network of RUN steps. whale has no bridge, so Docker's `default`
@@ -140,8 +161,14 @@ pub struct RunContainer {
 /// Runs RUN steps in real containers.
 pub trait Runner {
     fn create(&mut self, req: &RunRequest) -> Result<RunContainer, BuildError>;
-    /// Start it, pass its output to `out` as it comes, return its exit code.
-    fn run(&mut self, c: &RunContainer, out: &mut dyn FnMut(&[u8])) -> Result<i32, BuildError>;
+    /// Start it, pass its output to `out` as it comes (with `true` for
+    /// stderr), return its exit code; [`BuildError::Cancelled`] when the
+    /// build was cancelled meanwhile (the container is then stopped).
+    fn run(
+        &mut self,
+        c: &RunContainer,
+        out: &mut dyn FnMut(&[u8], bool),
+    ) -> Result<i32, BuildError>;
     fn remove(&mut self, c: &RunContainer);
 }
 
@@ -172,66 +199,31 @@ pub struct Build<'a> {
     /// Scratch dir for staging layers (removed by the caller).
     pub scratch: &'a Path,
     pub options: &'a BuildOptions,
+    /// Set when the client went away: the build stops at the next step.
+    pub cancelled: &'a AtomicBool,
 }
 
-struct State {
-    image: Option<Image>,
-    config: ImageConfig,
-    /// ARGs declared in this stage, with their values (None: unset).
-    args: Vec<(String, Option<String>)>,
-    /// ARGs declared before the first FROM.
-    global_args: Vec<(String, Option<String>)>,
-    cmd_set: bool,
-    escape: char,
+/// A build in progress: what every step needs besides its stage's state.
+pub(crate) struct Session<'a, 'r> {
+    b: &'a Build<'a>,
+    runner: &'r mut dyn Runner,
+    emit: &'r mut dyn FnMut(Message),
+    /// Build args some ARG consumed.
+    used_args: Vec<String>,
+    /// With `cache_from`: the only images a cache hit may be.
+    cache_allow: Option<HashSet<String>>,
+    /// Each stage's name and, once built, its image.
+    stage_names: Vec<Option<String>>,
+    stage_images: Vec<Option<Image>>,
+    current: usize,
 }
 
-impl State {
-    fn env_value(&self, name: &str) -> Option<String> {
-        let env = self.config.config.env.as_deref().unwrap_or(&[]);
-        for e in env.iter().rev() {
-            if let Some((k, v)) = e.split_once('=') {
-                if k == name {
-                    return Some(v.to_string());
-                }
-            }
-        }
-        self.args
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.clone())
+impl Session<'_, '_> {
+    /// The image of an earlier stage named (or numbered) `name`.
+    fn stage_image(&self, name: &str) -> Option<Image> {
+        let i = stages::stage_index(&self.stage_names[..self.current], name, true)?;
+        self.stage_images[i].clone()
     }
-
-    fn subst(&self, s: &str) -> Result<String, BuildError> {
-        dockerfile::substitute(s, self.escape, &|n| self.env_value(n)).map_err(BuildError::Invalid)
-    }
-
-    /// Substitute, then remove quotes/escapes as one word.
-    fn subst_word(&self, s: &str) -> Result<String, BuildError> {
-        let v = self.subst(s)?;
-        Ok(dockerfile::split_words(&v, self.escape)
-            .map_err(BuildError::Invalid)?
-            .join(" "))
-    }
-
-    /// Build args in scope with a value, not shadowed by ENV: what RUN sees.
-    fn run_args(&self) -> Vec<String> {
-        let env = self.config.config.env.as_deref().unwrap_or(&[]);
-        let mut out: Vec<String> = self
-            .args
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .filter(|(k, _)| !env.iter().any(|e| e.split('=').next() == Some(k.as_str())))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        out.sort();
-        out.dedup_by(|a, b| a.split('=').next() == b.split('=').next());
-        out
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Go's `%q` of a string slice, as Docker writes `CMD ["a" "b"]` in history.
@@ -290,34 +282,132 @@ pub fn build(
     })?;
     let text = String::from_utf8_lossy(&text);
     let df = dockerfile::parse(&df_name, &text)?;
+    // Docker's daemon drops the Dockerfile and .dockerignore from the
+    // context when .dockerignore names them (the CLI sends them anyway; a
+    // Dockerfile from outside the context comes as `.dockerfile.<hex>`).
+    context::drop_ignored_build_files(b.context, &df_name)?;
     // Check the tags before doing any work.
     for t in &opts.tags {
         crate::image::reference::parse_tag(t).map_err(crate::image::ImageError::from)?;
     }
-    let total = df.instructions.len();
-    let mut st = State {
-        image: None,
-        config: ImageConfig::default(),
-        args: Vec::new(),
-        global_args: Vec::new(),
-        cmd_set: false,
-        escape: df.escape,
-    };
     let mut used_args: Vec<String> = Vec::new();
-    for (i, ins) in df.instructions.iter().enumerate() {
+    // The ARGs before the first FROM, usable in FROM lines.
+    let mut global_args: Vec<(String, Option<String>)> = Vec::new();
+    for ins in &df.instructions {
+        match &ins.kind {
+            Kind::Arg { name, default } => {
+                let lookup = |n: &str| {
+                    global_args
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == n)
+                        .and_then(|(_, v)| v.clone())
+                };
+                let default = match default {
+                    Some(d) => Some(
+                        dockerfile::substitute(d, df.escape, &lookup)
+                            .map_err(BuildError::Invalid)?,
+                    ),
+                    None => None,
+                };
+                let v = opts.build_args.get(name).cloned().or(default);
+                if opts.build_args.contains_key(name) {
+                    used_args.push(name.clone());
+                }
+                global_args.push((name.clone(), v));
+            }
+            _ => break,
+        }
+    }
+    let subst_meta = |s: &str| {
+        let v = dockerfile::substitute(s, df.escape, &|n| {
+            global_args
+                .iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .and_then(|(_, v)| v.clone())
+        })
+        .map_err(BuildError::Invalid)?;
+        Ok(dockerfile::split_words(&v, df.escape)
+            .map_err(BuildError::Invalid)?
+            .join(" "))
+    };
+    let mut plan = stages::plan(&df, opts.target.as_deref(), &subst_meta)?;
+    // `--label k=v`: one LABEL step each, sorted, at the end of the target
+    // stage, its value taken literally.
+    let label_steps: Vec<Instruction> = opts
+        .labels
+        .iter()
+        .map(|(k, v)| Instruction {
+            line: 0,
+            original: format!("LABEL {k}={v}"),
+            kind: Kind::Label(vec![(literal(k, df.escape), literal(v, df.escape))]),
+        })
+        .collect();
+    plan.stages[plan.target]
+        .instructions
+        .extend(label_steps.iter());
+    let total: usize = plan.meta_args.len()
+        + plan
+            .stages
+            .iter()
+            .zip(&plan.needed)
+            .filter(|(_, n)| **n)
+            .map(|(s, _)| 1 + s.instructions.len())
+            .sum::<usize>();
+    let mut n = 0;
+    let mut step_line = |emit: &mut dyn FnMut(Message), ins: &Instruction| {
+        n += 1;
         emit(Message::Stream(format!(
-            "Step {}/{} : {}\n",
-            i + 1,
-            total,
+            "Step {n}/{total} : {}\n",
             ins.original
         )));
-        step(b, runner, emit, &mut st, ins, &mut used_args)?;
+    };
+    for ins in &plan.meta_args {
+        step_line(emit, ins);
     }
-    let Some(image) = st.image else {
+    let cache_allow = cache_allow(b)?;
+    let mut s = Session {
+        b,
+        runner,
+        emit,
+        used_args,
+        cache_allow,
+        stage_names: plan.stages.iter().map(|st| st.name.clone()).collect(),
+        stage_images: vec![None; plan.stages.len()],
+        current: 0,
+    };
+    for (i, stage) in plan.stages.iter().enumerate() {
+        if !plan.needed[i] {
+            continue;
+        }
+        s.current = i;
+        let mut st = State {
+            image: None,
+            config: ImageConfig::default(),
+            args: Vec::new(),
+            global_args: global_args.clone(),
+            cmd_set: false,
+            escape: df.escape,
+            in_triggers: false,
+        };
+        for ins in std::iter::once(&stage.from).chain(stage.instructions.iter()) {
+            if b.cancelled.load(Ordering::SeqCst) {
+                return Err(BuildError::Cancelled);
+            }
+            step_line(s.emit, ins);
+            dispatch(&mut s, &mut st, ins)?;
+        }
+        s.stage_images[i] = st.image;
+    }
+    let Some(image) = s.stage_images[plan.target].clone() else {
         return Err(BuildError::Invalid(
-            "the Dockerfile has no FROM: nothing was built".into(),
+            "No image was generated: the target stage is FROM scratch with nothing added".into(),
         ));
     };
+    let Session {
+        emit, used_args, ..
+    } = s;
     let unused: Vec<&String> = opts
         .build_args
         .keys()
@@ -329,6 +419,9 @@ pub fn build(
             "[Warning] One or more build-args [{}] were not consumed\n",
             names.join(" ")
         )));
+    }
+    if b.cancelled.load(Ordering::SeqCst) {
+        return Err(BuildError::Cancelled);
     }
     emit(Message::Aux(image.id.clone()));
     emit(Message::Stream(format!(
@@ -347,562 +440,110 @@ pub fn build(
     Ok(image)
 }
 
-fn step(
-    b: &Build<'_>,
-    runner: &mut dyn Runner,
-    emit: &mut dyn FnMut(Message),
-    st: &mut State,
-    ins: &Instruction,
-    used_args: &mut Vec<String>,
-) -> Result<(), BuildError> {
-    let opts = b.options;
-    if let Kind::From { image, .. } = &ins.kind {
-        let name = dockerfile::substitute(image, st.escape, &|n| {
-            st.global_args
-                .iter()
-                .rev()
-                .find(|(k, _)| k == n)
-                .and_then(|(_, v)| v.clone())
-        })
-        .map_err(BuildError::Invalid)?;
-        let base = if name == "scratch" {
-            None
-        } else {
-            Some(b.store.resolve(&name).map_err(|e| match e {
-                ImageError::NotFound(_) => BuildError::Invalid(format!(
-                    "pull access denied for {name}: whale has no registry and there is no image {name} here; make it with `whale bootstrap`, `whale load` or `whale build` first"
-                )),
-                other => BuildError::Image(other),
-            })?)
-        };
-        st.config = match &base {
-            Some(img) => img.config.clone(),
-            None => ImageConfig {
-                architecture: crate::image::host_architecture().to_string(),
-                os: "linux".to_string(),
-                rootfs: RootFs {
-                    kind: "layers".to_string(),
-                    diff_ids: Vec::new(),
-                },
-                ..Default::default()
-            },
-        };
-        st.image = base;
-        st.args.clear();
-        st.cmd_set = false;
-        match &st.image {
-            Some(img) => emit(Message::Stream(format!(" ---> {}\n", img.short_id()))),
-            None => emit(Message::Stream(" ---> \n".into())),
+/// A value escaped so that substitution and unquoting give it back as is.
+fn literal(v: &str, escape: char) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        if !c.is_alphanumeric() {
+            out.push(escape);
         }
-        return Ok(());
+        out.push(c);
     }
-    if st.image.is_none() && !st.config.rootfs.kind.is_empty() {
-        // FROM scratch: the first commit has no parent image.
-    } else if st.image.is_none() {
-        if let Kind::Arg { name, default } = &ins.kind {
-            let v = opts.build_args.get(name).cloned().or(default.clone());
-            if opts.build_args.contains_key(name) {
-                used_args.push(name.clone());
-            }
-            st.global_args.push((name.clone(), v));
-            return Ok(());
-        }
-        return Err(BuildError::Invalid(format!(
-            "{}:{}: {} before FROM: only ARG may come before the first FROM",
-            opts.dockerfile,
-            ins.line,
-            ins.kind.keyword()
-        )));
-    }
-
-    let mut run = st.config.config.clone();
-    let nop = |s: &str| format!("/bin/sh -c #(nop)  {s}");
-    let created_by: String;
-    match &ins.kind {
-        // Handled above; nothing to commit.
-        Kind::From { .. } => return Ok(()),
-        Kind::Run(form) => return run_step(b, runner, emit, st, form),
-        Kind::Copy(spec) => return copy_step(b, emit, st, spec, false),
-        Kind::Add(spec) => return copy_step(b, emit, st, spec, true),
-        Kind::Cmd(form) => {
-            let argv = form.argv();
-            created_by = nop(&format!("CMD {}", go_quote_list(&argv)));
-            run.cmd = Some(argv);
-            st.cmd_set = true;
-        }
-        Kind::Entrypoint(form) => {
-            let argv = match form {
-                CommandForm::Shell(s) if s.is_empty() => vec![],
-                f => f.argv(),
-            };
-            created_by = nop(&format!("ENTRYPOINT {}", go_quote_list(&argv)));
-            run.entrypoint = Some(argv);
-            if !st.cmd_set {
-                run.cmd = None;
-            }
-        }
-        Kind::Env(pairs) => {
-            let mut msg = String::from("ENV");
-            for (k, v) in pairs {
-                let v = st.subst_word(v)?;
-                let k = st.subst_word(k)?;
-                msg.push_str(&format!(" {k}={v}"));
-                let env = run.env.get_or_insert_with(Vec::new);
-                match env
-                    .iter()
-                    .position(|e| e.split('=').next() == Some(k.as_str()))
-                {
-                    Some(i) => env[i] = format!("{k}={v}"),
-                    None => env.push(format!("{k}={v}")),
-                }
-                // Later pairs see earlier ones.
-                st.config.config.env = run.env.clone();
-            }
-            created_by = nop(&msg);
-        }
-        Kind::Label(pairs) => {
-            let mut msg = String::from("LABEL");
-            for (k, v) in pairs {
-                let (k, v) = (st.subst_word(k)?, st.subst_word(v)?);
-                msg.push_str(&format!(" {k}={v}"));
-                run.labels.get_or_insert_with(BTreeMap::new).insert(k, v);
-            }
-            created_by = nop(&msg);
-        }
-        Kind::Workdir(w) => {
-            let w = st.subst_word(w)?;
-            let joined = if w.starts_with('/') {
-                w
-            } else {
-                let base = if run.working_dir.is_empty() {
-                    "/".to_string()
-                } else {
-                    run.working_dir.clone()
-                };
-                format!("{}/{}", base.trim_end_matches('/'), w)
-            };
-            run.working_dir = joined.clone();
-            created_by = format!("/bin/sh -c #(nop) WORKDIR {joined}");
-        }
-        Kind::User(u) => {
-            let u = st.subst_word(u)?;
-            created_by = nop(&format!("USER {u}"));
-            run.user = u;
-        }
-        Kind::Expose(ports) => {
-            let mut words = Vec::new();
-            for p in ports {
-                words.extend(
-                    st.subst(p)?
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect::<Vec<_>>(),
-                );
-            }
-            let map = run.exposed_ports.get_or_insert_with(BTreeMap::new);
-            for p in &words {
-                let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-                if port.is_empty() || !port.split('-').all(|x| x.parse::<u16>().is_ok()) {
-                    return Err(BuildError::Invalid(format!(
-                        "{}:{}: invalid port {p:?} in EXPOSE: give PORT or PORT/PROTO",
-                        opts.dockerfile, ins.line
-                    )));
-                }
-                map.insert(
-                    format!("{port}/{}", proto.to_ascii_lowercase()),
-                    serde_json::json!({}),
-                );
-            }
-            created_by = nop(&format!("EXPOSE {}", words.join(" ")));
-        }
-        Kind::StopSignal(s) => {
-            let s = st.subst_word(s)?;
-            created_by = nop(&format!("STOPSIGNAL {s}"));
-            run.stop_signal = Some(s);
-        }
-        Kind::Maintainer(m) => {
-            created_by = nop(&format!("MAINTAINER {m}"));
-            st.config.author = Some(m.clone());
-        }
-        Kind::Arg { name, default } => {
-            let v = opts.build_args.get(name).cloned().or_else(|| {
-                default.clone().or_else(|| {
-                    st.global_args
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| k == name)
-                        .and_then(|(_, v)| v.clone())
-                })
-            });
-            if opts.build_args.contains_key(name) {
-                used_args.push(name.clone());
-            }
-            st.args.push((name.clone(), v));
-            created_by = nop(&match default {
-                Some(d) => format!("ARG {name}={d}"),
-                None => format!("ARG {name}"),
-            });
-        }
-    }
-    commit_config(b, emit, st, run, created_by)
+    out
 }
 
-/// Commit a config-only step (or reuse the cached one).
-fn commit_config(
-    b: &Build<'_>,
-    emit: &mut dyn FnMut(Message),
-    st: &mut State,
-    run: RunConfig,
-    created_by: String,
-) -> Result<(), BuildError> {
-    if let Some(hit) = cached(b, st, &created_by, true) {
-        emit(Message::Stream(" ---> Using cache\n".into()));
-        return advance(emit, st, hit);
+/// `cache_from`: the named images and every image they were built from;
+/// names that are not here are skipped, as Docker skips them.
+fn cache_allow(b: &Build<'_>) -> Result<Option<HashSet<String>>, BuildError> {
+    if b.options.cache_from.is_empty() {
+        return Ok(None);
     }
-    let mut cfg = st.config.clone();
-    cfg.config = run;
-    let ts = now();
-    cfg.created = Some(ts.clone());
-    cfg.history.push(History {
-        created: Some(ts),
-        created_by: Some(created_by),
-        comment: None,
-        empty_layer: true,
-    });
-    let img = commit(b, st, &cfg)?;
-    advance(emit, st, img)
-}
-
-fn cached(b: &Build<'_>, st: &State, created_by: &str, empty: bool) -> Option<Image> {
-    if b.options.no_cache {
-        return None;
-    }
-    let parent = st.image.as_ref()?;
-    cache::lookup(b.store, parent, created_by, empty)
-}
-
-fn commit(b: &Build<'_>, st: &State, cfg: &ImageConfig) -> Result<Image, BuildError> {
-    let img = b.store.create_image(cfg, None)?;
-    if let Some(parent) = &st.image {
-        cache::record_parent(b.store, &img.id, &parent.id)?;
-    }
-    Ok(img)
-}
-
-fn advance(emit: &mut dyn FnMut(Message), st: &mut State, img: Image) -> Result<(), BuildError> {
-    emit(Message::Stream(format!(" ---> {}\n", img.short_id())));
-    st.config = img.config.clone();
-    st.image = Some(img);
-    Ok(())
-}
-
-/// Tar `dir` into the store as a layer, and commit the image with it.
-fn commit_layer(
-    b: &Build<'_>,
-    st: &State,
-    dir: &Path,
-    created_by: String,
-) -> Result<Image, BuildError> {
-    if st.config.rootfs.diff_ids.len() >= MAX_LAYERS {
-        return Err(BuildError::Invalid(format!(
-            "max depth exceeded: the image would have {} layers; overlayfs mounts at most {MAX_LAYERS} (merge RUN steps with &&)",
-            st.config.rootfs.diff_ids.len() + 1
-        )));
-    }
-    let tar_path = b
-        .scratch
-        .join(format!("layer-{}.tar", rand::random::<u64>()));
-    {
-        let f = File::create(&tar_path).map_err(io_err("create", &tar_path))?;
-        let mut w = io::BufWriter::with_capacity(1 << 20, f);
-        crate::image::extract::write_layer_tar(dir, &mut w).map_err(ImageError::from)?;
-        io::Write::flush(&mut w).map_err(io_err("write", &tar_path))?;
-    }
-    let layer = {
-        let f = File::open(&tar_path).map_err(io_err("open", &tar_path))?;
-        b.store.add_layer(BufReader::with_capacity(1 << 20, f))
-    };
-    let _ = fs::remove_file(&tar_path);
-    let layer = layer?;
-    let mut cfg = st.config.clone();
-    let ts = now();
-    cfg.created = Some(ts.clone());
-    cfg.rootfs.diff_ids.push(layer.diff_id);
-    cfg.history.push(History {
-        created: Some(ts),
-        created_by: Some(created_by),
-        comment: None,
-        empty_layer: false,
-    });
-    commit(b, st, &cfg)
-}
-
-fn run_step(
-    b: &Build<'_>,
-    runner: &mut dyn Runner,
-    emit: &mut dyn FnMut(Message),
-    st: &mut State,
-    form: &CommandForm,
-) -> Result<(), BuildError> {
-    let argv = form.argv();
-    let args = st.run_args();
-    let mut saved = Vec::new();
-    if !args.is_empty() {
-        saved.push(format!("|{}", args.len()));
-        saved.extend(args.iter().cloned());
-    }
-    saved.extend(argv.iter().cloned());
-    let created_by = saved.join(" ");
-    if let Some(hit) = cached(b, st, &created_by, false) {
-        emit(Message::Stream(" ---> Using cache\n".into()));
-        return advance(emit, st, hit);
-    }
-    let Some(image) = st.image.clone() else {
-        return Err(BuildError::Invalid(
-            "RUN on FROM scratch needs a shell in the image: ADD a root filesystem first".into(),
-        ));
-    };
-    let mut env = st.config.config.env.clone().unwrap_or_default();
-    env.extend(args);
-    let req = RunRequest {
-        image_id: image.id.clone(),
-        argv: argv.clone(),
-        env,
-        user: st.config.config.user.clone(),
-        workdir: st.config.config.working_dir.clone(),
-    };
-    let c = runner.create(&req)?;
-    emit(Message::Stream(format!(
-        " ---> Running in {}\n",
-        short(&c.id)
-    )));
-    let result = runner.run(&c, &mut |bytes| {
-        emit(Message::Stream(String::from_utf8_lossy(bytes).into_owned()))
-    });
-    let outcome = match result {
-        Ok(0) => commit_layer(b, st, &c.upper, created_by),
-        Ok(code) => Err(BuildError::RunFailed {
-            command: argv.join(" "),
-            code,
-        }),
-        Err(e) => Err(e),
-    };
-    let remove = if outcome.is_ok() {
-        b.options.remove
-    } else {
-        b.options.force_remove
-    };
-    if remove {
-        runner.remove(&c);
-        emit(Message::Stream(format!(
-            "Removing intermediate container {}\n",
-            short(&c.id)
-        )));
-    }
-    advance(emit, st, outcome?)
-}
-
-fn copy_step(
-    b: &Build<'_>,
-    emit: &mut dyn FnMut(Message),
-    st: &mut State,
-    spec: &CopySpec,
-    is_add: bool,
-) -> Result<(), BuildError> {
-    let what = if is_add { "ADD" } else { "COPY" };
-    let dest = st.subst_word(&spec.dest)?;
-    let owner = context::parse_chown(spec.chown.as_deref())?;
-    let layers = match &st.image {
-        Some(img) => b.store.layer_dirs(img)?,
-        None => Vec::new(),
-    };
-    // Gather the sources: context paths, or URLs for ADD (downloaded now:
-    // their content is part of the cache key).
-    let mut sources: Vec<(PathBuf, Option<String>)> = Vec::new();
-    let downloads = b.scratch.join(format!("dl-{}", rand::random::<u64>()));
-    for s in &spec.sources {
-        let s = st.subst_word(s)?;
-        if s.starts_with("http://") || s.starts_with("https://") {
-            if !is_add {
-                return Err(BuildError::Invalid(format!(
-                    "COPY cannot fetch a URL ({s}); use ADD"
-                )));
-            }
-            fs::create_dir_all(&downloads).map_err(io_err("create directory", &downloads))?;
-            let name = url_file_name(&s);
-            let path = downloads.join(&name);
-            fetch_url(&s, &path)?;
-            sources.push((path, Some(name)));
-        } else if let Some(from) = &spec.from {
-            sources.push((source_in_image(b, from, &s)?, None));
-        } else {
-            for p in context::find_sources(b.context, &s)? {
-                sources.push((p, None));
-            }
-        }
-    }
-    let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
-    let hash = context::hash_sources(&paths)?;
-    let chown_note = spec
-        .chown
-        .as_deref()
-        .map(|c| format!("--chown={c} "))
-        .unwrap_or_default();
-    let from_note = spec
-        .from
-        .as_deref()
-        .map(|f| format!("--from={f} "))
-        .unwrap_or_default();
-    let created_by = format!("/bin/sh -c #(nop) {what} {from_note}{chown_note}{hash} in {dest} ");
-    let result = (|| {
-        if let Some(hit) = cached(b, st, &created_by, false) {
-            emit(Message::Stream(" ---> Using cache\n".into()));
-            return Ok(hit);
-        }
-        let stage_root = b.scratch.join(format!("stage-{}", rand::random::<u64>()));
-        fs::create_dir_all(&stage_root).map_err(io_err("create directory", &stage_root))?;
-        let stage = context::Stage {
-            root: stage_root.clone(),
-            layers: &layers,
-            owner,
-        };
-        let r = stage_sources(st, &stage, &sources, &dest, is_add, what)
-            .and_then(|()| commit_layer(b, st, &stage_root, created_by.clone()));
-        let _ = fs::remove_dir_all(&stage_root);
-        r
-    })();
-    let _ = fs::remove_dir_all(&downloads);
-    advance(emit, st, result?)
-}
-
-/// `COPY --from=IMAGE SRC`: the file SRC as IMAGE has it (its top-most
-/// layer holding it). Build stages and directories are not supported.
-fn source_in_image(b: &Build<'_>, from: &str, src: &str) -> Result<PathBuf, BuildError> {
-    let img = b.store.resolve(from).map_err(|e| match e {
-        ImageError::NotFound(_) => BuildError::Invalid(format!(
-            "COPY --from={from}: there is no image {from} here (whale copies from images only, not from build stages); make it with `whale bootstrap`, `whale load` or `whale build` first"
-        )),
-        other => BuildError::Image(other),
-    })?;
-    if src.contains(['*', '?']) {
-        return Err(BuildError::Invalid(format!(
-            "COPY --from={from} {src}: whale copies single files from an image, without wildcards; name each file"
-        )));
-    }
-    let layers = b.store.layer_dirs(&img)?;
-    let rel = context::resolve_in_image(&layers, src, true);
-    match context::lookup_in_layers(&layers, &rel) {
-        Some((path, m)) if !m.is_dir() => Ok(path),
-        Some(_) => Err(BuildError::Invalid(format!(
-            "COPY --from={from} {src}: {src} is a directory; whale copies single files from an image, name each file"
-        ))),
-        None => Err(BuildError::Invalid(format!(
-            "COPY failed: stat {src}: file does not exist in image {from}"
-        ))),
-    }
-}
-
-fn stage_sources(
-    st: &State,
-    stage: &context::Stage<'_>,
-    sources: &[(PathBuf, Option<String>)],
-    dest: &str,
-    is_add: bool,
-    what: &str,
-) -> Result<(), BuildError> {
-    let abs_dest = if dest.starts_with('/') {
-        dest.to_string()
-    } else {
-        let wd = if st.config.config.working_dir.is_empty() {
-            "/"
-        } else {
-            st.config.config.working_dir.as_str()
-        };
-        format!("{}/{}", wd.trim_end_matches('/'), dest)
-    };
-    let dest_is_dir_syntax =
-        dest.ends_with('/') || dest == "." || dest.ends_with("/.") || sources.len() > 1;
-    let resolved = context::resolve_in_image(stage.layers, &abs_dest, true);
-    let dest_exists_as_dir =
-        context::lookup_in_layers(stage.layers, &resolved).is_some_and(|(_, m)| m.is_dir());
-    if sources.len() > 1 && !dest.ends_with('/') && !dest_exists_as_dir {
-        return Err(BuildError::Invalid(format!(
-            "When using {what} with more than one source file, the destination must be a directory and end with a /"
-        )));
-    }
-    for (src, url_name) in sources {
-        let m = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
-        if m.is_dir() {
-            let d = stage.ensure_dir(&resolved)?;
-            stage.copy_tree(src, &d)?;
+    let mut allowed = HashSet::new();
+    for name in &b.options.cache_from {
+        let Ok(img) = b.store.resolve(name) else {
             continue;
-        }
-        if is_add && url_name.is_none() {
-            if let Some(gzip) = context::archive_kind(src) {
-                let d = stage.ensure_dir(&resolved)?;
-                context::extract_archive(src, gzip, &d)?;
-                continue;
-            }
-        }
-        let name = url_name.clone().unwrap_or_else(|| {
-            src.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        let (dir, file) = if dest_is_dir_syntax || dest_exists_as_dir {
-            (resolved.clone(), name.clone())
-        } else {
-            match resolved.split_last() {
-                Some((last, parent)) => (parent.to_vec(), last.clone()),
-                None => (Vec::new(), name.clone()),
-            }
         };
-        let d = stage.ensure_dir(&dir)?;
-        let target = d.join(&file);
-        if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
-            return Err(BuildError::Invalid(format!(
-                "{what}: cannot copy file {name} over the directory {}",
-                target.display()
-            )));
-        }
-        stage.copy_tree(src, &target)?;
-        if url_name.is_some() {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o600))
-                .map_err(io_err("set the mode of", &target))?;
+        let mut next = Some(img.id);
+        while let Some(id) = next {
+            if !allowed.insert(id.clone()) {
+                break;
+            }
+            next = cache::parent_of(b.store, &id);
         }
     }
-    Ok(())
+    Ok(Some(allowed))
 }
 
-fn url_file_name(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let after_host = path.splitn(4, '/').nth(3).unwrap_or("");
-    let name = after_host.rsplit('/').next().unwrap_or("");
-    if name.is_empty() {
-        "index.html".to_string()
+fn dispatch(s: &mut Session<'_, '_>, st: &mut State, ins: &Instruction) -> Result<(), BuildError> {
+    match &ins.kind {
+        Kind::From { image, .. } => from_step(s, st, image),
+        Kind::Run(form) => steps::run_step(s, st, form),
+        Kind::Copy(spec) => copy::copy_step(s, st, spec, false),
+        Kind::Add(spec) => copy::copy_step(s, st, spec, true),
+        _ => steps::config_step(s, st, ins),
+    }
+}
+
+/// FROM: an earlier stage, `scratch`, or an image; then the base image's
+/// ONBUILD triggers, which the new image does not inherit.
+fn from_step(s: &mut Session<'_, '_>, st: &mut State, image: &str) -> Result<(), BuildError> {
+    let name = dockerfile::substitute(image, st.escape, &|n| {
+        st.global_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .and_then(|(_, v)| v.clone())
+    })
+    .map_err(BuildError::Invalid)?;
+    let stage = stages::stage_index(&s.stage_names[..s.current], &name, false)
+        .and_then(|i| s.stage_images[i].clone());
+    let base = if stage.is_some() {
+        stage
+    } else if name == "scratch" {
+        None
     } else {
-        name.to_string()
-    }
-}
-
-/// ADD of a URL: fetched with the host's curl (whale links no TLS stack).
-fn fetch_url(url: &str, to: &Path) -> Result<(), BuildError> {
-    let out = std::process::Command::new("curl")
-        .args(["-fsSL", "--connect-timeout", "15", "--max-time", "600", "-o"])
-        .arg(to)
-        .arg(url)
-        .output()
-        .map_err(|e| {
-            BuildError::Invalid(format!(
-                "ADD {url}: cannot run curl to fetch it ({e}); install curl, or download the file into the build context and ADD it from there"
-            ))
-        })?;
-    if !out.status.success() {
-        return Err(BuildError::Invalid(format!(
-            "ADD failed: cannot fetch {url}: {} (is the host online and the URL right?)",
-            String::from_utf8_lossy(&out.stderr).trim()
+        Some(s.b.store.resolve(&name).map_err(|e| match e {
+            ImageError::NotFound(_) => BuildError::Invalid(format!(
+                "pull access denied for {name}: whale has no registry and there is no image {name} here; make it with `whale bootstrap`, `whale load` or `whale build` first"
+            )),
+            other => BuildError::Image(other),
+        })?)
+    };
+    st.config = match &base {
+        Some(img) => img.config.clone(),
+        None => ImageConfig {
+            architecture: crate::image::host_architecture().to_string(),
+            os: "linux".to_string(),
+            rootfs: RootFs {
+                kind: "layers".to_string(),
+                diff_ids: Vec::new(),
+            },
+            ..Default::default()
+        },
+    };
+    st.image = base;
+    st.args.clear();
+    st.cmd_set = false;
+    let triggers = st.config.config.on_build.take().unwrap_or_default();
+    if !triggers.is_empty() {
+        let plural = if triggers.len() == 1 { "" } else { "s" };
+        (s.emit)(Message::Stream(format!(
+            "# Executing {} build trigger{plural}\n",
+            triggers.len()
         )));
+        st.in_triggers = true;
+        let r = triggers.iter().try_for_each(|t| {
+            let ins = dockerfile::parse_trigger(t, st.escape).map_err(|e| {
+                BuildError::Invalid(format!("the base image's ONBUILD trigger {t:?}: {e}"))
+            })?;
+            dispatch(s, st, &ins)
+        });
+        st.in_triggers = false;
+        r?;
+    }
+    match &st.image {
+        Some(img) => (s.emit)(Message::Stream(format!(" ---> {}\n", img.short_id()))),
+        None => (s.emit)(Message::Stream(" ---> \n".into())),
     }
     Ok(())
 }
@@ -934,13 +575,6 @@ mod tests {
         );
         assert_eq!(go_quote_list(&["a\"b\\".into()]), r#"["a\"b\\"]"#);
         assert_eq!(go_quote_list(&[]), "[]");
-    }
-
-    #[test]
-    fn url_names() {
-        assert_eq!(url_file_name("http://x/a/b.tar.gz?x=1"), "b.tar.gz");
-        assert_eq!(url_file_name("https://x/"), "index.html");
-        assert_eq!(url_file_name("https://x"), "index.html");
     }
 
     #[test]

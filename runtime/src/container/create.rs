@@ -152,7 +152,38 @@ pub fn path_and_args(cfg: &ContainerConfig) -> Result<(String, Vec<String>), Con
     Ok((path, argv))
 }
 
+/// `--add-host NAME:IP` as Docker takes it (an IPv6 address keeps its
+/// colons): the name and the address.
+pub fn split_extra_host(h: &str) -> Result<(String, String), ContainerError> {
+    let bad = |why: &str| {
+        ContainerError::Invalid(format!(
+            "invalid extra host {h:?}: {why}; write NAME:IP, like db:127.0.0.1"
+        ))
+    };
+    let (name, ip) = h.split_once(':').ok_or_else(|| bad("no ':'"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(bad("the name is empty or has spaces"));
+    }
+    if ip == "host-gateway" {
+        return Err(bad(
+            "host-gateway needs a bridge, which whale does not make; name the address",
+        ));
+    }
+    ip.parse::<std::net::IpAddr>()
+        .map_err(|_| bad("not an IP address"))?;
+    Ok((name.to_string(), ip.to_string()))
+}
+
+/// A checked `--add-host` entry, as given.
+pub fn parse_extra_host(h: &str) -> Result<String, ContainerError> {
+    split_extra_host(h).map(|_| h.to_string())
+}
+
 fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
+    for h in hc.extra_hosts.iter().flatten() {
+        split_extra_host(h)?;
+    }
     match hc.network_mode.as_deref().unwrap_or("") {
         "" => hc.network_mode = Some("default".to_string()),
         "default" | "bridge" | "none" | "host" => {}
@@ -207,6 +238,7 @@ mod tests {
             labels: Some([("l".to_string(), "image".to_string())].into()),
             exposed_ports: None,
             stop_signal: Some("SIGQUIT".into()),
+            ..Default::default()
         }
     }
 

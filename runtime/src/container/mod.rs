@@ -35,7 +35,9 @@ mod stop;
 pub mod streams;
 pub mod top;
 
-pub use create::{create, create_record, merge_image_config, path_and_args, CreateRequest};
+pub use create::{
+    create, create_record, merge_image_config, parse_extra_host, path_and_args, CreateRequest,
+};
 pub use engine::Engine;
 pub use error::ContainerError;
 pub use init_layer::strip_mount_stubs;

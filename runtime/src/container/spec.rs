@@ -97,6 +97,13 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         // Validated at create (a bad option is a 400 there); should a record
         // from an older whale get here, Docker's profile applies, never none.
         seccomp: compiled_seccomp(hc.security_opt.as_deref()),
+        // Validated at create.
+        extra_hosts: hc
+            .extra_hosts
+            .iter()
+            .flatten()
+            .filter_map(|h| super::create::split_extra_host(h).ok())
+            .collect(),
     }
 }
 

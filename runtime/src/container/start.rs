@@ -35,14 +35,16 @@ pub struct AttachedRun {
 }
 
 impl AttachedRun {
-    /// What the container writes next, stdout and stderr alike (the shim's
-    /// stream framing taken off); `None` once it closed its output.
-    pub async fn next_output(&mut self) -> Option<Vec<u8>> {
+    /// What the container writes next (the shim's stream framing taken
+    /// off), and whether it came on stderr; `None` once it closed its
+    /// output.
+    pub async fn next_output(&mut self) -> Option<(Vec<u8>, bool)> {
         let mut header = [0u8; stdcopy::HEADER_LEN];
         self.output.read_exact(&mut header).await.ok()?;
         let mut payload = vec![0u8; stdcopy::payload_len(&header)];
         self.output.read_exact(&mut payload).await.ok()?;
-        Some(payload)
+        // stdcopy's first header byte names the stream: 2 is stderr.
+        Some((payload, header[0] == 2))
     }
 
     /// Wait for the run to end: its exit code.

@@ -147,6 +147,7 @@ pub const INIT_TARGET: &str = "sbin/docker-init";
 fn write_etc_files(
     dir: &Path,
     hostname: &str,
+    extra_hosts: &[(String, String)],
 ) -> Result<Vec<(PathBuf, &'static str)>, ShimFailure> {
     let w = |name: &str, content: &[u8]| -> Result<PathBuf, ShimFailure> {
         let p = dir.join(name);
@@ -159,11 +160,16 @@ fn write_etc_files(
             .map_err(|e| failure(125, format!("cannot write {}: {e}", p.display())))?;
         Ok(p)
     };
-    let hosts = format!(
+    let mut hosts = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n127.0.0.1\t{hostname}\n"
+         ff02::2\tip6-allrouters\n",
     );
+    // Docker writes `--add-host` entries before the container's own name.
+    for (name, ip) in extra_hosts {
+        hosts.push_str(&format!("{ip}\t{name}\n"));
+    }
+    hosts.push_str(&format!("127.0.0.1\t{hostname}\n"));
     let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
     let hostname = format!("{hostname}\n");
     let mut files = Vec::new();
@@ -214,7 +220,7 @@ impl Shim {
     }
 
     fn start_init(spec: ShimSpec, dir: &Path, cgroup: Cgroup) -> Result<Shim, ShimFailure> {
-        let mut binds = write_etc_files(dir, &spec.hostname)?;
+        let mut binds = write_etc_files(dir, &spec.hostname, &spec.extra_hosts)?;
         let mut args = spec.args.clone();
         if let Some(init) = &spec.init {
             if !init.is_file() {

@@ -66,4 +66,7 @@ pub struct ShimSpec {
     /// The seccomp filter of the init and every exec (absent: Docker's default).
     #[serde(default)]
     pub seccomp: crate::linux::seccomp::Seccomp,
+    /// `--add-host`: `(name, ip)` pairs added to the container's /etc/hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
 }
