@@ -96,8 +96,16 @@ fn context_tar(
     }
     walk(&mut tar, dir, "", &rules, dockerfile_rel)?;
     if let Some((name, data)) = extra {
-        let mut ignore = std::fs::read(dir.join(".dockerignore")).unwrap_or_default();
-        ignore.extend_from_slice(format!("\n{name}\n").as_bytes());
+        // As docker's CLI writes it (measured, 28.x): appended to the
+        // context's .dockerignore, or a new one that also names itself, so
+        // the daemon drops both.
+        let ignore = match std::fs::read(dir.join(".dockerignore")) {
+            Ok(mut text) => {
+                text.extend_from_slice(format!("\n{name}\n").as_bytes());
+                text
+            }
+            Err(_) => format!(".dockerignore\n{name}\n").into_bytes(),
+        };
         for (n, d) in [(name, data), (".dockerignore", &ignore[..])] {
             let mut h = tar::Header::new_gnu();
             h.set_size(d.len() as u64);
@@ -743,5 +751,16 @@ mod tests {
             got[2],
             (".dockerignore".into(), format!("secret\n{name}\n"))
         );
+        // Without one, a new .dockerignore names itself too.
+        std::fs::remove_file(d.path().join(".dockerignore")).unwrap();
+        let t = context_tar(d.path(), &name, Some((&name, b"FROM x\n"))).unwrap();
+        let mut a = tar::Archive::new(&t[..]);
+        let mut text = String::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            text.clear();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+        }
+        assert_eq!(text, format!(".dockerignore\n{name}\n"));
     }
 }

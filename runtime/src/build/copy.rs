@@ -58,7 +58,11 @@ pub(super) fn copy_step(
             }
         }
         let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
-        let hash = context::hash_sources(&paths)?;
+        let mut hash = context::hash_sources(&paths)?;
+        // Docker writes a download's checksum bare: `ADD <hex> in /dst`.
+        if sources.len() == 1 && sources[0].1.is_some() {
+            hash = hash.trim_start_matches("file:").to_string();
+        }
         let chown_note = spec
             .chown
             .as_deref()

@@ -48,7 +48,7 @@ pub fn fetch(url: &str, to: &Path) -> Result<(), BuildError> {
     if !code.starts_with('2') {
         let _ = std::fs::remove_file(to);
         return Err(BuildError::Invalid(format!(
-            "ADD failed: cannot fetch {url}: the server answered with status {} (is the URL right?)",
+            "ADD failed: failed to GET {url} with status {}: check the URL",
             status_line(&head).unwrap_or(code)
         )));
     }
