@@ -220,13 +220,17 @@ fn a_multi_stage_dockerfile_gives_docker_s_image_config() {
 #[test]
 fn target_builds_the_named_stage_and_skips_what_it_does_not_need() {
     let w = World::with_busybox();
-    let df = "FROM busybox AS base\nRUN echo base > /base\nFROM busybox AS broken\nRUN echo never-built && exit 3\nFROM base AS app\nRUN echo app > /app\nFROM busybox\nCOPY --from=app /app /base /\n";
+    let df = "FROM busybox AS base\nRUN echo base > /base && mkdir /d && touch /d/gone /d/kept\nFROM busybox AS broken\nRUN echo never-built && exit 3\nFROM base AS app\nRUN echo app > /app && rm /d/gone\nFROM busybox\nCOPY --from=app /app /base /\nCOPY --from=app /d /d\n";
     let ctx = context(&w, "target", &[("Dockerfile", df)]);
     // The broken stage is needed by nothing: it is not built.
     let out = build(&w, &ctx, &["-t", "final:1"]).success();
     assert!(!out.stdout.contains("never-built"), "{out}");
     let all = w.whale_ok(&["run", "--rm", "final:1", "cat", "/app", "/base"]);
     assert_eq!(all.out(), "app\nbase");
+    // A directory from a stage is what the stage sees: a file its last
+    // layer deleted (a whiteout) is not copied.
+    let d = w.whale_ok(&["run", "--rm", "final:1", "ls", "/d"]);
+    assert_eq!(d.out(), "kept");
     // --target: that stage's image, what follows it never runs.
     let iid = w.base().join("iid");
     let out = build(
