@@ -489,6 +489,53 @@ fn dockerignore_and_an_outside_dockerfile_never_enter_the_image() {
     build(&w, &ctx2, &["-f", f.to_str().unwrap(), "-t", "outside:1"]).success();
     let ls = w.whale_ok(&["run", "--rm", "outside:1", "ls", "-A", "/ctx"]);
     assert_eq!(ls.out(), "keep.txt");
+    // docker's own CLI sends that context cut short after its last entry
+    // (no tar padding): whale reads it as dockerd does.
+    let Some(cli) = docker_cli() else {
+        eprintln!("SKIP the docker CLI part: no docker CLI installed");
+        return;
+    };
+    let dcfg = w.base().join("docker-config");
+    std::fs::create_dir_all(&dcfg).unwrap();
+    let d = docker(
+        w.socket(),
+        &cli,
+        &dcfg,
+        &[
+            "build",
+            "--network",
+            "none",
+            "-f",
+            f.to_str().unwrap(),
+            "-t",
+            "outside:2",
+            ctx2.to_str().unwrap(),
+        ],
+    )
+    .success();
+    assert!(d.stdout.contains("Successfully tagged outside:2"), "{d}");
+    let ls = w.whale_ok(&["run", "--rm", "outside:2", "ls", "-A", "/ctx"]);
+    assert_eq!(ls.out(), "keep.txt");
+}
+
+#[test]
+fn build_parameters_whale_does_not_implement_are_refused() {
+    let w = World::new();
+    for (q, name) in [
+        ("pull=1", "pull"),
+        ("platform=linux/arm64", "platform"),
+        ("memory=1000000", "memory"),
+        ("version=2", "version"),
+        ("squash=1", "squash"),
+    ] {
+        let r = w.api("POST", &format!("/build?{q}"), None);
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+        let msg = r.json()["message"].as_str().unwrap_or("").to_string();
+        assert!(
+            msg.contains(name) && msg.contains("not supported"),
+            "{q}: {msg}"
+        );
+    }
 }
 
 #[test]

@@ -248,6 +248,7 @@ fn run_build(
             source,
         })?;
     }
+    build::context::complete_truncated_tar(&dir.join("context.tar"))?;
     unpack_context(&dir.join("context.tar"), &context)?;
     let mut runner = DaemonRunner {
         d: d.clone(),

@@ -133,6 +133,71 @@ pub fn find_sources(context: &Path, src: &str) -> Result<Vec<PathBuf>, ContextEr
     Ok(vec![p])
 }
 
+/// The docker CLI's context with a Dockerfile from outside the context
+/// ends right after the last entry's data: no padding to the 512-byte
+/// block, no end-of-archive blocks (measured: docker 28's
+/// `ReplaceFileTarWrapper`), and dockerd reads it. Complete such a plain
+/// tar with zeros, only when every entry's data is whole: a tar cut inside
+/// an entry's data stays cut and is refused by the extractor.
+pub fn complete_truncated_tar(path: &Path) -> Result<(), ContextError> {
+    let mut f = File::options()
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    let len = f.metadata().map_err(io_err("stat", path))?.len();
+    let mut header = [0u8; 512];
+    let mut offset: u64 = 0;
+    loop {
+        if offset + 512 > len {
+            break;
+        }
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset))
+            .map_err(io_err("read", path))?;
+        f.read_exact(&mut header).map_err(io_err("read", path))?;
+        if offset == 0 && header[..2] == [0x1f, 0x8b] {
+            // gzip: whole as sent.
+            return Ok(());
+        }
+        if header.iter().all(|b| *b == 0) {
+            // An end-of-archive block: the tar is complete as sent.
+            return Ok(());
+        }
+        let Some(size) = tar_size(&header[124..136]) else {
+            return Ok(());
+        };
+        let data_end = offset + 512 + size;
+        if data_end > len {
+            // Cut inside the data: not ours to mend.
+            return Ok(());
+        }
+        offset = data_end.div_ceil(512) * 512;
+    }
+    if offset < len || (offset == 0 && len == 0) {
+        // Cut inside a header (or empty): left to the extractor's refusal.
+        return Ok(());
+    }
+    let missing = (offset - len) as usize + 1024;
+    io::Write::write_all(&mut f, &vec![0u8; missing]).map_err(io_err("write", path))
+}
+
+/// A tar header's size field: octal, or GNU base-256.
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let mut v: u64 = u64::from(field[0] & 0x7f);
+        for b in &field[1..] {
+            v = v.checked_mul(256)?.checked_add(u64::from(*b))?;
+        }
+        return Some(v);
+    }
+    let text = std::str::from_utf8(field).ok()?;
+    let t = text.trim_matches(|c: char| c == '\0' || c == ' ');
+    if t.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(t, 8).ok()
+}
+
 /// Docker's `removeDockerfile`: when `.dockerignore` names the Dockerfile
 /// or itself, they leave the context once the Dockerfile is read, so
 /// `COPY .` never puts them in the image.
@@ -505,6 +570,41 @@ mod tests {
         drop_ignored_build_files(d2.path(), "Dockerfile").unwrap();
         assert!(d2.path().join("Dockerfile").exists());
         assert!(d2.path().join(".dockerignore").exists());
+    }
+
+    #[test]
+    fn a_tar_without_its_last_padding_is_completed() {
+        let d = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [("a", &b"hello"[..]), (".dockerignore", &b"x\ny\n"[..])] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        let full = b.into_inner().unwrap();
+        // As docker's CLI sends it: cut right after the last data.
+        let cut = &full[..512 * 3 + 4];
+        let p = d.path().join("ctx.tar");
+        fs::write(&p, cut).unwrap();
+        complete_truncated_tar(&p).unwrap();
+        let mended = fs::read(&p).unwrap();
+        let mut a = tar::Archive::new(&mended[..]);
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a", ".dockerignore"]);
+        // Cut inside the data: left alone.
+        let cut = &full[..512 * 3 + 2];
+        fs::write(&p, cut).unwrap();
+        complete_truncated_tar(&p).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), cut);
+        // Complete: left alone.
+        fs::write(&p, &full).unwrap();
+        complete_truncated_tar(&p).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), full);
     }
 
     #[test]
