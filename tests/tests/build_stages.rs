@@ -560,6 +560,41 @@ fn cache_from_uses_only_the_named_images() {
         0,
         "{miss}"
     );
+    // A loaded image has no build chain here: its history is the cache.
+    let id = w.inspect_f("{{.Id}}", "cf:1");
+    let tar = w.base().join("cf.tar");
+    w.whale_ok(&["save", "-o", tar.to_str().unwrap(), "cf:1"]);
+    w.whale_ok(&["rmi", "cf:1"]);
+    let images = w.whale_ok(&["images", "-aq"]);
+    for img in images.lines() {
+        // Removing one may have taken the next (its parent) with it.
+        let tags = w.whale(&["inspect", "-f", "{{.RepoTags}}", img]);
+        if tags.ok() && !tags.out().contains("busybox") {
+            w.whale_ok(&["rmi", img]);
+        }
+    }
+    assert_eq!(w.whale_ok(&["images", "-aq"]).lines().len(), 1);
+    w.whale_ok(&["load", "-i", tar.to_str().unwrap()]);
+    // Not named, it is no cache: whale (like Docker) links only what it built.
+    let plain = build(&w, &ctx, &[]).success();
+    assert_eq!(
+        plain.stdout.matches(" ---> Using cache").count(),
+        0,
+        "{plain}"
+    );
+    let restored = build(&w, &ctx, &["--cache-from", "cf:1", "-t", "cf:2"]).success();
+    assert_eq!(
+        restored.stdout.matches(" ---> Using cache").count(),
+        2,
+        "{restored}"
+    );
+    assert_eq!(
+        w.inspect_f("{{.Id}}", "cf:2"),
+        id,
+        "the last step is the named image"
+    );
+    let run = w.whale_ok(&["run", "--rm", "cf:2"]);
+    assert_eq!(run.out(), "built");
 }
 
 #[test]

@@ -117,6 +117,60 @@ pub fn lookup(store: &Store, parent: &Image, created_by: &str, empty_layer: bool
     })
 }
 
+/// `cache_from` with an image whale did not build here (a loaded one, so
+/// no parent links): Docker's classic builder takes the step from the
+/// first named image whose layers and history continue `parent` and whose
+/// next history entry is this step, and makes that step's image from it
+/// (the named image itself when it is that step). `run` is the step's
+/// run config. Returns the image and which source matched.
+pub fn restore_from_history(
+    store: &Store,
+    parent: &Image,
+    sources: &[Image],
+    created_by: &str,
+    empty_layer: bool,
+    run: &crate::image::config::RunConfig,
+) -> Result<Option<(Image, usize)>, ImageError> {
+    let p = &parent.config;
+    let n = p.history.len();
+    for (i, target) in sources.iter().enumerate() {
+        let t = &target.config;
+        let continues = t.history.len() > n
+            && t.history[..n] == p.history[..]
+            && t.rootfs.diff_ids.len() >= p.rootfs.diff_ids.len()
+            && t.rootfs.diff_ids[..p.rootfs.diff_ids.len()] == p.rootfs.diff_ids[..];
+        let h = match t.history.get(n) {
+            Some(h) if continues => h,
+            _ => continue,
+        };
+        if h.created_by.as_deref() != Some(created_by) || h.empty_layer != empty_layer {
+            continue;
+        }
+        if t.history.len() == n + 1 {
+            record_parent(store, &target.id, &parent.id)?;
+            return Ok(Some((target.clone(), i)));
+        }
+        let mut cfg = p.clone();
+        cfg.architecture = t.architecture.clone();
+        cfg.os = t.os.clone();
+        cfg.author = t.author.clone();
+        cfg.config = run.clone();
+        cfg.created = h.created.clone();
+        cfg.history.push(h.clone());
+        if !empty_layer {
+            let index = t.history[..n].iter().filter(|h| !h.empty_layer).count();
+            let Some(layer) = t.rootfs.diff_ids.get(index) else {
+                continue;
+            };
+            cfg.rootfs.diff_ids.push(layer.clone());
+        }
+        let img = store.create_image(&cfg, None)?;
+        record_parent(store, &img.id, &parent.id)?;
+        return Ok(Some((img, i)));
+    }
+    Ok(None)
+}
+
 /// Forget the links of a removed image (its own parent file; its children
 /// keep pointing at it and are skipped when it is gone).
 pub fn forget(store: &Store, id: &str) {

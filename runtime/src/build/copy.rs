@@ -69,7 +69,8 @@ pub(super) fn copy_step(
             .map(|c| format!("--chown={c} "))
             .unwrap_or_default();
         let created_by = st.nop(&format!("{what} {chown_note}{hash} in {dest} "));
-        if let Some(hit) = cached(s, st, &created_by, false) {
+        let run = st.config.config.clone();
+        if let Some(hit) = cached(s, st, &created_by, false, &run)? {
             (s.emit)(Message::Stream(" ---> Using cache\n".into()));
             return Ok(hit);
         }

@@ -210,8 +210,10 @@ pub(crate) struct Session<'a, 'r> {
     emit: &'r mut dyn FnMut(Message),
     /// Build args some ARG consumed.
     used_args: Vec<String>,
-    /// With `cache_from`: the only images a cache hit may be.
+    /// With `cache_from`: the only images a cache hit may be...
     cache_allow: Option<HashSet<String>>,
+    /// ...or be made from, by their history (`cache::restore_from_history`).
+    cache_sources: Vec<Image>,
     /// Each stage's name and, once built, its image.
     stage_names: Vec<Option<String>>,
     stage_images: Vec<Option<Image>>,
@@ -366,13 +368,14 @@ pub fn build(
     for ins in &plan.meta_args {
         step_line(emit, ins);
     }
-    let cache_allow = cache_allow(b)?;
+    let (cache_allow, cache_sources) = cache_from(b);
     let mut s = Session {
         b,
         runner,
         emit,
         used_args,
         cache_allow,
+        cache_sources,
         stage_names: plan.stages.iter().map(|st| st.name.clone()).collect(),
         stage_images: vec![None; plan.stages.len()],
         current: 0,
@@ -452,18 +455,21 @@ fn literal(v: &str, escape: char) -> String {
     out
 }
 
-/// `cache_from`: the named images and every image they were built from;
-/// names that are not here are skipped, as Docker skips them.
-fn cache_allow(b: &Build<'_>) -> Result<Option<HashSet<String>>, BuildError> {
+/// `cache_from`: the named images and every image they were built from,
+/// and the named images themselves; names that are not here are skipped,
+/// as Docker skips them.
+fn cache_from(b: &Build<'_>) -> (Option<HashSet<String>>, Vec<Image>) {
     if b.options.cache_from.is_empty() {
-        return Ok(None);
+        return (None, Vec::new());
     }
     let mut allowed = HashSet::new();
+    let mut sources = Vec::new();
     for name in &b.options.cache_from {
         let Ok(img) = b.store.resolve(name) else {
             continue;
         };
-        let mut next = Some(img.id);
+        let mut next = Some(img.id.clone());
+        sources.push(img);
         while let Some(id) = next {
             if !allowed.insert(id.clone()) {
                 break;
@@ -471,7 +477,7 @@ fn cache_allow(b: &Build<'_>) -> Result<Option<HashSet<String>>, BuildError> {
             next = cache::parent_of(b.store, &id);
         }
     }
-    Ok(Some(allowed))
+    (Some(allowed), sources)
 }
 
 fn dispatch(s: &mut Session<'_, '_>, st: &mut State, ins: &Instruction) -> Result<(), BuildError> {

@@ -366,7 +366,7 @@ fn commit_config(
     run: RunConfig,
     created_by: String,
 ) -> Result<(), BuildError> {
-    if let Some(hit) = cached(s, st, &created_by, true) {
+    if let Some(hit) = cached(s, st, &created_by, true, &run)? {
         (s.emit)(Message::Stream(" ---> Using cache\n".into()));
         return advance(s, st, hit);
     }
@@ -384,22 +384,39 @@ fn commit_config(
     advance(s, st, img)
 }
 
-/// The cached result of a step, if the cache may be used and has one.
-/// With `cache_from`, only images those images were built from count.
+/// The cached result of a step whose run config is `run`, if the cache
+/// may be used and has one. With `cache_from`, only the named images count:
+/// images they were built from here, or their history (Docker's classic
+/// rules).
 pub(super) fn cached(
-    s: &Session<'_, '_>,
+    s: &mut Session<'_, '_>,
     st: &State,
     created_by: &str,
     empty: bool,
-) -> Option<Image> {
+    run: &RunConfig,
+) -> Result<Option<Image>, BuildError> {
     if s.b.options.no_cache {
-        return None;
+        return Ok(None);
     }
-    let parent = st.image.as_ref()?;
-    let hit = cache::lookup(s.b.store, parent, created_by, empty)?;
-    match &s.cache_allow {
-        Some(allowed) if !allowed.contains(&hit.id) => None,
-        _ => Some(hit),
+    let Some(parent) = st.image.as_ref() else {
+        return Ok(None);
+    };
+    let hit = cache::lookup(s.b.store, parent, created_by, empty);
+    let Some(allowed) = &s.cache_allow else {
+        return Ok(hit);
+    };
+    if let Some(hit) = hit.filter(|h| allowed.contains(&h.id)) {
+        return Ok(Some(hit));
+    }
+    match cache::restore_from_history(s.b.store, parent, &s.cache_sources, created_by, empty, run)?
+    {
+        Some((img, i)) => {
+            // As Docker does: once a named image matched, follow only it.
+            let source = s.cache_sources.swap_remove(i);
+            s.cache_sources = vec![source];
+            Ok(Some(img))
+        }
+        None => Ok(None),
     }
 }
 
@@ -480,7 +497,8 @@ pub(super) fn run_step(
     }
     saved.extend(argv.iter().cloned());
     let created_by = saved.join(" ");
-    if let Some(hit) = cached(s, st, &created_by, false) {
+    let run = st.config.config.clone();
+    if let Some(hit) = cached(s, st, &created_by, false, &run)? {
         (s.emit)(Message::Stream(" ---> Using cache\n".into()));
         return advance(s, st, hit);
     }
