@@ -226,6 +226,9 @@ pub struct ContainerOpts {
     /// Connect a container to a network: none, host, or default (loopback only on whale)
     #[arg(long, visible_alias = "net", default_value = "default")]
     pub network: String,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
     /// Set meta data on a container (KEY=VALUE)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,

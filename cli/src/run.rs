@@ -73,6 +73,7 @@ pub fn create_body(
             cpu_shares: opts.cpu_shares,
             pids_limit: opts.pids_limit,
             network_mode: Some(opts.network.clone()),
+            extra_hosts: (!opts.add_host.is_empty()).then(|| opts.add_host.clone()),
             auto_remove: Some(opts.rm),
             init: opts.init.then_some(true),
             console_size: console_size(opts.tty),

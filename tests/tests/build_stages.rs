@@ -617,6 +617,21 @@ fn add_host_reaches_run_steps_and_undeclared_build_args_are_warned() {
             .contains("[Warning] One or more build-args [UNUSED] were not consumed"),
         "{out}"
     );
+    // `run --add-host` too, as Docker writes it.
+    let run = w.whale_ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "other:127.0.0.3",
+        "busybox",
+        "grep",
+        "other",
+        "/etc/hosts",
+    ]);
+    assert_eq!(run.out(), "127.0.0.3\tother");
+    let bad = w.whale(&["run", "--rm", "--add-host", "x:notanip", "busybox", "true"]);
+    assert_eq!(bad.code(), Some(125), "{bad}");
+    assert!(bad.stderr.contains("x:notanip"), "{bad}");
     let bad = build(&w, &ctx, &["--add-host", "nocolon"]);
     assert_ne!(bad.code(), Some(0), "{bad}");
     assert!(bad.stderr.contains("nocolon"), "{bad}");

@@ -358,11 +358,9 @@ pub const HOST_CONFIG: &[Field] = &[
         "--dns-search",
         "containers get the host's /etc/resolv.conf",
     ),
-    refused(
-        "ExtraHosts",
-        "--add-host",
-        "whale writes /etc/hosts with localhost and the container's name only",
-    ),
+    // Written into the container's /etc/hosts by the shim (NAME:IP,
+    // checked at create).
+    honoured("ExtraHosts", "--add-host"),
     refused(
         "GroupAdd",
         "--group-add",
