@@ -206,6 +206,25 @@ fn a_multi_stage_dockerfile_gives_docker_s_image_config() {
         &["history", "--no-trunc", "--format", "{{.CreatedBy}}", &tag],
     );
     let _ = docker(&sock, &cli, &dcfg, &["rmi", "-f", &tag]);
+    // The classic builder keeps the other stages' results as untagged
+    // images: remove ours (recognised by their last step), no one else's.
+    let dangling = docker(
+        &sock,
+        &cli,
+        &dcfg,
+        &["images", "-q", "--no-trunc", "--filter", "dangling=true"],
+    );
+    for id in dangling.stdout.lines() {
+        let top = docker(
+            &sock,
+            &cli,
+            &dcfg,
+            &["history", "--no-trunc", "--format", "{{.CreatedBy}}", id],
+        );
+        if top.stdout.lines().next() == Some("/bin/sh -ec echo second > /second") {
+            let _ = docker(&sock, &cli, &dcfg, &["rmi", id]);
+        }
+    }
     let d = d.success();
     assert_eq!(
         steps(&out.stdout),
