@@ -239,7 +239,7 @@ fn a_multi_stage_dockerfile_gives_docker_s_image_config() {
 #[test]
 fn target_builds_the_named_stage_and_skips_what_it_does_not_need() {
     let w = World::with_busybox();
-    let df = "FROM busybox AS base\nRUN echo base > /base && mkdir /d && touch /d/gone /d/kept\nFROM busybox AS broken\nRUN echo never-built && exit 3\nFROM base AS app\nRUN echo app > /app && rm /d/gone\nFROM busybox\nCOPY --from=app /app /base /\nCOPY --from=app /d /d\n";
+    let df = "FROM busybox AS base\nRUN echo base > /base && mkdir /d && touch /d/gone /d/kept && chown 1000:1001 /d/kept\nFROM busybox AS broken\nRUN echo never-built && exit 3\nFROM base AS app\nRUN echo app > /app && rm /d/gone\nFROM busybox\nCOPY --from=app /app /base /\nCOPY --from=app /d /d\n";
     let ctx = context(&w, "target", &[("Dockerfile", df)]);
     // The broken stage is needed by nothing: it is not built.
     let out = build(&w, &ctx, &["-t", "final:1"]).success();
@@ -250,6 +250,9 @@ fn target_builds_the_named_stage_and_skips_what_it_does_not_need() {
     // layer deleted (a whiteout) is not copied.
     let d = w.whale_ok(&["run", "--rm", "final:1", "ls", "/d"]);
     assert_eq!(d.out(), "kept");
+    // ...and its owner is kept, as Docker keeps it.
+    let d = w.whale_ok(&["run", "--rm", "final:1", "stat", "-c", "%u:%g", "/d/kept"]);
+    assert_eq!(d.out(), "1000:1001");
     // --target: that stage's image, what follows it never runs.
     let iid = w.base().join("iid");
     let out = build(

@@ -223,16 +223,21 @@ pub fn drop_ignored_build_files(context: &Path, dockerfile: &str) -> Result<(), 
 }
 
 /// sha256 over what a copy would produce: names, types, permission bits,
-/// link targets and file contents; never mtimes or owners in the context.
-pub fn hash_sources(sources: &[PathBuf]) -> Result<String, ContextError> {
+/// link targets and file contents; never mtimes, and owners only when the
+/// copy keeps them (`with_owners`: COPY --from without --chown).
+pub fn hash_sources(sources: &[PathBuf], with_owners: bool) -> Result<String, ContextError> {
     let mut h = Sha256::new();
+    if with_owners {
+        // Another domain than the context's hashes.
+        h.update(b"owners\0");
+    }
     let mut kind = "file";
     for src in sources {
         let m = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
         if m.is_dir() {
             kind = "dir";
         }
-        hash_tree(&mut h, src, Path::new(""))?;
+        hash_tree(&mut h, src, Path::new(""), with_owners)?;
     }
     if sources.len() > 1 {
         kind = "multi";
@@ -240,12 +245,16 @@ pub fn hash_sources(sources: &[PathBuf]) -> Result<String, ContextError> {
     Ok(format!("{kind}:{}", hex::encode(h.finalize())))
 }
 
-fn hash_tree(h: &mut Sha256, abs: &Path, rel: &Path) -> Result<(), ContextError> {
+fn hash_tree(h: &mut Sha256, abs: &Path, rel: &Path, owners: bool) -> Result<(), ContextError> {
     let m = fs::symlink_metadata(abs).map_err(io_err("stat", abs))?;
     let ft = m.file_type();
     h.update(rel.as_os_str().as_encoded_bytes());
     h.update([0]);
     h.update((m.mode() & 0o7777).to_le_bytes());
+    if owners {
+        h.update(m.uid().to_le_bytes());
+        h.update(m.gid().to_le_bytes());
+    }
     if ft.is_symlink() {
         h.update(b"l");
         let t = fs::read_link(abs).map_err(io_err("read link", abs))?;
@@ -259,7 +268,7 @@ fn hash_tree(h: &mut Sha256, abs: &Path, rel: &Path) -> Result<(), ContextError>
             .collect();
         names.sort();
         for n in names {
-            hash_tree(h, &abs.join(&n), &rel.join(&n))?;
+            hash_tree(h, &abs.join(&n), &rel.join(&n), owners)?;
         }
     } else if ft.is_file() {
         h.update(b"f");
@@ -378,7 +387,9 @@ pub fn parse_chown(chown: Option<&str>) -> Result<(u32, u32), ContextError> {
 pub struct Stage<'a> {
     pub root: PathBuf,
     pub layers: &'a [PathBuf],
-    pub owner: (u32, u32),
+    /// `--chown`, else root for context files; None keeps the source's
+    /// owner (COPY --from, as Docker keeps it).
+    pub owner: Option<(u32, u32)>,
 }
 
 impl Stage<'_> {
@@ -441,7 +452,8 @@ impl Stage<'_> {
                 src.display()
             )));
         }
-        std::os::unix::fs::lchown(dst, Some(self.owner.0), Some(self.owner.1))
+        let (uid, gid) = self.owner.unwrap_or((m.uid(), m.gid()));
+        std::os::unix::fs::lchown(dst, Some(uid), Some(gid))
             .map_err(io_err("change the owner of", dst))?;
         if !ft.is_symlink() {
             fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777))
@@ -642,19 +654,31 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("f");
         fs::write(&f, "one").unwrap();
-        let h1 = hash_sources(std::slice::from_ref(&f)).unwrap();
+        let h1 = hash_sources(std::slice::from_ref(&f), false).unwrap();
         assert!(h1.starts_with("file:"));
         set_mtime(&f, 12345).unwrap();
-        assert_eq!(hash_sources(std::slice::from_ref(&f)).unwrap(), h1);
+        assert_eq!(hash_sources(std::slice::from_ref(&f), false).unwrap(), h1);
         fs::write(&f, "two").unwrap();
-        assert_ne!(hash_sources(std::slice::from_ref(&f)).unwrap(), h1);
+        assert_ne!(hash_sources(std::slice::from_ref(&f), false).unwrap(), h1);
         fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
-        let h3 = hash_sources(std::slice::from_ref(&f)).unwrap();
+        let h3 = hash_sources(std::slice::from_ref(&f), false).unwrap();
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
-        assert_ne!(hash_sources(std::slice::from_ref(&f)).unwrap(), h3);
-        assert!(hash_sources(&[d.path().to_path_buf()])
+        assert_ne!(hash_sources(std::slice::from_ref(&f), false).unwrap(), h3);
+        assert!(hash_sources(&[d.path().to_path_buf()], false)
             .unwrap()
             .starts_with("dir:"));
+        // Owners count only where the copy keeps them (COPY --from).
+        let (plain, owned) = (
+            hash_sources(std::slice::from_ref(&f), false).unwrap(),
+            hash_sources(std::slice::from_ref(&f), true).unwrap(),
+        );
+        if std::os::unix::fs::lchown(&f, Some(4242), Some(4242)).is_ok() {
+            assert_eq!(
+                hash_sources(std::slice::from_ref(&f), false).unwrap(),
+                plain
+            );
+            assert_ne!(hash_sources(std::slice::from_ref(&f), true).unwrap(), owned);
+        }
     }
 
     #[test]

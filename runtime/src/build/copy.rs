@@ -58,7 +58,9 @@ pub(super) fn copy_step(
             }
         }
         let paths: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
-        let mut hash = context::hash_sources(&paths)?;
+        // COPY --from keeps the owners, so they are part of the key.
+        let keep_owners = from.is_some() && spec.chown.is_none();
+        let mut hash = context::hash_sources(&paths, keep_owners)?;
         // Docker writes a download's checksum bare: `ADD <hex> in /dst`.
         if sources.len() == 1 && sources[0].1.is_some() {
             hash = hash.trim_start_matches("file:").to_string();
@@ -79,7 +81,7 @@ pub(super) fn copy_step(
         let stage = context::Stage {
             root: stage_root.clone(),
             layers: &layers,
-            owner,
+            owner: if keep_owners { None } else { Some(owner) },
         };
         stage_sources(st, &stage, &sources, &dest, is_add, what)?;
         commit_layer(s, st, &stage_root, created_by)
