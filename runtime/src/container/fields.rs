@@ -68,8 +68,9 @@ const fn refused_unless(
     }
 }
 
-/// null, false, 0, "", [] and objects of such values: what clients send for
-/// an option the user did not give.
+/// null, false, 0, "", [] and {}: what clients send for an option the user
+/// did not give. A map with a key is set even when the key's value is empty:
+/// `Volumes: {"/data": {}}` asks for an anonymous volume.
 pub fn is_unset(v: &Value) -> bool {
     match v {
         Value::Null => true,
@@ -77,7 +78,7 @@ pub fn is_unset(v: &Value) -> bool {
         Value::Number(n) => n.as_f64() == Some(0.0),
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.values().all(is_unset),
+        Value::Object(o) => o.is_empty(),
     }
 }
 
@@ -88,6 +89,11 @@ fn unset_or_str(v: &Value, ok: &[&str]) -> bool {
 /// `[]` means "mask nothing" to dockerd, so only null is neutral.
 fn null_only(v: &Value) -> bool {
     v.is_null()
+}
+
+/// A struct-like object (LogConfig, Healthcheck) whose every field is unset.
+fn struct_unset(v: &Value) -> bool {
+    is_unset(v) || v.as_object().is_some_and(|o| o.values().all(is_unset))
 }
 
 fn swappiness_unset(v: &Value) -> bool {
@@ -153,12 +159,12 @@ fn isolation_unset(v: &Value) -> bool {
 fn healthcheck_unset(v: &Value) -> bool {
     // `--no-healthcheck` sends Test ["NONE"]: whale runs no checks, so
     // switching them off is already what happens.
-    is_unset(v)
+    struct_unset(v)
         || v.get("Test").and_then(Value::as_array).is_some_and(|t| {
             t.len() == 1 && t[0] == "NONE" && {
                 let mut rest = v.clone();
                 rest.as_object_mut().map(|o| o.remove("Test"));
-                is_unset(&rest)
+                struct_unset(&rest)
             }
         })
 }

@@ -235,6 +235,24 @@ fn neutral_values_of_special_fields() {
 }
 
 #[test]
+fn a_map_with_a_key_is_set_even_when_the_value_is_empty() {
+    // As `docker run -v /data` sends `Volumes: {"/data": {}}` for an
+    // anonymous volume: the key is the request.
+    let msg = check_create(&json!({"HostConfig": {"StorageOpt": {"size": ""}}})).unwrap_err();
+    assert!(msg.contains("StorageOpt"), "{msg}");
+    assert_eq!(
+        check_create(&json!({"HostConfig": {"StorageOpt": {}}})),
+        Ok(())
+    );
+    let msg = check_create(&json!({"HostConfig": {"Annotations": {"a": ""}}})).unwrap_err();
+    assert!(msg.contains("Annotations"), "{msg}");
+    assert_eq!(
+        check_create(&json!({"Healthcheck": {"Test": null}})),
+        Ok(())
+    );
+}
+
+#[test]
 fn endpoints_name_known_networks_only() {
     let body = json!({"NetworkingConfig": {"EndpointsConfig": {"mynet": {}}}});
     assert!(check_create(&body)
