@@ -558,6 +558,9 @@ pub const EXEC: &[Field] = &[
     ),
     honoured("User", "--user"),
     honoured("WorkingDir", "--workdir"),
+    // Not in Docker's spec, but docker-py sends the container's id here and
+    // dockerd ignores it: the URL names the container.
+    honoured("Container", ""),
 ];
 
 /// The body of `POST /exec/{id}/start`.
