@@ -313,7 +313,7 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
 /// dockerd never shows it because its execs take tens of milliseconds to
 /// start; whale's take one, so docker-py gets dockerd's pace. No other
 /// client pays for it.
-fn hijack_grace(req: &Request<Incoming>) -> std::time::Duration {
+pub(super) fn hijack_grace(req: &Request<Incoming>) -> std::time::Duration {
     let docker_py = req
         .headers()
         .get(hyper::header::USER_AGENT)

@@ -58,6 +58,7 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let (logs, stream) = (q.bool("logs"), q.bool("stream"));
     let upgrade = req.headers().contains_key(UPGRADE);
+    let grace = super::exec::hijack_grace(&req);
     let tty = c.record.config.tty.unwrap_or(false);
     let request = Attach {
         stdin: stdin && upgrade,
@@ -134,6 +135,9 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
             return;
         };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        if !logged.is_empty() {
+            tokio::time::sleep(grace).await;
+        }
         if !logged.is_empty() && io.write_all(&logged).await.is_err() {
             return;
         }
