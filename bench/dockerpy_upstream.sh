@@ -16,9 +16,9 @@
 # api_volume, models_containers, models_images, models_volumes and errors;
 # tests naming a network are deselected (whale has no bridge networks). Two
 # adjustments, the same for every engine, so the figures compare:
-#   - the tests' image alpine:3.10 (pulled in docker-py's CI; no registry
-#     here) is this engine's busybox:latest tagged dockerpy-upstream:3.10,
-#     untagged at the end;
+#   - the tests' images alpine:3.10 and alpine:latest (pulled in docker-py's
+#     CI; no registry here) are this engine's busybox:latest tagged
+#     dockerpy-upstream:3.10 and :latest, untagged at the end;
 #   - containers that ask for no network, or the default bridge, get
 #     NetworkMode none (a pytest plugin written below): this machine's
 #     rule is no bridges and no veth pairs.
@@ -29,6 +29,7 @@ CACHE=${DOCKERPY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/whale/docker-py-7.2.0}
 SRC=${DOCKERPY_SRC:-$CACHE/src}
 VENV=$CACHE/venv
 IMG=dockerpy-upstream:3.10
+IMG_LATEST=dockerpy-upstream:latest
 PER_TEST_TIMEOUT=${PER_TEST_TIMEOUT:-60}
 
 mkdir -p "$CACHE"
@@ -47,16 +48,17 @@ WORK=$(mktemp -d)
 tagged=0
 cleanup() {
     if [ "$tagged" = 1 ]; then
-        "$VENV/bin/python" - "$IMG" <<'PY' || true
+        "$VENV/bin/python" - "$IMG" "$IMG_LATEST" <<'PY' || true
 import sys, docker
-docker.from_env().images.remove(sys.argv[1])
+for tag in sys.argv[1:]:
+    docker.from_env().images.remove(tag)
 PY
     fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 cp -r "$SRC/tests" "$WORK/tests"
-grep -rl "alpine:3.10" "$WORK/tests" | xargs sed -i "s/alpine:3\.10/$IMG/g"
+grep -rlE "alpine:(3\.10|latest)" "$WORK/tests" | xargs sed -i -E "s/alpine:3\.10/$IMG/g; s/alpine:latest/$IMG_LATEST/g"
 cat > "$WORK/dockerpy_no_bridge.py" <<'PY'
 """No container of docker-py's tests joins a bridge network."""
 import docker.api.container
@@ -84,15 +86,15 @@ def _create_container(self, image, command=None, *args, **kwargs):
 docker.api.container.ContainerApiMixin.create_container = _create_container
 PY
 
-"$VENV/bin/python" - "$IMG" <<'PY'
+"$VENV/bin/python" - "$IMG" "$IMG_LATEST" <<'PY'
 import sys, docker
 c = docker.from_env()
-try:
-    c.images.get(sys.argv[1])
-    print("already there", file=sys.stderr)
-    sys.exit(3)
-except docker.errors.ImageNotFound:
-    c.images.get("busybox:latest").tag(sys.argv[1])
+for tag in sys.argv[1:]:
+    try:
+        c.images.get(tag)
+        sys.exit(f"{tag} is already there: remove it first (this script removes it at the end)")
+    except docker.errors.ImageNotFound:
+        c.images.get("busybox:latest").tag(tag)
 PY
 tagged=1
 
@@ -102,7 +104,7 @@ for f in api_container api_exec api_image api_volume models_containers models_im
     files+=("tests/integration/${f}_test.py")
 done
 set +e
-PYTHONPATH="$WORK" PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -m pytest \
+COLUMNS=400 PYTHONPATH="$WORK" PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -m pytest \
     -p dockerpy_no_bridge -p no:cacheprovider -q -rfE --timeout="$PER_TEST_TIMEOUT" \
     -k "not network and not Network" "${files[@]}" >"$WORK/out.txt" 2>&1
 set -e

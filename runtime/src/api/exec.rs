@@ -107,6 +107,7 @@ impl Exec {
 async fn read_json<T: serde::de::DeserializeOwned + Default>(
     req: Request<Incoming>,
     check: fn(&serde_json::Value) -> Result<(), String>,
+    table: &[fields::Field],
 ) -> Result<T, ApiError> {
     let bytes = http_body_util::Limited::new(req.into_body(), MAX_BODY)
         .collect()
@@ -116,8 +117,9 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))?;
+    fields::canonical_keys(&mut value, table);
     check(&value).map_err(ApiError::bad_request)?;
     serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))
@@ -130,7 +132,7 @@ fn not_running(c: &Container) -> ApiError {
 /// `POST /containers/{id}/exec`.
 pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiResult {
     let c = d.containers.get(id)?;
-    let config: ExecConfig = read_json(req, fields::check_exec).await?;
+    let config: ExecConfig = read_json(req, fields::check_exec, fields::EXEC).await?;
     if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
         return Err(ApiError::bad_request("No exec command specified"));
     }
@@ -234,7 +236,8 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Api
     let upgrade = req.headers().contains_key(UPGRADE);
     let grace = hijack_grace(&req);
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let start: ExecStartConfig = read_json(req, fields::check_exec_start).await?;
+    let start: ExecStartConfig =
+        read_json(req, fields::check_exec_start, fields::EXEC_START).await?;
     {
         let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.started {
