@@ -179,11 +179,10 @@ pub fn save(d: &Arc<Daemon>, one: Option<&str>, q: &Query) -> ApiResult {
         match wanted.iter_mut().find(|(i, _)| i.id == img.id) {
             Some((_, tags)) => tags.extend(tag),
             None => {
-                // Saved by id: every tag of the image goes along, as Docker does.
-                let tags = match tag {
-                    Some(t) => vec![t],
-                    None => img.repo_tags.clone(),
-                };
+                // Saved by id: no tag goes along (`RepoTags: null`), as
+                // dockerd 20.10 does; docker-py's `Image.save()` saves by id
+                // and its tests expect one image back from `load`.
+                let tags = tag.into_iter().collect();
                 wanted.push((img, tags));
             }
         }
