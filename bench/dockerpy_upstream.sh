@@ -117,7 +117,7 @@ for kind in passed failed error errors skipped xfailed xpassed; do
 done
 cp "$WORK/out.txt" "${DOCKERPY_KEEP_OUTPUT:-/dev/null}"
 echo "failures, by message (most common first):"
-{ grep -E '^(FAILED|ERROR) ' "$WORK/out.txt" || true; } | sed -E 's/^[A-Z]+ [^ ]+( - )?//' | cut -c1-150 | sort | uniq -c | sort -rn | head -25
+{ grep -E '^(FAILED|ERROR) ' "$WORK/out.txt" || true; } | sed -E 's/^[A-Z]+ [^ ]+( - )?//' | cut -c1-150 | sort | uniq -c | sort -rn | head -25 || true
 echo
 echo "pytest: $summary"
 echo "docker-py 7.2.0 integration against $DOCKER_HOST: $passed passed of $total"

@@ -42,7 +42,7 @@ def test_unknown_log_driver_is_refused(client, name):
         client.containers.create(IMAGE, ["true"], name=name, network_mode="none",
                                  log_config={"Type": "dockerpy-no-such-driver"})
     assert e.value.status_code in (400, 500)
-    assert "dockerpy-no-such-driver" in str(e.value) or "LogConfig" in str(e.value)
+    assert "dockerpy-no-such-driver" in str(e.value)
 
 
 def test_logs_wait_and_list(client, name):
