@@ -337,3 +337,94 @@ fn events_report_the_life_cycle() {
         );
     }
 }
+
+/// A client that does not ask to upgrade (curl without `Upgrade: tcp`)
+/// gets dockerd's `200` and the exec's output as the body, framed unless
+/// the start says `Tty: true`; attach with `logs=1&stream=0` answers at
+/// once with what the container logged, though it still runs.
+#[test]
+fn exec_start_and_attach_without_upgrade_answer_200() {
+    let w = World::with_busybox();
+    w.run_d(&[
+        "--name",
+        "noup",
+        "busybox",
+        "sh",
+        "-c",
+        "echo logged; sleep 300",
+    ]);
+    let create = |tty: bool| {
+        let body = format!(
+            r#"{{"Cmd":["echo","hi"],"AttachStdout":true,"AttachStderr":true,"Tty":{tty}}}"#
+        );
+        let r = w.api("POST", "/containers/noup/exec", Some(&body));
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["Id"].as_str().unwrap_or_default().to_string()
+    };
+    let id = create(false);
+    let r = w.api("POST", &format!("/exec/{id}/start"), Some("{}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.docker.raw-stream")
+    );
+    assert_eq!(r.body, b"\x01\0\0\0\0\0\0\x03hi\n", "{}", r.text());
+    let r = w.api("GET", &format!("/exec/{id}/json"), None);
+    assert_eq!(r.json()["ExitCode"], 0, "{}", r.text());
+    // Created with a terminal, started without: framed, as dockerd does.
+    let id = create(true);
+    let r = w.api(
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(r#"{"Tty":false}"#),
+    );
+    assert_eq!(r.body, b"\x01\0\0\0\0\0\0\x04hi\r\n", "{:?}", r.text());
+    let id = create(true);
+    let r = w.api(
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(r#"{"Tty":true}"#),
+    );
+    assert_eq!(r.body, b"hi\r\n", "{:?}", r.text());
+
+    for _ in 0..100 {
+        if w.whale_ok(&["logs", "noup"]).stdout.contains("logged") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    let r = w.api(
+        "POST",
+        "/containers/noup/attach?logs=1&stream=0&stdout=1&stderr=1",
+        None,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"\x01\0\0\0\0\0\0\x07logged\n", "{:?}", r.text());
+    // An exec of a running process: ExitCode null, not absent.
+    let r = w.api(
+        "POST",
+        "/containers/noup/exec",
+        Some(r#"{"Cmd":["sleep","30"]}"#),
+    );
+    let id = r.json()["Id"].as_str().unwrap_or_default().to_string();
+    let r = w.api(
+        "POST",
+        &format!("/exec/{id}/start"),
+        Some(r#"{"Detach":true}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = w.api("GET", &format!("/exec/{id}/json"), None).json();
+    assert_eq!(v["Running"], true, "{v}");
+    assert!(
+        v.as_object()
+            .is_some_and(|o| o.get("ExitCode") == Some(&serde_json::Value::Null)),
+        "{v}"
+    );
+    // An unknown route with a body: a clean 404 after the body is read.
+    let big = "x".repeat(4 << 20);
+    let r = w.api("POST", "/no/such/route", Some(&big));
+    assert_eq!(r.status, 404, "{}", r.text());
+    w.whale_ok(&["rm", "-f", "noup"]);
+}

@@ -34,8 +34,8 @@ impl Drop for ScratchDir {
 /// Build parameters whale does not implement, with the value that means
 /// "not asked for": anything else is refused, never ignored.
 const UNSUPPORTED: &[(&str, &[&str])] = &[
-    ("pull", &["", "0", "false"]),
-    ("squash", &["", "0", "false"]),
+    ("pull", &["", "0", "f", "false"]),
+    ("squash", &["", "0", "f", "false"]),
     ("platform", &[""]),
     ("isolation", &["", "default"]),
     ("memory", &["", "0"]),
@@ -56,7 +56,9 @@ const UNSUPPORTED: &[(&str, &[&str])] = &[
 pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
     for (name, defaults) in UNSUPPORTED {
         if let Some(v) = q.get(name) {
-            if !defaults.contains(&v) {
+            // Go's ParseBool, as dockerd reads them: docker-py sends
+            // `pull=False`.
+            if !defaults.iter().any(|d| d.eq_ignore_ascii_case(v)) {
                 let hint = match *name {
                     "version" => "whale has the classic builder only (version=1); build without BuildKit (DOCKER_BUILDKIT=0)".to_string(),
                     "pull" => "whale has no registry to pull from; make the base image with `whale bootstrap`, `whale load` or `whale pull`".to_string(),

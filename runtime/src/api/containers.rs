@@ -54,6 +54,17 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             ApiError::bad_request(format!("invalid JSON in the create request: {e}"))
         })?;
         // Honour or refuse: a set field whale would ignore is a 400 naming it.
+        if let Some(driver) = value
+            .pointer("/HostConfig/LogConfig/Type")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty() && *t != "json-file")
+        {
+            // Named, as dockerd names a driver it lacks.
+            return Err(ApiError::bad_request(format!(
+                "log driver {driver:?} is not supported by whale: it logs with json-file only \
+                 (--log-driver json-file, or leave it out)"
+            )));
+        }
         container::fields::check_create(&value).map_err(ApiError::bad_request)?;
         serde_json::from_value(value).map_err(|e| {
             ApiError::bad_request(format!("invalid JSON in the create request: {e}"))

@@ -179,11 +179,10 @@ pub fn save(d: &Arc<Daemon>, one: Option<&str>, q: &Query) -> ApiResult {
         match wanted.iter_mut().find(|(i, _)| i.id == img.id) {
             Some((_, tags)) => tags.extend(tag),
             None => {
-                // Saved by id: every tag of the image goes along, as Docker does.
-                let tags = match tag {
-                    Some(t) => vec![t],
-                    None => img.repo_tags.clone(),
-                };
+                // Saved by id: no tag goes along (`RepoTags: null`), as
+                // dockerd 20.10 does; docker-py's `Image.save()` saves by id
+                // and its tests expect one image back from `load`.
+                let tags = tag.into_iter().collect();
                 wanted.push((img, tags));
             }
         }
@@ -238,33 +237,45 @@ pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
         .await
         .map_err(|e| ApiError::internal(format!("writing {}: {e}", spool.display())))?;
     drop(file);
-    let d2 = d.clone();
-    let loaded: Vec<Loaded> = tokio::task::spawn_blocking(move || {
-        let dir = scratch.path().to_path_buf();
-        let r = archive::load(&d2.images, &spool, &dir);
-        drop(scratch);
-        r
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("loading: {e}")))?
-    .map_err(image_error)?;
-    let mut lines = String::new();
-    for Loaded { image, tags } in &loaded {
-        if tags.is_empty() {
-            d.emit_image("load", &image.id, None);
-            lines += &(serde_json::json!({ "stream": format!("Loaded image ID: {}\n", image.id) })
-                .to_string()
-                + "\r\n");
+    // From here on, as dockerd: a 200 whose JSON stream tells the outcome,
+    // one message a chunk (docker-py decodes chunk by chunk, and raises
+    // ImageLoadError on an `error` message).
+    let (tx, body) = Body::channel();
+    let d = d.clone();
+    tokio::spawn(async move {
+        let d2 = d.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let dir = scratch.path().to_path_buf();
+            let r = archive::load(&d2.images, &spool, &dir);
+            drop(scratch);
+            r
+        })
+        .await
+        .map_err(|e| format!("loading: {e}"))
+        .and_then(|r| r.map_err(|e| image_error(e).message));
+        let loaded: Vec<Loaded> = match loaded {
+            Ok(l) => l,
+            Err(m) => {
+                let line = serde_json::json!({ "errorDetail": { "message": m }, "error": m });
+                let _ = tx.send(Bytes::from(line.to_string() + "\r\n")).await;
+                return;
+            }
+        };
+        for Loaded { image, tags } in &loaded {
+            let mut lines = Vec::new();
+            if tags.is_empty() {
+                d.emit_image("load", &image.id, None);
+                lines.push(format!("Loaded image ID: {}\n", image.id));
+            }
+            for t in tags {
+                d.emit_image("load", &image.id, Some(t));
+                lines.push(format!("Loaded image: {t}\n"));
+            }
+            for l in lines {
+                let line = serde_json::json!({ "stream": l }).to_string() + "\r\n";
+                let _ = tx.send(Bytes::from(line)).await;
+            }
         }
-        for t in tags {
-            d.emit_image("load", &image.id, Some(t));
-            lines += &(serde_json::json!({ "stream": format!("Loaded image: {t}\n") }).to_string()
-                + "\r\n");
-        }
-    }
-    Ok(response(
-        StatusCode::OK,
-        "application/json",
-        Body::full(lines),
-    ))
+    });
+    Ok(response(StatusCode::OK, "application/json", body))
 }

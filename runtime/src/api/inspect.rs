@@ -195,26 +195,26 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         o.shift_insert(at, "ExecIDs".to_string(), ids);
     }
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
-        // Docker prints every resource field, zero when unset, and templates
-        // such as `{{.HostConfig.Memory}}` rely on it.
-        for (k, val) in [
-            ("Memory", serde_json::json!(0)),
-            ("MemorySwap", serde_json::json!(0)),
-            ("MemoryReservation", serde_json::json!(0)),
-            ("NanoCpus", serde_json::json!(0)),
-            ("CpuShares", serde_json::json!(0)),
-            ("CpuPeriod", serde_json::json!(0)),
-            ("CpuQuota", serde_json::json!(0)),
-            ("PidsLimit", serde_json::Value::Null),
-            ("Privileged", serde_json::json!(false)),
-            ("ReadonlyRootfs", serde_json::json!(false)),
-            ("Binds", serde_json::Value::Null),
-            (
-                "RestartPolicy",
-                serde_json::json!({"Name": "no", "MaximumRetryCount": 0}),
-            ),
-        ] {
+        // Docker prints every field, zero when unset: templates such as
+        // `{{.HostConfig.Memory}}` and clients such as docker-py (which
+        // reads `LogConfig.Type`) rely on it.
+        for (k, val) in crate::container::host_defaults::host_config_defaults() {
             hc.entry(k).or_insert(val);
+        }
+        // The docker CLI sends `{"Type": ""}` for "the default", which
+        // dockerd shows as the driver it used; fields.rs admits no other.
+        if let Some(lc) = hc.get_mut("LogConfig").and_then(|l| l.as_object_mut()) {
+            if lc
+                .get("Type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .is_empty()
+            {
+                lc.insert("Type".into(), serde_json::json!("json-file"));
+            }
+            if lc.get("Config").is_none_or(|c| c.is_null()) {
+                lc.insert("Config".into(), serde_json::json!({}));
+            }
         }
     }
     let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&r.host_config))

@@ -274,8 +274,28 @@ async fn handle(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>
     Ok(resp)
 }
 
+/// Read and drop a request body nobody will use, so the client can finish
+/// sending it and read the answer: answering while it still writes made it
+/// see a broken pipe instead of the 404. Bounded: a client that sends more
+/// than this, or stalls, gets the answer anyway.
+async fn drain(mut body: Incoming) {
+    use http_body_util::BodyExt;
+    const MAX: usize = 64 << 20;
+    let mut seen = 0;
+    let read_all = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |b| b.len());
+            if seen > MAX {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read_all).await;
+}
+
 async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
     let Some(route) = route_of(&req) else {
+        drain(req.into_body()).await;
         return Err(ApiError::not_found("page not found"));
     };
     let q = Query::parse(req.uri().query());

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
-const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+pub(super) const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
 
 /// An attach client waiting for its container to start.
@@ -49,12 +49,19 @@ pub fn drop_pending(d: &Daemon, id: &str) {
     map.remove(id);
 }
 
+/// `POST /containers/{id}/attach`. `logs=1` sends what the container has
+/// logged first; `stream=0` ends there, at once (dockerd's answer; a running
+/// container is not waited for). A client that asks for no upgrade gets a
+/// `200` whose body is the stream, without input.
 pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incoming>) -> ApiResult {
     let c = d.containers.get(id)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let (logs, stream) = (q.bool("logs"), q.bool("stream"));
+    let upgrade = req.headers().contains_key(UPGRADE);
+    let grace = super::exec::hijack_grace(&req);
     let tty = c.record.config.tty.unwrap_or(false);
     let request = Attach {
-        stdin,
+        stdin: stdin && upgrade,
         stdout,
         stderr,
         detach_keys: q
@@ -63,7 +70,7 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (tx, rx) = oneshot::channel::<UnixStream>();
-    {
+    if stream {
         // Start holds this lock while it connects pending clients, so a
         // client is either registered before start or sees it running.
         let _guard = c.op_lock.lock().await;
@@ -88,24 +95,82 @@ pub async fn attach(d: &Arc<Daemon>, id: &str, q: &Query, mut req: Request<Incom
             waiting.retain(|p| !p.tx.is_closed());
             waiting.push(PendingAttach { request, tx });
         }
+    } else {
+        drop(tx);
     }
     d.emit_container(&c, "attach", &[]);
+    let logged = if logs {
+        logged_output(&c, stdout, stderr, tty).await
+    } else {
+        Vec::new()
+    };
+    if !upgrade {
+        let (btx, body) = Body::channel();
+        tokio::spawn(async move {
+            if !logged.is_empty() && btx.send(Bytes::from(logged)).await.is_err() {
+                return;
+            }
+            let Ok(mut shim) = rx.await else {
+                return;
+            };
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                tokio::select! {
+                    n = shim.read(&mut buf) => match n {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if btx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                                return;
+                            }
+                        }
+                    },
+                    _ = btx.closed() => return,
+                }
+            }
+        });
+        return Ok(response(StatusCode::OK, RAW_STREAM, body));
+    }
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        if !logged.is_empty() {
+            tokio::time::sleep(grace).await;
+        }
+        if !logged.is_empty() && io.write_all(&logged).await.is_err() {
+            return;
+        }
         let Ok(shim) = rx.await else {
+            let _ = io.shutdown().await;
             return;
         };
-        relay(
-            hyper_util::rt::TokioIo::new(upgraded),
-            shim,
-            stdin,
-            std::future::ready(()),
-        )
-        .await;
+        relay(io, shim, stdin, std::future::ready(())).await;
     });
     Ok(upgrade_response(tty))
+}
+
+/// Everything the container has logged on the chosen streams, framed as
+/// its attach stream is.
+async fn logged_output(c: &Container, stdout: bool, stderr: bool, tty: bool) -> Vec<u8> {
+    let opts = LogOptions {
+        stdout,
+        stderr,
+        tail: None,
+        since_nanos: None,
+        until_nanos: None,
+        timestamps: false,
+        tty,
+    };
+    let mut log = LogReader::new(c.paths.log());
+    let mut out = Vec::new();
+    loop {
+        let chunk = log.next_lines().await;
+        if chunk.is_empty() {
+            return out;
+        }
+        out.extend(render(&chunk, &opts));
+    }
 }
 
 /// `101 Switching Protocols` to a hijacked stream of the container's (or
@@ -121,6 +186,36 @@ pub(super) fn upgrade_response(tty: bool) -> hyper::Response<Body> {
     r.headers_mut()
         .insert(UPGRADE, HeaderValue::from_static("tcp"));
     r
+}
+
+/// A terminal's raw output as stdout frames, for a client that asked for a
+/// multiplexed stream (dockerd frames by what the start asks, not by how
+/// the process was created). Input passes through unchanged.
+pub(super) fn framed_as_stdout(shim: UnixStream) -> std::io::Result<UnixStream> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let (mut sr, mut sw) = shim.into_split();
+    let (mut or, mut ow) = ours.into_split();
+    tokio::spawn(async move {
+        let out = async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            while let Ok(n) = sr.read(&mut buf).await {
+                if n == 0 || ow.write_all(&frame(1, &buf[..n])).await.is_err() {
+                    break;
+                }
+            }
+            let _ = ow.shutdown().await;
+        };
+        let input = async move {
+            let _ = pump(&mut or, &mut sw).await;
+            let _ = sw.shutdown().await;
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = out => {}
+            _ = input => {}
+        }
+    });
+    Ok(theirs)
 }
 
 /// Copy both ways until the shim closes the stream (the process exited or

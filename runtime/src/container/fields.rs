@@ -564,6 +564,9 @@ pub const EXEC: &[Field] = &[
     ),
     honoured("User", "--user"),
     honoured("WorkingDir", "--workdir"),
+    // Not in Docker's spec, but docker-py sends the container's id here and
+    // dockerd ignores it: the URL names the container.
+    honoured("Container", ""),
 ];
 
 /// The body of `POST /exec/{id}/start`.
@@ -671,6 +674,31 @@ pub fn check_exec(body: &Value) -> Result<(), String> {
 /// An exec start body (`POST /exec/{id}/start`).
 pub fn check_exec_start(body: &Value) -> Result<(), String> {
     walk(body, EXEC_START, "", &[])
+}
+
+/// dockerd decodes bodies with Go's JSON, which matches keys whatever their
+/// case (docker-py sends exec's `detachKeys`); serde matches them exactly.
+/// The top-level keys of `body` that match a field of `table` but for case
+/// take the table's spelling, so they are checked and decoded as dockerd
+/// would.
+pub fn canonical_keys(body: &mut Value, table: &[Field]) {
+    let Some(o) = body.as_object_mut() else {
+        return;
+    };
+    let renames: Vec<(String, &'static str)> = o
+        .keys()
+        .filter_map(|k| {
+            table
+                .iter()
+                .find(|f| f.name != k && f.name.eq_ignore_ascii_case(k))
+                .map(|f| (k.clone(), f.name))
+        })
+        .collect();
+    for (from, to) in renames {
+        if let Some(v) = o.remove(&from) {
+            o.entry(to.to_string()).or_insert(v);
+        }
+    }
 }
 
 #[cfg(test)]

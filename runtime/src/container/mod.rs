@@ -20,6 +20,7 @@ mod error;
 pub mod exec;
 pub mod fields;
 pub mod host;
+pub mod host_defaults;
 mod init_layer;
 pub mod logs;
 mod monitor;

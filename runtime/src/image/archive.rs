@@ -156,7 +156,7 @@ pub fn write_archive(
         }
         manifest.push(ManifestEntry {
             config: cfg_name,
-            repo_tags: Some(tags.clone()),
+            repo_tags: (!tags.is_empty()).then(|| tags.clone()),
             layers,
         });
     }
