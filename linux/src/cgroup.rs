@@ -13,7 +13,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod freezer;
 mod stats;
+pub use freezer::freeze_container;
 pub use stats::{container_stats, parse_kv, Stats};
 
 /// Where the kernel's cgroup filesystems are mounted.
@@ -81,6 +83,8 @@ pub enum CgroupError {
          under {root}?"
     )]
     NoController { controller: String, root: PathBuf },
+    #[error("{what} the cgroup did not finish within {secs}s (a process stuck in the kernel?)")]
+    Timeout { what: &'static str, secs: u64 },
     #[error(
         "the {controller} controller is not available in {path} (file {file} missing); \
          enable it in the parent's cgroup.subtree_control"
@@ -249,9 +253,17 @@ impl Cgroup {
         }
     }
 
-    fn apply_v1(&self, res: &Resources) -> Result<(), CgroupError> {
+    /// Change the limits of a live cgroup (`docker update`): the limits of
+    /// `res` that are set, never the device rules.
+    pub fn update_limits(&self, res: &Resources) -> Result<(), CgroupError> {
+        match self.version {
+            Version::V1 => self.apply_v1_limits(res),
+            Version::V2 => self.apply_v2(res),
+        }
+    }
+
+    fn apply_v1_limits(&self, res: &Resources) -> Result<(), CgroupError> {
         if let (Some(mem), Some(dir)) = (res.memory.filter(|m| *m > 0), self.dir("memory")) {
-            write_file(dir, "memory.limit_in_bytes", &mem.to_string())?;
             let memsw = dir.join("memory.memsw.limit_in_bytes");
             if memsw.exists() {
                 let value = match res.memory_swap {
@@ -259,7 +271,15 @@ impl Cgroup {
                     Some(v) if v < 0 => -1,
                     Some(v) => v,
                 };
+                // memory <= memory+swap at every step: which file goes
+                // first depends on whether the limits grow or shrink.
+                if write_file(dir, "memory.limit_in_bytes", &mem.to_string()).is_err() {
+                    write_file(dir, "memory.memsw.limit_in_bytes", &value.to_string())?;
+                    write_file(dir, "memory.limit_in_bytes", &mem.to_string())?;
+                }
                 write_file(dir, "memory.memsw.limit_in_bytes", &value.to_string())?;
+            } else {
+                write_file(dir, "memory.limit_in_bytes", &mem.to_string())?;
             }
         }
         if let Some(dir) = self.dir("cpu") {
@@ -274,6 +294,11 @@ impl Cgroup {
         if let (Some(limit), Some(dir)) = (res.pids_limit, self.dir("pids")) {
             write_file(dir, "pids.max", &pids_value(limit))?;
         }
+        Ok(())
+    }
+
+    fn apply_v1(&self, res: &Resources) -> Result<(), CgroupError> {
+        self.apply_v1_limits(res)?;
         if let Some(dir) = self.dir("devices") {
             write_file(dir, "devices.deny", "a")?;
             // One rule per write(2), on one open file.
@@ -526,6 +551,11 @@ pub fn parse_oom_kill(text: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `docker update` of a running container's limits.
+pub fn update_container_limits(cgroup_path: &str, res: &Resources) -> Result<(), CgroupError> {
+    Cgroup::for_container(cgroup_path)?.update_limits(res)
+}
+
 /// Host PIDs of the processes in a container's cgroup (for `top`).
 /// `cgroup_path` is the spec's `cgroup_path`, relative to the caller's own
 /// cgroup (the daemon and its shims share it).
@@ -542,13 +572,13 @@ pub fn remove_container_cgroup(cgroup_path: &str) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const V1_SELF: &str = "9:name=systemd:/\n8:pids:/user.slice\n6:freezer:/\n\
         5:devices:/\n4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n";
 
-    fn fake_v1() -> (tempfile::TempDir, Cgroup) {
+    pub(super) fn fake_v1() -> (tempfile::TempDir, Cgroup) {
         let t = tempfile::tempdir().unwrap();
         for c in V1_CONTROLLERS {
             fs::create_dir_all(t.path().join(c)).unwrap();
@@ -695,7 +725,7 @@ mod tests {
         cg.remove().unwrap(); // idempotent
     }
 
-    fn fake_v2() -> (tempfile::TempDir, Cgroup) {
+    pub(super) fn fake_v2() -> (tempfile::TempDir, Cgroup) {
         let t = tempfile::tempdir().unwrap();
         fs::write(
             t.path().join("cgroup.controllers"),

@@ -29,7 +29,7 @@ fn image_layers(d: &Daemon, c: &Container, name: &str) -> Result<Vec<PathBuf>, A
 /// Docker's header, for a path) and, unless `head`, its tar streamed.
 /// A stopped container stays stopped (and present) until the tar ends.
 async fn copy_out(d: &Arc<Daemon>, c: Arc<Container>, what: CopyWhat, head: bool) -> ApiResult {
-    let name = c.record.name.trim_start_matches('/').to_string();
+    let name = c.name().trim_start_matches('/').to_string();
     let is_path = matches!(what, CopyWhat::Path { .. });
     let (head_tx, head_rx) = tokio::sync::oneshot::channel();
     let (tx, body) = Body::channel();
@@ -114,7 +114,7 @@ pub async fn handle(d: &Arc<Daemon>, id: &str, q: &Query, head: bool) -> ApiResu
             ApiError::bad_request("the archive endpoint needs a path: add ?path=/file/in/container")
         })?
         .to_string();
-    let name = c.record.name.trim_start_matches('/').to_string();
+    let name = c.name().trim_start_matches('/').to_string();
     let what = CopyWhat::Path {
         path: path.clone(),
         tar: !head,
@@ -149,7 +149,7 @@ pub async fn put(
     use http_body_util::BodyExt;
 
     let c = d.containers.get(id)?;
-    let name = c.record.name.trim_start_matches('/').to_string();
+    let name = c.name().trim_start_matches('/').to_string();
     let path = q
         .get("path")
         .filter(|p| p.starts_with('/'))

@@ -12,13 +12,13 @@ pub async fn handle(d: &Arc<Daemon>, id: &str) -> ApiResult {
         .images
         .resolve(&c.record.image_id)
         .and_then(|img| d.images.layer_dirs(&img))
-        .map_err(|e| ApiError::internal(format!("layers of container {}: {e}", c.record.name)))?;
+        .map_err(|e| ApiError::internal(format!("layers of container {}: {e}", c.name())))?;
     let upper = c.paths.upper();
     let list = tokio::task::spawn_blocking(move || changes(&upper, &lowers))
         .await
         .map_err(|e| ApiError::internal(format!("reading changes: {e}")))?
         .map_err(|e| {
-            ApiError::internal(format!("reading the changes of {}: {e}", c.record.name))
+            ApiError::internal(format!("reading the changes of {}: {e}", c.name()))
         })?;
     let body: Vec<serde_json::Value> = list
         .into_iter()

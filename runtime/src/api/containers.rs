@@ -245,10 +245,11 @@ fn matches_filters(
         f.get(k).is_none_or(|vals| vals.iter().any(|v| pred(v)))
     };
     let r = &c.record;
+    let name = c.name();
     let labels = r.config.labels.clone().unwrap_or_default();
     let _ = d;
     any("id", &|v| r.id.starts_with(v))
-        && any("name", &|v| name_matches(&r.name, v))
+        && any("name", &|v| name_matches(&name, v))
         && any("status", &|v| {
             v == state_enum(st).to_string() || (v == "removing" && st.removing)
         })
@@ -289,9 +290,10 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             continue;
         }
         let r = &c.record;
+        let hc = c.host_config();
         out.push(ContainerSummary {
             id: Some(r.id.clone()),
-            names: Some(vec![format!("/{}", r.name)]),
+            names: Some(vec![format!("/{}", c.name())]),
             image: Some(r.image.clone()),
             image_id: Some(r.image_id.clone()),
             command: Some(command_line(r)),
@@ -301,11 +303,11 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             state: Some(summary_state(&st)),
             status: Some(container::status_string(&st, now)),
             host_config: Some(ContainerSummaryHostConfig {
-                network_mode: r.host_config.network_mode.clone(),
+                network_mode: hc.network_mode.clone(),
                 annotations: None,
             }),
             network_settings: Some(ContainerSummaryNetworkSettings {
-                networks: Some(networks(&r.host_config)),
+                networks: Some(networks(&hc)),
             }),
             mounts: Some(vec![]),
             ..Default::default()
@@ -430,6 +432,8 @@ mod tests {
             host_config: HostConfig::default(),
             start_failure: None,
             build_step: false,
+            restart_count: 0,
+            manually_stopped: false,
         };
         assert_eq!(command_line(&r), "sh -c 'echo hello from curl; sleep 3600'");
         r.args = vec![];

@@ -105,6 +105,10 @@ impl From<crate::container::ContainerError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             E::NameInUse { .. }
+            | E::RenameConflict(_)
+            | E::PausedExec(_)
+            | E::AlreadyPaused(_)
+            | E::NotPaused(_)
             | E::NotRunning(_)
             | E::AlreadyRunning(_)
             | E::MarkedForRemoval(_)

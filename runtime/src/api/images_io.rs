@@ -78,7 +78,7 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
             let st = c.state();
             serde_json::json!({
                 "Id": c.id(),
-                "Names": [format!("/{}", c.record.name)],
+                "Names": [format!("/{}", c.name())],
                 "Image": c.record.image,
                 "ImageID": c.record.image_id,
                 "Command": std::iter::once(c.record.path.clone()).chain(c.record.args.iter().cloned()).collect::<Vec<_>>().join(" "),

@@ -101,6 +101,7 @@ fn docker_config_shape(
 pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
     let c = d.containers.get(id)?;
     let r = &c.record;
+    let hc = c.host_config();
     let st = c.state();
     let lower = d
         .images
@@ -160,7 +161,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         hostname_path: Some(String::new()),
         hosts_path: Some(String::new()),
         log_path: Some(p.log().display().to_string()),
-        name: Some(format!("/{}", r.name)),
+        name: Some(format!("/{}", c.name())),
         restart_count: Some(0),
         driver: Some("overlay2".to_string()),
         platform: Some("linux".to_string()),
@@ -168,7 +169,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         process_label: Some(String::new()),
         app_armor_profile: Some(String::new()),
         exec_ids: None,
-        host_config: Some(r.host_config.clone()),
+        host_config: Some(hc.clone()),
         graph_driver: Some(graph),
         mounts: Some(vec![]),
         config: Some(r.config.clone()),
@@ -217,7 +218,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
             }
         }
     }
-    let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&r.host_config))
+    let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&hc))
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
     if let Some(o) = v.as_object_mut() {
         // Last, as Docker prints it.

@@ -89,7 +89,7 @@ impl Daemon {
             }
         }
         attrs.insert("image".to_string(), c.record.image.clone());
-        attrs.insert("name".to_string(), c.record.name.clone());
+        attrs.insert("name".to_string(), c.name());
         for (k, v) in extra {
             attrs.insert(k.to_string(), v.clone());
         }

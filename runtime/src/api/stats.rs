@@ -83,7 +83,7 @@ pub fn handle(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         if !stream && one_shot {
             let now = take(cg.clone()).await;
             let _ = tx
-                .send(line(stats_json(c.id(), &c.record.name, &now, None)))
+                .send(line(stats_json(c.id(), &c.name(), &now, None)))
                 .await;
             return;
         }
@@ -97,7 +97,7 @@ pub fn handle(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
             // Without streaming, Docker answers with the second sample so
             // that the CPU delta is there.
             if stream || prev.is_some() || !c.state().running() {
-                let v = stats_json(c.id(), &c.record.name, &now, prev.as_ref());
+                let v = stats_json(c.id(), &c.name(), &now, prev.as_ref());
                 if tx.send(line(v)).await.is_err() || !stream {
                     return;
                 }

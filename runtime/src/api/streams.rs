@@ -37,7 +37,7 @@ pub async fn connect_pending(d: &Daemon, c: &Container) {
             Ok(s) => {
                 let _ = p.tx.send(s);
             }
-            Err(e) => eprintln!("whale daemon: attaching to {}: {e}", c.record.name),
+            Err(e) => eprintln!("whale daemon: attaching to {}: {e}", c.name()),
         }
     }
 }

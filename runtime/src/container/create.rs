@@ -194,6 +194,17 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
         }
         m => return Err(ContainerError::NoSuchNetwork(m.to_string())),
     }
+    validate_limits(hc)?;
+    super::restart::validate(hc)?;
+    // Honour or refuse: seccomp profiles and no-new-privileges are whale's;
+    // apparmor, labels and anything else are refused, naming the option.
+    super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
+        .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    Ok(())
+}
+
+/// Docker's checks of the limits (create and update).
+pub(super) fn validate_limits(hc: &HostConfig) -> Result<(), ContainerError> {
     if let Some(m) = hc.memory.filter(|m| *m != 0) {
         if m < MIN_MEMORY {
             return Err(ContainerError::Invalid(
@@ -213,10 +224,6 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
             "Range of CPUs is from 0.01 to the number of CPUs available".into(),
         ));
     }
-    // Honour or refuse: seccomp profiles and no-new-privileges are whale's;
-    // apparmor, labels and anything else are refused, naming the option.
-    super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
-        .map_err(|e| ContainerError::Invalid(e.to_string()))?;
     Ok(())
 }
 

@@ -15,6 +15,15 @@ pub enum ContainerError {
     Ambiguous(String),
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
+    /// `rename` to a name in use (Docker's 409, its wording).
+    #[error("Error when allocating new name: {0}")]
+    RenameConflict(String),
+    #[error("Container {0} is paused, unpause the container before exec")]
+    PausedExec(String),
+    #[error("Container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
     #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName(String),
     /// A config whale refuses (Docker answers 400), with why.

@@ -22,10 +22,14 @@ pub mod fields;
 pub mod host;
 pub mod host_defaults;
 mod init_layer;
+mod live;
 pub mod logs;
 mod monitor;
 pub mod names;
+mod pause;
+mod pause;
 mod remove;
+mod restart;
 mod running;
 pub mod security;
 mod spec;
@@ -35,6 +39,7 @@ mod status;
 mod stop;
 pub mod streams;
 pub mod top;
+mod update;
 
 pub use create::{
     create, create_record, merge_image_config, parse_extra_host, path_and_args, CreateRequest,
@@ -43,6 +48,8 @@ pub use engine::Engine;
 pub use error::ContainerError;
 pub use init_layer::strip_mount_stubs;
 pub use monitor::readopt_all;
+pub use pause::{pause, unpause};
+pub use update::{check_update_fields, rename, update};
 pub use remove::{remove, remove_stopped};
 pub use running::{parse_ps, processes, ps, resize, running};
 pub use spec::{build_spec, cgroup_path, container_env, DEFAULT_PATH};
@@ -113,6 +120,12 @@ pub struct ContainerRecord {
     /// next daemon start reaps it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub build_step: bool,
+    /// Restarts by the restart policy since the last start by hand.
+    #[serde(default)]
+    pub restart_count: u64,
+    /// Stopped (or killed) by hand: Docker's HasBeenManuallyStopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manually_stopped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +163,11 @@ pub struct RunState {
     pub removed: bool,
     /// Set while a removal is in progress so nobody starts it meanwhile.
     pub removing: bool,
+    /// Exited, and the restart policy will start it again after a delay
+    /// (Docker shows it as running and restarting meanwhile).
+    pub restarting: bool,
+    /// Running, with its cgroup frozen.
+    pub paused: bool,
 }
 
 impl RunState {
@@ -166,6 +184,8 @@ impl RunState {
             exits: 0,
             removed: false,
             removing: false,
+            restarting: false,
+            paused: false,
         }
     }
 
@@ -205,18 +225,25 @@ impl RunState {
 }
 
 pub struct Container {
+    /// As created (or loaded); the parts that change later (name, host
+    /// config, restart count) are read through [`live`].
     pub record: ContainerRecord,
     pub paths: ContainerPaths,
     state: watch::Sender<RunState>,
     /// Serialises start/stop/kill/remove of one container.
     pub op_lock: tokio::sync::Mutex<()>,
+    live: Mutex<live::Live>,
+    /// The restart policy's back-off (Docker's restart manager).
+    restart_delay: Mutex<std::time::Duration>,
+    /// `State.Health` while a health check is configured.
+    health: Mutex<Option<bollard::models::Health>>,
 }
 
 impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Container")
             .field("id", &self.record.id)
-            .field("name", &self.record.name)
+            .field("name", &self.name())
             .finish()
     }
 }
@@ -224,10 +251,13 @@ impl std::fmt::Debug for Container {
 impl Container {
     fn new(record: ContainerRecord, paths: ContainerPaths, state: RunState) -> Self {
         Container {
+            live: Mutex::new(live::Live::of(&record)),
             record,
             paths,
             state: watch::Sender::new(state),
             op_lock: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(std::time::Duration::ZERO),
+            health: Mutex::new(None),
         }
     }
 
@@ -257,12 +287,23 @@ impl Container {
             s.exit_code = 0;
             s.oom_killed = false;
             s.error.clear();
+            s.restarting = false;
+            s.paused = false;
         });
     }
 
-    pub fn set_exited(&self, exit_code: i32, oom_killed: bool, finished_at: String, error: String) {
+    pub fn set_exited(
+        &self,
+        exit_code: i32,
+        oom_killed: bool,
+        finished_at: String,
+        error: String,
+        restarting: bool,
+    ) {
         self.state.send_modify(|s| {
             s.status = Status::Exited;
+            s.restarting = restarting;
+            s.paused = false;
             s.pid = 0;
             s.exit_code = exit_code;
             s.oom_killed = oom_killed;
@@ -293,6 +334,15 @@ impl Container {
             true
         });
         claimed
+    }
+
+    /// The restart policy gave up (a start failed) or was cancelled by hand.
+    pub(crate) fn end_restarting(&self) -> bool {
+        self.state.send_if_modified(|s| std::mem::take(&mut s.restarting))
+    }
+
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.state.send_modify(|s| s.paused = paused);
     }
 
     pub fn abort_removal(&self) {
@@ -456,6 +506,8 @@ impl Store {
             config.hostname = Some(id[..12].to_string());
         }
         let record = ContainerRecord {
+            restart_count: 0,
+            manually_stopped: false,
             id: id.clone(),
             name: name.clone(),
             created: now_rfc3339(),
@@ -526,11 +578,8 @@ impl Store {
         failure: StartFailure,
     ) -> Result<(), ContainerError> {
         c.set_start_failed(&failure);
-        let mut record = c.record.clone();
-        record.start_failure = Some(failure);
         let _ = std::fs::remove_file(c.paths.state());
-        fsutil::write_json_atomic(&c.paths.config(), &record)
-            .map_err(io_err(format!("writing {}", c.paths.config().display())))
+        c.change(|l| l.start_failure = Some(failure))
     }
 
     /// Forget the container: its directory is renamed out of the way
@@ -556,8 +605,9 @@ impl Store {
         {
             let mut idx = self.lock();
             idx.by_id.remove(c.id());
-            if idx.names.get(&c.record.name).map(String::as_str) == Some(c.id()) {
-                idx.names.remove(&c.record.name);
+            let name = c.name();
+            if idx.names.get(&name).map(String::as_str) == Some(c.id()) {
+                idx.names.remove(&name);
             }
         }
         c.set_removed();
@@ -687,7 +737,7 @@ mod tests {
         let dup = firsts.windows(2).find(|w| w[0] == w[1]).unwrap()[0];
         assert!(matches!(store.get(dup), Err(ContainerError::Ambiguous(_))));
         let names: std::collections::HashSet<_> =
-            all.iter().map(|c| c.record.name.clone()).collect();
+            all.iter().map(|c| c.name()).collect();
         assert_eq!(names.len(), 17);
     }
 
@@ -719,7 +769,7 @@ mod tests {
         let handles: Vec<_> = (0..20)
             .map(|_| {
                 let s = store.clone();
-                std::thread::spawn(move || s.create(new(None)).unwrap().record.name.clone())
+                std::thread::spawn(move || s.create(new(None)).unwrap().name())
             })
             .collect();
         let names: std::collections::HashSet<_> =

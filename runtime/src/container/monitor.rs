@@ -40,26 +40,41 @@ impl RunExit {
         }
     }
 
-    fn settle(self, c: &Container) {
-        c.set_exited(self.code, self.oom_killed, self.finished_at, self.error);
+    fn settle(self, c: &Container, restarting: bool) {
+        c.set_exited(
+            self.code,
+            self.oom_killed,
+            self.finished_at,
+            self.error,
+            restarting,
+        );
     }
 }
 
 /// Follow a running container until it exits: update the state, emit `die`,
-/// honour AutoRemove.
+/// honour the restart policy, then AutoRemove.
 pub(super) fn spawn_monitor<E: Engine>(e: Arc<E>, c: Arc<Container>) {
     tokio::spawn(async move {
         let exit = wait_exit(&c).await;
         let (code, oom) = (exit.code, exit.oom_killed);
         trace(|| format!("{}: exited {code}", c.short_id()));
-        exit.settle(&c);
+        let c2 = c.clone();
+        let restart = tokio::task::spawn_blocking(move || c2.restart_decision(code))
+            .await
+            .unwrap_or(None);
+        // One state change: a watcher never sees it exited for good first.
+        exit.settle(&c, restart.is_some());
         if oom {
             e.container_event(&c, "oom", &[]);
         }
         e.container_event(&c, "die", &[("exitCode", code.to_string())]);
-        if c.record.host_config.auto_remove == Some(true) {
+        if let Some(delay) = restart {
+            super::restart::schedule(e.clone(), c.clone(), delay);
+            return;
+        }
+        if c.auto_remove() {
             if let Err(err) = super::remove_stopped(&e, &c).await {
-                eprintln!("whale daemon: auto-removing {}: {err}", c.record.name);
+                eprintln!("whale daemon: auto-removing {}: {err}", c.name());
             }
         }
     });
@@ -170,6 +185,9 @@ pub async fn readopt_all<E: Engine>(e: &Arc<E>) {
     let all = e.containers().list();
     // All at once: a hung shim costs its timeout once, not once per container.
     futures_util::future::join_all(all.iter().cloned().map(|c| readopt(e, c))).await;
+    // Then the restart policies: `always` (and `unless-stopped` unless
+    // stopped by hand) come back with the daemon.
+    futures_util::future::join_all(all.iter().map(|c| super::restart::on_start(e, c))).await;
     // A build's RUN containers died with the build that would have removed
     // them: once followed again (so a kill is seen to end), reap them.
     for c in all.into_iter().filter(|c| c.record.build_step) {
@@ -196,8 +214,8 @@ async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
                     Some(exit) => exit,
                     None => orphaned_exit(&c).await,
                 };
-                exit.settle(&c);
-                if c.record.host_config.auto_remove == Some(true) {
+                exit.settle(&c, false);
+                if c.auto_remove() {
                     let _ = super::remove_stopped(e, &c).await;
                 }
             }
@@ -219,7 +237,7 @@ async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
                 spawn_monitor(e.clone(), c.clone());
             }
         }
-        Status::Exited if c.record.host_config.auto_remove == Some(true) => {
+        Status::Exited if c.auto_remove() => {
             let _ = super::remove_stopped(e, &c).await;
         }
         _ => {}

@@ -29,7 +29,7 @@ pub async fn remove_stopped<E: Engine>(
     c: &Arc<Container>,
 ) -> Result<(), ContainerError> {
     if !c.begin_removal() {
-        return Err(ContainerError::RemovalInProgress(c.record.name.clone()));
+        return Err(ContainerError::RemovalInProgress(c.name()));
     }
     e.drop_waiting(c.id());
     let e2 = e.clone();
@@ -42,7 +42,7 @@ pub async fn remove_stopped<E: Engine>(
             if let Err(err) = crate::linux::cgroup::remove_container_cgroup(&cg) {
                 eprintln!(
                     "whale daemon: removing the cgroup of {}: {err}",
-                    c2.record.name
+                    c2.name()
                 );
             }
         }
@@ -55,7 +55,7 @@ pub async fn remove_stopped<E: Engine>(
         Ok::<_, ContainerError>(())
     })
     .await
-    .map_err(task_err(format!("removing container {}", c.record.name)))??;
+    .map_err(task_err(format!("removing container {}", c.name())))??;
     trace(|| format!("{}: removed", c.short_id()));
     e.container_event(c, "destroy", &[]);
     Ok(())

@@ -19,7 +19,7 @@ pub fn running(store: &Store, reference: &str) -> Result<Arc<Container>, Contain
 /// the cgroup's files.
 pub fn processes(c: &Container) -> Result<Vec<i32>, ContainerError> {
     let mut pids = crate::linux::cgroup::container_pids(&super::cgroup_path(c.id())).map_err(
-        io_err(format!("listing the processes of {}", c.record.name)),
+        io_err(format!("listing the processes of {}", c.name())),
     )?;
     pids.sort_unstable();
     Ok(pids)
@@ -86,7 +86,7 @@ pub fn parse_ps(
 pub async fn resize(c: &Container, rows: u16, cols: u16) -> Result<(), ContainerError> {
     shim_client::resize(&c.paths.socket(), rows, cols)
         .await
-        .map_err(shim_err(format!("resizing the tty of {}", c.record.name)))
+        .map_err(shim_err(format!("resizing the tty of {}", c.name())))
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub fn container_env(cfg_env: &[String], hostname: &str, tty: bool) -> Vec<Strin
 pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpec {
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
-    let hc = &r.host_config;
+    let hc = &c.host_config();
     let hostname = cfg
         .hostname
         .clone()

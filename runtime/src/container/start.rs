@@ -18,9 +18,38 @@ use whale_formats::stdcopy;
 /// already (Docker's 304).
 pub async fn start<E: Engine>(e: &Arc<E>, c: &Arc<Container>) -> Result<bool, ContainerError> {
     Ok(matches!(
-        start_with(e, c, false).await?,
+        start_with(e, c, false, By::Hand).await?,
         Outcome::Started(_)
     ))
+}
+
+/// The restart policy's start after its back-off; nothing if a stop by
+/// hand cancelled it meanwhile.
+pub(super) async fn start_by_policy<E: Engine>(
+    e: &Arc<E>,
+    c: &Arc<Container>,
+) -> Result<(), ContainerError> {
+    start_with(e, c, false, By::Policy).await.map(|_| ())
+}
+
+/// The daemon's start of a container its policy brings back.
+pub(super) async fn start_by_policy_on_boot<E: Engine>(
+    e: &Arc<E>,
+    c: &Arc<Container>,
+) -> Result<(), ContainerError> {
+    start_with(e, c, false, By::DaemonStart).await.map(|_| ())
+}
+
+/// Who starts the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    /// A client (`start`, `restart`, a build step): the restart policy
+    /// starts afresh.
+    Hand,
+    /// The restart policy, after an exit.
+    Policy,
+    /// The daemon, on its own start.
+    DaemonStart,
 }
 
 /// A run started with its output attached before init ran: nothing it
@@ -87,11 +116,11 @@ pub async fn start_attached<E: Engine>(
 ) -> Result<AttachedRun, ContainerError> {
     // Taken before the run starts, so even an instant exit is seen.
     let exit = Box::pin(wait(c.clone(), WaitCondition::NextExit));
-    match start_with(e, c, true).await? {
+    match start_with(e, c, true, By::Hand).await? {
         Outcome::Started(Some(output)) => Ok(AttachedRun {
             output,
             exit,
-            name: c.record.name.clone(),
+            name: c.name(),
             dir: c.paths.dir.clone(),
         }),
         _ => Err(ContainerError::AlreadyRunning(c.id().to_string())),
@@ -108,14 +137,21 @@ async fn start_with<E: Engine>(
     e: &Arc<E>,
     c: &Arc<Container>,
     attach_output: bool,
+    by: By,
 ) -> Result<Outcome, ContainerError> {
     let guard = c.op_lock.lock().await;
     let st = c.state();
     if st.removing || st.removed {
         return Err(ContainerError::MarkedForRemoval(c.id().to_string()));
     }
-    if st.running() {
+    if st.running() || (by == By::Policy && !st.restarting) {
         return Ok(Outcome::WasRunning);
+    }
+    if by == By::Hand {
+        let c2 = c.clone();
+        tokio::task::spawn_blocking(move || c2.reset_restarts())
+            .await
+            .map_err(super::error::task_err("resetting the restart policy"))??;
     }
     match start_locked(e, c, attach_output).await {
         Ok(output) => Ok(Outcome::Started(output)),
@@ -128,7 +164,7 @@ async fn start_with<E: Engine>(
                 tokio::task::spawn_blocking(move || e2.containers().record_start_failure(&c2, f2))
                     .await;
             drop(guard);
-            if c.record.host_config.auto_remove == Some(true) {
+            if c.auto_remove() {
                 let _ = super::remove_stopped(e, c).await;
             }
             Err(ContainerError::StartFailed(failure))
@@ -148,7 +184,7 @@ async fn start_locked<E: Engine>(
     let image = e.images().resolve(&c.record.image_id).map_err(|e| {
         engine(format!(
             "image {} of container {}: {e}",
-            c.record.image, c.record.name
+            c.record.image, c.name()
         ))
     })?;
     let lower = e
@@ -160,7 +196,7 @@ async fn start_locked<E: Engine>(
     trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)
         .await
-        .map_err(|e| engine(format!("starting the shim of {}: {e}", c.record.name)))?;
+        .map_err(|e| engine(format!("starting the shim of {}: {e}", c.name())))?;
     if let Some(err) = shim.ready.error.clone() {
         return Err(StartFailure {
             exit_code: shim.ready.exit_code.unwrap_or(125),
@@ -181,7 +217,7 @@ async fn start_locked<E: Engine>(
         };
         let stream = shim_client::connect(&c.paths.socket(), &request)
             .await
-            .map_err(shim_err(format!("attaching to {}", c.record.name)))
+            .map_err(shim_err(format!("attaching to {}", c.name())))
             .map_err(|e| engine(e.to_string()))?;
         Some(stream)
     } else {

@@ -78,18 +78,24 @@ async fn send_signal<E: Engine>(e: &E, c: &Container, sig: i32) -> Result<(), Co
     e.container_event(c, "kill", &[("signal", sig.to_string())]);
     shim_client::signal(&c.paths.socket(), sig)
         .await
-        .map_err(shim_err(format!("signalling container {}", c.record.name)))
+        .map_err(shim_err(format!("signalling container {}", c.name())))
 }
 
 /// SIGKILL, and wait for the monitor to see the run end.
 pub(super) async fn kill_and_wait<E: Engine>(e: &E, c: &Container) -> Result<(), ContainerError> {
     // If the shim is already gone the monitor settles the state; wait for it.
     let _ = send_signal(e, c, 9).await;
+    // A frozen process does not die of SIGKILL (cgroup v1) until thawed.
+    if c.state().paused {
+        if let Err(err) = super::pause::thaw(c).await {
+            eprintln!("whale daemon: thawing {} to kill it: {err}", c.name());
+        }
+    }
     if wait_not_running(c, Some(KILL_GRACE)).await {
         Ok(())
     } else {
         Err(ContainerError::KillTimeout {
-            name: c.record.name.clone(),
+            name: c.name(),
             secs: KILL_GRACE.as_secs(),
         })
     }
@@ -102,9 +108,17 @@ pub async fn stop<E: Engine>(
     opts: &StopOptions,
 ) -> Result<bool, ContainerError> {
     let _guard = c.op_lock.lock().await;
-    if !c.state().running() {
+    let st = c.state();
+    if st.restarting {
+        // Between two runs: the stop cancels the pending restart.
+        c.stopped_by_hand();
+        e.container_event(c, "stop", &[]);
+        return Ok(true);
+    }
+    if !st.running() {
         return Ok(false);
     }
+    c.stopped_by_hand();
     stop_locked(e, c, opts).await?;
     Ok(true)
 }
@@ -117,7 +131,11 @@ pub async fn restart<E: Engine>(
 ) -> Result<(), ContainerError> {
     {
         let _guard = c.op_lock.lock().await;
-        if c.state().running() {
+        let st = c.state();
+        if st.running() || st.restarting {
+            c.stopped_by_hand();
+        }
+        if st.running() {
             stop_locked(e, c, opts).await?;
         }
     }
@@ -166,8 +184,22 @@ pub async fn kill<E: Engine>(
 ) -> Result<(), ContainerError> {
     let _guard = c.op_lock.lock().await;
     let sig = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
-    if !c.state().running() {
+    let st = c.state();
+    // Docker: SIGKILL or the stop signal ends the restart policy's hold.
+    let stop_sig = match c.record.config.stop_signal.as_deref() {
+        Some(s) if !s.is_empty() => parse_signal(s).unwrap_or(15),
+        _ => 15,
+    };
+    let ends_policy = sig == 9 || sig == stop_sig;
+    if st.restarting && ends_policy {
+        c.stopped_by_hand();
+        return Ok(());
+    }
+    if !st.running() {
         return Err(ContainerError::NotRunning(c.id().to_string()));
+    }
+    if ends_policy {
+        c.stopped_by_hand();
     }
     if sig == 9 {
         kill_and_wait(&**e, c).await
