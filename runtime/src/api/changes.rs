@@ -17,9 +17,7 @@ pub async fn handle(d: &Arc<Daemon>, id: &str) -> ApiResult {
     let list = tokio::task::spawn_blocking(move || changes(&upper, &lowers))
         .await
         .map_err(|e| ApiError::internal(format!("reading changes: {e}")))?
-        .map_err(|e| {
-            ApiError::internal(format!("reading the changes of {}: {e}", c.name()))
-        })?;
+        .map_err(|e| ApiError::internal(format!("reading the changes of {}: {e}", c.name())))?;
     let body: Vec<serde_json::Value> = list
         .into_iter()
         .map(|(path, kind)| serde_json::json!({"Path": path, "Kind": kind}))

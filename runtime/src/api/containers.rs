@@ -184,8 +184,12 @@ fn summary_state(st: &RunState) -> ContainerSummaryStateEnum {
     if st.removing {
         return ContainerSummaryStateEnum::REMOVING;
     }
+    if st.restarting {
+        return ContainerSummaryStateEnum::RESTARTING;
+    }
     match st.status {
         Status::Created => ContainerSummaryStateEnum::CREATED,
+        Status::Running if st.paused => ContainerSummaryStateEnum::PAUSED,
         Status::Running => ContainerSummaryStateEnum::RUNNING,
         Status::Exited => ContainerSummaryStateEnum::EXITED,
     }
@@ -253,6 +257,13 @@ fn matches_filters(
         && any("status", &|v| {
             v == state_enum(st).to_string() || (v == "removing" && st.removing)
         })
+        && any("health", &|v| {
+            let h = c.health_status();
+            match v {
+                "none" => h.is_none(),
+                v => h.is_some_and(|h| h.to_string() == v),
+            }
+        })
         && any("exited", &|v| {
             st.status == Status::Exited && v.parse::<i32>().ok() == Some(st.exit_code)
         })
@@ -269,7 +280,9 @@ fn matches_filters(
 
 pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let f = q.filters()?;
-    f.only(&["id", "name", "status", "label", "ancestor", "exited"])?;
+    f.only(&[
+        "id", "name", "status", "label", "ancestor", "exited", "health",
+    ])?;
     let limit = q.int("limit")?.filter(|l| *l > 0);
     let all = q.bool("all") || limit.is_some();
     let mut ancestors = Vec::new();
@@ -283,7 +296,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut out = Vec::new();
     for c in d.containers.list() {
         let st = c.state();
-        if st.removed || (!all && !st.running()) {
+        if st.removed || (!all && !st.running() && !st.restarting) {
             continue;
         }
         if !matches_filters(d, &c, &st, &f, &ancestors) {
@@ -301,7 +314,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             ports: Some(vec![]),
             labels: Some(r.config.labels.clone().unwrap_or_default()),
             state: Some(summary_state(&st)),
-            status: Some(container::status_string(&st, now)),
+            status: Some(container::status_string(&st, c.health_status(), now)),
             host_config: Some(ContainerSummaryHostConfig {
                 network_mode: hc.network_mode.clone(),
                 annotations: None,
@@ -332,7 +345,7 @@ pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut reclaimed = 0i64;
     for c in d.containers.list() {
         let st = c.state();
-        if st.running() || st.removing || st.removed {
+        if st.running() || st.restarting || st.removing || st.removed {
             continue;
         }
         let created = chrono::DateTime::parse_from_rfc3339(&c.record.created)

@@ -143,8 +143,12 @@ pub async fn create(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiRes
             )));
         }
     }
-    if !c.state().running() {
+    let st = c.state();
+    if !st.running() {
         return Err(not_running(&c));
+    }
+    if st.paused {
+        return Err(crate::container::ContainerError::PausedExec(id.to_string()).into());
     }
     let exec_id = crate::container::new_id();
     let cmd = config.cmd.clone().unwrap_or_default().join(" ");

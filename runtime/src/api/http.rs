@@ -113,7 +113,8 @@ impl From<crate::container::ContainerError> for ApiError {
             | E::AlreadyRunning(_)
             | E::MarkedForRemoval(_)
             | E::RemovalInProgress(_)
-            | E::RemoveRunning(_) => StatusCode::CONFLICT,
+            | E::RemoveRunning(_)
+            | E::RemoveRestarting(_) => StatusCode::CONFLICT,
             E::Image(e) => {
                 StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -327,6 +328,10 @@ pub enum Route {
     ContainerChanges(String),
     ContainerResize(String),
     ContainerRestart(String),
+    ContainerPause(String),
+    ContainerUnpause(String),
+    ContainerRename(String),
+    ContainerUpdate(String),
     ContainerDelete(String),
     ExecCreate(String),
     ExecStart(String),
@@ -418,6 +423,10 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
             (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
+            (Some("pause"), _, true, _) => Some(Route::ContainerPause(id)),
+            (Some("unpause"), _, true, _) => Some(Route::ContainerUnpause(id)),
+            (Some("rename"), _, true, _) => Some(Route::ContainerRename(id)),
+            (Some("update"), _, true, _) => Some(Route::ContainerUpdate(id)),
             (Some("exec"), _, true, _) => Some(Route::ExecCreate(id)),
             (Some("export"), true, _, _) => Some(Route::ContainerExport(id)),
             (Some("archive"), _, _, _) if get || *method == Method::HEAD => {

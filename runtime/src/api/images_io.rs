@@ -86,7 +86,7 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
                 "SizeRw": upper,
                 "SizeRootFs": upper + d.images.resolve(&c.record.image_id).map(|i| i.size as i64).unwrap_or(0),
                 "State": st.status.as_str(),
-                "Status": crate::container::status_string(&st, chrono::Utc::now()),
+                "Status": crate::container::status_string(&st, c.health_status(), chrono::Utc::now()),
             })
         })
         .collect();

@@ -24,8 +24,12 @@ pub(super) fn state_enum(st: &RunState) -> ContainerStateStatusEnum {
     if st.removing {
         return ContainerStateStatusEnum::REMOVING;
     }
+    if st.restarting {
+        return ContainerStateStatusEnum::RESTARTING;
+    }
     match st.status {
         Status::Created => ContainerStateStatusEnum::CREATED,
+        Status::Running if st.paused => ContainerStateStatusEnum::PAUSED,
         Status::Running => ContainerStateStatusEnum::RUNNING,
         Status::Exited => ContainerStateStatusEnum::EXITED,
     }
@@ -136,9 +140,10 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         args: Some(r.args.clone()),
         state: Some(ContainerState {
             status: Some(state_enum(&st)),
-            running: Some(st.running()),
-            paused: Some(false),
-            restarting: Some(false),
+            // Docker counts a container waiting to restart as running.
+            running: Some(st.running() || st.restarting),
+            paused: Some(st.paused),
+            restarting: Some(st.restarting),
             oom_killed: Some(st.oom_killed),
             dead: Some(false),
             pid: Some(st.pid as i64),
@@ -154,7 +159,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
                     .clone()
                     .unwrap_or_else(|| ZERO_TIME.to_string()),
             ),
-            health: None,
+            health: c.health(),
         }),
         image: Some(r.image_id.clone()),
         resolv_conf_path: Some(String::new()),
@@ -162,7 +167,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         hosts_path: Some(String::new()),
         log_path: Some(p.log().display().to_string()),
         name: Some(format!("/{}", c.name())),
-        restart_count: Some(0),
+        restart_count: Some(c.restart_count() as i64),
         driver: Some("overlay2".to_string()),
         platform: Some("linux".to_string()),
         mount_label: Some(String::new()),

@@ -39,6 +39,7 @@ pub mod http;
 mod images;
 mod images_io;
 mod inspect;
+mod lifecycle;
 mod stats;
 mod streams;
 mod system;
@@ -319,6 +320,10 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ContainerChanges(id) => changes::handle(&d, &id).await,
         Route::ContainerResize(id) => containers::resize(&d, &id, &q).await,
         Route::ContainerRestart(id) => containers::restart(&d, &id, &q).await,
+        Route::ContainerPause(id) => lifecycle::pause(&d, &id).await,
+        Route::ContainerUnpause(id) => lifecycle::unpause(&d, &id).await,
+        Route::ContainerRename(id) => lifecycle::rename(&d, &id, &q).await,
+        Route::ContainerUpdate(id) => lifecycle::update(&d, &id, req).await,
         Route::ContainerAttach(id) => streams::attach(&d, &id, &q, req).await,
         Route::ContainerLogs(id) => streams::logs(&d, &id, &q),
         Route::ExecCreate(id) => exec::create(&d, &id, req).await,

@@ -49,6 +49,7 @@ pub async fn create<E: Engine>(
         }
     })?;
     validate_host_config(&mut host_config)?;
+    super::health::validate(config.healthcheck.as_ref()).map_err(ContainerError::Invalid)?;
     let mut cfg = merge_image_config(config, &image.config.config);
     cfg.image = Some(image_ref.clone());
     let (path, args) = path_and_args(&cfg)?;
@@ -133,6 +134,14 @@ pub fn merge_image_config(mut cfg: ContainerConfig, image: &RunConfig) -> Contai
     if cfg.working_dir.as_deref().unwrap_or("").is_empty() && !image.working_dir.is_empty() {
         cfg.working_dir = Some(image.working_dir.clone());
     }
+    cfg.healthcheck = super::health::merge(
+        cfg.healthcheck.take(),
+        image
+            .healthcheck
+            .as_ref()
+            .map(super::health::from_image)
+            .as_ref(),
+    );
     if cfg.stop_signal.as_deref().unwrap_or("").is_empty() {
         if let Some(s) = &image.stop_signal {
             cfg.stop_signal = Some(s.clone());

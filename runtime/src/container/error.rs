@@ -46,6 +46,8 @@ pub enum ContainerError {
     MarkedForRemoval(String),
     #[error("removal of container {0} is already in progress")]
     RemovalInProgress(String),
+    #[error("You cannot remove a restarting container {0}. Stop the container before attempting removal or force remove")]
+    RemoveRestarting(String),
     #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
     RemoveRunning(String),
     /// Init never ran; the record keeps the exit code the CLI reports.

@@ -19,6 +19,7 @@ mod engine;
 mod error;
 pub mod exec;
 pub mod fields;
+pub mod health;
 pub mod host;
 pub mod host_defaults;
 mod init_layer;
@@ -26,7 +27,6 @@ mod live;
 pub mod logs;
 mod monitor;
 pub mod names;
-mod pause;
 mod pause;
 mod remove;
 mod restart;
@@ -49,13 +49,13 @@ pub use error::ContainerError;
 pub use init_layer::strip_mount_stubs;
 pub use monitor::readopt_all;
 pub use pause::{pause, unpause};
-pub use update::{check_update_fields, rename, update};
 pub use remove::{remove, remove_stopped};
 pub use running::{parse_ps, processes, ps, resize, running};
 pub use spec::{build_spec, cgroup_path, container_env, DEFAULT_PATH};
 pub use start::{start, start_attached, AttachedRun};
 pub use status::status_string;
 pub use stop::{kill, parse_signal, restart, stop, wait, StopOptions, WaitCondition};
+pub use update::{check_update_fields, rename, update};
 
 use crate::fsutil;
 use crate::paths::ContainerPaths;
@@ -338,7 +338,8 @@ impl Container {
 
     /// The restart policy gave up (a start failed) or was cancelled by hand.
     pub(crate) fn end_restarting(&self) -> bool {
-        self.state.send_if_modified(|s| std::mem::take(&mut s.restarting))
+        self.state
+            .send_if_modified(|s| std::mem::take(&mut s.restarting))
     }
 
     pub(crate) fn set_paused(&self, paused: bool) {
@@ -736,8 +737,7 @@ mod tests {
         firsts.sort();
         let dup = firsts.windows(2).find(|w| w[0] == w[1]).unwrap()[0];
         assert!(matches!(store.get(dup), Err(ContainerError::Ambiguous(_))));
-        let names: std::collections::HashSet<_> =
-            all.iter().map(|c| c.name()).collect();
+        let names: std::collections::HashSet<_> = all.iter().map(|c| c.name()).collect();
         assert_eq!(names.len(), 17);
     }
 

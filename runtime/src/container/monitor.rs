@@ -207,7 +207,8 @@ async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
             // A hung shim may recover: follow it rather than declare the
             // container dead.
             ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
-                spawn_monitor(e.clone(), c.clone())
+                spawn_monitor(e.clone(), c.clone());
+                super::health::spawn(e.clone(), c.clone());
             }
             ShimAnswer::Gone => {
                 let exit = match RunExit::recorded(&c.paths) {

@@ -14,7 +14,14 @@ pub async fn remove<E: Engine>(
     force: bool,
 ) -> Result<(), ContainerError> {
     let _guard = c.op_lock.lock().await;
-    if c.state().running() {
+    let st = c.state();
+    if st.restarting {
+        if !force {
+            return Err(ContainerError::RemoveRestarting(c.id().to_string()));
+        }
+        c.stopped_by_hand();
+    }
+    if st.running() {
         if !force {
             return Err(ContainerError::RemoveRunning(c.id().to_string()));
         }
@@ -40,10 +47,7 @@ pub async fn remove_stopped<E: Engine>(
         if c2.state().error == SHIM_DIED {
             let cg = super::cgroup_path(c2.id());
             if let Err(err) = crate::linux::cgroup::remove_container_cgroup(&cg) {
-                eprintln!(
-                    "whale daemon: removing the cgroup of {}: {err}",
-                    c2.name()
-                );
+                eprintln!("whale daemon: removing the cgroup of {}: {err}", c2.name());
             }
         }
         let trash = e2.containers().remove(&c2)?;

@@ -22,7 +22,9 @@ pub enum Policy {
     Always,
     UnlessStopped,
     /// At most `max` restarts (0: no limit).
-    OnFailure { max: i64 },
+    OnFailure {
+        max: i64,
+    },
 }
 
 impl Policy {
@@ -121,7 +123,11 @@ impl Container {
             .started_at
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .and_then(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).to_std().ok())
+            .and_then(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .ok()
+            })
             .unwrap_or_default();
         let mut backoff = self.restart_delay.lock().unwrap_or_else(|p| p.into_inner());
         let delay = next_delay(

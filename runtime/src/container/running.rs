@@ -18,9 +18,8 @@ pub fn running(store: &Store, reference: &str) -> Result<Arc<Container>, Contain
 /// PIDs (host view) of every process in the container, sorted; blocks on
 /// the cgroup's files.
 pub fn processes(c: &Container) -> Result<Vec<i32>, ContainerError> {
-    let mut pids = crate::linux::cgroup::container_pids(&super::cgroup_path(c.id())).map_err(
-        io_err(format!("listing the processes of {}", c.name())),
-    )?;
+    let mut pids = crate::linux::cgroup::container_pids(&super::cgroup_path(c.id()))
+        .map_err(io_err(format!("listing the processes of {}", c.name())))?;
     pids.sort_unstable();
     Ok(pids)
 }

@@ -184,7 +184,8 @@ async fn start_locked<E: Engine>(
     let image = e.images().resolve(&c.record.image_id).map_err(|e| {
         engine(format!(
             "image {} of container {}: {e}",
-            c.record.image, c.name()
+            c.record.image,
+            c.name()
         ))
     })?;
     let lower = e
@@ -241,6 +242,7 @@ async fn start_locked<E: Engine>(
     trace(|| format!("{}: started", c.short_id()));
     c.set_running(pid, shim_pid, started_at);
     spawn_monitor(e.clone(), c.clone());
+    super::health::spawn(e.clone(), c.clone());
     e.container_event(c, "start", &[]);
     Ok(output)
 }

@@ -102,7 +102,8 @@ pub async fn update<E: Engine>(
     let _guard = c.op_lock.lock().await;
     let old = c.host_config();
     let new = merged(&old, &body);
-    if body.restart_policy.is_some() && new.restart_policy != old.restart_policy && c.auto_remove() {
+    if body.restart_policy.is_some() && new.restart_policy != old.restart_policy && c.auto_remove()
+    {
         return Err(ContainerError::Invalid(
             "Restart policy cannot be updated because AutoRemove is enabled for the container"
                 .into(),
@@ -123,10 +124,7 @@ pub async fn update<E: Engine>(
         if running {
             crate::linux::cgroup::update_container_limits(&super::cgroup_path(c2.id()), &res)
                 .map_err(|e| {
-                    ContainerError::Internal(format!(
-                        "Cannot update container {}: {e}",
-                        c2.id()
-                    ))
+                    ContainerError::Internal(format!("Cannot update container {}: {e}", c2.id()))
                 })?;
         }
         c2.change(|l| l.host_config = new)
@@ -155,7 +153,10 @@ mod tests {
         let err = check_update_fields(&serde_json::json!({"CpusetCpus": "0"}))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("CpusetCpus") && err.contains("Memory"), "{err}");
+        assert!(
+            err.contains("CpusetCpus") && err.contains("Memory"),
+            "{err}"
+        );
         let err = check_update_fields(&serde_json::json!({"BlkioWeight": 300}))
             .unwrap_err()
             .to_string();
