@@ -81,6 +81,14 @@ pub enum Command {
     Cp(CpArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Pause all processes within one or more containers
+    Pause(crate::lifecycle::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(crate::lifecycle::PauseArgs),
+    /// Rename a container
+    Rename(crate::lifecycle::RenameArgs),
+    /// Update configuration of one or more containers
+    Update(crate::lifecycle::UpdateArgs),
     /// Show the whale version information
     Version(VersionArgs),
     /// Display system-wide information
@@ -241,6 +249,8 @@ pub struct ContainerOpts {
     /// Security options: seccomp=unconfined, seccomp=PROFILE.json (read by the client), no-new-privileges
     #[arg(long, value_name = "OPTION")]
     pub security_opt: Vec<String>,
+    #[command(flatten)]
+    pub policy: crate::lifecycle::PolicyOpts,
     /// The image, then the command and its arguments (flags after IMAGE belong to the command)
     #[arg(
         required = true,

@@ -7,6 +7,7 @@
 
 mod build;
 mod commands;
+pub mod lifecycle;
 mod manage;
 pub mod units;
 

@@ -53,6 +53,14 @@ pub enum ContainerCommand {
     Stats(StatsArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Pause all processes within one or more containers
+    Pause(crate::lifecycle::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(crate::lifecycle::PauseArgs),
+    /// Rename a container
+    Rename(crate::lifecycle::RenameArgs),
+    /// Update configuration of one or more containers
+    Update(crate::lifecycle::UpdateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +128,10 @@ pub fn classic(command: Command) -> Command {
             ContainerCommand::Diff(a) => Command::Diff(a),
             ContainerCommand::Cp(a) => Command::Cp(a),
             ContainerCommand::Stats(a) => Command::Stats(a),
+            ContainerCommand::Pause(a) => Command::Pause(a),
+            ContainerCommand::Unpause(a) => Command::Unpause(a),
+            ContainerCommand::Rename(a) => Command::Rename(a),
+            ContainerCommand::Update(a) => Command::Update(a),
             prune @ ContainerCommand::Prune(_) => {
                 Command::Container(ContainerArgs { command: prune })
             }

@@ -101,6 +101,49 @@ pub fn nano_cpus(text: &str) -> Result<i64, UnitError> {
         .ok_or_else(bad)
 }
 
+/// A Go duration (`1s`, `500ms`, `1m30s`, `2h`) in nanoseconds, as docker
+/// takes `--health-interval` and friends.
+pub fn go_duration_nanos(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid duration {text:?}: use a number with a unit (ms, s, m, h), e.g. 30s");
+    if text == "0" {
+        return Ok(0);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(total as i64)
+}
+
+pub(crate) fn parse_duration_flag(text: &str) -> Result<i64, String> {
+    go_duration_nanos(text)
+}
+
 pub(crate) fn parse_ram_flag(text: &str) -> Result<i64, String> {
     ram_in_bytes(text).map_err(|e| e.to_string())
 }

@@ -22,7 +22,7 @@ use whale_args::{
 };
 
 /// Run `op` on each name, printing what docker prints; exit 1 if any failed.
-async fn each<F, Fut>(names: &[String], mut op: F) -> CliResult
+pub(crate) async fn each<F, Fut>(names: &[String], mut op: F) -> CliResult
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = CliResult<Option<String>>>,

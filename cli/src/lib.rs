@@ -9,6 +9,7 @@ mod copy;
 mod exec;
 pub mod gotemplate;
 mod images;
+mod lifecycle;
 mod manage;
 mod output;
 mod run;
@@ -166,6 +167,10 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Diff(args) => containers::diff(cli, args).await,
         Command::Cp(args) => copy::cp(cli, args).await,
         Command::Stats(args) => stats::stats(cli, args).await,
+        Command::Pause(args) => lifecycle::pause(cli, args).await,
+        Command::Unpause(args) => lifecycle::unpause(cli, args).await,
+        Command::Rename(args) => lifecycle::rename(cli, args).await,
+        Command::Update(args) => lifecycle::update(cli, args).await,
         Command::Version(args) => system::version(cli, args).await,
         Command::Info(args) => system::info(cli, args).await,
         Command::Build(args) => build::build(cli, args).await,

@@ -66,6 +66,7 @@ pub fn create_body(
         entrypoint,
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: opts.stop_signal.clone(),
+        healthcheck: super::lifecycle::healthcheck(&opts.policy),
         host_config: Some(HostConfig {
             memory: opts.memory,
             memory_swap: opts.memory_swap,
@@ -131,7 +132,18 @@ async fn create_container(
     opts: &ContainerOpts,
     attach: bool,
 ) -> Result<String, i32> {
+    if let Err(e) = super::lifecycle::check_policy_flags(&opts.policy, opts.rm) {
+        run_failure(e, true);
+        return Err(ENGINE_FAILED);
+    }
     let mut body = create_body(opts, attach, &|k| std::env::var(k).ok());
+    if let Err(e) = super::lifecycle::apply_restart(
+        body.host_config.get_or_insert_with(Default::default),
+        &opts.policy.restart,
+    ) {
+        run_failure(e, true);
+        return Err(ENGINE_FAILED);
+    }
     match super::security_opt::resolve(&opts.security_opt, &|p| std::fs::read(p)) {
         Ok(v) if v.is_empty() => {}
         Ok(v) => {
