@@ -71,9 +71,11 @@ pub struct UpdateArgs {
 pub fn parse_restart(policy: &str) -> Result<(String, i64), String> {
     let (name, max) = match policy.split_once(':') {
         Some((n, m)) => {
-            let max = m
-                .parse::<i64>()
-                .map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer: {m:?}"))?;
+            let max = m.parse::<i64>().map_err(|_| {
+                format!(
+                    "invalid restart policy format: maximum retry count must be an integer: {m:?}"
+                )
+            })?;
             (n, max)
         }
         None => (policy, 0),

@@ -104,7 +104,8 @@ pub fn nano_cpus(text: &str) -> Result<i64, UnitError> {
 /// A Go duration (`1s`, `500ms`, `1m30s`, `2h`) in nanoseconds, as docker
 /// takes `--health-interval` and friends.
 pub fn go_duration_nanos(text: &str) -> Result<i64, String> {
-    let bad = || format!("invalid duration {text:?}: use a number with a unit (ms, s, m, h), e.g. 30s");
+    let bad =
+        || format!("invalid duration {text:?}: use a number with a unit (ms, s, m, h), e.g. 30s");
     if text == "0" {
         return Ok(0);
     }

@@ -181,7 +181,7 @@ pub(super) fn spawn<E: Engine>(e: Arc<E>, c: Arc<Container>) {
             if st.paused {
                 continue;
             }
-            let result = probe(&c, &check).await;
+            let result = probe(&*e, &c, &check).await;
             if c.state().exits != run {
                 return;
             }
@@ -247,9 +247,9 @@ fn date(s: &str) -> Option<bollard::models::BollardDate> {
 
 /// Run the probe once as an exec: its exit code and the first 4 KiB of
 /// what it printed (stdout and stderr).
-async fn probe(c: &Container, check: &Check) -> HealthcheckResult {
+async fn probe<E: Engine>(e: &E, c: &Container, check: &Check) -> HealthcheckResult {
     let start = now_rfc3339();
-    let (code, output) = match tokio::time::timeout(check.timeout, run_exec(c, check)).await {
+    let (code, output) = match tokio::time::timeout(check.timeout, run_exec(e, c, check)).await {
         Ok(r) => r,
         Err(_) => (
             -1,
@@ -288,8 +288,12 @@ fn exec_request(cfg: &ContainerConfig, id: String, argv: Vec<String>, short: &st
     }
 }
 
-async fn run_exec(c: &Container, check: &Check) -> (i64, String) {
+/// The probe as Docker runs it: an exec, with the exec events.
+async fn run_exec<E: Engine>(e: &E, c: &Container, check: &Check) -> (i64, String) {
     let id = super::new_id();
+    let cmd = check.argv.join(" ");
+    let exec_id = [("execID", id.clone())];
+    e.container_event(c, &format!("exec_create: {cmd}"), &exec_id);
     let req = exec_request(
         &c.record.config,
         id.clone(),
@@ -300,6 +304,7 @@ async fn run_exec(c: &Container, check: &Check) -> (i64, String) {
         Ok(s) => s,
         Err(f) => return (i64::from(f.exit_code), f.message),
     };
+    e.container_event(c, &format!("exec_start: {cmd}"), &exec_id);
     let mut out = Vec::new();
     loop {
         let mut header = [0u8; stdcopy::HEADER_LEN];
@@ -314,6 +319,11 @@ async fn run_exec(c: &Container, check: &Check) -> (i64, String) {
         out.extend_from_slice(&payload[..payload.len().min(room)]);
     }
     let code = container_exec::wait(c, &id).await;
+    e.container_event(
+        c,
+        "exec_die",
+        &[("execID", id.clone()), ("exitCode", code.to_string())],
+    );
     (i64::from(code), String::from_utf8_lossy(&out).into_owned())
 }
 
