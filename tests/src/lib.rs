@@ -13,6 +13,8 @@
 //! something behind: a mount in the host's namespace, or, after `rm -f`, a
 //! cgroup or a process.
 
+pub mod dockerd;
+
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fmt;

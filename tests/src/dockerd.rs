@@ -1,0 +1,76 @@
+//! The real dockerd the tests compare whale with: at `WHALE_TEST_DOCKERD`
+//! (a socket path or `unix://` address) or Docker's default socket. Tests
+//! that compare SKIP, saying why, when none answers a ping; CI has none.
+
+use crate::{docker_cli, http_unix, run_command, Out, DEFAULT_TIMEOUT};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A dockerd that answered `/_ping`.
+pub struct Dockerd {
+    pub socket: PathBuf,
+}
+
+impl Dockerd {
+    /// The dockerd to compare with, if one answers and the docker CLI is
+    /// installed; otherwise prints why the comparison is skipped.
+    pub fn find(test: &str) -> Option<Dockerd> {
+        let addr = std::env::var("WHALE_TEST_DOCKERD")
+            .unwrap_or_else(|_| "/var/run/docker.sock".to_string());
+        let socket = PathBuf::from(addr.strip_prefix("unix://").unwrap_or(&addr));
+        match http_unix(&socket, "GET", "/_ping", None) {
+            Ok(r) if r.status == 200 => {}
+            Ok(r) => {
+                eprintln!(
+                    "SKIP {test}: dockerd at {} answered the ping with {}",
+                    socket.display(),
+                    r.status
+                );
+                return None;
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIP {test}: no dockerd answers at {} ({e}); set WHALE_TEST_DOCKERD",
+                    socket.display()
+                );
+                return None;
+            }
+        }
+        if docker_cli().is_none() {
+            eprintln!("SKIP {test}: the docker CLI is not installed");
+            return None;
+        }
+        Some(Dockerd { socket })
+    }
+
+    /// `docker -H unix://SOCKET ARGS...`.
+    pub fn docker(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new(docker_cli().expect("checked in find"));
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        run_command(cmd, None, DEFAULT_TIMEOUT)
+    }
+
+    /// An API request to dockerd.
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> crate::Http {
+        http_unix(&self.socket, method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path} to dockerd: {e}"))
+    }
+}
+
+/// Removes dockerd containers (by name) when dropped, even on failure.
+pub struct DockerdCleanup<'a> {
+    pub dockerd: &'a Dockerd,
+    pub names: Vec<String>,
+}
+
+impl Drop for DockerdCleanup<'_> {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = self.dockerd.docker(&["rm", "-f", n]);
+        }
+    }
+}
