@@ -122,13 +122,20 @@ fn a_manual_stop_ends_always_and_a_start_resets_the_count() {
         let n: u64 = w.inspect_f("{{.RestartCount}}", "loop").parse().ok()?;
         (n >= 2).then_some(n)
     });
-    assert!(counted.is_some(), "always restarts a container that exits 0");
+    assert!(
+        counted.is_some(),
+        "always restarts a container that exits 0"
+    );
     w.whale_ok(&["stop", "-t", "1", "loop"]);
     assert!(wait_exited(&w, "loop", Duration::from_secs(10)));
     let n = w.inspect_f("{{.RestartCount}}", "loop");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(w.inspect_f("{{.State.Status}}", "loop"), "exited");
-    assert_eq!(w.inspect_f("{{.RestartCount}}", "loop"), n, "stopped for good");
+    assert_eq!(
+        w.inspect_f("{{.RestartCount}}", "loop"),
+        n,
+        "stopped for good"
+    );
     // A start by hand starts the policy afresh.
     w.whale_ok(&["start", "loop"]);
     let reset = wait_for(Duration::from_secs(5), || {
@@ -149,7 +156,13 @@ fn the_daemon_brings_back_always_and_unless_stopped_not_stopped_by_hand() {
         ("no-policy", "no"),
     ] {
         w.run_d(&[
-            "--name", name, "--restart", policy, "busybox", "sleep", "1000",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "1000",
         ]);
     }
     w.whale_ok(&["stop", "-t", "0", "a-stopped", "u-stopped"]);
@@ -174,7 +187,11 @@ fn the_daemon_brings_back_always_and_unless_stopped_not_stopped_by_hand() {
         up("a-stopped"),
         up("u-running")
     );
-    assert_eq!(up("u-stopped"), "exited", "unless-stopped stopped by hand stays");
+    assert_eq!(
+        up("u-stopped"),
+        "exited",
+        "unless-stopped stopped by hand stays"
+    );
     assert_eq!(up("no-policy"), "exited");
 }
 
@@ -188,7 +205,8 @@ fn rm_with_a_restart_policy_is_refused_as_docker_refuses_it() {
             .contains("conflicting options: cannot specify both --restart and --rm"),
         "{out}"
     );
-    let body = r#"{"Image":"busybox","HostConfig":{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}}"#;
+    let body =
+        r#"{"Image":"busybox","HostConfig":{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}}"#;
     let r = w.api("POST", "/containers/create", Some(body));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(
@@ -238,9 +256,23 @@ fn on_failure_matches_dockerd() {
     let tmpl = "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}} {{.State.Restarting}}";
     let theirs = d.docker(&["inspect", "-f", tmpl, name]).success();
     assert_eq!(w.inspect_f(tmpl, name), theirs.out(), "whale vs dockerd");
-    let ours = w.whale_ok(&["ps", "-a", "--format", "{{.Status}}", "--filter", &format!("name={name}")]);
+    let ours = w.whale_ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Status}}",
+        "--filter",
+        &format!("name={name}"),
+    ]);
     let theirs = d
-        .docker(&["ps", "-a", "--format", "{{.Status}}", "--filter", &format!("name={name}")])
+        .docker(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Status}}",
+            "--filter",
+            &format!("name={name}"),
+        ])
         .success();
     let head = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     assert_eq!(head(ours.out()), head(theirs.out()), "ps STATUS");

@@ -108,7 +108,6 @@ impl From<crate::container::ContainerError> for ApiError {
             | E::RenameConflict(_)
             | E::PausedExec(_)
             | E::AlreadyPaused(_)
-            | E::NotPaused(_)
             | E::NotRunning(_)
             | E::AlreadyRunning(_)
             | E::MarkedForRemoval(_)
@@ -121,7 +120,10 @@ impl From<crate::container::ContainerError> for ApiError {
             // The docker CLI turns these into 126/127 by matching the
             // message; Docker answers them with 400, other failures with 500.
             E::StartFailed(f) if matches!(f.exit_code, 126 | 127) => StatusCode::BAD_REQUEST,
+            // Docker answers an unpause of a container that is not paused
+            // with a 500 (its runtime's error), not a conflict.
             E::StartFailed(_)
+            | E::NotPaused(_)
             | E::ShimDied(_)
             | E::NoSpace { .. }
             | E::Shim { .. }
