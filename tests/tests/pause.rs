@@ -195,7 +195,7 @@ fn update_changes_the_live_cgroup_and_refuses_what_it_cannot() {
     assert_eq!(r.status, 400);
     let msg = r.json()["message"].as_str().unwrap_or("").to_string();
     assert!(
-        msg.contains("BlkioWeight") && msg.contains("Memory"),
+        msg.contains("BlkioWeight") && msg.contains("--memory"),
         "{msg}"
     );
     let r = w.api("POST", "/containers/upd/update", Some(r#"{"Memory":1000}"#));

@@ -42,7 +42,8 @@ pub async fn update(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiRes
         .to_bytes();
     let raw: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON in the update request: {e}")))?;
-    container::check_update_fields(&raw)?;
+    // Honour or refuse: any field whale would not carry out is a 400.
+    container::fields::check_update(&raw).map_err(ApiError::bad_request)?;
     let body: ContainerUpdateBody = serde_json::from_value(raw)
         .map_err(|e| ApiError::bad_request(format!("invalid update request: {e}")))?;
     container::update(d, &c, body).await?;

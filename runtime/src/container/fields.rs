@@ -114,17 +114,6 @@ fn object_unset(v: &Value, keys: &[(&str, Neutral)]) -> bool {
     })
 }
 
-fn restart_unset(v: &Value) -> bool {
-    is_unset(v)
-        || object_unset(
-            v,
-            &[
-                ("Name", |n| unset_or_str(n, &["no"])),
-                ("MaximumRetryCount", is_unset),
-            ],
-        )
-}
-
 fn log_config_unset(v: &Value) -> bool {
     is_unset(v)
         || object_unset(
@@ -156,19 +145,6 @@ fn isolation_unset(v: &Value) -> bool {
     unset_or_str(v, &["default"])
 }
 
-fn healthcheck_unset(v: &Value) -> bool {
-    // `--no-healthcheck` sends Test ["NONE"]: whale runs no checks, so
-    // switching them off is already what happens.
-    struct_unset(v)
-        || v.get("Test").and_then(Value::as_array).is_some_and(|t| {
-            t.len() == 1 && t[0] == "NONE" && {
-                let mut rest = v.clone();
-                rest.as_object_mut().map(|o| o.remove("Test"));
-                struct_unset(&rest)
-            }
-        })
-}
-
 const NO_BLKIO: &str =
     "whale sets no block-I/O limits; it limits --memory, --cpus, --cpu-shares and --pids-limit";
 const NO_RT: &str = "whale sets no real-time CPU budget; use --cpus or --cpu-shares";
@@ -194,12 +170,8 @@ pub const CONFIG: &[Field] = &[
     honoured("StdinOnce", ""),
     honoured("Env", "--env"),
     honoured("Cmd", ""),
-    refused_unless(
-        "Healthcheck",
-        "--health-cmd",
-        "whale runs no health checks yet (--no-healthcheck is accepted)",
-        healthcheck_unset,
-    ),
+    // Run as execs on schedule (container/health.rs).
+    honoured("Healthcheck", "--health-cmd"),
     // Windows-only in dockerd: it changes nothing on Linux there either.
     honoured("ArgsEscaped", ""),
     honoured("Image", ""),
@@ -313,12 +285,8 @@ pub const HOST_CONFIG: &[Field] = &[
         "--publish",
         "whale publishes no ports yet; use --network host",
     ),
-    refused_unless(
-        "RestartPolicy",
-        "--restart",
-        "whale restarts no containers by itself yet (--restart no only)",
-        restart_unset,
-    ),
+    // Docker's restart manager (container/restart.rs).
+    honoured("RestartPolicy", "--restart"),
     honoured("AutoRemove", "--rm"),
     refused(
         "VolumeDriver",
@@ -538,12 +506,8 @@ pub const UPDATE: &[Field] = &[
     refused("CpuPercent", "", WINDOWS),
     refused("IOMaximumIOps", "", WINDOWS),
     refused("IOMaximumBandwidth", "", WINDOWS),
-    refused_unless(
-        "RestartPolicy",
-        "--restart",
-        "whale restarts no containers by itself yet (--restart no only)",
-        restart_unset,
-    ),
+    // Docker's restart manager (container/restart.rs).
+    honoured("RestartPolicy", "--restart"),
 ];
 
 /// The body of `POST /containers/{id}/exec`.

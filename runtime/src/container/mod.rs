@@ -55,7 +55,7 @@ pub use spec::{build_spec, cgroup_path, container_env, DEFAULT_PATH};
 pub use start::{start, start_attached, AttachedRun};
 pub use status::status_string;
 pub use stop::{kill, parse_signal, restart, stop, wait, StopOptions, WaitCondition};
-pub use update::{check_update_fields, rename, update};
+pub use update::{rename, update};
 
 use crate::fsutil;
 use crate::paths::ContainerPaths;

@@ -22,48 +22,6 @@ pub async fn rename<E: Engine>(
     Ok(())
 }
 
-/// The update body's fields whale honours; any other one set is refused.
-const HONOURED: &[&str] = &[
-    "Memory",
-    "MemorySwap",
-    "NanoCpus",
-    "CpuShares",
-    "PidsLimit",
-    "RestartPolicy",
-];
-
-/// Whether a JSON value is a field's zero (the docker CLI sends every
-/// field of the update body, unset ones as zeros).
-fn is_zero(v: &serde_json::Value) -> bool {
-    use serde_json::Value as V;
-    match v {
-        V::Null => true,
-        V::Bool(b) => !b,
-        V::Number(n) => n.as_f64() == Some(0.0),
-        V::String(s) => s.is_empty(),
-        V::Array(a) => a.is_empty(),
-        V::Object(o) => o.values().all(is_zero),
-    }
-}
-
-/// Refuse, naming it, any field of the update body whale does not honour.
-pub fn check_update_fields(body: &serde_json::Value) -> Result<(), ContainerError> {
-    let Some(o) = body.as_object() else {
-        return Err(ContainerError::Invalid(
-            "the update body must be a JSON object".into(),
-        ));
-    };
-    for (k, v) in o {
-        if !HONOURED.contains(&k.as_str()) && !is_zero(v) {
-            return Err(ContainerError::Invalid(format!(
-                "whale cannot update {k}: it updates {} (use those, or recreate the container)",
-                HONOURED.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The host config after `u`: zeros leave a field as it was (Docker's rule).
 fn merged(hc: &HostConfig, u: &ContainerUpdateBody) -> HostConfig {
     let mut out = hc.clone();
@@ -141,27 +99,6 @@ fn set_if_changed(asked: Option<i64>, now: Option<i64>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zeros_are_unset_and_other_fields_refused_by_name() {
-        let cli_body = serde_json::json!({
-            "BlkioWeight": 0, "CpuShares": 512, "Memory": 0, "CpuPeriod": 0,
-            "CpusetCpus": "", "Devices": null, "Ulimits": null,
-            "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}
-        });
-        check_update_fields(&cli_body).unwrap();
-        let err = check_update_fields(&serde_json::json!({"CpusetCpus": "0"}))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("CpusetCpus") && err.contains("Memory"),
-            "{err}"
-        );
-        let err = check_update_fields(&serde_json::json!({"BlkioWeight": 300}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("BlkioWeight"), "{err}");
-    }
 
     #[test]
     fn merge_keeps_what_the_update_leaves_at_zero() {
