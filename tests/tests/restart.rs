@@ -98,9 +98,11 @@ fn on_failure_2_restarts_twice_with_backoff_then_stays_exited() {
         first >= Duration::from_millis(100) && first < Duration::from_millis(1000),
         "first delay {first:?}"
     );
+    // Starting itself takes a varying time on a loaded machine: the floor
+    // is the back-off, the ceiling generous.
     assert!(
-        second >= Duration::from_millis(200) && second > first,
-        "second delay {second:?} should double the first {first:?}"
+        second >= Duration::from_millis(200) && second < Duration::from_millis(2000),
+        "second delay {second:?} should be at least double the first back-off"
     );
     assert!(t0.elapsed() < Duration::from_secs(30));
 }
