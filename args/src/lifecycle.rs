@@ -81,9 +81,10 @@ pub fn parse_restart(policy: &str) -> Result<(String, i64), String> {
         None => (policy, 0),
     };
     if policy.contains(':') && name != "on-failure" {
-        return Err(format!(
+        return Err(
             "invalid restart policy format: maximum retry count can only be used with 'on-failure'"
-        ));
+                .to_string(),
+        );
     }
     Ok((name.to_string(), max))
 }
