@@ -222,6 +222,10 @@ fn rm_with_a_restart_policy_is_refused_as_docker_refuses_it() {
         r.json()["message"],
         "maximum retry count cannot be used with restart policy 'always'"
     );
+    let body = r#"{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"bogus"}}}"#;
+    let r = w.api("POST", "/containers/create", Some(body));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "invalid restart policy 'bogus'");
 }
 
 /// The same run on dockerd and on whale: same RestartCount, state, exit

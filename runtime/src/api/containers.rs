@@ -66,6 +66,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             )));
         }
         container::fields::check_create(&value).map_err(ApiError::bad_request)?;
+        container::check_restart_policy_name(value.pointer("/HostConfig/RestartPolicy/Name"))?;
         serde_json::from_value(value).map_err(|e| {
             ApiError::bad_request(format!("invalid JSON in the create request: {e}"))
         })?

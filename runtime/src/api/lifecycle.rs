@@ -44,6 +44,7 @@ pub async fn update(d: &Arc<Daemon>, id: &str, req: Request<Incoming>) -> ApiRes
         .map_err(|e| ApiError::bad_request(format!("invalid JSON in the update request: {e}")))?;
     // Honour or refuse: any field whale would not carry out is a 400.
     container::fields::check_update(&raw).map_err(ApiError::bad_request)?;
+    container::check_restart_policy_name(raw.pointer("/RestartPolicy/Name"))?;
     let body: ContainerUpdateBody = serde_json::from_value(raw)
         .map_err(|e| ApiError::bad_request(format!("invalid update request: {e}")))?;
     container::update(d, &c, body).await?;

@@ -30,6 +30,7 @@ pub mod names;
 mod pause;
 mod remove;
 mod restart;
+pub use restart::check_restart_policy_name;
 mod running;
 pub mod security;
 mod spec;

@@ -41,6 +41,17 @@ impl Policy {
     }
 }
 
+/// Docker's refusal of a policy name it does not know, before the body is
+/// decoded (the name is an enum there).
+pub fn check_restart_policy_name(name: Option<&serde_json::Value>) -> Result<(), ContainerError> {
+    match name.and_then(|n| n.as_str()) {
+        None | Some("" | "no" | "always" | "unless-stopped" | "on-failure") => Ok(()),
+        Some(other) => Err(ContainerError::Invalid(format!(
+            "invalid restart policy '{other}'"
+        ))),
+    }
+}
+
 /// Docker's checks of a restart policy, with its messages (create and
 /// update).
 pub fn validate(hc: &HostConfig) -> Result<(), ContainerError> {
@@ -276,6 +287,14 @@ mod tests {
         let mut rm_no = hc(N::NO, 0);
         rm_no.auto_remove = Some(true);
         validate(&rm_no).unwrap();
+        let name = serde_json::json!("bogus");
+        assert_eq!(
+            check_restart_policy_name(Some(&name))
+                .unwrap_err()
+                .to_string(),
+            "invalid restart policy 'bogus'"
+        );
+        check_restart_policy_name(Some(&serde_json::json!("on-failure"))).unwrap();
         validate(&hc(N::ON_FAILURE, 5)).unwrap();
         assert_eq!(
             Policy::of(&hc(N::ON_FAILURE, 5)),
