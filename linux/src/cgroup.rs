@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 mod freezer;
 mod stats;
-pub use freezer::freeze_container;
+pub use freezer::{container_frozen, freeze_container};
 pub use stats::{container_stats, parse_kv, Stats};
 
 /// Where the kernel's cgroup filesystems are mounted.

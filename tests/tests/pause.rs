@@ -79,6 +79,10 @@ fn paused_processes_stop_running_until_unpaused() {
         "{out}"
     );
 
+    // A daemon that restarts finds it paused still (the cgroup says so).
+    w.kill_daemon();
+    w.start_daemon();
+    assert_eq!(w.inspect_f("{{.State.Status}}", "ticker"), "paused");
     w.whale_ok(&["unpause", "ticker"]);
     assert!(
         wait_for(Duration::from_secs(5), || (logged(&w, "ticker")
@@ -107,7 +111,8 @@ fn paused_processes_stop_running_until_unpaused() {
     );
     let a = actions(&w, "ticker");
     let pauses: Vec<&String> = a.iter().filter(|a| a.contains("pause")).collect();
-    assert_eq!(pauses, ["pause", "unpause", "pause"], "{a:?}");
+    // The restarted daemon's events (the first pause was the old one's).
+    assert_eq!(pauses, ["unpause", "pause"], "{a:?}");
 }
 
 #[test]

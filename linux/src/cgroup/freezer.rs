@@ -50,6 +50,30 @@ impl Cgroup {
     }
 }
 
+impl Cgroup {
+    /// Whether the cgroup is frozen now (a daemon re-adopting a paused
+    /// container asks).
+    pub fn is_frozen(&self) -> Result<bool, CgroupError> {
+        match self.version {
+            Version::V1 => match self.dirs.iter().find(|(c, _)| c == "freezer") {
+                Some((_, dir)) => Ok(read(&dir.join("freezer.state"))?.trim() == "FROZEN"),
+                None => Ok(false),
+            },
+            Version::V2 => match self.dirs.first() {
+                Some((_, dir)) => v2_frozen(dir),
+                None => Ok(false),
+            },
+        }
+    }
+}
+
+/// Whether a container's cgroup is frozen (false when it cannot be read).
+pub fn container_frozen(cgroup_path: &str) -> bool {
+    Cgroup::for_container(cgroup_path)
+        .and_then(|cg| cg.is_frozen())
+        .unwrap_or(false)
+}
+
 /// v2: `frozen 1` in `cgroup.events`.
 fn v2_frozen(dir: &Path) -> Result<bool, CgroupError> {
     let text = read(&dir.join("cgroup.events"))?;
@@ -102,6 +126,7 @@ mod tests {
         fs::write(&state, "THAWED\n").unwrap();
         cg.set_frozen(true).unwrap();
         assert_eq!(fs::read_to_string(&state).unwrap(), "FROZEN");
+        assert!(cg.is_frozen().unwrap());
         cg.set_frozen(false).unwrap();
         assert_eq!(fs::read_to_string(&state).unwrap(), "THAWED");
     }

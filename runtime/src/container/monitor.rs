@@ -207,6 +207,16 @@ async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
             // A hung shim may recover: follow it rather than declare the
             // container dead.
             ShimAnswer::Running(_) | ShimAnswer::Exited | ShimAnswer::Hung => {
+                // A container paused before the daemon went away still is.
+                let cg = super::cgroup_path(c.id());
+                let frozen = tokio::task::spawn_blocking(move || {
+                    crate::linux::cgroup::container_frozen(&cg)
+                })
+                .await
+                .unwrap_or(false);
+                if frozen {
+                    c.set_paused(true);
+                }
                 spawn_monitor(e.clone(), c.clone());
                 super::health::spawn(e.clone(), c.clone());
             }
