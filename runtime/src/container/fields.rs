@@ -91,11 +91,6 @@ fn null_only(v: &Value) -> bool {
     v.is_null()
 }
 
-/// A struct-like object (LogConfig, Healthcheck) whose every field is unset.
-fn struct_unset(v: &Value) -> bool {
-    is_unset(v) || v.as_object().is_some_and(|o| o.values().all(is_unset))
-}
-
 fn swappiness_unset(v: &Value) -> bool {
     is_unset(v) || v.as_i64() == Some(-1)
 }
