@@ -353,6 +353,15 @@ pub enum Route {
     ContainerExport(String),
     ContainerArchive(String),
     ContainerArchivePut(String),
+    // The verbs of issue 12 (api/commit.rs, api/prune.rs, api/networks.rs).
+    Commit,
+    ImagePrune,
+    BuildPrune,
+    NetworkList,
+    NetworkInspect(String),
+    NetworkPrune,
+    /// create, remove, connect, disconnect: refused (whale makes no networks).
+    NetworkChange(&'static str),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -400,6 +409,12 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/images/get" if get => return Some(Route::ImageGet(None)),
         "/images/load" if post => return Some(Route::ImageLoad),
         "/system/df" if get => return Some(Route::SystemDf),
+        "/commit" if post => return Some(Route::Commit),
+        "/images/prune" if post => return Some(Route::ImagePrune),
+        "/build/prune" if post => return Some(Route::BuildPrune),
+        "/networks" if get => return Some(Route::NetworkList),
+        "/networks/create" if post => return Some(Route::NetworkChange("create")),
+        "/networks/prune" if post => return Some(Route::NetworkPrune),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
@@ -446,6 +461,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             ("start", _, true) => Some(Route::ExecStart(id)),
             ("resize", _, true) => Some(Route::ExecResize(id)),
             ("json", true, _) => Some(Route::ExecInspect(id)),
+            _ => None,
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/networks/") {
+        let rest = decode(rest);
+        return match rest.split_once('/') {
+            None if get && !rest.is_empty() => Some(Route::NetworkInspect(rest)),
+            None if delete && !rest.is_empty() => Some(Route::NetworkChange("remove")),
+            Some((_, "connect")) if post => Some(Route::NetworkChange("connect")),
+            Some((_, "disconnect")) if post => Some(Route::NetworkChange("disconnect")),
             _ => None,
         };
     }

@@ -11,7 +11,8 @@
 //! `/containers/json|create|prune`, `/containers/{id}/json|start|stop|
 //! restart|kill|wait|attach|logs|top|stats|changes|resize`,
 //! `DELETE /containers/{id}`; `/images/json|create`, `/images/{name}/json|
-//! history|tag`, `DELETE /images/{name}`. Anything else is Docker's 404
+//! history|tag`, `DELETE /images/{name}`; `/commit`, `/images/prune`,
+//! `/build/prune`, `/networks` (ls, inspect, prune; changes refused). Anything else is Docker's 404
 //! `page not found`.
 //!
 //! Re-adoption (container/monitor.rs): every record whose `state.json` says
@@ -31,6 +32,7 @@
 mod archive;
 mod build;
 mod changes;
+mod commit;
 mod containers;
 mod events;
 mod exec;
@@ -40,6 +42,8 @@ mod images;
 mod images_io;
 mod inspect;
 mod lifecycle;
+mod networks;
+mod prune;
 mod stats;
 mod streams;
 mod system;
@@ -345,6 +349,13 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
             archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
         }
         Route::ContainerArchivePut(id) => archive::put(&d, &id, &q, req).await,
+        Route::Commit => commit::commit(&d, &q, req).await,
+        Route::ImagePrune => prune::images(&d, &q).await,
+        Route::BuildPrune => prune::build_cache(&q),
+        Route::NetworkList => networks::list(&d, &q),
+        Route::NetworkInspect(name) => networks::inspect(&d, &name),
+        Route::NetworkPrune => networks::prune(&q),
+        Route::NetworkChange(what) => networks::refuse(what),
     }
 }
 

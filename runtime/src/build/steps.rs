@@ -377,6 +377,7 @@ fn commit_config(
     cfg.history.push(History {
         created: Some(ts),
         created_by: Some(created_by),
+        author: None,
         comment: None,
         empty_layer: true,
     });
@@ -477,6 +478,7 @@ pub(super) fn commit_layer(
     cfg.history.push(History {
         created: Some(ts),
         created_by: Some(created_by),
+        author: None,
         comment: None,
         empty_layer: false,
     });

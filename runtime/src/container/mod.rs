@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod changes;
+mod commit;
 mod create;
 mod engine;
 mod error;
@@ -42,6 +43,7 @@ pub mod streams;
 pub mod top;
 mod update;
 
+pub use commit::{commit, CommitOptions};
 pub use create::{
     create, create_record, merge_image_config, parse_extra_host, path_and_args, CreateRequest,
 };

@@ -1,4 +1,4 @@
-//! `docker import --change` lines: the Dockerfile instructions that only
+//! `docker import --change` and `docker commit --change` lines: the Dockerfile instructions that only
 //! touch the image config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL,
 //! EXPOSE, STOPSIGNAL). Variables (`$VAR`) are not substituted.
 
@@ -89,7 +89,7 @@ fn apply_one(config: &mut RunConfig, line: &str, cmd_set: &mut bool) -> Result<(
         other => {
             return Err(bad(
                 line,
-                format!("{other} cannot be applied to an imported image; use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE or STOPSIGNAL"),
+                format!("whale does not apply {other} changes (images here carry no VOLUME or ONBUILD); use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE or STOPSIGNAL"),
             ))
         }
     }

@@ -706,6 +706,13 @@ fn diff_hex(diff_id: &str) -> Result<&str, ImageError> {
 }
 
 /// An image config from outside: JSON of the right shape, layers rootfs.
+/// Whether `reference` can tag an image (checked before work that would
+/// otherwise be thrown away).
+pub fn check_tag(reference: &str) -> Result<(), ImageError> {
+    parse_tag(reference)?;
+    Ok(())
+}
+
 pub(crate) fn parse_config(config_json: &[u8]) -> Result<ImageConfig, ImageError> {
     let config: ImageConfig = serde_json::from_slice(config_json).map_err(|e| {
         ImageError::BadInput(format!(
