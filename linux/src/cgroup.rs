@@ -572,7 +572,9 @@ pub fn freeze_container(cgroup_path: &str, frozen: bool) -> io::Result<()> {
     let cg = Cgroup::for_container(cgroup_path).map_err(io::Error::other)?;
     let (file, value, done_file, done): (PathBuf, &str, PathBuf, &str) = match cg.version {
         Version::V2 => {
-            let dir = cg.dir("").ok_or_else(|| io::Error::other("no cgroup directory"))?;
+            let dir = cg
+                .dir("")
+                .ok_or_else(|| io::Error::other("no cgroup directory"))?;
             (
                 dir.join("cgroup.freeze"),
                 if frozen { "1" } else { "0" },
@@ -585,7 +587,12 @@ pub fn freeze_container(cgroup_path: &str, frozen: bool) -> io::Result<()> {
                 io::Error::other("the freezer controller is not mounted: cannot pause")
             })?;
             let state = if frozen { "FROZEN" } else { "THAWED" };
-            (dir.join("freezer.state"), state, dir.join("freezer.state"), state)
+            (
+                dir.join("freezer.state"),
+                state,
+                dir.join("freezer.state"),
+                state,
+            )
         }
     };
     fs::write(&file, value)?;

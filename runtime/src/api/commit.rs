@@ -26,7 +26,11 @@ fn check_body(bytes: &[u8]) -> Result<(), ApiError> {
             .filter(|(_, v)| !crate::container::fields::is_unset(v))
             .map(|(k, _)| k)
             .collect(),
-        _ => return Err(ApiError::bad_request("the commit config must be a JSON object")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "the commit config must be a JSON object",
+            ))
+        }
     };
     if let Some(k) = set.first() {
         return Err(ApiError::bad_request(format!(
@@ -78,8 +82,6 @@ pub async fn commit(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
     let img = container::commit(d, &c, opts).await?;
     let id = super::glue::image_id(&img);
     d.emit_container(&c, "commit", &[("comment", comment)]);
-    json(
-        StatusCode::CREATED,
-        &bollard::models::IdResponse { id },
-    )
+    // Docker's IdResponse is `{"Id": ...}` (bollard's model serializes `id`).
+    json(StatusCode::CREATED, &serde_json::json!({ "Id": id }))
 }

@@ -73,7 +73,8 @@ fn matches(f: &super::http::Filters, name: &str, driver: &str) -> bool {
         && any("scope", &|x| x == "local")
         && any("type", &|x| x == "builtin")
         && f.get("label").is_none()
-        && f.get("dangling").is_none_or(|v| v.iter().all(|x| x == "false" || x == "0"))
+        && f.get("dangling")
+            .is_none_or(|v| v.iter().all(|x| x == "false" || x == "0"))
 }
 
 pub fn list(d: &Daemon, q: &Query) -> ApiResult {

@@ -110,7 +110,17 @@ pub async fn images(d: &Arc<Daemon>, q: &Query) -> ApiResult {
 /// go with the images built on them (`image prune`), so there is never a
 /// separate cache to delete.
 pub fn build_cache(q: &Query) -> ApiResult {
-    q.filters()?.only(&["until", "id", "parent", "type", "description", "inuse", "shared", "private", "unused-for"])?;
+    q.filters()?.only(&[
+        "until",
+        "id",
+        "parent",
+        "type",
+        "description",
+        "inuse",
+        "shared",
+        "private",
+        "unused-for",
+    ])?;
     json(
         StatusCode::OK,
         &serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0}),

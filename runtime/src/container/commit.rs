@@ -37,11 +37,15 @@ fn run_config_of(cfg: &ContainerConfig) -> RunConfig {
             .as_ref()
             .filter(|l| !l.is_empty())
             .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        exposed_ports: cfg.exposed_ports.as_ref().filter(|p| !p.is_empty()).map(|p| {
-            p.iter()
-                .map(|k| (k.clone(), serde_json::json!({})))
-                .collect::<BTreeMap<_, _>>()
-        }),
+        exposed_ports: cfg
+            .exposed_ports
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.iter()
+                    .map(|k| (k.clone(), serde_json::json!({})))
+                    .collect::<BTreeMap<_, _>>()
+            }),
         stop_signal: cfg.stop_signal.clone().filter(|s| !s.is_empty()),
     }
 }
@@ -61,7 +65,10 @@ pub async fn commit<E: Engine>(
     c: &Arc<Container>,
     opts: CommitOptions,
 ) -> Result<Image, ContainerError> {
-    let base = e.images().resolve(&c.record.image_id).map_err(ContainerError::Image)?;
+    let base = e
+        .images()
+        .resolve(&c.record.image_id)
+        .map_err(ContainerError::Image)?;
     let mut config: ImageConfig = base.config.clone();
     let mut run = run_config_of(&c.record.config);
     crate::image::changes::apply_changes(&mut run, &opts.changes).map_err(ContainerError::Image)?;
@@ -100,7 +107,9 @@ pub async fn commit<E: Engine>(
             w.flush().map_err(io("writing"))?;
         }
         let f = std::fs::File::open(&tar).map_err(io("reading back"))?;
-        let layer = e2.images().add_layer(BufReader::with_capacity(1 << 20, f))?;
+        let layer = e2
+            .images()
+            .add_layer(BufReader::with_capacity(1 << 20, f))?;
         Ok(Some(layer.diff_id))
     })
     .await;
@@ -116,7 +125,8 @@ pub async fn commit<E: Engine>(
             );
         }
     }
-    let layer = layer.map_err(|err| ContainerError::Invalid(format!("committing: {err}")))?
+    let layer = layer
+        .map_err(|err| ContainerError::Invalid(format!("committing: {err}")))?
         .map_err(ContainerError::Image)?;
     let ts = now();
     config.created = Some(ts.clone());
