@@ -49,6 +49,8 @@ pub enum Command {
     Tag(TagArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Create a new container
     Create(CreateArgs),
     /// Start one or more stopped containers
@@ -169,6 +171,25 @@ pub struct TagArgs {
     pub source: String,
     #[arg(value_name = "TARGET_IMAGE[:TAG]")]
     pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL)
+    #[arg(short, long = "change", value_name = "LINE")]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,9 @@ use super::gotemplate::Value;
 use super::output;
 use super::{client, report, CliError, CliResult};
 use crate::bootstrap;
-use whale_args::{BaseImage, BootstrapArgs, Cli, ImagesArgs, ImportArgs, RmiArgs, TagArgs};
+use whale_args::{
+    BaseImage, BootstrapArgs, Cli, CommitArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs,
+};
 
 pub async fn images(cli: &Cli, args: &ImagesArgs) -> CliResult {
     let mut filters = HashMap::new();
@@ -109,6 +111,43 @@ pub async fn tag(cli: &Cli, args: &TagArgs) -> CliResult {
             }),
         )
         .await?;
+    Ok(())
+}
+
+/// `docker commit`: prints the new image's id, as docker does.
+pub async fn commit(cli: &Cli, args: &CommitArgs) -> CliResult {
+    let (repo, tag) = match &args.reference {
+        Some(r) => {
+            let (repo, tag) = output::split_reference(r);
+            if repo.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "invalid reference format: {r:?} (use NAME[:TAG])"
+                )));
+            }
+            (
+                Some(repo),
+                Some(if tag.is_empty() { "latest".into() } else { tag }),
+            )
+        }
+        None => (None, None),
+    };
+    let client = client(cli).await?;
+    let id = client
+        .docker
+        .commit_container(
+            bollard::query_parameters::CommitContainerOptions {
+                container: Some(args.container.clone()),
+                repo,
+                tag,
+                comment: args.message.clone(),
+                author: args.author.clone(),
+                pause: args.pause,
+                changes: (!args.change.is_empty()).then(|| args.change.join("\n")),
+            },
+            bollard::models::ContainerConfig::default(),
+        )
+        .await?;
+    println!("{}", id.id);
     Ok(())
 }
 

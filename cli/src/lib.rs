@@ -153,6 +153,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Rmi(args) => images::rmi(cli, args).await,
         Command::Tag(args) => images::tag(cli, args).await,
         Command::Import(args) => images::import(cli, args).await,
+        Command::Commit(args) => images::commit(cli, args).await,
         Command::Start(args) => containers::start(cli, args).await,
         Command::Attach(args) => containers::attach(cli, args).await,
         Command::Exec(args) => exec::exec(cli, args).await,

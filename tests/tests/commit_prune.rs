@@ -365,3 +365,40 @@ fn docker_cli_commit_history_and_system_prune_match_dockerd() {
         assert_eq!(keys(our_net.out()), keys(their_net.out()));
     }
 }
+
+#[test]
+fn whale_commit_verb_tags_and_applies_changes() {
+    let w = World::with_busybox();
+    w.whale_ok(&[
+        "run",
+        "--name",
+        "c1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made",
+    ]);
+    let id = w.whale_ok(&[
+        "commit",
+        "-m",
+        "by whale",
+        "-a",
+        "me",
+        "-c",
+        "CMD cat /made",
+        "-c",
+        "WORKDIR /tmp",
+        "c1",
+        "verbs-whale",
+    ]);
+    assert!(id.out().starts_with("sha256:"), "{id}");
+    assert_eq!(w.whale_ok(&["run", "--rm", "verbs-whale"]).out(), "made");
+    assert_eq!(
+        w.whale_ok(&["run", "--rm", "verbs-whale:latest", "pwd"])
+            .out(),
+        "/tmp"
+    );
+    let bad = w.whale(&["commit", "-c", "ONBUILD RUN true", "c1"]);
+    assert!(!bad.ok() && bad.stderr.contains("ONBUILD"), "{bad}");
+    w.whale_ok(&["commit", "--pause=false", "c1"]);
+}
