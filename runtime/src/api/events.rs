@@ -47,9 +47,11 @@ impl Event {
         let now = chrono::Utc::now();
         let time_nano = now.timestamp_nanos_opt().unwrap_or(0);
         let container = typ == "container";
+        // Docker fills the deprecated fields for container and image events only.
+        let legacy = container || typ == "image";
         Event {
-            status: Some(action.to_string()),
-            id: Some(id.to_string()),
+            status: legacy.then(|| action.to_string()),
+            id: legacy.then(|| id.to_string()),
             from: if container {
                 attributes.get("image").cloned()
             } else {
@@ -171,7 +173,8 @@ pub fn handle(events: &Events, q: &Query) -> ApiResult {
         .filter(|s| !s.is_empty())
         .map(parse_timestamp)
         .transpose()?;
-    let (past, mut rx) = events.subscribe(since);
+    // As moby: with `until` alone, the buffered events up to it are replayed too.
+    let (past, mut rx) = events.subscribe(since.or(until.map(|_| 0)));
     let (tx, body) = Body::channel();
     tokio::spawn(async move {
         let send = |e: &Event| {

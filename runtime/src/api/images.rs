@@ -278,7 +278,12 @@ pub fn tag(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
         .resolve(&target)
         .map(|i| glue::image_id(&i))
         .unwrap_or_default();
-    d.emit_image("tag", &id, Some(&target));
+    // Docker names the tag in its familiar form (`web:1`, not docker.io/library/web:1).
+    d.emit_image(
+        "tag",
+        &id,
+        Some(whale_formats::reference::familiar(&target)),
+    );
     let mut r = response(
         StatusCode::CREATED,
         "text/plain; charset=utf-8",
