@@ -206,7 +206,26 @@ pub async fn wait(cli: &Cli, args: &WaitArgs) -> CliResult {
     .await
 }
 
+/// A `--since`/`--until` value as unix seconds for the API (bollard sends
+/// whole seconds: `since` rounds down and `until` up, so a line docker
+/// would show is never left out).
+fn log_time(flag: &str, value: Option<&str>, round_up: bool) -> Result<i32, CliError> {
+    let Some(v) = value else { return Ok(0) };
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let nanos = whale_formats::timestamp::parse_timestamp(v, now)
+        .map_err(|e| CliError::Usage(format!("--{flag}: {e}")))?;
+    let secs = if round_up {
+        nanos.div_euclid(1_000_000_000) + i64::from(nanos.rem_euclid(1_000_000_000) != 0)
+    } else {
+        nanos.div_euclid(1_000_000_000)
+    };
+    i32::try_from(secs.max(0))
+        .map_err(|_| CliError::Usage(format!("--{flag}: {v:?} is out of range")))
+}
+
 pub async fn logs(cli: &Cli, args: &LogsArgs) -> CliResult {
+    let since = log_time("since", args.since.as_deref(), false)?;
+    let until = log_time("until", args.until.as_deref(), true)?;
     let client = client(cli).await?;
     let mut stream = client.docker.logs(
         &args.container,
@@ -214,8 +233,8 @@ pub async fn logs(cli: &Cli, args: &LogsArgs) -> CliResult {
             follow: args.follow,
             stdout: true,
             stderr: true,
-            since: 0,
-            until: 0,
+            since,
+            until,
             timestamps: args.timestamps,
             tail: args.tail.clone(),
         }),

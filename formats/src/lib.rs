@@ -11,3 +11,4 @@ pub mod dockerignore;
 pub mod humanize;
 pub mod reference;
 pub mod stdcopy;
+pub mod timestamp;

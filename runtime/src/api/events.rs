@@ -136,28 +136,12 @@ impl Events {
     }
 }
 
-/// Docker's timestamps for `since`/`until`: unix seconds, optionally with a
-/// fraction (`1700000000.123`), or RFC 3339.
+/// Docker's timestamps for `since`/`until` and the `until` filter: unix
+/// seconds with an optional fraction, RFC 3339, or a Go duration back from
+/// now (`24h`, as `docker image prune --filter until=24h` sends it).
 pub fn parse_timestamp(s: &str) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "invalid timestamp {s:?}: expected unix seconds or RFC 3339"
-        ))
-    };
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return t.timestamp_nanos_opt().ok_or_else(bad);
-    }
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let secs: i64 = secs.parse().map_err(|_| bad())?;
-    let mut nanos = 0i64;
-    if !frac.is_empty() {
-        if !frac.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-        nanos = digits.parse().map_err(|_| bad())?;
-    }
-    Ok(secs * 1_000_000_000 + nanos)
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    whale_formats::timestamp::parse_timestamp(s, now).map_err(ApiError::bad_request)
 }
 
 pub fn handle(events: &Events, q: &Query) -> ApiResult {

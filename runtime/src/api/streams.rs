@@ -329,6 +329,9 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
         // What is already in the log, a chunk at a time (or only its last
         // lines, for `tail`), so a big log never sits whole in memory.
         let mut log = LogReader::new(c.paths.log());
+        if let Some(n) = opts.tail {
+            log.seek_tail(n, &opts).await;
+        }
         let mut tail = opts.tail.map(Tail::new);
         loop {
             let chunk = log.next_lines().await;

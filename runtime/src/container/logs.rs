@@ -85,6 +85,64 @@ impl LogReader {
     }
 }
 
+impl LogReader {
+    /// Position the reader so that what it reads on holds the last `n`
+    /// lines `o` selects (the whole log when it has fewer): the log is read
+    /// backwards from its end a chunk at a time, counting, so `--tail 10` of
+    /// a huge log touches its last chunk or so, not all of it.
+    pub async fn seek_tail(&mut self, n: usize, o: &LogOptions) {
+        use tokio::io::{AsyncSeekExt, SeekFrom};
+        if self.file.is_none() {
+            self.file = tokio::fs::File::open(&self.path).await.ok();
+        }
+        let Some(f) = self.file.as_mut() else { return };
+        let Ok(len) = f.seek(SeekFrom::End(0)).await else {
+            return;
+        };
+        let (mut pos, mut start_at, mut count) = (len, 0u64, 0usize);
+        // The head of the block read last: an unfinished line, joined to the
+        // block before it.
+        let mut carry: Vec<u8> = Vec::new();
+        while pos > 0 {
+            let from = pos.saturating_sub(CHUNK as u64);
+            let mut block = vec![0u8; (pos - from) as usize];
+            if f.seek(SeekFrom::Start(from)).await.is_err()
+                || f.read_exact(&mut block).await.is_err()
+            {
+                start_at = 0;
+                break;
+            }
+            block.extend_from_slice(&carry);
+            let cut = if from == 0 {
+                0
+            } else {
+                match block.iter().position(|b| *b == b'\n') {
+                    Some(i) => i + 1,
+                    None => {
+                        carry = block;
+                        pos = from;
+                        continue;
+                    }
+                }
+            };
+            count += select(&String::from_utf8_lossy(&block[cut..]), o).count();
+            start_at = from + cut as u64;
+            carry = block[..cut].to_vec();
+            pos = from;
+            if count >= n {
+                break;
+            }
+        }
+        if count < n {
+            start_at = 0;
+        }
+        self.partial.clear();
+        if f.seek(SeekFrom::Start(start_at)).await.is_err() {
+            self.file = None;
+        }
+    }
+}
+
 /// The lines of `content` the options select by stream and time.
 fn select<'a>(content: &'a str, o: &'a LogOptions) -> impl Iterator<Item = LogLine> + 'a {
     content
@@ -222,6 +280,56 @@ mod tests {
             ..opts(false, true, None, None)
         };
         assert_eq!(logs(&mux), frame(2, b"err\n"));
+    }
+
+    #[tokio::test]
+    async fn tail_seeks_back_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("container.log");
+        let mut text = String::new();
+        let n = 3 * CHUNK / 80;
+        for i in 0..n {
+            let stream = if i % 2 == 0 { "stdout" } else { "stderr" };
+            text.push_str(&format!(
+                "{{\"log\":\"line {i}\\n\",\"stream\":\"{stream}\",\"time\":\"2024-01-01T00:00:01Z\"}}\n"
+            ));
+        }
+        text.push_str("{\"log\":\"unfinished");
+        std::fs::write(&path, &text).unwrap();
+        for (keep, stderr) in [(0, true), (1, true), (10, false), (n, true), (n + 5, true)] {
+            let o = LogOptions {
+                stdout: true,
+                stderr,
+                tty: true,
+                tail: Some(keep),
+                ..Default::default()
+            };
+            let mut r = LogReader::new(path.clone());
+            r.seek_tail(keep, &o).await;
+            let (mut tail, mut read) = (Tail::new(keep), 0);
+            loop {
+                let chunk = r.next_lines().await;
+                if chunk.is_empty() {
+                    break;
+                }
+                read += chunk.len();
+                tail.feed(&chunk, &o);
+            }
+            let got = String::from_utf8(tail.render(&o)).unwrap();
+            let want: Vec<String> = (0..n)
+                .filter(|i| stderr || i % 2 == 0)
+                .map(|i| format!("line {i}\n"))
+                .collect();
+            let want = want[want.len().saturating_sub(keep)..].concat();
+            assert_eq!(got, want, "tail {keep} stderr {stderr}");
+            if keep <= 10 {
+                assert!(
+                    read <= CHUNK,
+                    "tail {keep} read {read} bytes of {}",
+                    text.len()
+                );
+            }
+        }
     }
 
     #[tokio::test]
