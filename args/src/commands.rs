@@ -225,6 +225,12 @@ pub struct ContainerOpts {
     /// Set environment variables (KEY=VALUE; KEY alone takes the value from here)
     #[arg(short, long, value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// Read in a line delimited file of labels
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<std::path::PathBuf>,
     /// Working directory inside the container
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<String>,

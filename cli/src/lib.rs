@@ -9,6 +9,7 @@ mod copy;
 mod exec;
 pub mod gotemplate;
 mod images;
+mod kv_file;
 mod lifecycle;
 mod manage;
 mod output;

@@ -136,7 +136,25 @@ async fn create_container(
         run_failure(e, true);
         return Err(ENGINE_FAILED);
     }
-    let mut body = create_body(opts, attach, &|k| std::env::var(k).ok());
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut with_files = opts.clone();
+    let files = super::kv_file::read_all(&opts.env_file, &lookup)
+        .and_then(|env| Ok((env, super::kv_file::read_all(&opts.label_file, &|_| None)?)));
+    match files {
+        Ok((env, labels)) => {
+            with_files.env = env.into_iter().chain(opts.env.iter().cloned()).collect();
+            with_files.label = labels
+                .into_iter()
+                .chain(opts.label.iter().cloned())
+                .collect();
+        }
+        Err(e) => {
+            run_failure(e, false);
+            return Err(ENGINE_FAILED);
+        }
+    }
+    let opts = &with_files;
+    let mut body = create_body(opts, attach, &lookup);
     if let Err(e) = super::lifecycle::apply_restart(
         body.host_config.get_or_insert_with(Default::default),
         &opts.policy.restart,
