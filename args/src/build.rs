@@ -108,6 +108,8 @@ pub struct SystemArgs {
 pub enum SystemCommand {
     /// Show docker disk usage
     Df(DfArgs),
+    /// Remove unused data
+    Prune(crate::manage::SystemPruneArgs),
 }
 
 #[derive(Debug, Args)]

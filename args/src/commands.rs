@@ -111,6 +111,8 @@ pub enum Command {
     Image(crate::manage::ImageArgs),
     /// Manage whale (disk usage: system df)
     System(crate::build::SystemArgs),
+    /// Manage networks
+    Network(crate::manage::NetworkArgs),
 }
 
 #[derive(Debug, Args)]

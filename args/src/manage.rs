@@ -91,6 +91,95 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=key=value")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes (refused: whale has no volumes yet)
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    #[command(subcommand)]
+    pub command: NetworkCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkInspectArgs),
+    /// Create a network (refused: whale makes no bridges)
+    Create(NetworkRefusedArgs),
+    /// Remove one or more networks (refused: whale's networks are built in)
+    #[command(visible_alias = "remove")]
+    Rm(NetworkRefusedArgs),
+    /// Connect a container to a network (refused)
+    Connect(NetworkRefusedArgs),
+    /// Disconnect a container from a network (refused)
+    Disconnect(NetworkRefusedArgs),
+    /// Remove all unused networks (whale's built-in ones never are)
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Provide filter values (e.g. "driver=host")
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// Whatever docker's form takes: the daemon refuses the verb itself.
+#[derive(Debug, Args)]
+pub struct NetworkRefusedArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +238,7 @@ pub fn classic(command: Command) -> Command {
             ImageCommand::Load(a) => Command::Load(a),
             ImageCommand::Import(a) => Command::Import(a),
             ImageCommand::Build(a) => Command::Build(a),
+            prune @ ImageCommand::Prune(_) => Command::Image(ImageArgs { command: prune }),
         },
         other => other,
     }

@@ -519,6 +519,7 @@ fn size_of(v: &serde_json::Value, k: &str) -> i64 {
 pub async fn system(cli: &Cli, args: &SystemArgs) -> CliResult {
     match &args.command {
         SystemCommand::Df(a) => df(cli, a).await,
+        SystemCommand::Prune(a) => super::manage::system_prune(cli, a).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod images;
 mod kv_file;
 mod lifecycle;
 mod manage;
+mod networks;
 mod output;
 mod run;
 mod security_opt;
@@ -184,6 +185,10 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Container(whale_args::ContainerArgs {
             command: whale_args::ContainerCommand::Prune(args),
         }) => manage::container_prune(cli, args).await,
+        Command::Image(whale_args::ImageArgs {
+            command: whale_args::ImageCommand::Prune(args),
+        }) => manage::image_prune(cli, args).await,
+        Command::Network(args) => networks::network(cli, args).await,
         Command::Daemon(_)
         | Command::Run(_)
         | Command::Create(_)

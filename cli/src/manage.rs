@@ -45,6 +45,125 @@ pub async fn container_prune(cli: &Cli, args: &PruneArgs) -> CliResult {
     Ok(())
 }
 
+fn filter_map(
+    filter: &[String],
+) -> Result<std::collections::HashMap<String, Vec<String>>, super::CliError> {
+    let mut filters = std::collections::HashMap::<String, Vec<String>>::new();
+    for f in filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            super::CliError::Usage(format!("bad format of filter (expected name=value): {f:?}"))
+        })?;
+        filters
+            .entry(k.to_string())
+            .or_default()
+            .push(v.to_string());
+    }
+    Ok(filters)
+}
+
+/// The images part of `image prune` and `system prune`: docker's
+/// "Deleted Images:" lines (`untagged: ...`, `deleted: ...`) and the bytes.
+async fn prune_images(
+    client: &super::connect::Client,
+    all: bool,
+    mut filters: std::collections::HashMap<String, Vec<String>>,
+) -> Result<(String, i64), super::CliError> {
+    if all {
+        filters.insert("dangling".into(), vec!["false".into()]);
+    }
+    let resp = client
+        .docker
+        .prune_images(Some(bollard::query_parameters::PruneImagesOptions {
+            filters: (!filters.is_empty()).then_some(filters),
+        }))
+        .await?;
+    let mut out = String::new();
+    let items = resp.images_deleted.unwrap_or_default();
+    if !items.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for it in items {
+            if let Some(u) = it.untagged {
+                out.push_str(&format!("untagged: {u}\n"));
+            }
+            if let Some(d) = it.deleted {
+                out.push_str(&format!("deleted: {d}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    Ok((out, resp.space_reclaimed.unwrap_or(0)))
+}
+
+/// `whale image prune [-a]`: dangling images (with `-a`, every image no
+/// container uses), after asking, as docker does.
+pub async fn image_prune(cli: &Cli, args: &whale_args::ImagePruneArgs) -> CliResult {
+    let warning = if args.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    let filters = filter_map(&args.filter)?;
+    if !args.force && !confirm(warning)? {
+        return Ok(());
+    }
+    let client = client(cli).await?;
+    let (text, reclaimed) = prune_images(&client, args.all, filters).await?;
+    print!("{text}");
+    println!(
+        "Total reclaimed space: {}",
+        whale_formats::humanize::human_size(reclaimed.max(0) as u64)
+    );
+    Ok(())
+}
+
+/// `whale system prune`: stopped containers, then dangling (or with `-a`
+/// unused) images; whale has no networks to prune and its build cache is
+/// the intermediate images, which go with their images. `--volumes` is
+/// refused: whale has no volumes.
+pub async fn system_prune(cli: &Cli, args: &whale_args::SystemPruneArgs) -> CliResult {
+    if args.volumes {
+        return Err(super::CliError::Usage(
+            "--volumes: whale has no volumes to prune (bind mounts are the host's files); run system prune without it".into(),
+        ));
+    }
+    let filters = filter_map(&args.filter)?;
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
+    warning.push_str(if args.all {
+        "  - all images without at least one container associated to them\n  - all build cache\n"
+    } else {
+        "  - all dangling images\n  - unused build cache\n"
+    });
+    if !args.force && !confirm(&warning)? {
+        return Ok(());
+    }
+    let client = client(cli).await?;
+    let resp = client
+        .docker
+        .prune_containers(Some(PruneContainersOptions {
+            filters: (!filters.is_empty()).then(|| filters.clone()),
+        }))
+        .await?;
+    let deleted = resp.containers_deleted.unwrap_or_default();
+    let mut reclaimed = resp.space_reclaimed.unwrap_or(0);
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    let (text, bytes) = prune_images(&client, args.all, filters).await?;
+    print!("{text}");
+    reclaimed += bytes;
+    println!(
+        "Total reclaimed space: {}",
+        whale_formats::humanize::human_size(reclaimed.max(0) as u64)
+    );
+    Ok(())
+}
+
 fn prune_report(heading: &str, deleted: &[String], reclaimed: i64) -> String {
     let mut out = String::new();
     if !deleted.is_empty() {

@@ -402,3 +402,60 @@ fn whale_commit_verb_tags_and_applies_changes() {
     assert!(!bad.ok() && bad.stderr.contains("ONBUILD"), "{bad}");
     w.whale_ok(&["commit", "--pause=false", "c1"]);
 }
+
+#[test]
+fn whale_prune_and_network_verbs() {
+    let w = World::with_busybox();
+    w.whale_ok(&["run", "--name", "c1", "busybox", "true"]);
+    let dangling = w.whale_ok(&["commit", "c1"]).out().to_string();
+    let out = w.whale_ok(&["image", "prune", "-f"]);
+    assert!(
+        out.stdout.contains(&format!("deleted: {dangling}")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("Total reclaimed space:"), "{out}");
+    let refused = w.whale(&["system", "prune", "-f", "--volumes"]);
+    assert!(
+        !refused.ok() && refused.stderr.contains("--volumes"),
+        "{refused}"
+    );
+    let out = w.whale_ok(&["system", "prune", "-f", "-a"]);
+    assert!(
+        out.stdout.contains("Deleted Containers:")
+            && out.stdout.contains("untagged: busybox:latest"),
+        "{out}"
+    );
+    assert!(w.whale_ok(&["images", "-q"]).out().is_empty());
+    let ls = w.whale_ok(&["network", "ls"]);
+    assert_eq!(ls.lines().len(), 3, "{ls}");
+    assert!(
+        ls.lines()[0].starts_with("NETWORK ID     NAME      DRIVER    SCOPE"),
+        "{ls}"
+    );
+    assert_eq!(
+        w.whale_ok(&["network", "ls", "--format", "{{.Name}}:{{.Driver}}"])
+            .lines(),
+        ["host:host", "none:null"]
+    );
+    assert_eq!(
+        w.whale_ok(&["network", "inspect", "-f", "{{.Name}} {{.Scope}}", "host"])
+            .out(),
+        "host local"
+    );
+    for verb in [
+        vec!["create", "verbs-n"],
+        vec!["rm", "none"],
+        vec!["connect", "none", "c1"],
+        vec!["disconnect", "none", "c1"],
+    ] {
+        let mut args = vec!["network"];
+        args.extend(verb.iter().copied());
+        let r = w.whale(&args);
+        assert!(
+            !r.ok() && r.stderr.contains("not supported by whale"),
+            "{r}"
+        );
+    }
+    let r = w.whale(&["network", "inspect", "bridge"]);
+    assert!(!r.ok() && r.stderr.contains("not found"), "{r}");
+}
