@@ -118,11 +118,14 @@ fn commit_refuses_what_it_does_not_do_and_leaves_nothing() {
     assert_eq!(r.status, 404, "{}", r.text());
     let r = w.api(
         "POST",
-        &format!("/commit?container=c1&changes={}", enc("VOLUME /data")),
+        &format!(
+            "/commit?container=c1&changes={}",
+            enc("SHELL [\"/bin/ash\"]")
+        ),
         None,
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("VOLUME"), "{}", r.text());
+    assert!(r.text().contains("SHELL"), "{}", r.text());
     let r = w.api("POST", "/commit?container=c1", Some(r#"{"Cmd":["sh"]}"#));
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(
@@ -155,7 +158,7 @@ fn commit_pauses_a_running_container_and_leaves_it_running() {
         "busybox",
         "sh",
         "-c",
-        "while true; do date > /now; sleep 0.05; done",
+        "while true; do date > /now.tmp && mv /now.tmp /now; sleep 0.05; done",
     ]);
     w.wait_for_top("busy", "sleep");
     let r = w.api("POST", "/commit?container=busy&repo=verbs-paused", None);
@@ -398,8 +401,27 @@ fn whale_commit_verb_tags_and_applies_changes() {
             .out(),
         "/tmp"
     );
-    let bad = w.whale(&["commit", "-c", "ONBUILD RUN true", "c1"]);
-    assert!(!bad.ok() && bad.stderr.contains("ONBUILD"), "{bad}");
+    let bad = w.whale(&["commit", "-c", "SHELL [\"/bin/ash\"]", "c1"]);
+    assert!(!bad.ok() && bad.stderr.contains("SHELL"), "{bad}");
+    w.whale_ok(&[
+        "commit",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "ONBUILD RUN true",
+        "c1",
+        "verbs-vol",
+    ]);
+    assert_eq!(
+        w.whale_ok(&[
+            "inspect",
+            "-f",
+            "{{json .Config.Volumes}} {{json .Config.OnBuild}}",
+            "verbs-vol"
+        ])
+        .out(),
+        r#"{"/data":{}} ["RUN true"]"#
+    );
     w.whale_ok(&["commit", "--pause=false", "c1"]);
 }
 

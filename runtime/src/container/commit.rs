@@ -24,8 +24,14 @@ pub struct CommitOptions {
     pub pause: bool,
 }
 
-/// The part of a container's config an image keeps.
-fn run_config_of(cfg: &ContainerConfig) -> RunConfig {
+/// The part of a container's config an image keeps: the container's own
+/// settings over the image's (its VOLUME, HEALTHCHECK, ONBUILD and SHELL
+/// carry on, as Docker's commit keeps them).
+fn run_config_of(cfg: &ContainerConfig, image: &RunConfig) -> RunConfig {
+    let mut volumes = image.volumes.clone().unwrap_or_default();
+    for v in cfg.volumes.iter().flatten() {
+        volumes.insert(v.clone(), serde_json::json!({}));
+    }
     RunConfig {
         cmd: cfg.cmd.clone(),
         entrypoint: cfg.entrypoint.clone(),
@@ -47,6 +53,10 @@ fn run_config_of(cfg: &ContainerConfig) -> RunConfig {
                     .collect::<BTreeMap<_, _>>()
             }),
         stop_signal: cfg.stop_signal.clone().filter(|s| !s.is_empty()),
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        healthcheck: image.healthcheck.clone(),
+        on_build: image.on_build.clone(),
+        shell: image.shell.clone(),
     }
 }
 
@@ -70,7 +80,7 @@ pub async fn commit<E: Engine>(
         .resolve(&c.record.image_id)
         .map_err(ContainerError::Image)?;
     let mut config: ImageConfig = base.config.clone();
-    let mut run = run_config_of(&c.record.config);
+    let mut run = run_config_of(&c.record.config, &base.config.config);
     crate::image::changes::apply_changes(&mut run, &opts.changes).map_err(ContainerError::Image)?;
     if let Some(r) = &opts.reference {
         crate::image::check_tag(r).map_err(ContainerError::Image)?;

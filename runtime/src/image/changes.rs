@@ -85,11 +85,41 @@ fn apply_one(config: &mut RunConfig, line: &str, cmd_set: &mut bool) -> Result<(
             }
             config.stop_signal = Some(rest.to_string());
         }
+        "VOLUME" => {
+            // JSON array or space-separated paths, as the Dockerfile's VOLUME.
+            let paths = match serde_json::from_str::<Vec<String>>(rest) {
+                Ok(v) if rest.starts_with('[') => v,
+                _ => words(line, rest)?,
+            };
+            if paths.is_empty() || paths.iter().any(|p| p.is_empty()) {
+                return Err(bad(line, "VOLUME needs at least one path"));
+            }
+            for p in paths {
+                config
+                    .volumes
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(p, serde_json::json!({}));
+            }
+        }
+        "ONBUILD" => {
+            let trigger = rest.trim();
+            let first = trigger.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            if first.is_empty() {
+                return Err(bad(line, "ONBUILD needs an instruction"));
+            }
+            if matches!(first.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+                return Err(bad(line, format!("{first} isn't allowed as an ONBUILD trigger")));
+            }
+            config
+                .on_build
+                .get_or_insert_with(Vec::new)
+                .push(trigger.to_string());
+        }
         "" => return Err(bad(line, "empty change")),
         other => {
             return Err(bad(
                 line,
-                format!("whale does not apply {other} changes (images here carry no VOLUME or ONBUILD); use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE or STOPSIGNAL"),
+                format!("whale does not apply {other} changes; use CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL, VOLUME or ONBUILD"),
             ))
         }
     }
