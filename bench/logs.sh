@@ -75,11 +75,11 @@ measure() {
     done
     wait "$cli"
     t1=$(now_ms)
-    lines=$(wc -l <"$T/out")
+    lines=$(awk 'END { print NR }' "$T/out")
     "$@" logs --tail 10 "$NAME" >"$T/tail"
     t2=$(now_ms)
     tail_ms=$((t2 - t1))
-    [ "$(wc -l <"$T/tail")" -eq 10 ] || { echo "error: $engine: logs --tail 10 printed $(wc -l <"$T/tail") lines" >&2; exit 1; }
+    [ "$(awk 'END { print NR }' "$T/tail")" -eq 10 ] || { echo "error: $engine: logs --tail 10 printed $(awk 'END { print NR }' "$T/tail") lines" >&2; exit 1; }
     printf '%-8s logs of %d MB (%d lines): %6.2f s, RSS +%6.1f MB (peak %6.1f MB)   logs --tail 10: %5d ms\n' \
         "$engine" "$LOG_MB" "$lines" "$(echo "($t1 - $t0) / 1000" | bc -l)" \
         "$(echo "($peak - $base) / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)" "$tail_ms"
