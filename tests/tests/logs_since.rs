@@ -22,7 +22,9 @@ fn dockerd() -> Option<PathBuf> {
     }
 }
 
-const SCRIPT: &str = "echo early; echo early-err >&2; sleep 2.5; echo late";
+// The pause between the streams orders their lines: two pipes read at once
+// may log either first.
+const SCRIPT: &str = "echo early; sleep 0.3; echo early-err >&2; sleep 2.5; echo late";
 
 /// The outputs of the same `logs` flags, given a way to run the CLI and
 /// the container's name (it has run SCRIPT to its end).
