@@ -564,51 +564,6 @@ pub fn container_pids(cgroup_path: &str) -> io::Result<Vec<i32>> {
     cg.pids()
 }
 
-/// Freeze (or thaw) every process of a container's cgroup, as `docker
-/// commit` pauses one while its layer is read: v2's `cgroup.freeze`, v1's
-/// freezer. Freezing waits (up to 5 s) until the kernel reports the whole
-/// group frozen, so no process is left writing mid-read.
-pub fn freeze_container(cgroup_path: &str, frozen: bool) -> io::Result<()> {
-    let cg = Cgroup::for_container(cgroup_path).map_err(io::Error::other)?;
-    let (file, value, done_file, done): (PathBuf, &str, PathBuf, &str) = match cg.version {
-        Version::V2 => {
-            let dir = cg
-                .dir("")
-                .ok_or_else(|| io::Error::other("no cgroup directory"))?;
-            (
-                dir.join("cgroup.freeze"),
-                if frozen { "1" } else { "0" },
-                dir.join("cgroup.events"),
-                if frozen { "frozen 1" } else { "frozen 0" },
-            )
-        }
-        Version::V1 => {
-            let dir = cg.dir("freezer").ok_or_else(|| {
-                io::Error::other("the freezer controller is not mounted: cannot pause")
-            })?;
-            let state = if frozen { "FROZEN" } else { "THAWED" };
-            (
-                dir.join("freezer.state"),
-                state,
-                dir.join("freezer.state"),
-                state,
-            )
-        }
-    };
-    fs::write(&file, value)?;
-    for _ in 0..500 {
-        let text = fs::read_to_string(&done_file)?;
-        if text.lines().any(|l| l.trim() == done) {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        format!("{} did not report {done:?} within 5s", done_file.display()),
-    ))
-}
-
 /// Kill what is left in a container's cgroup and remove it. For the daemon,
 /// when a shim died without cleaning up. Succeeds when nothing is there.
 pub fn remove_container_cgroup(cgroup_path: &str) -> io::Result<()> {

@@ -86,8 +86,11 @@ pub async fn commit<E: Engine>(
         crate::image::check_tag(r).map_err(ContainerError::Image)?;
     }
     let _guard = c.op_lock.lock().await;
-    let frozen = opts.pause && c.state().running();
     let cgroup = super::cgroup_path(c.id());
+    // A container the user paused stays paused: commit neither freezes nor
+    // thaws it.
+    let frozen =
+        opts.pause && c.state().running() && !crate::linux::cgroup::container_frozen(&cgroup);
     if frozen {
         let cg = cgroup.clone();
         tokio::task::spawn_blocking(move || crate::linux::cgroup::freeze_container(&cg, true))
