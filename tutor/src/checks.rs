@@ -24,6 +24,10 @@ pub enum CheckError {
     Unsupported { endpoint: String },
     #[error("engine error during {what}: {source}")]
     Engine { what: String, source: BollardError },
+    /// Nothing answers on the engine's socket: the daemon went away.
+    /// [`crate::runner::check_step`] says how to start it again.
+    #[error("the {engine} daemon is not running: {how}")]
+    Gone { engine: &'static str, how: String },
     #[error("bad regex `{re}` in the lesson: {source}")]
     Regex { re: String, source: regex::Error },
     #[error("host command `{cmd}` could not run: {source}")]
@@ -80,9 +84,28 @@ fn unsupported(e: &BollardError) -> bool {
         || matches!(status_of(e), Some((501, _)))
 }
 
+/// The socket refused or vanished: the daemon is gone, not the thing asked
+/// about. Told apart so the student reads "not running", not hyper's jargon.
+pub fn engine_gone(e: &BollardError) -> bool {
+    match e {
+        BollardError::HyperLegacyError { err } => err.is_connect(),
+        BollardError::IOError { .. } | BollardError::SocketNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
 fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckError {
     let what = what.into();
-    move |source| CheckError::Engine { what, source }
+    move |source| {
+        if engine_gone(&source) {
+            CheckError::Gone {
+                engine: "engine's",
+                how: String::new(),
+            }
+        } else {
+            CheckError::Engine { what, source }
+        }
+    }
 }
 
 /// An engine error as a check error: `Unsupported` naming `endpoint` when

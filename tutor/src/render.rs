@@ -126,8 +126,9 @@ pub fn markdown(text: &str, style: Style) -> String {
             }
             Event::End(TagEnd::CodeBlock) => {
                 in_block = false;
+                // At column 0: what the student copies must paste as it
+                // is (an indented heredoc terminator never ends it).
                 for line in block.trim_end_matches('\n').lines() {
-                    out.push_str("    ");
                     out.push_str(&style.block(line));
                     out.push('\n');
                 }
@@ -188,7 +189,7 @@ mod tests {
         );
         assert_eq!(
             r,
-            "Title\n\nRun `whale ps` now.\n\n    whale run -it busybox sh\n\n  • one\n  • two\n"
+            "Title\n\nRun `whale ps` now.\n\nwhale run -it busybox sh\n\n  • one\n  • two\n"
         );
     }
 }

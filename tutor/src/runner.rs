@@ -48,13 +48,26 @@ pub async fn check_step(
     let mut out = Vec::new();
     for c in &step.checks {
         let c = c.get_ref();
-        let outcome = checks::evaluate(c, &ctx).await;
+        let outcome = match checks::evaluate(c, &ctx).await {
+            Err(CheckError::Gone { .. }) => Err(CheckError::Gone {
+                engine: engine.kind.name(),
+                how: engine.how_to_restart(),
+            }),
+            o => o,
+        };
         out.push(CheckResult {
             kind: c.kind(),
             outcome,
         });
     }
     out
+}
+
+/// Whether the engine went away during these checks.
+pub fn engine_gone(results: &[CheckResult]) -> bool {
+    results
+        .iter()
+        .any(|r| matches!(r.outcome, Err(CheckError::Gone { .. })))
 }
 
 pub fn all_pass(results: &[CheckResult]) -> bool {

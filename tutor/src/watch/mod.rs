@@ -12,7 +12,7 @@ mod state;
 
 pub use screen::list;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineKind};
 use crate::lesson::LoadedLesson;
 use crate::render::Style;
 use crate::runner;
@@ -180,6 +180,19 @@ impl Watch<'_> {
             }
             let answers = session.answers();
             let results = runner::check_step(&self.docker, self.engine, step, &answers).await;
+            if runner::engine_gone(&results) && self.engine.kind == EngineKind::Whale {
+                // A whale command starts the daemon again; say so either way.
+                let back = self.engine.ensure_running().await.is_ok();
+                out(&format!(
+                    "{}\n",
+                    self.style.bad(if back {
+                        "The whale daemon had stopped: the tutor started it again."
+                    } else {
+                        "The whale daemon is not running and did not start: run `whale ps` to see why."
+                    })
+                ));
+                continue;
+            }
             if runner::all_pass(&results) {
                 out(&format!(
                     "\n{}\n",
@@ -207,12 +220,13 @@ impl Watch<'_> {
     fn next(&self, session: &mut Session) -> Result<bool, WatchError> {
         if session.advance()? {
             out(&format!(
-                "{}\n",
+                "{}\n{}\n",
                 self.style.good(&format!(
                     "Lesson {} complete: {}. Well done!",
                     self.lesson.number(),
                     self.lesson.lesson.title
-                ))
+                )),
+                where_next(self.lessons, self.lesson, self.style)
             ));
             return Ok(true);
         }
@@ -232,5 +246,17 @@ impl Watch<'_> {
             runner::render_step(self.lesson, index, self.engine, self.style),
             self.style.dim(key_line(has_quiz))
         ));
+    }
+}
+
+/// The line after a finished lesson: the command that starts the next one.
+pub fn where_next(lessons: &[LoadedLesson], done: &LoadedLesson, style: Style) -> String {
+    match lessons.iter().find(|l| l.number() > done.number()) {
+        Some(n) => format!(
+            "Next: {} ({})",
+            style.code(&format!("whaletutor lesson {}", n.number())),
+            n.lesson.title
+        ),
+        None => "That was the last lesson: the whole course is done.".to_string(),
     }
 }
