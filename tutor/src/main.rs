@@ -321,6 +321,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .resume(&lessons)
                     .context("there are no lessons")?,
             };
+            if let Some(note) = whaletutor::tools::whale_path_note(&engine) {
+                print!("{note}");
+            }
             let docker = engine.ensure_running().await?;
             setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;
             watch::Watch {

@@ -120,3 +120,30 @@ fn every_command_shown_pastes_as_it_is() {
         "the course's heredocs were not seen ({heredocs})"
     );
 }
+
+#[test]
+fn doctor_names_every_tool_a_lesson_needs_with_its_apt_line() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["-H", "unix:///nonexistent/whale.sock", "doctor"])
+        .env("PATH", empty.path())
+        .env("NO_COLOR", "1")
+        .env_remove("EDITOR")
+        .env_remove("VISUAL")
+        .env_remove("DOCKER_HOST")
+        .env_remove("WHALETUTOR_ENGINE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for line in [
+        "curl missing (lesson 5 talks to the daemon with it): `sudo apt-get install curl`",
+        "strace missing (lesson 13 traces a container's process): `sudo apt-get install strace`",
+        "tini missing (lesson 14 runs an init as PID 1): `sudo apt-get install tini`",
+        "`sudo apt-get install python3-docker`",
+        "no editor (Dockerfiles in lessons 7-11): `sudo apt-get install nano`",
+        "`whale` is not on PATH: a new terminal says `command not found`. Run `sudo ln -sf ",
+    ] {
+        assert!(text.contains(line), "doctor did not say {line:?}:\n{text}");
+    }
+}
