@@ -390,7 +390,21 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
         )
         .await
         .map_err(api_err("GET /containers/{id}/top", format!("top of {id}")))?;
-    let titles = t.titles.unwrap_or_default();
+    let mut titles = t.titles.unwrap_or_default();
+    let mut rows = t.processes.unwrap_or_default();
+    // podman 4.3 runs the image's own `ps` (busybox's ignores -ef) and
+    // answers each line as one column: split titles on blanks and each row
+    // into as many fields, the last one keeping the rest (the command line).
+    if let [one] = titles.as_slice() {
+        if one.split_whitespace().count() > 1 {
+            titles = one.split_whitespace().map(str::to_string).collect();
+            let n = titles.len();
+            rows = rows
+                .into_iter()
+                .map(|r| split_row(&r.concat(), n))
+                .collect();
+        }
+    }
     let col = |name: &str| titles.iter().position(|t| t == name);
     let pid_col = col("PID");
     let cmd_col = col("CMD").or_else(|| col("COMMAND"));
@@ -399,14 +413,28 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
             "top of {id} has no PID/CMD columns (titles {titles:?})"
         )));
     };
-    Ok(t.processes
-        .unwrap_or_default()
+    Ok(rows
         .into_iter()
         .map(|row| Proc {
             pid: row.get(pc).cloned().unwrap_or_default(),
             cmd: row.get(cc).cloned().unwrap_or_default(),
         })
         .collect())
+}
+
+/// `line` as `n` blank-separated fields, the last one keeping its blanks.
+fn split_row(line: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while out.len() + 1 < n {
+        let Some(end) = rest.find(char::is_whitespace) else {
+            break;
+        };
+        out.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    out.push(rest.to_string());
+    out
 }
 
 /// The row of a container's PID 1 in its `top`: the process whose host PID
@@ -421,6 +449,8 @@ fn pid1_of<'p>(procs: &'p [Proc], i: &ContainerInspectResponse) -> Option<&'p Pr
     procs
         .iter()
         .find(|p| p.pid == pid)
+        // podman's `top` gives the container's own PIDs.
+        .or_else(|| procs.iter().find(|p| p.pid == "1"))
         .or_else(|| procs.first())
 }
 
@@ -873,6 +903,15 @@ fn quiz(id: &str, ctx: &Context<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_top_row_in_one_column_is_split_into_its_titles() {
+        assert_eq!(
+            split_row("1 root     sleep 30", 3),
+            vec!["1", "root", "sleep 30"]
+        );
+        assert_eq!(split_row("7", 3), vec!["7"]);
+    }
 
     #[test]
     fn image_names_normalise() {
