@@ -927,6 +927,7 @@ mod tests {
             question: "?".into(),
             choices: vec!["sh".into(), "init".into()],
             answer: "sh".into(),
+            why_not: Default::default(),
         };
         assert!(quiz_correct(&q, "sh"));
         assert!(quiz_correct(&q, "1"));

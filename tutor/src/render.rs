@@ -82,6 +82,12 @@ impl Style {
     }
 }
 
+/// One line of markdown (a failure, a quiz's reply): code spans rendered,
+/// no trailing newline.
+pub fn inline(text: &str, style: Style) -> String {
+    markdown(text, style).trim_end().to_string()
+}
+
 /// Render markdown (already template-rendered) for the terminal.
 pub fn markdown(text: &str, style: Style) -> String {
     let mut out = String::new();

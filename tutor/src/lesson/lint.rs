@@ -137,6 +137,17 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
                     ),
                 );
             }
+            for wrong in quiz.why_not.keys() {
+                if !quiz.choices.contains(wrong) || *wrong == quiz.answer {
+                    sink.at(
+                        &q.span(),
+                        format!(
+                            "quiz `{}`: why_not names `{wrong}`, which is not one of its wrong choices",
+                            quiz.id
+                        ),
+                    );
+                }
+            }
             if quiz.choices.is_empty() {
                 if let Err(e) = regex::Regex::new(&format!("(?i){}", quiz.answer)) {
                     sink.at(
