@@ -315,7 +315,12 @@ async fn container_one(
         let mut words = vec![i.path.clone().unwrap_or_default()];
         words.extend(i.args.clone().unwrap_or_default());
         let got = words.join(" ");
-        if !re(want)?.is_match(&got) {
+        // podman 4.3 repeats the command in Args (`true true`): its config's
+        // entrypoint and cmd say what was asked, as on Docker.
+        let mut asked = config.entrypoint.clone().unwrap_or_default();
+        asked.extend(config.cmd.clone().unwrap_or_default());
+        let want = re(want)?;
+        if !want.is_match(&got) && !want.is_match(&asked.join(" ")) {
             return Ok(Some(format!("{name} runs `{got}`")));
         }
     }
