@@ -105,6 +105,16 @@ pub fn render_step(
     out
 }
 
+/// A result line's text after its 4-column mark: code spans rendered and,
+/// on a terminal, wrapped to its width.
+fn fit(text: &str, style: Style) -> String {
+    let shown = crate::render::inline(text, style);
+    match style.width {
+        Some(w) => crate::render::wrap(&shown, w.max(20), "    "),
+        None => shown,
+    }
+}
+
 /// The failures of a check run, as the student sees them.
 pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> String {
     let mut out = String::new();
@@ -116,12 +126,16 @@ pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> 
                 }
             }
             Ok(Outcome::Fail { failure, seen }) => {
-                out.push_str(&format!("  {} {failure}\n", style.bad("✗")));
+                out.push_str(&format!("  {} {}\n", style.bad("✗"), fit(failure, style)));
                 if verbose {
                     out.push_str(&format!("    {}\n", style.dim(&format!("seen: {seen}"))));
                 }
             }
-            Err(e) => out.push_str(&format!("  {} {e}\n", style.bad("!"))),
+            Err(e) => out.push_str(&format!(
+                "  {} {}\n",
+                style.bad("!"),
+                fit(&e.to_string(), style)
+            )),
         }
     }
     out
