@@ -150,7 +150,8 @@ pub fn explain(
     let s = step(lesson, index);
     let text =
         template::render_vars(s.explain.get_ref(), &vars.into()).unwrap_or_else(|e| e.to_string());
-    format!("{} {}", style.good("✓ Done."), markdown(&text, style))
+    // Part of the first paragraph, so it is wrapped with it.
+    markdown(&format!("**✓ Done.** {}", text.trim_start()), style)
 }
 
 /// Run a shell command against the engine; returns (exit code, output).

@@ -69,8 +69,9 @@ pub fn whale_path_note(engine: &Engine) -> Option<String> {
         return None;
     }
     let bin = whale_bin().ok()?;
+    let dir = bin.parent()?.display().to_string();
     Some(format!(
-        "Your other terminals do not know `whale` yet (command not found).\nRun this once in any terminal, then `whale` works everywhere:\n{}\n",
+        "Your other terminals do not know `whale` yet (command not found).\nRun this once, then `whale` works in every terminal:\n{}\nor, for one terminal only:\nexport PATH={dir}:$PATH\n",
         whale_path_line(&bin)
     ))
 }
