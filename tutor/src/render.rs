@@ -190,10 +190,8 @@ pub fn markdown(text: &str, style: Style) -> String {
                 out.push_str(&style.heading(&heading));
                 out.push_str("\n\n");
             }
-            Event::Start(Tag::Paragraph) => {
-                if list_depth == 0 || out.ends_with('\n') {
-                    para_start = out.len();
-                }
+            Event::Start(Tag::Paragraph) if list_depth == 0 || out.ends_with('\n') => {
+                para_start = out.len();
             }
             Event::End(TagEnd::Paragraph) => {
                 reflow(&mut out, para_start, list_depth);
