@@ -129,6 +129,15 @@ stop)
         while kill -0 "$(cat "$dir/podman.pid")" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         rm -f "$dir/podman.pid"
     fi
+    # conmon stays up to 5 minutes after an exec (--exit-delay 300), even
+    # for a removed container: end every process started for DIR (its path
+    # is unique to this service) by its PID.
+    for p in /proc/[0-9]*; do
+        [ "${p#/proc/}" = "$$" ] && continue
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$dir/"; then
+            kill "${p#/proc/}" 2>/dev/null || true
+        fi
+    done
     # Unmount what podman's storage left mounted, so DIR can be removed.
     podman_ system reset -f >/dev/null 2>&1 || true
     grep -o " $dir[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
