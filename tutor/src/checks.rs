@@ -24,6 +24,10 @@ pub enum CheckError {
     Unsupported { endpoint: String },
     #[error("engine error during {what}: {source}")]
     Engine { what: String, source: BollardError },
+    /// Nothing answers on the engine's socket: the daemon went away.
+    /// [`crate::runner::check_step`] says how to start it again.
+    #[error("the {engine} daemon is not running: {how}")]
+    Gone { engine: &'static str, how: String },
     #[error("bad regex `{re}` in the lesson: {source}")]
     Regex { re: String, source: regex::Error },
     #[error("host command `{cmd}` could not run: {source}")]
@@ -80,9 +84,28 @@ fn unsupported(e: &BollardError) -> bool {
         || matches!(status_of(e), Some((501, _)))
 }
 
+/// The socket refused or vanished: the daemon is gone, not the thing asked
+/// about. Told apart so the student reads "not running", not hyper's jargon.
+pub fn engine_gone(e: &BollardError) -> bool {
+    match e {
+        BollardError::HyperLegacyError { err } => err.is_connect(),
+        BollardError::IOError { .. } | BollardError::SocketNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
 fn engine_err(what: impl Into<String>) -> impl FnOnce(BollardError) -> CheckError {
     let what = what.into();
-    move |source| CheckError::Engine { what, source }
+    move |source| {
+        if engine_gone(&source) {
+            CheckError::Gone {
+                engine: "engine's",
+                how: String::new(),
+            }
+        } else {
+            CheckError::Engine { what, source }
+        }
+    }
 }
 
 /// An engine error as a check error: `Unsupported` naming `endpoint` when
@@ -292,7 +315,12 @@ async fn container_one(
         let mut words = vec![i.path.clone().unwrap_or_default()];
         words.extend(i.args.clone().unwrap_or_default());
         let got = words.join(" ");
-        if !re(want)?.is_match(&got) {
+        // podman 4.3 repeats the command in Args (`true true`): its config's
+        // entrypoint and cmd say what was asked, as on Docker.
+        let mut asked = config.entrypoint.clone().unwrap_or_default();
+        asked.extend(config.cmd.clone().unwrap_or_default());
+        let want = re(want)?;
+        if !want.is_match(&got) && !want.is_match(&asked.join(" ")) {
             return Ok(Some(format!("{name} runs `{got}`")));
         }
     }
@@ -367,7 +395,21 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
         )
         .await
         .map_err(api_err("GET /containers/{id}/top", format!("top of {id}")))?;
-    let titles = t.titles.unwrap_or_default();
+    let mut titles = t.titles.unwrap_or_default();
+    let mut rows = t.processes.unwrap_or_default();
+    // podman 4.3 runs the image's own `ps` (busybox's ignores -ef) and
+    // answers each line as one column: split titles on blanks and each row
+    // into as many fields, the last one keeping the rest (the command line).
+    if let [one] = titles.as_slice() {
+        if one.split_whitespace().count() > 1 {
+            titles = one.split_whitespace().map(str::to_string).collect();
+            let n = titles.len();
+            rows = rows
+                .into_iter()
+                .map(|r| split_row(&r.concat(), n))
+                .collect();
+        }
+    }
     let col = |name: &str| titles.iter().position(|t| t == name);
     let pid_col = col("PID");
     let cmd_col = col("CMD").or_else(|| col("COMMAND"));
@@ -376,14 +418,28 @@ async fn top(docker: &Docker, id: &str) -> Result<Vec<Proc>, CheckError> {
             "top of {id} has no PID/CMD columns (titles {titles:?})"
         )));
     };
-    Ok(t.processes
-        .unwrap_or_default()
+    Ok(rows
         .into_iter()
         .map(|row| Proc {
             pid: row.get(pc).cloned().unwrap_or_default(),
             cmd: row.get(cc).cloned().unwrap_or_default(),
         })
         .collect())
+}
+
+/// `line` as `n` blank-separated fields, the last one keeping its blanks.
+fn split_row(line: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while out.len() + 1 < n {
+        let Some(end) = rest.find(char::is_whitespace) else {
+            break;
+        };
+        out.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    out.push(rest.to_string());
+    out
 }
 
 /// The row of a container's PID 1 in its `top`: the process whose host PID
@@ -398,6 +454,8 @@ fn pid1_of<'p>(procs: &'p [Proc], i: &ContainerInspectResponse) -> Option<&'p Pr
     procs
         .iter()
         .find(|p| p.pid == pid)
+        // podman's `top` gives the container's own PIDs.
+        .or_else(|| procs.iter().find(|p| p.pid == "1"))
         .or_else(|| procs.first())
 }
 
@@ -852,6 +910,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_top_row_in_one_column_is_split_into_its_titles() {
+        assert_eq!(
+            split_row("1 root     sleep 30", 3),
+            vec!["1", "root", "sleep 30"]
+        );
+        assert_eq!(split_row("7", 3), vec!["7"]);
+    }
+
+    #[test]
     fn image_names_normalise() {
         assert_eq!(norm_image("busybox"), "busybox:latest");
         assert_eq!(norm_image("docker.io/library/busybox:1"), "busybox:1");
@@ -865,6 +932,7 @@ mod tests {
             question: "?".into(),
             choices: vec!["sh".into(), "init".into()],
             answer: "sh".into(),
+            why_not: Default::default(),
         };
         assert!(quiz_correct(&q, "sh"));
         assert!(quiz_correct(&q, "1"));

@@ -32,8 +32,8 @@ pub enum Verb {
     List,
     /// Work through a lesson: the tutor watches the engine and moves on when you did it.
     Lesson {
-        /// Lesson number or id.
-        lesson: String,
+        /// Lesson number or id (default: where you stopped).
+        lesson: Option<String>,
         /// Allow `n` to skip a step whose checks do not pass.
         #[arg(long)]
         force: bool,

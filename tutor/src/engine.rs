@@ -135,6 +135,19 @@ impl Engine {
         }
     }
 
+    /// One short sentence for a daemon that went away mid-lesson.
+    pub fn how_to_restart(&self) -> String {
+        match self.kind {
+            EngineKind::Whale => {
+                "`whale ps` starts it (the tutor tries that itself during a lesson)".to_string()
+            }
+            EngineKind::Docker => {
+                "start dockerd again (`systemctl start docker`, or as in tutor/README.md)"
+                    .to_string()
+            }
+        }
+    }
+
     pub fn client(&self) -> Result<Docker, EngineError> {
         Docker::connect_with_unix(&self.socket.display().to_string(), 30, API_VERSION).map_err(
             |e| EngineError::Unreachable {

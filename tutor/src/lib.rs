@@ -14,5 +14,6 @@ pub mod runner;
 pub mod setup;
 pub mod solve;
 pub mod template;
+pub mod tools;
 pub mod verify;
 pub mod watch;

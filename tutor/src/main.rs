@@ -56,6 +56,20 @@ fn pick<'a>(
     Ok(lesson::find(lessons, &key)?)
 }
 
+/// Whale makes namespaces, cgroups and mounts: only root can. Said first,
+/// before anything touches the engine (else the student reads "Permission
+/// denied (os error 13)" about a socket).
+fn need_root(kind: EngineKind, verb: &str) -> anyhow::Result<()> {
+    if kind == EngineKind::Whale && !nix::unistd::geteuid().is_root() {
+        bail!(
+            "`whaletutor {verb}` needs root: whale makes namespaces, cgroups and mounts, \
+             which only root may. Run it with sudo: `sudo whaletutor {verb} ...` \
+             (or `sudo -s` once for a root shell)"
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -89,7 +103,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     });
     let engine = Engine::select(kind, cli.host.as_deref())?;
-    let ppath = progress::default_path()?;
+    let ppath = progress::default_path(kind.name())?;
+    match &cli.verb {
+        Verb::Lesson { .. } => need_root(kind, "lesson")?,
+        Verb::Check { .. } => need_root(kind, "check")?,
+        Verb::Reset { .. } => need_root(kind, "reset")?,
+        Verb::Setup { .. } => need_root(kind, "setup")?,
+        Verb::Verify { .. } => need_root(kind, "verify")?,
+        _ => {}
+    }
     match &cli.verb {
         Verb::Lint { files } => {
             let files = if files.is_empty() {
@@ -293,7 +315,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
         } => {
             let lessons = load_lessons(&dir)?;
-            let l = lesson::find(&lessons, key)?;
+            let l = match key {
+                Some(k) => lesson::find(&lessons, k)?,
+                None => Progress::load(&ppath)?
+                    .resume(&lessons)
+                    .context("there are no lessons")?,
+            };
+            if let Some(note) = whaletutor::tools::whale_path_note(&engine) {
+                print!("{note}");
+            }
             let docker = engine.ensure_running().await?;
             setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;
             watch::Watch {

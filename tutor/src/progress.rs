@@ -54,8 +54,11 @@ pub struct Progress {
 }
 
 /// `$WHALETUTOR_PROGRESS`, else `$XDG_STATE_HOME/whaletutor/progress.toml`,
-/// else `~/.local/state/whaletutor/progress.toml`.
-pub fn default_path() -> Result<PathBuf, ProgressError> {
+/// else `~/.local/state/whaletutor/progress.toml`. Progress is kept per
+/// engine: whale's in `progress.toml`, another engine's in
+/// `progress-<engine>.toml` next to it, so doing (or resetting) a lesson on
+/// docker leaves whale's progress alone.
+pub fn default_path(engine: &str) -> Result<PathBuf, ProgressError> {
     if let Some(p) = std::env::var_os("WHALETUTOR_PROGRESS").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
@@ -64,7 +67,12 @@ pub fn default_path() -> Result<PathBuf, ProgressError> {
         None => PathBuf::from(std::env::var_os("HOME").ok_or(ProgressError::NoHome)?)
             .join(".local/state"),
     };
-    Ok(base.join("whaletutor/progress.toml"))
+    let file = if engine == "whale" {
+        "progress.toml".to_string()
+    } else {
+        format!("progress-{engine}.toml")
+    };
+    Ok(base.join("whaletutor").join(file))
 }
 
 impl Progress {
@@ -131,6 +139,26 @@ impl Progress {
             .iter()
             .filter(|s| p.done.contains(s.get_ref().id.get_ref()))
             .count()
+    }
+
+    /// Bare `lesson`: the lesson last worked on, or when that one is
+    /// complete the first lesson after it that is not (then the first
+    /// unfinished one before it; then the last one).
+    pub fn resume<'a>(&self, lessons: &'a [LoadedLesson]) -> Option<&'a LoadedLesson> {
+        let last = self
+            .last
+            .as_deref()
+            .and_then(|k| crate::lesson::find(lessons, k).ok());
+        if let Some(l) = last.filter(|l| !self.of(l).completed) {
+            return Some(l);
+        }
+        let after = last.map_or(0, |l| l.number());
+        lessons
+            .iter()
+            .filter(|l| !self.of(l).completed)
+            .min_by_key(|l| (l.number() <= after, l.number()))
+            .or(last)
+            .or(lessons.first())
     }
 
     /// Mark the step at `index` done and move to the next one.

@@ -13,16 +13,31 @@ pub fn color_wanted() -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// Wrap prose to this many columns (the terminal's width); `None`
+    /// keeps the authored line breaks (files, snapshots).
+    pub width: Option<usize>,
+}
+
+/// The width of the terminal on stdout, when it is one.
+pub fn terminal_width() -> Option<usize> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
+    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
 }
 
 impl Style {
     pub fn detect() -> Style {
         Style {
             color: color_wanted(),
+            width: terminal_width(),
         }
     }
     pub fn plain() -> Style {
-        Style { color: false }
+        Style {
+            color: false,
+            width: None,
+        }
     }
     pub fn heading(&self, s: &str) -> String {
         if self.color {
@@ -82,6 +97,55 @@ impl Style {
     }
 }
 
+/// Columns `s` takes on a terminal: escape sequences take none.
+pub fn visible_width(s: &str) -> usize {
+    let mut n = 0;
+    let mut esc = false;
+    for c in s.chars() {
+        match (esc, c) {
+            (false, '\u{1b}') => esc = true,
+            (true, c) if c.is_ascii_alphabetic() => esc = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// Re-flow `text` (its line breaks are only the author's) into lines of at
+/// most `width` columns, for a line that already holds `indent`'s width of
+/// lead; lines after the first start with `indent`. A word longer than a
+/// line stands alone.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let start = visible_width(indent);
+    let mut col = start;
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let w = visible_width(word);
+        if !empty && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(indent);
+            col = start;
+            empty = true;
+        }
+        if !empty {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        empty = false;
+    }
+    out
+}
+
+/// One line of markdown (a failure, a quiz's reply): code spans rendered,
+/// no trailing newline.
+pub fn inline(text: &str, style: Style) -> String {
+    markdown(text, style).trim_end().to_string()
+}
+
 /// Render markdown (already template-rendered) for the terminal.
 pub fn markdown(text: &str, style: Style) -> String {
     let mut out = String::new();
@@ -92,6 +156,20 @@ pub fn markdown(text: &str, style: Style) -> String {
     let mut heading = String::new();
     let mut in_block = false;
     let mut block = String::new();
+    // Where the paragraph or list item being rendered starts in `out`.
+    let mut para_start = 0usize;
+    let reflow = |out: &mut String, start: usize, list_depth: usize| {
+        let Some(width) = style.width else { return };
+        let para = out.split_off(start);
+        let lead: String = para.chars().take_while(|c| *c == ' ').collect();
+        let (lead, body) = match para.trim_start().strip_prefix("• ") {
+            Some(rest) if list_depth > 0 => (format!("{lead}• "), rest.to_string()),
+            _ => (lead, para.trim_start().to_string()),
+        };
+        let indent = " ".repeat(visible_width(&lead));
+        out.push_str(&lead);
+        out.push_str(&wrap(&body, width.max(20), &indent));
+    };
     let push_text = |out: &mut String, t: &str, strong: usize, em: usize| {
         if strong > 0 {
             out.push_str(&style.strong(t));
@@ -112,8 +190,11 @@ pub fn markdown(text: &str, style: Style) -> String {
                 out.push_str(&style.heading(&heading));
                 out.push_str("\n\n");
             }
-            Event::Start(Tag::Paragraph) => {}
+            Event::Start(Tag::Paragraph) if list_depth == 0 || out.ends_with('\n') => {
+                para_start = out.len();
+            }
             Event::End(TagEnd::Paragraph) => {
+                reflow(&mut out, para_start, list_depth);
                 out.push_str(if list_depth > 0 { "\n" } else { "\n\n" });
             }
             Event::Start(Tag::Strong) => strong += 1,
@@ -126,8 +207,9 @@ pub fn markdown(text: &str, style: Style) -> String {
             }
             Event::End(TagEnd::CodeBlock) => {
                 in_block = false;
+                // At column 0: what the student copies must paste as it
+                // is (an indented heredoc terminator never ends it).
                 for line in block.trim_end_matches('\n').lines() {
-                    out.push_str("    ");
                     out.push_str(&style.block(line));
                     out.push('\n');
                 }
@@ -146,10 +228,14 @@ pub fn markdown(text: &str, style: Style) -> String {
                 }
             }
             Event::Start(Tag::Item) => {
+                para_start = out.len();
                 out.push_str(&"  ".repeat(list_depth.saturating_sub(1)));
                 out.push_str("  • ");
             }
-            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => {
+                reflow(&mut out, para_start, list_depth);
+                out.push('\n');
+            }
             Event::Code(c) => {
                 if in_heading {
                     heading.push_str(&c);
@@ -166,7 +252,7 @@ pub fn markdown(text: &str, style: Style) -> String {
                     push_text(&mut out, &t, strong, em);
                 }
             }
-            Event::SoftBreak => out.push('\n'),
+            Event::SoftBreak => out.push(if style.width.is_some() { ' ' } else { '\n' }),
             Event::HardBreak => out.push('\n'),
             Event::Rule => out.push_str("────────\n\n"),
             _ => {}
@@ -181,6 +267,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prose_is_reflowed_to_the_terminal_and_code_is_not() {
+        let style = Style {
+            color: true,
+            width: Some(30),
+        };
+        let long = "A container is a process of the host with a private view of `the system`, nothing more.";
+        let text = format!("{long}\n\n    echo {}\n\n* {long}\n", "y".repeat(40));
+        let r = markdown(&text, style);
+        for line in r.lines() {
+            let w = visible_width(line);
+            assert!(w <= 30 || line.contains("yyyy"), "{w}: {line:?}\n{r}");
+        }
+        assert!(r.contains(&format!("echo {}", "y".repeat(40))), "{r}");
+        assert!(
+            r.lines().any(|l| l.starts_with("    ") && !l.contains('•')),
+            "{r}"
+        );
+    }
+
+    #[test]
     fn plain_rendering_keeps_code_marked() {
         let r = markdown(
             "# Title\n\nRun `whale ps` now.\n\n    whale run -it busybox sh\n\n* one\n* two\n",
@@ -188,7 +294,7 @@ mod tests {
         );
         assert_eq!(
             r,
-            "Title\n\nRun `whale ps` now.\n\n    whale run -it busybox sh\n\n  • one\n  • two\n"
+            "Title\n\nRun `whale ps` now.\n\nwhale run -it busybox sh\n\n  • one\n  • two\n"
         );
     }
 }

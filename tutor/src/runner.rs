@@ -48,13 +48,26 @@ pub async fn check_step(
     let mut out = Vec::new();
     for c in &step.checks {
         let c = c.get_ref();
-        let outcome = checks::evaluate(c, &ctx).await;
+        let outcome = match checks::evaluate(c, &ctx).await {
+            Err(CheckError::Gone { .. }) => Err(CheckError::Gone {
+                engine: engine.kind.name(),
+                how: engine.how_to_restart(),
+            }),
+            o => o,
+        };
         out.push(CheckResult {
             kind: c.kind(),
             outcome,
         });
     }
     out
+}
+
+/// Whether the engine went away during these checks.
+pub fn engine_gone(results: &[CheckResult]) -> bool {
+    results
+        .iter()
+        .any(|r| matches!(r.outcome, Err(CheckError::Gone { .. })))
 }
 
 pub fn all_pass(results: &[CheckResult]) -> bool {
@@ -92,6 +105,16 @@ pub fn render_step(
     out
 }
 
+/// A result line's text after its 4-column mark: code spans rendered and,
+/// on a terminal, wrapped to its width.
+fn fit(text: &str, style: Style) -> String {
+    let shown = crate::render::inline(text, style);
+    match style.width {
+        Some(w) => crate::render::wrap(&shown, w.max(20), "    "),
+        None => shown,
+    }
+}
+
 /// The failures of a check run, as the student sees them.
 pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> String {
     let mut out = String::new();
@@ -103,12 +126,16 @@ pub fn render_failures(results: &[CheckResult], style: Style, verbose: bool) -> 
                 }
             }
             Ok(Outcome::Fail { failure, seen }) => {
-                out.push_str(&format!("  {} {failure}\n", style.bad("✗")));
+                out.push_str(&format!("  {} {}\n", style.bad("✗"), fit(failure, style)));
                 if verbose {
                     out.push_str(&format!("    {}\n", style.dim(&format!("seen: {seen}"))));
                 }
             }
-            Err(e) => out.push_str(&format!("  {} {e}\n", style.bad("!"))),
+            Err(e) => out.push_str(&format!(
+                "  {} {}\n",
+                style.bad("!"),
+                fit(&e.to_string(), style)
+            )),
         }
     }
     out
@@ -123,7 +150,8 @@ pub fn explain(
     let s = step(lesson, index);
     let text =
         template::render_vars(s.explain.get_ref(), &vars.into()).unwrap_or_else(|e| e.to_string());
-    format!("{} {}", style.good("✓ Done."), markdown(&text, style))
+    // Part of the first paragraph, so it is wrapped with it.
+    markdown(&format!("**✓ Done.** {}", text.trim_start()), style)
 }
 
 /// Run a shell command against the engine; returns (exit code, output).

@@ -363,6 +363,7 @@ pub async fn doctor(engine: &Engine, lessons: &[LoadedLesson]) -> Vec<Finding> {
             "not root: whale needs root; run `sudo whaletutor ...`".into()
         },
     });
+    f.extend(crate::tools::findings(engine));
     let overlay = kernel_has_fs("overlay");
     f.push(Finding {
         item: "overlayfs",

@@ -78,6 +78,14 @@ fn colour_codes_only_when_asked() {
     let all = lessons();
     let plain = runner::render_step(&all[0], 0, "whale", Style::plain());
     assert!(!plain.contains('\u{1b}'));
-    let coloured = runner::render_step(&all[0], 0, "whale", Style { color: true });
+    let coloured = runner::render_step(
+        &all[0],
+        0,
+        "whale",
+        Style {
+            color: true,
+            width: None,
+        },
+    );
     assert!(coloured.contains('\u{1b}'));
 }

@@ -114,6 +114,7 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
         }
         seen.push(id);
         template_ok(s.text.get_ref(), &s.text.span(), sink);
+        paste_ok(s.text.get_ref(), &s.text.span(), sink);
         template_ok(s.explain.get_ref(), &s.explain.span(), sink);
         for h in &s.hints {
             template_ok(h.get_ref(), &h.span(), sink);
@@ -135,6 +136,17 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
                         quiz.id, quiz.answer
                     ),
                 );
+            }
+            for wrong in quiz.why_not.keys() {
+                if !quiz.choices.contains(wrong) || *wrong == quiz.answer {
+                    sink.at(
+                        &q.span(),
+                        format!(
+                            "quiz `{}`: why_not names `{wrong}`, which is not one of its wrong choices",
+                            quiz.id
+                        ),
+                    );
+                }
             }
             if quiz.choices.is_empty() {
                 if let Err(e) = regex::Regex::new(&format!("(?i){}", quiz.answer)) {
@@ -244,6 +256,42 @@ fn template_ok(text: &str, span: &Range<usize>, sink: &mut Sink) {
     if let Err(e) = crate::template::render(text, "whale") {
         sink.at(span, e.to_string());
     }
+}
+
+/// Every command line shown must paste: checked as rendered for whale and
+/// for docker (their sockets differ in length), located at the line that
+/// holds it in the source.
+fn paste_ok(text: &str, span: &Range<usize>, sink: &mut Sink) {
+    let mut seen: Vec<usize> = Vec::new();
+    for cli in ["whale", "docker"] {
+        let Ok(rendered) = crate::template::render(text, cli) else {
+            return; // template_ok reports it
+        };
+        for p in super::paste::problems(&rendered) {
+            let at = locate(sink.source, span, &p.line, cli);
+            if seen.contains(&at) {
+                continue;
+            }
+            seen.push(at);
+            sink.at(&(at..at), format!("{} (as shown for {cli})", p.message));
+        }
+    }
+}
+
+/// Where in the source a rendered code line was written: the first source
+/// line within `span` that renders to it, else the span's start.
+fn locate(source: &str, span: &Range<usize>, line: &str, cli: &str) -> usize {
+    let region = source.get(span.clone()).unwrap_or("");
+    let mut offset = span.start;
+    for raw in region.split_inclusive('\n') {
+        let shown = crate::template::render(raw, cli).unwrap_or_default();
+        // TOML's basic strings write a backslash as `\\`.
+        if shown.trim().replace("\\\\", "\\") == line.trim() {
+            return offset + (raw.len() - raw.trim_start().len());
+        }
+        offset += raw.len();
+    }
+    span.start
 }
 
 fn regex_ok(field: &str, re: &Option<String>, span: &Range<usize>, sink: &mut Sink) {

@@ -9,6 +9,7 @@
 
 mod lint;
 mod model;
+pub mod paste;
 
 pub use lint::{lint_files, BASE_IMAGES};
 pub use model::*;

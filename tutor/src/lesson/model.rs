@@ -51,6 +51,10 @@ pub struct Quiz {
     /// The expected answer: a choice's text, or for a free answer a regex
     /// (case-insensitive) the answer must match.
     pub answer: String,
+    /// Why a wrong choice is wrong, by the choice's text: said when the
+    /// student picks it.
+    #[serde(default)]
+    pub why_not: std::collections::HashMap<String, String>,
 }
 
 /// The header every check shares, borrowed from whichever check it is.

@@ -7,12 +7,13 @@
 //! prints besides the steps in [`screen`].
 
 mod input;
+mod quiz;
 mod screen;
 mod state;
 
 pub use screen::list;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineKind};
 use crate::lesson::LoadedLesson;
 use crate::render::Style;
 use crate::runner;
@@ -101,22 +102,59 @@ impl Watch<'_> {
                     Edit::Submit => {
                         out("\n");
                         let q = step.quizzes[typing.quiz].get_ref();
-                        let given = std::mem::take(&mut typing.text);
-                        let right = crate::checks::quiz_correct(q, &given);
-                        out(if right { "Right.\n" } else { "Not quite.\n" });
-                        typing.quiz += 1;
-                        let next = step.quizzes.get(typing.quiz);
-                        if next.is_none() {
-                            session.answering = None;
+                        let next_quiz = typing.quiz + 1;
+                        let input = std::mem::take(&mut typing.text);
+                        let given = match quiz::read(q, &input) {
+                            quiz::Given::Invalid(why) => {
+                                out(&format!("{why}\n{}", quiz::prompt(q)));
+                                continue;
+                            }
+                            quiz::Given::Answer(a) => a,
+                        };
+                        if crate::checks::quiz_correct(q, &given) {
+                            out("Right.\n");
+                        } else {
+                            typing.tries += 1;
+                            if let Some(w) = quiz::wrong(q, &given, typing.tries) {
+                                out(&format!(
+                                    "{}\n{}",
+                                    crate::render::inline(&w, self.style),
+                                    quiz::prompt(q)
+                                ));
+                                session.record_answer(q, &given)?;
+                                continue;
+                            }
+                            out(&format!(
+                                "{}\n",
+                                crate::render::inline(&quiz::reveal(q), self.style)
+                            ));
                         }
-                        session.record_answer(q, &given)?;
-                        if let Some(next) = next {
-                            out(&format!("{} ", next.get_ref().question));
+                        // Right, or shown after the last try: on to the next
+                        // quiz. A shown choice counts as answered; a shown
+                        // free answer is for the student to type.
+                        if crate::checks::quiz_correct(q, &given) || !q.choices.is_empty() {
+                            let kept = if q.choices.is_empty() {
+                                &given
+                            } else {
+                                &q.answer
+                            };
+                            session.record_answer(q, kept)?;
+                        }
+                        match step.quizzes.get(next_quiz) {
+                            Some(next) => {
+                                session.answering = Some(Answering {
+                                    quiz: next_quiz,
+                                    text: String::new(),
+                                    tries: 0,
+                                });
+                                out(&quiz::prompt(next.get_ref()));
+                            }
+                            None => session.answering = None,
                         }
                     }
                     Edit::Cancel => {
                         session.answering = None;
-                        out("\n");
+                        out("\n(quiz left: press a to answer it, or keep working on the step)\n");
                     }
                     Edit::Echo(s) => out(&s),
                     Edit::Ignore => {}
@@ -155,8 +193,9 @@ impl Watch<'_> {
                         session.answering = Some(Answering {
                             quiz: 0,
                             text: String::new(),
+                            tries: 0,
                         });
-                        out(&format!("{} ", step.quizzes[0].get_ref().question));
+                        out(&quiz::prompt(step.quizzes[0].get_ref()));
                     }
                     continue;
                 }
@@ -180,6 +219,19 @@ impl Watch<'_> {
             }
             let answers = session.answers();
             let results = runner::check_step(&self.docker, self.engine, step, &answers).await;
+            if runner::engine_gone(&results) && self.engine.kind == EngineKind::Whale {
+                // A whale command starts the daemon again; say so either way.
+                let back = self.engine.ensure_running().await.is_ok();
+                out(&format!(
+                    "{}\n",
+                    self.style.bad(if back {
+                        "The whale daemon had stopped: the tutor started it again."
+                    } else {
+                        "The whale daemon is not running and did not start: run `whale ps` to see why."
+                    })
+                ));
+                continue;
+            }
             if runner::all_pass(&results) {
                 out(&format!(
                     "\n{}\n",
@@ -207,12 +259,13 @@ impl Watch<'_> {
     fn next(&self, session: &mut Session) -> Result<bool, WatchError> {
         if session.advance()? {
             out(&format!(
-                "{}\n",
+                "{}\n{}\n",
                 self.style.good(&format!(
                     "Lesson {} complete: {}. Well done!",
                     self.lesson.number(),
                     self.lesson.lesson.title
-                ))
+                )),
+                where_next(self.lessons, self.lesson, self.style)
             ));
             return Ok(true);
         }
@@ -232,5 +285,17 @@ impl Watch<'_> {
             runner::render_step(self.lesson, index, self.engine, self.style),
             self.style.dim(key_line(has_quiz))
         ));
+    }
+}
+
+/// The line after a finished lesson: the command that starts the next one.
+pub fn where_next(lessons: &[LoadedLesson], done: &LoadedLesson, style: Style) -> String {
+    match lessons.iter().find(|l| l.number() > done.number()) {
+        Some(n) => format!(
+            "Next: {} ({})",
+            style.code(&format!("whaletutor lesson {}", n.number())),
+            n.lesson.title
+        ),
+        None => "That was the last lesson: the whole course is done.".to_string(),
     }
 }

@@ -54,6 +54,12 @@ pub(super) fn describe_action(a: &Action, engine: &Engine) -> String {
 /// The `list` table: number, title, steps done/total.
 pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> String {
     let mut s = String::new();
+    // As wide as the longest title, so the counts line up.
+    let wide = lessons
+        .iter()
+        .map(|l| l.lesson.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for l in lessons {
         let p = progress.of(l);
         let done = progress.done_count(l);
@@ -66,7 +72,7 @@ pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> Stri
             "    ".to_string()
         };
         s.push_str(&format!(
-            "{:>3}  {:<32} {done}/{total}  {mark}\n",
+            "{:>3}  {:<wide$} {done}/{total}  {mark}\n",
             l.number(),
             l.lesson.title
         ));
@@ -77,6 +83,22 @@ pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> Stri
 #[cfg(test)]
 mod tests {
     use super::key_line;
+
+    #[test]
+    fn the_list_lines_up_whatever_the_titles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+        let lessons = crate::lesson::load_dir(&dir).unwrap();
+        let table = super::list(
+            &lessons,
+            &crate::progress::Progress::default(),
+            crate::render::Style::plain(),
+        );
+        let cols: Vec<usize> = table
+            .lines()
+            .map(|l| l.find(" 0/").expect("a count"))
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{table}");
+    }
 
     #[test]
     fn the_quiz_key_only_where_there_is_a_quiz() {

@@ -12,6 +12,8 @@ use std::path::Path;
 pub(super) struct Answering {
     pub quiz: usize,
     pub text: String,
+    /// Wrong answers to this quiz so far.
+    pub tries: usize,
 }
 
 pub(super) struct Session<'a> {

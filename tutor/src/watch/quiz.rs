@@ -1,0 +1,112 @@
+//! Answering a quiz in a watched lesson: the prompt names the range of
+//! choices, input outside it is refused (not counted as a wrong answer),
+//! a wrong choice gets its own explanation when the lesson has one, and
+//! after three wrong tries the answer is shown.
+
+use crate::lesson::Quiz;
+
+/// Wrong tries before the tutor shows the answer.
+pub(super) const TRIES: usize = 3;
+
+/// The prompt: the question, then `(1-3)` for a multiple choice.
+pub(super) fn prompt(q: &Quiz) -> String {
+    if q.choices.is_empty() {
+        format!("{} (your answer) ", q.question)
+    } else {
+        format!("{} (1-{}) ", q.question, q.choices.len())
+    }
+}
+
+/// What the student's input is, before it is judged.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Given {
+    /// An answer to judge (for a multiple choice: the choice's text).
+    Answer(String),
+    /// Not an answer: say this and let them type again.
+    Invalid(String),
+}
+
+/// Read `input` as an answer to `q`: a number in range or a choice's text.
+pub(super) fn read(q: &Quiz, input: &str) -> Given {
+    let input = input.trim();
+    if input.is_empty() {
+        return Given::Invalid("Type an answer, then Enter (Ctrl-C to leave the quiz).".into());
+    }
+    if q.choices.is_empty() {
+        return Given::Answer(input.to_string());
+    }
+    if let Some(c) = q.choices.iter().find(|c| c.as_str() == input) {
+        return Given::Answer(c.clone());
+    }
+    match input.parse::<usize>() {
+        Ok(n) if (1..=q.choices.len()).contains(&n) => Given::Answer(q.choices[n - 1].clone()),
+        _ => Given::Invalid(format!(
+            "`{input}` is not one of the choices: type a number from 1 to {}.",
+            q.choices.len()
+        )),
+    }
+}
+
+/// What to say to a wrong answer `given` on try `tries` (1-based); `None`
+/// means reveal the answer now.
+pub(super) fn wrong(q: &Quiz, given: &str, tries: usize) -> Option<String> {
+    if tries >= TRIES {
+        return None;
+    }
+    let left = TRIES - tries;
+    let why = q
+        .why_not
+        .get(given)
+        .map(|w| format!(" {w}"))
+        .unwrap_or_default();
+    Some(format!(
+        "Not quite.{why} ({left} {} left)",
+        if left == 1 { "try" } else { "tries" }
+    ))
+}
+
+/// The answer shown after the last wrong try.
+pub(super) fn reveal(q: &Quiz) -> String {
+    match q.choices.iter().position(|c| *c == q.answer) {
+        Some(i) => format!("The answer is {}: {}.", i + 1, q.answer),
+        None => format!("An answer that fits: {}.", q.answer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn q() -> Quiz {
+        Quiz {
+            id: "k".into(),
+            question: "Which kernel?".into(),
+            choices: vec!["host".into(), "image".into(), "vm".into()],
+            answer: "host".into(),
+            why_not: HashMap::from([("image".into(), "An image holds no kernel.".into())]),
+        }
+    }
+
+    #[test]
+    fn the_prompt_names_the_range_and_bad_input_is_not_an_answer() {
+        assert_eq!(prompt(&q()), "Which kernel? (1-3) ");
+        assert_eq!(read(&q(), " 2 "), Given::Answer("image".into()));
+        assert_eq!(read(&q(), "vm"), Given::Answer("vm".into()));
+        assert!(matches!(read(&q(), "4"), Given::Invalid(m) if m.contains("from 1 to 3")));
+        assert!(matches!(read(&q(), "x"), Given::Invalid(_)));
+        assert!(matches!(read(&q(), ""), Given::Invalid(_)));
+    }
+
+    #[test]
+    fn a_wrong_choice_is_explained_and_the_third_reveals() {
+        let w = wrong(&q(), "image", 1).unwrap();
+        assert!(
+            w.contains("An image holds no kernel.") && w.contains("2 tries left"),
+            "{w}"
+        );
+        assert!(wrong(&q(), "vm", 2).unwrap().contains("1 try left"));
+        assert_eq!(wrong(&q(), "vm", 3), None);
+        assert_eq!(reveal(&q()), "The answer is 1: host.");
+    }
+}
