@@ -81,6 +81,7 @@ pub fn enter(target: &Target, view: View) -> io::Result<()> {
                 work_dir,
                 merged_dir,
                 binds: &[],
+                mounts: &[],
                 cgroups: super::mount::CgroupView::None,
             };
             super::mount::mount_overlay(&rootfs).map_err(io::Error::other)?;

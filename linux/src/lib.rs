@@ -21,6 +21,7 @@ pub mod process;
 pub mod procfs;
 pub mod seccomp;
 pub mod user;
+pub mod user_mounts;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).
 pub fn statfs_type(path: &std::path::Path) -> io::Result<i64> {

@@ -228,7 +228,11 @@ fn touch(p: &Path) -> Result<(), MountError> {
 /// without following any symlink the image put on the way: before
 /// pivot_root, an absolute link would point into the HOST's tree. Links
 /// are replaced (in the container's upper dir), as their targets would be.
-fn prepare_target(root: &Path, rel: &str, dir_mode: Option<u32>) -> Result<PathBuf, MountError> {
+pub(crate) fn prepare_target(
+    root: &Path,
+    rel: &str,
+    dir_mode: Option<u32>,
+) -> Result<PathBuf, MountError> {
     let parts: Vec<&str> = rel
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -317,6 +321,8 @@ pub struct Rootfs<'a> {
     pub merged_dir: &'a Path,
     /// Files bind-mounted into the rootfs: (host file, path inside, e.g. "etc/hosts").
     pub binds: &'a [(PathBuf, &'a str)],
+    /// The user's binds, volumes and tmpfs mounts, over everything else.
+    pub mounts: &'a [super::user_mounts::UserMount],
     /// What to show read-only at /sys/fs/cgroup (the container's own
     /// cgroups, as its cgroup namespace sees them).
     pub cgroups: CgroupView,
@@ -499,6 +505,7 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         let target = prepare_target(m, inside, None)?;
         mount(Some(source), &target, None, libc::MS_BIND, None)?;
     }
+    super::user_mounts::mount_all(m, r.mounts)?;
 
     let null = dev.join("null");
     for p in MASKED_PATHS {

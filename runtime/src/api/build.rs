@@ -349,6 +349,8 @@ impl Runner for DaemonRunner {
             args: argv,
             config,
             host_config,
+            // As BuildKit: a RUN step mounts no volumes.
+            mounts: Vec::new(),
         };
         let c = container::create_record(&*self.d, new)
             .map_err(|e| BuildError::Runner(format!("creating the RUN container: {e}")))?;

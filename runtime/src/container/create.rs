@@ -53,6 +53,21 @@ pub async fn create<E: Engine>(
     let mut cfg = merge_image_config(config, &image.config.config);
     cfg.image = Some(image_ref.clone());
     let (path, args) = path_and_args(&cfg)?;
+    let mut config_volumes: Vec<String> = cfg.volumes.clone().unwrap_or_default();
+    for v in image.config.config.volumes.iter().flat_map(|v| v.keys()) {
+        if !config_volumes.contains(v) {
+            config_volumes.push(v.clone());
+        }
+    }
+    let mounts = {
+        let e2 = e.clone();
+        let hc = host_config.clone();
+        tokio::task::spawn_blocking(move || {
+            super::mounts::resolve(&hc, &config_volumes, e2.containers().volumes())
+        })
+        .await
+        .map_err(super::error::task_err("resolving the mounts"))??
+    };
     let new = NewContainer {
         build_step: false,
         name,
@@ -62,6 +77,7 @@ pub async fn create<E: Engine>(
         args,
         config: cfg,
         host_config,
+        mounts,
     };
     super::trace(|| "create: image resolved".to_string());
     let e2 = e.clone();

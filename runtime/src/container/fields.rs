@@ -170,11 +170,8 @@ pub const CONFIG: &[Field] = &[
     // Windows-only in dockerd: it changes nothing on Linux there either.
     honoured("ArgsEscaped", ""),
     honoured("Image", ""),
-    refused(
-        "Volumes",
-        "--volume",
-        "whale has no volumes yet; copy files in with `whale cp`",
-    ),
+    // Anonymous volumes (container/mounts.rs).
+    honoured("Volumes", "--volume"),
     honoured("WorkingDir", "--workdir"),
     honoured("Entrypoint", "--entrypoint"),
     // Every whale container without host networking is loopback-only.
@@ -260,11 +257,9 @@ pub const HOST_CONFIG: &[Field] = &[
     refused("CpuPercent", "--cpu-percent", WINDOWS),
     refused("IOMaximumIOps", "--io-maxiops", WINDOWS),
     refused("IOMaximumBandwidth", "--io-maxbandwidth", WINDOWS),
-    refused(
-        "Binds",
-        "--volume",
-        "whale has no bind mounts yet; copy files in and out with `whale cp`",
-    ),
+    // Binds and named or anonymous volumes; what whale cannot do (other
+    // propagation, SELinux labels) is refused by container/mounts.rs.
+    honoured("Binds", "--volume"),
     // The CLI writes that file; dockerd ignores the field too.
     honoured("ContainerIDFile", "--cidfile"),
     refused_unless(
@@ -288,12 +283,13 @@ pub const HOST_CONFIG: &[Field] = &[
         "--volume-driver",
         "whale has no volume drivers",
     ),
-    refused("VolumesFrom", "--volumes-from", "whale has no volumes yet"),
     refused(
-        "Mounts",
-        "--mount",
-        "whale has no mounts yet; copy files in and out with `whale cp`",
+        "VolumesFrom",
+        "--volumes-from",
+        "whale does not share another container's mounts; name the volume with --volume NAME:/path",
     ),
+    // type bind, volume and tmpfs; the rest refused by container/mounts.rs.
+    honoured("Mounts", "--mount"),
     honoured("ConsoleSize", ""),
     refused(
         "Annotations",
@@ -371,11 +367,7 @@ pub const HOST_CONFIG: &[Field] = &[
         "--publish-all",
         "whale publishes no ports yet; use --network host",
     ),
-    refused(
-        "ReadonlyRootfs",
-        "--read-only",
-        "whale gives every container a writable root",
-    ),
+    honoured("ReadonlyRootfs", "--read-only"),
     // Validated by create: seccomp profiles and no-new-privileges are
     // honoured, anything else refused there, naming it.
     honoured("SecurityOpt", "--security-opt"),
@@ -384,7 +376,7 @@ pub const HOST_CONFIG: &[Field] = &[
         "--storage-opt",
         "whale's overlay store has no per-container options",
     ),
-    refused("Tmpfs", "--tmpfs", "whale has no tmpfs mounts yet"),
+    honoured("Tmpfs", "--tmpfs"),
     refused(
         "UTSMode",
         "--uts",

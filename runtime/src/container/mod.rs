@@ -27,6 +27,7 @@ mod init_layer;
 mod live;
 pub mod logs;
 mod monitor;
+pub mod mounts;
 pub mod names;
 mod pause;
 mod remove;
@@ -42,6 +43,7 @@ mod stop;
 pub mod streams;
 pub mod top;
 mod update;
+pub mod volumes;
 
 pub use commit::{commit, CommitOptions};
 pub use create::{
@@ -52,6 +54,7 @@ pub use error::ContainerError;
 pub use init_layer::strip_mount_stubs;
 pub use monitor::readopt_all;
 pub use pause::{pause, unpause};
+pub use mounts::MountPoint;
 pub use remove::{remove, remove_stopped};
 pub use running::{parse_ps, processes, ps, resize, running};
 pub use spec::{build_spec, cgroup_path, container_env, DEFAULT_PATH};
@@ -116,6 +119,9 @@ pub struct ContainerRecord {
     /// The merged config (image defaults + request), as `inspect` shows it.
     pub config: ContainerConfig,
     pub host_config: HostConfig,
+    /// The container's binds, volumes and tmpfs mounts, resolved at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountPoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_failure: Option<StartFailure>,
     /// A RUN container of a build that removes its intermediates: no
@@ -409,11 +415,14 @@ pub struct NewContainer {
     pub args: Vec<String>,
     pub config: ContainerConfig,
     pub host_config: HostConfig,
+    /// Resolved from Binds, Mounts, Tmpfs and Volumes by create.
+    pub mounts: Vec<MountPoint>,
 }
 
 pub struct Store {
     root: PathBuf,
     index: Mutex<Index>,
+    volumes: volumes::Volumes,
 }
 
 impl std::fmt::Debug for Store {
@@ -449,9 +458,12 @@ impl Store {
                 Err(e) => eprintln!("whale daemon: skipping container {id}: {e}"),
             }
         }
+        let volumes =
+            volumes::Volumes::open(root).map_err(|e| ContainerError::Internal(e.to_string()))?;
         Ok(Store {
             root: root.to_path_buf(),
             index: Mutex::new(index),
+            volumes,
         })
     }
 
@@ -463,6 +475,24 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn volumes(&self) -> &volumes::Volumes {
+        &self.volumes
+    }
+
+    /// The ids of the containers that mount volume `name`.
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        self.list()
+            .iter()
+            .filter(|c| {
+                c.record
+                    .mounts
+                    .iter()
+                    .any(|m| m.volume_name() == Some(name))
+            })
+            .map(|c| c.id().to_string())
+            .collect()
     }
 
     /// Create the record on disk. The name is reserved before anything is
@@ -521,6 +551,7 @@ impl Store {
             args: new.args,
             config,
             host_config: new.host_config,
+            mounts: new.mounts,
             start_failure: None,
             build_step: new.build_step,
         };
@@ -692,6 +723,7 @@ mod tests {
             args: vec![],
             config: ContainerConfig::default(),
             host_config: HostConfig::default(),
+            mounts: Vec::new(),
         }
     }
 

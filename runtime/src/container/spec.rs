@@ -39,7 +39,11 @@ pub fn container_env(cfg_env: &[String], hostname: &str, tty: bool) -> Vec<Strin
     env
 }
 
-pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpec {
+pub fn build_spec(
+    c: &Container,
+    lower_dirs: Vec<std::path::PathBuf>,
+    volumes: &super::volumes::Volumes,
+) -> ShimSpec {
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
     let hc = &c.host_config();
@@ -94,6 +98,8 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         socket_path: c.paths.socket(),
         state_path: c.paths.state(),
         init: hc.init.unwrap_or(false).then(init_binary),
+        mounts: r.mounts.iter().map(|m| m.to_user_mount(volumes)).collect(),
+        readonly_rootfs: hc.readonly_rootfs.unwrap_or(false),
         // Validated at create (a bad option is a 400 there); should a record
         // from an older whale get here, Docker's profile applies, never none.
         seccomp: compiled_seccomp(hc.security_opt.as_deref()),

@@ -18,6 +18,8 @@ pub(crate) struct InitConfig {
     pub work_dir: PathBuf,
     pub merged_dir: PathBuf,
     pub binds: Vec<(PathBuf, &'static str)>,
+    pub mounts: Vec<crate::linux::user_mounts::UserMount>,
+    pub readonly_rootfs: bool,
     pub cgroups: mount::CgroupView,
     pub hostname: String,
     pub new_netns: bool,
@@ -130,6 +132,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         work_dir: &cfg.work_dir,
         merged_dir: &cfg.merged_dir,
         binds: &cfg.binds,
+        mounts: &cfg.mounts,
         cgroups: cfg.cgroups.clone(),
     };
     mount::mount_overlay(&rootfs).map_err(|e| fail(125, e))?;
@@ -187,6 +190,9 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
     if !std::path::Path::new(cwd).is_dir() {
         std::fs::create_dir_all(cwd)
             .map_err(|e| fail(125, format!("cannot create working directory {cwd}: {e}")))?;
+    }
+    if cfg.readonly_rootfs {
+        crate::linux::user_mounts::readonly_root().map_err(|e| fail(125, e))?;
     }
 
     let caps = caps::default_mask();

@@ -291,6 +291,8 @@ impl Shim {
             work_dir: spec.work_dir.clone(),
             merged_dir: spec.merged_dir.clone(),
             binds,
+            mounts: spec.mounts.clone(),
+            readonly_rootfs: spec.readonly_rootfs,
             cgroups: match cgroup.version {
                 crate::linux::cgroup::Version::V1 => {
                     crate::linux::mount::CgroupView::V1(cgroup.v1_hierarchies())

@@ -63,6 +63,12 @@ pub struct ShimSpec {
     /// reaped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// The user's binds, volumes and tmpfs mounts (`-v`, `--mount`, `--tmpfs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::linux::user_mounts::UserMount>,
+    /// `--read-only`: the root mount is read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
     /// The seccomp filter of the init and every exec (absent: Docker's default).
     #[serde(default)]
     pub seccomp: crate::linux::seccomp::Seccomp,
