@@ -4,6 +4,7 @@
 //! <root>/                         default /var/lib/whale (--root, WHALE_ROOT)
 //!   daemon.lock                   flock held by the one daemon using this root
 //!   image/                        owned by image::Store (see image/mod.rs)
+//!   volumes/<name>/               owned by container::volumes (`_data`, volume.json)
 //!   containers/<64hex id>/        owned by container::Store
 //!     config.json                 the daemon's record (ContainerRecord)
 //!     state.json                  runtime state, written by the shim (RuntimeState)
@@ -35,7 +36,7 @@ pub fn close_root(root: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(root)?;
     let private = std::fs::Permissions::from_mode(PRIVATE_DIR_MODE);
     std::fs::set_permissions(root, private.clone())?;
-    for dir in ["containers", "image"] {
+    for dir in ["containers", "image", "volumes"] {
         match std::fs::set_permissions(root.join(dir), private.clone()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}

@@ -169,7 +169,7 @@ pub fn wait(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
 
 pub async fn delete(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let c = d.containers.get(id)?;
-    container::remove(d, &c, q.bool("force")).await?;
+    container::remove(d, &c, q.bool("force"), q.bool("v")).await?;
     no_content(StatusCode::NO_CONTENT)
 }
 
@@ -275,6 +275,11 @@ fn matches_filters(
                 None => labels.contains_key(v.as_str()),
             })
         })
+        && any("volume", &|v| {
+            r.mounts
+                .iter()
+                .any(|m| m.source == v || m.destination == v)
+        })
         && (f.get("ancestor").is_none()
             || ancestors.iter().any(|a| *a == r.image_id || *a == r.image))
 }
@@ -282,7 +287,7 @@ fn matches_filters(
 pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let f = q.filters()?;
     f.only(&[
-        "id", "name", "status", "label", "ancestor", "exited", "health",
+        "id", "name", "status", "label", "ancestor", "exited", "health", "volume",
     ])?;
     let limit = q.int("limit")?.filter(|l| *l > 0);
     let all = q.bool("all") || limit.is_some();
@@ -323,7 +328,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             network_settings: Some(ContainerSummaryNetworkSettings {
                 networks: Some(networks(&hc)),
             }),
-            mounts: Some(vec![]),
+            mounts: Some(super::volumes::summary_mounts(d, r)),
             ..Default::default()
         });
         if limit.is_some_and(|l| out.len() as i64 >= l) {

@@ -362,6 +362,12 @@ pub enum Route {
     NetworkPrune,
     /// create, remove, connect, disconnect: refused (whale makes no networks).
     NetworkChange(&'static str),
+    // Volumes (api/volumes.rs).
+    VolumeList,
+    VolumeCreate,
+    VolumePrune,
+    VolumeInspect(String),
+    VolumeDelete(String),
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -415,6 +421,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/networks" if get => return Some(Route::NetworkList),
         "/networks/create" if post => return Some(Route::NetworkChange("create")),
         "/networks/prune" if post => return Some(Route::NetworkPrune),
+        "/volumes" if get => return Some(Route::VolumeList),
+        "/volumes/create" if post => return Some(Route::VolumeCreate),
+        "/volumes/prune" if post => return Some(Route::VolumePrune),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
@@ -473,6 +482,15 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             Some((_, "disconnect")) if post => Some(Route::NetworkChange("disconnect")),
             _ => None,
         };
+    }
+    if let Some(name) = path.strip_prefix("/volumes/").filter(|n| !n.contains('/')) {
+        let name = decode(name);
+        if get {
+            return Some(Route::VolumeInspect(name));
+        }
+        if delete {
+            return Some(Route::VolumeDelete(name));
+        }
     }
     if let Some(rest) = path.strip_prefix("/images/") {
         // Image names contain slashes (`library/busybox`): the action is the

@@ -176,7 +176,7 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         exec_ids: None,
         host_config: Some(hc.clone()),
         graph_driver: Some(graph),
-        mounts: Some(vec![]),
+        mounts: None,
         config: Some(r.config.clone()),
         // Serialized last, below, with the fields bollard no longer has.
         network_settings: None,
@@ -199,6 +199,9 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         };
         let at = o.keys().position(|k| k == "HostConfig").unwrap_or(o.len());
         o.shift_insert(at, "ExecIDs".to_string(), ids);
+        let mounts = super::volumes::mount_points(d, r);
+        let at = o.keys().position(|k| k == "Config").unwrap_or(o.len());
+        o.shift_insert(at, "Mounts".to_string(), serde_json::json!(mounts));
     }
     if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
         // Docker prints every field, zero when unset: templates such as

@@ -47,6 +47,7 @@ mod prune;
 mod stats;
 mod streams;
 mod system;
+mod volumes;
 
 use anyhow::Context as _;
 use events::{Event, Events};
@@ -356,6 +357,11 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::NetworkInspect(name) => networks::inspect(&d, &name),
         Route::NetworkPrune => networks::prune(&q),
         Route::NetworkChange(what) => networks::refuse(what),
+        Route::VolumeList => volumes::list(&d, &q),
+        Route::VolumeCreate => volumes::create(&d, req).await,
+        Route::VolumePrune => volumes::prune(&d, &q).await,
+        Route::VolumeInspect(name) => volumes::inspect(&d, &name),
+        Route::VolumeDelete(name) => volumes::delete(&d, &name, &q).await,
     }
 }
 

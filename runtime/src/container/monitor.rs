@@ -191,7 +191,7 @@ pub async fn readopt_all<E: Engine>(e: &Arc<E>) {
     // A build's RUN containers died with the build that would have removed
     // them: once followed again (so a kill is seen to end), reap them.
     for c in all.into_iter().filter(|c| c.record.build_step) {
-        if let Err(err) = super::remove(e, &c, true).await {
+        if let Err(err) = super::remove(e, &c, true, false).await {
             eprintln!(
                 "whale daemon: reaping build container {}: {err}",
                 c.short_id()

@@ -7,11 +7,13 @@ use super::stop::kill_and_wait;
 use super::{purge, trace, Container, ContainerError, Engine};
 use std::sync::Arc;
 
-/// `docker rm`: a running container only with `force` (SIGKILL first).
+/// `docker rm`: a running container only with `force` (SIGKILL first);
+/// with `volumes` (`rm -v`), its anonymous volumes go too.
 pub async fn remove<E: Engine>(
     e: &Arc<E>,
     c: &Arc<Container>,
     force: bool,
+    volumes: bool,
 ) -> Result<(), ContainerError> {
     let _guard = c.op_lock.lock().await;
     let st = c.state();
@@ -27,7 +29,24 @@ pub async fn remove<E: Engine>(
         }
         kill_and_wait(&**e, c).await?;
     }
-    remove_stopped(e, c).await
+    remove_stopped(e, c).await?;
+    if volumes {
+        remove_anonymous_volumes(&**e, c);
+    }
+    Ok(())
+}
+
+/// Remove the anonymous volumes of a removed container that no other
+/// container mounts (Docker keeps one still in use, silently).
+fn remove_anonymous_volumes<E: Engine>(e: &E, c: &Container) {
+    for m in c.record.mounts.iter().filter(|m| m.anonymous) {
+        let Some(name) = m.volume_name() else { continue };
+        let users = e.containers().volume_users(name);
+        match e.containers().volumes().remove(name, users) {
+            Ok(()) | Err(super::volumes::VolumeError::InUse { .. }) => {}
+            Err(err) => eprintln!("whale daemon: removing volume {name}: {err}"),
+        }
+    }
 }
 
 /// Remove a container the caller knows is not running.
@@ -61,6 +80,10 @@ pub async fn remove_stopped<E: Engine>(
     .await
     .map_err(task_err(format!("removing container {}", c.name())))??;
     trace(|| format!("{}: removed", c.short_id()));
+    // `--rm` takes the container's anonymous volumes with it, as Docker.
+    if c.record.host_config.auto_remove == Some(true) {
+        remove_anonymous_volumes(&**e, c);
+    }
     e.container_event(c, "destroy", &[]);
     Ok(())
 }
