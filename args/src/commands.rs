@@ -275,6 +275,18 @@ pub struct ContainerOpts {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Bind mount a host dir or mount a volume: /host:/path[:ro], NAME:/path[:ro], or /path (anonymous volume)
+    #[arg(short = 'v', long, value_name = "[SRC:]DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount: type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..,tmpfs-mode=..]
+    #[arg(long, value_name = "MOUNT")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory: /path[:size=64m,mode=1777,...]
+    #[arg(long, value_name = "PATH[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
     /// Security options: seccomp=unconfined, seccomp=PROFILE.json (read by the client), no-new-privileges
     #[arg(long, value_name = "OPTION")]
     pub security_opt: Vec<String>,
@@ -388,7 +400,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
-    /// Remove anonymous volumes associated with the container (accepted; whale has no volumes)
+    /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
     #[arg(required = true, value_name = "CONTAINER")]

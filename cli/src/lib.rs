@@ -12,6 +12,7 @@ mod images;
 mod kv_file;
 mod lifecycle;
 mod manage;
+mod mount_flag;
 mod networks;
 mod output;
 mod run;

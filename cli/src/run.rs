@@ -50,6 +50,8 @@ pub fn create_body(
         .collect();
     let entrypoint = opts.entrypoint.as_ref().map(|e| vec![e.clone()]);
     let attach_stdin = attach && opts.interactive;
+    let (binds, anonymous) = super::mount_flag::split_volumes(&opts.volume);
+    let tmpfs = super::mount_flag::tmpfs_map(&opts.tmpfs);
     ContainerCreateBody {
         hostname: opts.hostname.clone(),
         user: opts.user.clone(),
@@ -67,6 +69,7 @@ pub fn create_body(
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: opts.stop_signal.clone(),
         healthcheck: super::lifecycle::healthcheck(&opts.policy),
+        volumes: (!anonymous.is_empty()).then_some(anonymous),
         host_config: Some(HostConfig {
             memory: opts.memory,
             memory_swap: opts.memory_swap,
@@ -78,6 +81,9 @@ pub fn create_body(
             auto_remove: Some(opts.rm),
             init: opts.init.then_some(true),
             console_size: console_size(opts.tty),
+            binds: (!binds.is_empty()).then_some(binds),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            readonly_rootfs: opts.read_only.then_some(true),
             ..Default::default()
         }),
         ..Default::default()
@@ -161,6 +167,20 @@ async fn create_container(
     ) {
         run_failure(e, true);
         return Err(ENGINE_FAILED);
+    }
+    if !opts.mount.is_empty() {
+        let mounts: Result<Vec<_>, String> = opts
+            .mount
+            .iter()
+            .map(|m| super::mount_flag::parse_mount(m))
+            .collect();
+        match mounts {
+            Ok(m) => body.host_config.get_or_insert_with(Default::default).mounts = Some(m),
+            Err(e) => {
+                run_failure(e, true);
+                return Err(ENGINE_FAILED);
+            }
+        }
     }
     match super::security_opt::resolve(&opts.security_opt, &|p| std::fs::read(p)) {
         Ok(v) if v.is_empty() => {}

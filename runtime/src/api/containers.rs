@@ -276,9 +276,7 @@ fn matches_filters(
             })
         })
         && any("volume", &|v| {
-            r.mounts
-                .iter()
-                .any(|m| m.source == v || m.destination == v)
+            r.mounts.iter().any(|m| m.source == v || m.destination == v)
         })
         && (f.get("ancestor").is_none()
             || ancestors.iter().any(|a| *a == r.image_id || *a == r.image))

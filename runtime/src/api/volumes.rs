@@ -159,8 +159,9 @@ pub async fn create(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
     let body: CreateBody = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         CreateBody::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON in the volume request: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("invalid JSON in the volume request: {e}"))
+        })?
     };
     if !matches!(body.driver.as_str(), "" | "local") {
         return Err(ApiError::bad_request(format!(
@@ -173,7 +174,11 @@ pub async fn create(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
             "whale's local volume driver takes no options (--opt): it keeps a plain directory under its root",
         ));
     }
-    if body.cluster_volume_spec.as_ref().is_some_and(|v| !v.is_null()) {
+    if body
+        .cluster_volume_spec
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(ApiError::bad_request(
             "whale has no cluster volumes (ClusterVolumeSpec)",
         ));

@@ -40,7 +40,9 @@ pub async fn remove<E: Engine>(
 /// container mounts (Docker keeps one still in use, silently).
 fn remove_anonymous_volumes<E: Engine>(e: &E, c: &Container) {
     for m in c.record.mounts.iter().filter(|m| m.anonymous) {
-        let Some(name) = m.volume_name() else { continue };
+        let Some(name) = m.volume_name() else {
+            continue;
+        };
         let users = e.containers().volume_users(name);
         match e.containers().volumes().remove(name, users) {
             Ok(()) | Err(super::volumes::VolumeError::InUse { .. }) => {}
