@@ -109,6 +109,8 @@ pub enum Command {
     Container(crate::manage::ContainerArgs),
     /// Manage images (`image ls`, `image inspect`, ...)
     Image(crate::manage::ImageArgs),
+    /// Manage volumes (`volume create`, `volume ls`, `volume rm`, ...)
+    Volume(crate::manage::VolumeArgs),
     /// Manage whale (disk usage: system df)
     System(crate::build::SystemArgs),
     /// Manage networks

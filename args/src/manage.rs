@@ -183,6 +183,87 @@ pub struct NetworkRefusedArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VolumeArgs {
+    #[command(subcommand)]
+    pub command: VolumeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes (anonymous ones; all unused with --all)
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Volume driver name (whale has the local driver only)
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Driver specific options (whale's local driver takes none)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    /// Set metadata for a volume (KEY=VALUE)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// The volume's name (a random one when left out)
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Provide filter values (dangling=true, name=..., label=..., driver=local)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Format output using a Go template ('json' for JSON)
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Do not fail when a volume does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "label=key=value")
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]

@@ -278,7 +278,10 @@ async fn inspect_one(client: &Client, name: &str, kind: Option<ObjectType>) -> C
 }
 
 /// GET a JSON object: Ok(Ok(value)), or Ok(Err((status, daemon's message))).
-async fn raw_json(client: &Client, path: &str) -> CliResult<Result<Value, (u16, String)>> {
+pub(crate) async fn raw_json(
+    client: &Client,
+    path: &str,
+) -> CliResult<Result<Value, (u16, String)>> {
     let (status, body) = client.get_raw(path).await.map_err(daemon_error)?;
     if (200..300).contains(&status) {
         let value: Value = serde_json::from_slice(&body).map_err(|e| {

@@ -22,6 +22,7 @@ mod stats;
 mod system;
 pub mod table;
 pub mod terminal;
+mod volumes;
 
 use std::path::PathBuf;
 
@@ -183,6 +184,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Load(args) => build::load(cli, args).await,
         Command::Export(args) => build::export(cli, args).await,
         Command::System(args) => build::system(cli, args).await,
+        Command::Volume(args) => volumes::volume(cli, args).await,
         Command::Container(whale_args::ContainerArgs {
             command: whale_args::ContainerCommand::Prune(args),
         }) => manage::container_prune(cli, args).await,

@@ -164,7 +164,7 @@ pub async fn system_prune(cli: &Cli, args: &whale_args::SystemPruneArgs) -> CliR
     Ok(())
 }
 
-fn prune_report(heading: &str, deleted: &[String], reclaimed: i64) -> String {
+pub(crate) fn prune_report(heading: &str, deleted: &[String], reclaimed: i64) -> String {
     let mut out = String::new();
     if !deleted.is_empty() {
         out.push_str(heading);
@@ -183,7 +183,7 @@ fn prune_report(heading: &str, deleted: &[String], reclaimed: i64) -> String {
 }
 
 /// docker's `[y/N]` prompt; anything but yes (EOF included) is a no.
-fn confirm(warning: &str) -> Result<bool, super::CliError> {
+pub(crate) fn confirm(warning: &str) -> Result<bool, super::CliError> {
     let mut stdout = std::io::stdout();
     let _ = write!(
         stdout,

@@ -59,7 +59,9 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
             None => (field.trim().to_ascii_lowercase(), None),
         };
-        let need = || value.ok_or_else(|| wrap(format!("invalid field '{field}' must be a key=value pair")));
+        let need = || {
+            value.ok_or_else(|| wrap(format!("invalid field '{field}' must be a key=value pair")))
+        };
         match key.as_str() {
             "type" => {
                 m.typ = Some(match need()? {
@@ -142,10 +144,10 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
             }
             "tmpfs-mode" => {
                 has_tmpfs = true;
-                tmpfs.mode = Some(
-                    i64::from_str_radix(need()?, 8)
-                        .map_err(|_| wrap(format!("invalid tmpfs-mode {:?}", value.unwrap_or(""))))?,
-                );
+                tmpfs.mode =
+                    Some(i64::from_str_radix(need()?, 8).map_err(|_| {
+                        wrap(format!("invalid tmpfs-mode {:?}", value.unwrap_or("")))
+                    })?);
             }
             _ => return Err(wrap(format!("unexpected key '{key}' in '{field}'"))),
         }
@@ -181,6 +183,8 @@ mod tests {
         assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1770)));
         let m = parse_mount("source=v,target=/d,volume-nocopy").unwrap();
         assert_eq!(m.typ, Some(MountType::VOLUME));
-        assert!(parse_mount("type=bind,bogus=1").unwrap_err().contains("bogus"));
+        assert!(parse_mount("type=bind,bogus=1")
+            .unwrap_err()
+            .contains("bogus"));
     }
 }

@@ -138,16 +138,16 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> Result<(), MountError> {
 }
 
 /// `--read-only`: after pivot_root, the root mount (the overlay) becomes
-/// read-only; the mounts on it (/dev, /dev/shm, /proc, volumes, the engine's
-/// /etc files) keep their own flags, as with runc.
+/// read-only, and so do the engine's /etc files, as dockerd makes them
+/// (measured against dockerd 20.10); the other mounts on it (/dev,
+/// /dev/shm, /proc, volumes, tmpfs) keep their own flags, as with runc.
 pub fn readonly_root() -> Result<(), MountError> {
-    mount(
-        None,
-        Path::new("/"),
-        None,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-        None,
-    )
+    let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    mount(None, Path::new("/"), None, ro, None)?;
+    for (inside, _) in crate::mount::ENGINE_FILES {
+        mount(None, &Path::new("/").join(inside), None, ro, None)?;
+    }
+    Ok(())
 }
 
 /// Docker's copy-up: a new volume that is still empty gets the image's

@@ -32,7 +32,7 @@ impl Value {
         serde_json::from_slice(&bytes)
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Map(entries) | Value::Struct(_, entries) => {
                 entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
