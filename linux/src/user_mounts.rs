@@ -128,7 +128,7 @@ pub fn mount_all(root: &Path, mounts: &[UserMount]) -> Result<(), MountError> {
                     Some(Path::new("tmpfs")),
                     &target,
                     Some("tmpfs"),
-                    *flags as libc::c_ulong | ro,
+                    *flags | ro,
                     Some(data),
                 )?;
             }

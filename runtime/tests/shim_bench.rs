@@ -67,6 +67,8 @@ async fn shim_start_to_exit_latency() {
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
             init: None,
+            mounts: Vec::new(),
+            readonly_rootfs: false,
             seccomp: Default::default(),
             extra_hosts: Vec::new(),
         };

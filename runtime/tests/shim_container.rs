@@ -113,6 +113,8 @@ impl Fixture {
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
             init: None,
+            mounts: Vec::new(),
+            readonly_rootfs: false,
             seccomp: Default::default(),
             extra_hosts: Vec::new(),
         };

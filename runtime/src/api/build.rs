@@ -413,7 +413,7 @@ impl Runner for DaemonRunner {
         let d = self.d.clone();
         if let Err(e) = self
             .handle
-            .block_on(async { container::remove(&d, &c, true).await })
+            .block_on(async { container::remove(&d, &c, true, false).await })
         {
             eprintln!(
                 "whale daemon: removing intermediate container {}: {e}",

@@ -447,6 +447,7 @@ mod tests {
             args: vec!["-c".into(), "echo hello from curl; sleep 3600".into()],
             config: ContainerConfig::default(),
             host_config: HostConfig::default(),
+            mounts: vec![],
             start_failure: None,
             build_step: false,
             restart_count: 0,

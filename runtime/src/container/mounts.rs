@@ -434,12 +434,12 @@ fn parse_mount(m: &Mount) -> Result<(MountPoint, Option<Wanted>), ContainerError
 /// `--tmpfs /path[:opts]`: Docker's defaults are nosuid, nodev, noexec.
 fn parse_tmpfs(path: &str, opts: &str) -> Result<MountPoint, ContainerError> {
     check_destination(path, path)?;
-    let mut flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u64;
+    let mut flags: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let mut rw = true;
     let mut data = Vec::new();
     for o in opts.split(',').map(str::trim).filter(|o| !o.is_empty()) {
         let (key, value) = o.split_once('=').unwrap_or((o, ""));
-        let flag = |f: libc::c_ulong| f as u64;
+        let flag = |f: libc::c_ulong| -> u64 { f };
         match (key, value.is_empty()) {
             ("ro", true) => rw = false,
             ("rw", true) => rw = true,
@@ -518,8 +518,8 @@ mod tests {
     fn tmpfs_options_are_checked() {
         let t = parse_tmpfs("/t", "size=64m,mode=1777,exec").unwrap();
         assert_eq!(t.tmpfs_data, "size=64m,mode=1777");
-        assert_eq!(t.tmpfs_flags & libc::MS_NOEXEC as u64, 0);
-        assert!(t.tmpfs_flags & libc::MS_NOSUID as u64 != 0);
+        assert_eq!(t.tmpfs_flags & libc::MS_NOEXEC, 0);
+        assert!(t.tmpfs_flags & libc::MS_NOSUID != 0);
         for bad in ["size=lots", "mode=999", "huge=always", "size=1mm"] {
             let e = parse_tmpfs("/t", bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
