@@ -202,7 +202,6 @@ const DOCKER_ONLY_VERBS: &[&str] = &[
     "logout",
     "search",
     "compose",
-    "volume",
     "buildx",
     "builder",
     "swarm",
