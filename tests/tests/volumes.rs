@@ -353,6 +353,17 @@ fn anonymous_volumes_copy_up_and_go_with_rm_v() {
     w.whale_ok(&["rm", "-v", "named"]);
     w.whale_ok(&["volume", "inspect", "whale-keep"]);
     w.whale_ok(&["volume", "rm", "whale-keep"]);
+    // A create that fails (the name is taken) leaves no anonymous volume.
+    w.whale_ok(&["create", "--name", "taken", "busybox", "true"]);
+    let out = w.whale(&[
+        "create", "--name", "taken", "-v", "/anon", "busybox", "true",
+    ]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert_eq!(
+        w.whale_ok(&["volume", "ls", "-q"]).out(),
+        "",
+        "no volume left"
+    );
 }
 
 #[test]

@@ -81,9 +81,24 @@ pub async fn create<E: Engine>(
     };
     super::trace(|| "create: image resolved".to_string());
     let e2 = e.clone();
-    tokio::task::spawn_blocking(move || create_record(&*e2, new))
-        .await
-        .map_err(super::error::task_err("creating the container"))?
+    tokio::task::spawn_blocking(move || {
+        let anonymous: Vec<String> = new
+            .mounts
+            .iter()
+            .filter(|m| m.anonymous)
+            .filter_map(|m| m.volume_name().map(str::to_string))
+            .collect();
+        let made = create_record(&*e2, new);
+        if made.is_err() {
+            // The anonymous volumes were made for this container alone.
+            for name in anonymous {
+                let _ = e2.containers().volumes().remove(&name, Vec::new());
+            }
+        }
+        made
+    })
+    .await
+    .map_err(super::error::task_err("creating the container"))?
 }
 
 /// Write the record (blocking on the disk) and announce it.
