@@ -130,7 +130,11 @@ pub fn resolve(
     }
     // `-v /path` and the image's VOLUMEs: anonymous, unless mounted already.
     for dest in config_volumes {
-        check_destination(dest, dest)?;
+        // dockerd takes an image's relative VOLUME (`VOLUME /a ["/b"]` makes
+        // `[/b]`) as a path in the container's root, as the shim resolves it.
+        if clean(dest) == "/" {
+            check_destination("/", dest)?;
+        }
         if seen.insert(clean(dest)) {
             out.push((
                 volume_point(String::new(), dest, "", true, true),
