@@ -275,11 +275,8 @@ pub const HOST_CONFIG: &[Field] = &[
     ),
     // Checked by create: none, default, bridge (as default) and host.
     honoured("NetworkMode", "--network"),
-    refused(
-        "PortBindings",
-        "--publish",
-        "whale publishes no ports yet; use --network host",
-    ),
+    // Served by the shim's user-space proxy (tcp; udp is refused by create).
+    honoured("PortBindings", "--publish"),
     // Docker's restart manager (container/restart.rs).
     honoured("RestartPolicy", "--restart"),
     honoured("AutoRemove", "--rm"),
@@ -366,11 +363,7 @@ pub const HOST_CONFIG: &[Field] = &[
         "--privileged",
         "containers run with Docker's default confinement",
     ),
-    refused(
-        "PublishAllPorts",
-        "--publish-all",
-        "whale publishes no ports yet; use --network host",
-    ),
+    honoured("PublishAllPorts", "--publish-all"),
     refused(
         "ReadonlyRootfs",
         "--read-only",

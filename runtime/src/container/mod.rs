@@ -29,6 +29,7 @@ pub mod logs;
 mod monitor;
 pub mod names;
 mod pause;
+pub mod ports;
 mod remove;
 mod restart;
 pub use restart::check_restart_policy_name;
@@ -171,6 +172,8 @@ pub struct RunState {
     pub restarting: bool,
     /// Running, with its cgroup frozen.
     pub paused: bool,
+    /// The published ports of the current run, as bound.
+    pub ports: Vec<crate::shim::spec::PortBinding>,
 }
 
 impl RunState {
@@ -189,6 +192,7 @@ impl RunState {
             removing: false,
             restarting: false,
             paused: false,
+            ports: Vec::new(),
         }
     }
 
@@ -211,6 +215,9 @@ impl RunState {
                 rs.exit_code = s.exit_code.unwrap_or(0);
                 rs.oom_killed = s.oom_killed;
                 rs.error = s.error;
+                if rs.status == Status::Running {
+                    rs.ports = s.ports;
+                }
             }
             None => {
                 if let Some(f) = failure {
@@ -280,8 +287,15 @@ impl Container {
         self.state.subscribe()
     }
 
-    pub fn set_running(&self, pid: i32, shim_pid: i32, started_at: String) {
+    pub fn set_running(
+        &self,
+        pid: i32,
+        shim_pid: i32,
+        started_at: String,
+        ports: Vec<crate::shim::spec::PortBinding>,
+    ) {
         self.state.send_modify(|s| {
+            s.ports = ports;
             s.status = Status::Running;
             s.pid = pid;
             s.shim_pid = shim_pid;
@@ -308,6 +322,7 @@ impl Container {
             s.restarting = restarting;
             s.paused = false;
             s.pid = 0;
+            s.ports.clear();
             s.exit_code = exit_code;
             s.oom_killed = oom_killed;
             s.finished_at = Some(finished_at);
