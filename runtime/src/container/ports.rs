@@ -37,7 +37,10 @@ fn port_of(key: &str, what: &str) -> Result<u16, ContainerError> {
 
 /// A binding's host IP: "" is Docker's default; `[::1]` is taken as `::1`.
 fn host_ip_of(ip: Option<&str>, key: &str) -> Result<String, ContainerError> {
-    let ip = ip.unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    let ip = ip
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if ip.is_empty() {
         return Ok(ANY_IPV4.to_string());
     }
@@ -76,7 +79,10 @@ fn host_port_of(port: Option<&str>, key: &str) -> Result<u16, ContainerError> {
 /// The ports to publish, as the shim should bind them: every binding of
 /// `PortBindings`, and with `PublishAllPorts` an ephemeral one for each
 /// exposed port that has none. In a stable order (by container port).
-pub fn requested(cfg: &ContainerConfig, hc: &HostConfig) -> Result<Vec<PortBinding>, ContainerError> {
+pub fn requested(
+    cfg: &ContainerConfig,
+    hc: &HostConfig,
+) -> Result<Vec<PortBinding>, ContainerError> {
     let mut out = Vec::new();
     let mut bound: Vec<u16> = Vec::new();
     let sorted: BTreeMap<_, _> = hc.port_bindings.iter().flatten().collect();
@@ -111,8 +117,16 @@ pub fn requested(cfg: &ContainerConfig, hc: &HostConfig) -> Result<Vec<PortBindi
 }
 
 /// Check the ports of a create request (a 400 for what whale cannot do).
+/// dockerd takes ports with `--network none` and publishes nothing; whale
+/// says so instead (its default network is loopback-only too, and publishes).
 pub fn validate(cfg: &ContainerConfig, hc: &HostConfig) -> Result<(), ContainerError> {
-    requested(cfg, hc).map(|_| ())
+    let ports = requested(cfg, hc)?;
+    if hc.network_mode.as_deref() == Some("none") && !ports.is_empty() {
+        return Err(ContainerError::Invalid(
+            "ports are not published with --network none (dockerd discards them): leave out --network none; whale's default network is loopback-only too, and publishes them".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether ports were asked for but the host's network makes them moot.
@@ -142,7 +156,11 @@ fn shown_ports(cfg: &ContainerConfig, bound: &[PortBinding]) -> Vec<u16> {
 /// inspect's `NetworkSettings.Ports` of a running container: each exposed
 /// port with its bindings, or null when it is not published. `{}` when
 /// not running, as Docker shows.
-pub fn network_settings_ports(cfg: &ContainerConfig, bound: &[PortBinding], running: bool) -> PortMap {
+pub fn network_settings_ports(
+    cfg: &ContainerConfig,
+    bound: &[PortBinding],
+    running: bool,
+) -> PortMap {
     if !running {
         return PortMap::new();
     }
@@ -225,7 +243,10 @@ mod tests {
     fn bindings_take_docker_defaults() {
         let r = requested(
             &exposed(&[]),
-            &hc(&[("8080/tcp", "127.0.0.1", "18080"), ("80/tcp", "", "")], false),
+            &hc(
+                &[("8080/tcp", "127.0.0.1", "18080"), ("80/tcp", "", "")],
+                false,
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -264,7 +285,10 @@ mod tests {
     fn what_the_proxy_cannot_carry_is_refused_by_name() {
         for (b, needle) in [
             (("53/udp", "", "53"), "udp"),
-            (("80/tcp", "localhost", "80"), "invalid host IP \"localhost\""),
+            (
+                ("80/tcp", "localhost", "80"),
+                "invalid host IP \"localhost\"",
+            ),
             (("80/tcp", "", "8000-8010"), "host port range"),
             (("80/tcp", "", "99999"), "invalid host port"),
             (("0/tcp", "", "80"), "invalid port"),
@@ -297,6 +321,16 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].private_port, s[0].public_port), (80, None));
         assert_eq!(s[1].public_port, Some(18080));
+    }
+
+    #[test]
+    fn network_none_refuses_ports() {
+        let mut h = hc(&[("80/tcp", "", "8080")], false);
+        h.network_mode = Some("none".into());
+        let err = validate(&exposed(&[]), &h).unwrap_err().to_string();
+        assert!(err.contains("--network none"), "{err}");
+        h.port_bindings = None;
+        assert!(validate(&exposed(&["80/tcp"]), &h).is_ok());
     }
 
     #[test]

@@ -45,7 +45,10 @@ fn bind(ports: &[PortBinding]) -> Result<(Vec<(TcpListener, u16)>, Vec<PortBindi
         let ip: IpAddr = p.host_ip.parse().map_err(|_| {
             failure(
                 125,
-                format!("invalid host IP {:?} for port {}/tcp", p.host_ip, p.container_port),
+                format!(
+                    "invalid host IP {:?} for port {}/tcp",
+                    p.host_ip, p.container_port
+                ),
             )
         })?;
         let family = if ip.is_ipv4() { "tcp4" } else { "tcp6" };
