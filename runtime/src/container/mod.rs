@@ -815,6 +815,11 @@ mod tests {
                 exit_code: Some(3),
                 oom_killed: true,
                 error: String::new(),
+                ports: vec![crate::shim::spec::PortBinding {
+                    container_port: 80,
+                    host_ip: "127.0.0.1".into(),
+                    host_port: 8080,
+                }],
             }),
             None,
         );
@@ -822,5 +827,6 @@ mod tests {
             (rs.status, rs.exit_code, rs.pid, rs.oom_killed),
             (Status::Exited, 3, 0, true)
         );
+        assert!(rs.ports.is_empty(), "an exited run publishes nothing");
     }
 }
