@@ -458,3 +458,78 @@ fn the_docker_cli_publishes_through_whale_and_shows_what_dockerd_shows() {
         "whale: {host}\ndockerd: {dhost}"
     );
 }
+
+#[test]
+fn published_ports_outlive_a_daemon_restart_and_are_re_adopted() {
+    let w = World::with_busybox();
+    let port = free_port();
+    let id = w.run_d(&[
+        "--name",
+        "kept",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/etc",
+    ]);
+    get_when_up(port, "/hostname");
+    let killed = w.kill_daemon();
+    assert!(!w.ping(), "daemon {killed:?} should be dead");
+    // The proxy belongs to the shim, not the daemon.
+    let page = get(port, "/hostname").expect("served while no daemon runs");
+    assert_eq!(String::from_utf8_lossy(&page).trim(), short(&id));
+    // A new daemon reads the ports back from the shim's state.
+    let ports = w.whale_ok(&["port", "kept"]);
+    assert_eq!(
+        ports.out(),
+        format!("8080/tcp -> 127.0.0.1:{port}"),
+        "{ports}"
+    );
+    w.whale_ok(&["stop", "-t", "1", "kept"]);
+    assert_refused(port);
+}
+
+#[test]
+fn the_proxy_dies_with_its_shim() {
+    let w = World::with_busybox();
+    let port = free_port();
+    let id = w.run_d(&[
+        "--name",
+        "orphan",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    ]);
+    // Any answer will do: httpd has no index here.
+    wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let state = w.root().join("containers").join(&id).join("state.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state.json")).expect("json");
+    let shim = state["shim_pid"].as_i64().expect("shim_pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the shim");
+    let gone = wait_for(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port))
+            .is_err()
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "127.0.0.1:{port} still served after the shim died"
+    );
+    assert_refused(port);
+    w.whale(&["rm", "-f", "orphan"]);
+}
