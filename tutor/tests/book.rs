@@ -215,7 +215,6 @@ const DOCKER_ONLY_VERBS: &[&str] = &[
     "plugin",
     "trust",
     "manifest",
-    "port",
     "restart",
     "events",
     "checkpoint",
