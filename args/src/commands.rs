@@ -77,6 +77,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -268,6 +270,15 @@ pub struct ContainerOpts {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_host: Vec<String>,
+    /// Publish a container's port(s) to the host: [IP:][HOSTPORT:]CPORT[/tcp] (no HOSTPORT: an ephemeral one)
+    #[arg(short = 'p', long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
     /// Set meta data on a container (KEY=VALUE)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -486,6 +497,15 @@ pub struct PsArgs {
 pub struct DiffArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]: only this port's mappings
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,8 @@ pub enum ContainerCommand {
     Inspect(InspectArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
@@ -294,6 +296,7 @@ pub fn classic(command: Command) -> Command {
                 ..a
             }),
             ContainerCommand::Top(a) => Command::Top(a),
+            ContainerCommand::Port(a) => Command::Port(a),
             ContainerCommand::Export(a) => Command::Export(a),
             ContainerCommand::Diff(a) => Command::Diff(a),
             ContainerCommand::Cp(a) => Command::Cp(a),

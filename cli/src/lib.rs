@@ -15,6 +15,7 @@ mod manage;
 mod mount_flag;
 mod networks;
 mod output;
+mod ports;
 mod run;
 mod security_opt;
 mod session;
@@ -169,6 +170,7 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Inspect(args) => containers::inspect(cli, args).await,
         Command::Ps(args) => containers::ps(cli, args).await,
         Command::Top(args) => containers::top(cli, args).await,
+        Command::Port(args) => ports::port(cli, args).await,
         Command::Diff(args) => containers::diff(cli, args).await,
         Command::Cp(args) => copy::cp(cli, args).await,
         Command::Stats(args) => stats::stats(cli, args).await,

@@ -229,7 +229,12 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool) -> Value {
             ("Command".into(), Value::Str(command)),
             ("CreatedAt".into(), Value::Str(go_time(created))),
             ("RunningFor".into(), Value::Str(ago(created))),
-            ("Ports".into(), Value::Str(String::new())),
+            (
+                "Ports".into(),
+                Value::Str(crate::ports::displayable(
+                    c.ports.as_deref().unwrap_or_default(),
+                )),
+            ),
             (
                 "Status".into(),
                 Value::Str(c.status.clone().unwrap_or_default()),

@@ -194,6 +194,20 @@ async fn create_container(
             return Err(ENGINE_FAILED);
         }
     }
+    match super::ports::from_flags(&opts.publish, &opts.expose) {
+        Ok((exposed, bindings)) => {
+            if !exposed.is_empty() {
+                body.exposed_ports = Some(exposed);
+            }
+            let hc = body.host_config.get_or_insert_with(Default::default);
+            hc.port_bindings = Some(bindings);
+            hc.publish_all_ports = Some(opts.publish_all);
+        }
+        Err(e) => {
+            run_failure(e, true);
+            return Err(ENGINE_FAILED);
+        }
+    }
     let options = CreateContainerOptions {
         name: opts.name.clone(),
         platform: String::new(),

@@ -402,3 +402,38 @@ pub fn setns(fd: RawFd, nstype: libc::c_int) -> io::Result<()> {
     // SAFETY: integer arguments only; a bad fd yields EBADF.
     check(unsafe { libc::setns(fd, nstype) }).map(|_| ())
 }
+
+/// Close every descriptor >= 3 except those in `keep`: a child forked from
+/// the shim that runs on (never execs) must not hold the shim's pipes, its
+/// socket or the container's stdio open.
+pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<libc::c_uint> = keep.iter().filter(|&&f| f >= 3).map(|&f| f as _).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from: libc::c_uint = 3;
+    for k in keep.into_iter().chain([libc::c_uint::MAX]) {
+        if k > from {
+            // SAFETY: close_range on a range that holds none of the kept
+            // descriptors; the caller owns nothing else it still uses.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0 as libc::c_uint) };
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        from = k.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Ask the kernel to send `signal` to this process when its parent dies
+/// (the thread that forked it, in a single-threaded parent: the parent).
+pub fn die_with_parent(signal: i32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) })
+        .map(|_| ())
+}
+
+/// The parent's pid (to see whether it died before `die_with_parent`).
+pub fn getppid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}

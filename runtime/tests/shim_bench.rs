@@ -61,6 +61,7 @@ async fn shim_start_to_exit_latency() {
             stdin_once: false,
             console_size: None,
             network: NetworkMode::Loopback,
+            ports: Vec::new(),
             resources: Resources::default(),
             cgroup_path: format!("whale-bench/{}", &id[..16]),
             log_path: dir.join("container.log"),

@@ -105,6 +105,7 @@ impl Fixture {
             stdin_once: false,
             console_size: None,
             network: NetworkMode::Loopback,
+            ports: Vec::new(),
             resources: Resources::default(),
             // One top-level cgroup per test, no shared parent: removing a shared
             // parent in one test's Drop raced another test's mkdir (ENOENT).

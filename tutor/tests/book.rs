@@ -214,7 +214,6 @@ const DOCKER_ONLY_VERBS: &[&str] = &[
     "plugin",
     "trust",
     "manifest",
-    "port",
     "restart",
     "events",
     "checkpoint",

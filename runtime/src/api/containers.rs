@@ -79,11 +79,15 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
         host_config,
     };
     let c = container::create(d, req).await?;
+    let mut warnings = vec![];
+    if container::ports::discarded(&c.record.host_config) {
+        warnings.push(container::ports::HOST_NETWORK_WARNING.to_string());
+    }
     json(
         StatusCode::CREATED,
         &ContainerCreateResponse {
             id: c.id().to_string(),
-            warnings: vec![],
+            warnings,
         },
     )
 }
@@ -315,7 +319,11 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             image_id: Some(r.image_id.clone()),
             command: Some(command_line(r)),
             created: Some(unix_secs(&r.created)),
-            ports: Some(vec![]),
+            ports: Some(container::ports::summary(
+                &r.config,
+                &st.ports,
+                st.running(),
+            )),
             labels: Some(r.config.labels.clone().unwrap_or_default()),
             state: Some(summary_state(&st)),
             status: Some(container::status_string(&st, c.health_status(), now)),

@@ -226,7 +226,10 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
             }
         }
     }
-    let ns = serde_json::to_value(LegacyNetworkSettings::for_host_config(&hc))
+    let mut settings = LegacyNetworkSettings::for_host_config(&hc);
+    settings.ports =
+        crate::container::ports::network_settings_ports(&r.config, &st.ports, st.running());
+    let ns = serde_json::to_value(settings)
         .map_err(|e| ApiError::internal(format!("encoding the container: {e}")))?;
     if let Some(o) = v.as_object_mut() {
         // Last, as Docker prints it.
@@ -249,7 +252,7 @@ struct LegacyNetworkSettings {
     link_local_ipv6_address: String,
     #[serde(rename = "LinkLocalIPv6PrefixLen")]
     link_local_ipv6_prefix_len: u8,
-    ports: HashMap<String, serde_json::Value>,
+    ports: bollard::models::PortMap,
     sandbox_key: String,
     #[serde(rename = "EndpointID")]
     endpoint_id: String,
@@ -276,7 +279,7 @@ impl LegacyNetworkSettings {
             hairpin_mode: false,
             link_local_ipv6_address: String::new(),
             link_local_ipv6_prefix_len: 0,
-            ports: HashMap::new(),
+            ports: Default::default(),
             sandbox_key: String::new(),
             endpoint_id: String::new(),
             gateway: String::new(),

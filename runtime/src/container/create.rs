@@ -51,6 +51,7 @@ pub async fn create<E: Engine>(
     validate_host_config(&mut host_config)?;
     super::health::validate(config.healthcheck.as_ref()).map_err(ContainerError::Invalid)?;
     let mut cfg = merge_image_config(config, &image.config.config);
+    super::ports::validate(&cfg, &host_config)?;
     cfg.image = Some(image_ref.clone());
     let (path, args) = path_and_args(&cfg)?;
     let mut config_volumes: Vec<String> = cfg.volumes.clone().unwrap_or_default();

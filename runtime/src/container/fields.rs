@@ -270,11 +270,8 @@ pub const HOST_CONFIG: &[Field] = &[
     ),
     // Checked by create: none, default, bridge (as default) and host.
     honoured("NetworkMode", "--network"),
-    refused(
-        "PortBindings",
-        "--publish",
-        "whale publishes no ports yet; use --network host",
-    ),
+    // Served by the shim's user-space proxy (tcp; udp is refused by create).
+    honoured("PortBindings", "--publish"),
     // Docker's restart manager (container/restart.rs).
     honoured("RestartPolicy", "--restart"),
     honoured("AutoRemove", "--rm"),
@@ -362,11 +359,7 @@ pub const HOST_CONFIG: &[Field] = &[
         "--privileged",
         "containers run with Docker's default confinement",
     ),
-    refused(
-        "PublishAllPorts",
-        "--publish-all",
-        "whale publishes no ports yet; use --network host",
-    ),
+    honoured("PublishAllPorts", "--publish-all"),
     honoured("ReadonlyRootfs", "--read-only"),
     // Validated by create: seccomp profiles and no-new-privileges are
     // honoured, anything else refused there, naming it.

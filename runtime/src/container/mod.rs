@@ -30,6 +30,7 @@ mod monitor;
 pub mod mounts;
 pub mod names;
 mod pause;
+pub mod ports;
 mod remove;
 mod restart;
 pub use restart::check_restart_policy_name;
@@ -177,6 +178,8 @@ pub struct RunState {
     pub restarting: bool,
     /// Running, with its cgroup frozen.
     pub paused: bool,
+    /// The published ports of the current run, as bound.
+    pub ports: Vec<crate::shim::spec::PortBinding>,
 }
 
 impl RunState {
@@ -195,6 +198,7 @@ impl RunState {
             removing: false,
             restarting: false,
             paused: false,
+            ports: Vec::new(),
         }
     }
 
@@ -217,6 +221,9 @@ impl RunState {
                 rs.exit_code = s.exit_code.unwrap_or(0);
                 rs.oom_killed = s.oom_killed;
                 rs.error = s.error;
+                if rs.status == Status::Running {
+                    rs.ports = s.ports;
+                }
             }
             None => {
                 if let Some(f) = failure {
@@ -286,8 +293,15 @@ impl Container {
         self.state.subscribe()
     }
 
-    pub fn set_running(&self, pid: i32, shim_pid: i32, started_at: String) {
+    pub fn set_running(
+        &self,
+        pid: i32,
+        shim_pid: i32,
+        started_at: String,
+        ports: Vec<crate::shim::spec::PortBinding>,
+    ) {
         self.state.send_modify(|s| {
+            s.ports = ports;
             s.status = Status::Running;
             s.pid = pid;
             s.shim_pid = shim_pid;
@@ -314,6 +328,7 @@ impl Container {
             s.restarting = restarting;
             s.paused = false;
             s.pid = 0;
+            s.ports.clear();
             s.exit_code = exit_code;
             s.oom_killed = oom_killed;
             s.finished_at = Some(finished_at);
@@ -832,6 +847,11 @@ mod tests {
                 exit_code: Some(3),
                 oom_killed: true,
                 error: String::new(),
+                ports: vec![crate::shim::spec::PortBinding {
+                    container_port: 80,
+                    host_ip: "127.0.0.1".into(),
+                    host_port: 8080,
+                }],
             }),
             None,
         );
@@ -839,5 +859,6 @@ mod tests {
             (rs.status, rs.exit_code, rs.pid, rs.oom_killed),
             (Status::Exited, 3, 0, true)
         );
+        assert!(rs.ports.is_empty(), "an exited run publishes nothing");
     }
 }

@@ -152,6 +152,7 @@ fn write_orphaned_exit(
         exit_code: Some(exit_code),
         oom_killed: false,
         error: error.to_string(),
+        ports: Vec::new(),
     };
     fsutil::write_json_atomic(&paths.state(), &st)
         .map_err(io_err(format!("writing {}", paths.state().display())))
@@ -237,14 +238,14 @@ async fn readopt<E: Engine>(e: &Arc<E>, c: Arc<Container>) {
         Status::Created if c.paths.socket().exists() => {
             let answer = shim_status(&c.paths.socket()).await;
             if !matches!(answer, ShimAnswer::Gone) {
-                let (pid, shim_pid, started) = match read_state(&c.paths) {
-                    Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at),
+                let (pid, shim_pid, started, ports) = match read_state(&c.paths) {
+                    Ok(Some(s)) => (s.pid, s.shim_pid, s.started_at, s.ports),
                     _ => match answer {
-                        ShimAnswer::Running(pid) => (pid, 0, now_rfc3339()),
-                        _ => (0, 0, now_rfc3339()),
+                        ShimAnswer::Running(pid) => (pid, 0, now_rfc3339(), Vec::new()),
+                        _ => (0, 0, now_rfc3339(), Vec::new()),
                     },
                 };
-                c.set_running(pid, shim_pid, started);
+                c.set_running(pid, shim_pid, started, ports);
                 spawn_monitor(e.clone(), c.clone());
             }
         }

@@ -86,6 +86,12 @@ pub fn build_spec(
         } else {
             NetworkMode::Loopback
         },
+        // Validated at create; the host's network has no ports to publish.
+        ports: if hc.network_mode.as_deref() == Some("host") {
+            Vec::new()
+        } else {
+            super::ports::requested(cfg, hc).unwrap_or_default()
+        },
         resources: Resources {
             memory: hc.memory.filter(|m| *m > 0),
             memory_swap: hc.memory_swap.filter(|m| *m != 0),

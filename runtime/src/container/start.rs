@@ -205,6 +205,7 @@ async fn start_locked<E: Engine>(
         });
     }
     let (pid, shim_pid) = (shim.ready.pid, shim.ready.shim_pid);
+    let ports = shim.ready.ports.clone();
     trace(|| format!("{}: shim ready", c.short_id()));
     // Attach clients that arrived before start get their streams now, before
     // init runs, so no output is lost.
@@ -240,7 +241,7 @@ async fn start_locked<E: Engine>(
         });
     }
     trace(|| format!("{}: started", c.short_id()));
-    c.set_running(pid, shim_pid, started_at);
+    c.set_running(pid, shim_pid, started_at, ports);
     spawn_monitor(e.clone(), c.clone());
     super::health::spawn(e.clone(), c.clone());
     e.container_event(c, "start", &[]);

@@ -12,6 +12,7 @@ pub mod client;
 mod exec;
 mod init;
 mod log;
+mod ports;
 pub mod protocol;
 mod seccomp;
 mod server;
@@ -98,6 +99,7 @@ fn send_ready_error(f: &ShimFailure) {
         shim_pid: process::getpid(),
         error: Some(f.message.clone()),
         exit_code: Some(f.exit_code),
+        ports: Vec::new(),
     });
 }
 
@@ -129,6 +131,10 @@ pub(crate) struct Shim {
     /// not wait for the overlay's unmount (which syncs the upper fs, ~20 ms
     /// on ext4): the namespace dies when the shim closes this, last.
     pub mnt_ns: Option<fs::File>,
+    /// The published ports' proxy, while the container runs.
+    pub proxy: Option<ports::Proxy>,
+    /// The published ports as bound.
+    pub ports: Vec<spec::PortBinding>,
 }
 
 fn read_spec(dir: &Path) -> Result<ShimSpec, ShimFailure> {
@@ -373,6 +379,20 @@ impl Shim {
                 return Err(remove_socket(f));
             }
         }
+        // Bound before Ready, so a port in use fails the start.
+        let wanted = if spec.network == NetworkMode::Host {
+            &[][..]
+        } else {
+            &spec.ports[..]
+        };
+        let (proxy, ports) = match ports::start(wanted, pid) {
+            Ok(p) => p,
+            Err(f) => {
+                let _ = process::kill(pid, libc::SIGKILL);
+                let _ = process::reap(pid);
+                return Err(remove_socket(f));
+            }
+        };
         Ok(Shim {
             spec,
             pid,
@@ -384,6 +404,8 @@ impl Shim {
             go: go_w,
             report: report_r,
             mnt_ns,
+            proxy,
+            ports,
         })
     }
 
@@ -394,8 +416,12 @@ impl Shim {
             shim_pid: self.shim_pid,
             error: None,
             exit_code: None,
+            ports: self.ports.clone(),
         }) {
             eprintln!("whale shim: cannot send Ready to the daemon: {e}; stopping the container");
+            if let Some(p) = self.proxy {
+                p.stop();
+            }
             let _ = process::kill(self.pid, libc::SIGKILL);
             let _ = process::reap(self.pid);
             let _ = self.cgroup.remove();

@@ -54,6 +54,9 @@ pub struct Ready {
     /// Docker's CLI exit code for the error: 125 engine, 126 not executable, 127 not found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The published ports as bound (ephemeral host ports filled in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<super::spec::PortBinding>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

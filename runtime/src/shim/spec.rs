@@ -15,6 +15,19 @@ pub enum NetworkMode {
     Host,
 }
 
+/// One published port (`-p [IP:]HOSTPORT:CPORT`): where the shim's proxy
+/// listens on the host, and the port it connects to on the container's
+/// loopback, inside the container's network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    pub container_port: u16,
+    /// The host address to listen on: "0.0.0.0", "127.0.0.1", "::", ...
+    pub host_ip: String,
+    /// 0 asks for an ephemeral port (the kernel picks one); the shim reports
+    /// the one it got.
+    pub host_port: u16,
+}
+
 /// Cgroup limits live with the code that applies them.
 pub use crate::linux::cgroup::Resources;
 
@@ -47,6 +60,9 @@ pub struct ShimSpec {
     /// Initial pty size (rows, cols) when `tty`.
     pub console_size: Option<(u16, u16)>,
     pub network: NetworkMode,
+    /// Published ports (tcp); empty with the host's network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortBinding>,
     pub resources: Resources,
     /// Cgroup path relative to the daemon's own cgroup of each controller
     /// (v1) or of the unified hierarchy (v2), e.g. "whale/<id>".

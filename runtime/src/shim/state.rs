@@ -29,4 +29,7 @@ pub struct RuntimeState {
     /// Why the run ended abnormally (shim died, exec failed), Docker's State.Error.
     #[serde(default)]
     pub error: String,
+    /// The published ports while running, as bound (empty once exited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<super::spec::PortBinding>,
 }

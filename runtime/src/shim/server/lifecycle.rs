@@ -78,6 +78,7 @@ impl Server {
 
     /// Give up before the container ran: kill and reap the init, clean up.
     fn abort(&mut self) -> i32 {
+        self.stop_proxy();
         let _ = process::kill(self.shim.pid, libc::SIGKILL);
         let _ = process::reap(self.shim.pid);
         if let Err(e) = self.shim.cgroup.remove() {
@@ -90,6 +91,8 @@ impl Server {
     /// The init's pidfd is readable.
     pub(super) fn on_exit(&mut self) {
         if self.container.reap("") {
+            // The ports close with the container, before its exit is told.
+            self.stop_proxy();
             for c in &mut self.clients {
                 if c.is_attach() {
                     c.read_open = false;
@@ -118,6 +121,12 @@ impl Server {
         let _ = fs::remove_file(&self.shim.spec.socket_path);
     }
 
+    fn stop_proxy(&mut self) {
+        if let Some(p) = self.shim.proxy.take() {
+            p.stop();
+        }
+    }
+
     fn write_state(&self, status: RunStatus, exit: Option<&Exit>) {
         let state = RuntimeState {
             status,
@@ -128,6 +137,11 @@ impl Server {
             exit_code: exit.map(|e| e.exit_code),
             oom_killed: exit.is_some_and(|e| e.oom_killed),
             error: String::new(),
+            ports: if exit.is_some() {
+                Vec::new()
+            } else {
+                self.shim.ports.clone()
+            },
         };
         let result = write_state_file(&self.shim.spec.state_path, &state);
         if let Err(e) = result {
