@@ -62,6 +62,9 @@ pub struct Resources {
     pub cpu_shares: Option<i64>,
     /// `--pids-limit`; <= 0 means unlimited.
     pub pids_limit: Option<i64>,
+    /// `--privileged`: every device may be opened (Docker's `a *:* rwm`).
+    #[serde(default)]
+    pub all_devices: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -299,7 +302,9 @@ impl Cgroup {
 
     fn apply_v1(&self, res: &Resources) -> Result<(), CgroupError> {
         self.apply_v1_limits(res)?;
-        if let Some(dir) = self.dir("devices") {
+        if let (true, Some(dir)) = (res.all_devices, self.dir("devices")) {
+            write_file(dir, "devices.allow", "a")?;
+        } else if let Some(dir) = self.dir("devices") {
             write_file(dir, "devices.deny", "a")?;
             // One rule per write(2), on one open file.
             let path = dir.join("devices.allow");

@@ -219,6 +219,54 @@ pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
     check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
 }
 
+/// The hostname of the caller's UTS namespace.
+pub fn hostname() -> io::Result<String> {
+    Ok(nix::unistd::gethostname()?.to_string_lossy().into_owned())
+}
+
+/// Docker's `--ulimit` names (go-units) and their resources.
+pub const RLIMITS: &[(&str, u32)] = &[
+    ("core", libc::RLIMIT_CORE as u32),
+    ("cpu", libc::RLIMIT_CPU as u32),
+    ("data", libc::RLIMIT_DATA as u32),
+    ("fsize", libc::RLIMIT_FSIZE as u32),
+    ("locks", libc::RLIMIT_LOCKS as u32),
+    ("memlock", libc::RLIMIT_MEMLOCK as u32),
+    ("msgqueue", libc::RLIMIT_MSGQUEUE as u32),
+    ("nice", libc::RLIMIT_NICE as u32),
+    ("nofile", libc::RLIMIT_NOFILE as u32),
+    ("nproc", libc::RLIMIT_NPROC as u32),
+    ("rss", libc::RLIMIT_RSS as u32),
+    ("rtprio", libc::RLIMIT_RTPRIO as u32),
+    ("rttime", libc::RLIMIT_RTTIME as u32),
+    ("sigpending", libc::RLIMIT_SIGPENDING as u32),
+    ("stack", libc::RLIMIT_STACK as u32),
+];
+
+/// setrlimit(2) by Docker's name for the resource; a negative limit is
+/// unlimited.
+pub fn set_rlimit(name: &str, soft: i64, hard: i64) -> io::Result<()> {
+    let Some((_, res)) = RLIMITS.iter().find(|(n, _)| *n == name) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown ulimit {name:?}"),
+        ));
+    };
+    let lim = |v: i64| {
+        if v < 0 {
+            libc::RLIM_INFINITY
+        } else {
+            v as libc::rlim_t
+        }
+    };
+    let rl = libc::rlimit {
+        rlim_cur: lim(soft),
+        rlim_max: lim(hard),
+    };
+    // SAFETY: setrlimit reads an rlimit struct that lives across the call.
+    check(unsafe { libc::setrlimit(*res as _, &rl) }).map(|_| ())
+}
+
 pub fn sethostname(name: &str) -> io::Result<()> {
     Ok(nix::unistd::sethostname(name)?)
 }

@@ -29,6 +29,7 @@ pub mod logs;
 mod monitor;
 pub mod names;
 mod pause;
+mod privileges;
 mod remove;
 mod restart;
 pub use restart::check_restart_policy_name;

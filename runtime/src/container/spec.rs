@@ -43,11 +43,18 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
     let hc = &c.host_config();
-    let hostname = cfg
-        .hostname
-        .clone()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| c.short_id().to_string());
+    // Validated at create; a record from an older whale had none of these.
+    let privileges = super::privileges::resolve(hc).unwrap_or_default();
+    let privileged = privileges.confinement.privileged;
+    let hostname = match privileges.host_uts {
+        // `--uts host`: the host's name, in /etc/hostname and $HOSTNAME too.
+        true => crate::linux::process::hostname().unwrap_or_default(),
+        false => cfg
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| c.short_id().to_string()),
+    };
     let tty = cfg.tty.unwrap_or(false);
     let mut args = vec![r.path.clone()];
     args.extend(r.args.iter().cloned());
@@ -88,6 +95,7 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
             nano_cpus: hc.nano_cpus.filter(|n| *n > 0),
             cpu_shares: hc.cpu_shares.filter(|n| *n > 0),
             pids_limit: hc.pids_limit.filter(|n| *n > 0),
+            all_devices: privileged,
         },
         cgroup_path: cgroup_path(&r.id),
         log_path: c.paths.log(),
@@ -96,14 +104,12 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         init: hc.init.unwrap_or(false).then(init_binary),
         // Validated at create (a bad option is a 400 there); should a record
         // from an older whale get here, Docker's profile applies, never none.
-        seccomp: compiled_seccomp(hc.security_opt.as_deref()),
-        // Validated at create.
-        extra_hosts: hc
-            .extra_hosts
-            .iter()
-            .flatten()
-            .filter_map(|h| super::create::split_extra_host(h).ok())
-            .collect(),
+        // `--privileged` runs unconfined by seccomp, as in Docker.
+        seccomp: match privileged {
+            true => crate::linux::seccomp::Seccomp::Unconfined,
+            false => compiled_seccomp(hc.security_opt.as_deref(), privileges.caps),
+        },
+        privileges,
     }
 }
 
@@ -139,11 +145,11 @@ pub(super) fn write_spec(c: &Container, spec: &ShimSpec) -> Result<(), StartFail
 /// default profile) so the shim only installs it. Validated at create; a
 /// choice that does not compile here goes to the shim as it is and fails
 /// the start there, with the reason.
-fn compiled_seccomp(opts: Option<&[String]>) -> crate::linux::seccomp::Seccomp {
+fn compiled_seccomp(opts: Option<&[String]>, caps: u64) -> crate::linux::seccomp::Seccomp {
     let choice = super::security::seccomp_from_security_opts(opts).unwrap_or_default();
-    choice
-        .compiled(crate::linux::caps::default_mask())
-        .unwrap_or(choice)
+    // Docker's profile allows some calls (mount, ptrace, ...) only to a
+    // container that has the capability they need.
+    choice.compiled(caps).unwrap_or(choice)
 }
 
 #[cfg(test)]
