@@ -78,10 +78,46 @@ pub fn create_body(
             auto_remove: Some(opts.rm),
             init: opts.init.then_some(true),
             console_size: console_size(opts.tty),
+            cap_add: some_vec(&opts.cap_add),
+            cap_drop: some_vec(&opts.cap_drop),
+            privileged: opts.privileged.then_some(true),
+            pid_mode: opts.pid.clone(),
+            ipc_mode: opts.ipc.clone(),
+            uts_mode: opts.uts.clone(),
+            group_add: some_vec(&opts.group_add),
+            ulimits: (!opts.ulimit.is_empty()).then(|| {
+                opts.ulimit
+                    .iter()
+                    .map(|u| bollard::models::ResourcesUlimits {
+                        name: Some(u.name.clone()),
+                        soft: Some(u.soft),
+                        hard: Some(u.hard),
+                    })
+                    .collect()
+            }),
+            extra_hosts: some_vec(&opts.add_host),
+            dns: some_vec(&opts.dns),
+            dns_search: some_vec(&opts.dns_search),
+            dns_options: some_vec(&opts.dns_option),
+            shm_size: opts.shm_size,
+            sysctls: (!opts.sysctl.is_empty()).then(|| {
+                opts.sysctl
+                    .iter()
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (kv.clone(), String::new()),
+                    })
+                    .collect()
+            }),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// A repeated flag as docker sends it: absent when never given.
+fn some_vec(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
 }
 
 /// `[height, width]` of our terminal, sent with `-t` so the container's

@@ -10,6 +10,9 @@ pub enum UserError {
     NoUser(String),
     #[error("unable to find group {0}: no matching entries in group file")]
     NoGroup(String),
+    /// `--group-add`, as dockerd words it.
+    #[error("Unable to find group {0}: no matching entries in group file")]
+    NoExtraGroup(String),
     #[error("invalid user {0:?}: expected uid, uid:gid, name or name:group")]
     Invalid(String),
 }
@@ -130,7 +133,7 @@ pub fn resolve_groups(names: &[String], group: &str) -> Result<Vec<u32>, UserErr
             Err(_) => group_entries(group)
                 .find(|(name, _, _)| name == g)
                 .map(|(_, gid, _)| gid)
-                .ok_or_else(|| UserError::NoGroup(g.clone())),
+                .ok_or_else(|| UserError::NoExtraGroup(g.clone())),
         })
         .collect()
 }
@@ -173,7 +176,7 @@ mod tests {
         );
         assert_eq!(
             resolve_groups(&v(&["nosuch"]), GROUP),
-            Err(UserError::NoGroup("nosuch".into()))
+            Err(UserError::NoExtraGroup("nosuch".into()))
         );
         let mut u = resolve("", PASSWD, GROUP).unwrap();
         add_groups(&mut u, &[10, 50]);

@@ -46,15 +46,13 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
     // Validated at create; a record from an older whale had none of these.
     let privileges = super::privileges::resolve(hc).unwrap_or_default();
     let privileged = privileges.confinement.privileged;
-    let hostname = match privileges.host_uts {
-        // `--uts host`: the host's name, in /etc/hostname and $HOSTNAME too.
-        true => crate::linux::process::hostname().unwrap_or_default(),
-        false => cfg
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| c.short_id().to_string()),
-    };
+    // With `--uts host` the kernel's name stays the host's, while
+    // /etc/hostname and $HOSTNAME keep this one, as in Docker.
+    let hostname = cfg
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| c.short_id().to_string());
     let tty = cfg.tty.unwrap_or(false);
     let mut args = vec![r.path.clone()];
     args.extend(r.args.iter().cloned());

@@ -190,7 +190,7 @@ fn write_etc_files(
 
 /// The container's resolv.conf: the host's, with its nameservers, search
 /// domains and options each replaced when `--dns`, `--dns-search` or
-/// `--dns-option` gives them (libnetwork's resolvconf.Build order).
+/// `--dns-option` gives them, in the order dockerd 20.10 writes them.
 fn resolv_conf(host: &str, privs: &Privileges) -> String {
     if privs.dns.is_empty() && privs.dns_search.is_empty() && privs.dns_options.is_empty() {
         return host.to_string();
@@ -212,13 +212,13 @@ fn resolv_conf(host: &str, privs: &Privileges) -> String {
         }
     };
     let mut out = String::new();
-    for ns in pick(&privs.dns, "nameserver") {
-        out.push_str(&format!("nameserver {ns}\n"));
-    }
     let search = pick(&privs.dns_search, "search");
     // `--dns-search .` means "no search domains".
     if !search.is_empty() && search.join(" ").trim() != "." {
         out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for ns in pick(&privs.dns, "nameserver") {
+        out.push_str(&format!("nameserver {ns}\n"));
     }
     let options = pick(&privs.dns_options, "options");
     if !options.is_empty() {
