@@ -187,8 +187,9 @@ pub fn parse_ulimit_flag(text: &str) -> Result<Ulimit, String> {
     }
     let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
     let num = |v: &str| {
-        v.parse::<i64>()
-            .map_err(|_| format!("invalid ulimit value {v:?} in {text} (a number, or -1 for unlimited)"))
+        v.parse::<i64>().map_err(|_| {
+            format!("invalid ulimit value {v:?} in {text} (a number, or -1 for unlimited)")
+        })
     };
     let (soft, hard) = (num(soft)?, num(hard)?);
     if hard >= 0 && (soft < 0 || soft > hard) {

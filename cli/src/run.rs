@@ -95,7 +95,6 @@ pub fn create_body(
                     })
                     .collect()
             }),
-            extra_hosts: some_vec(&opts.add_host),
             dns: some_vec(&opts.dns),
             dns_search: some_vec(&opts.dns_search),
             dns_options: some_vec(&opts.dns_option),
