@@ -643,6 +643,7 @@ pub(crate) mod tests {
             nano_cpus: Some(1_500_000_000),
             cpu_shares: Some(512),
             pids_limit: Some(20),
+            all_devices: false,
         })
         .unwrap();
         let r = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
@@ -657,6 +658,19 @@ pub(crate) mod tests {
         let allow = r("devices/whale/abc123/devices.allow");
         assert!(allow.starts_with("c *:* mb *:* mc 1:3 rwm"), "{allow}");
         assert!(allow.ends_with("c 10:200 rwm"), "{allow}");
+    }
+
+    #[test]
+    fn v1_privileged_allows_every_device() {
+        let (t, cg) = fake_v1();
+        cg.apply(&Resources {
+            all_devices: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let dir = t.path().join("devices/whale/abc123");
+        assert_eq!(fs::read_to_string(dir.join("devices.allow")).unwrap(), "a");
+        assert!(!dir.join("devices.deny").exists());
     }
 
     #[test]
@@ -788,6 +802,7 @@ pub(crate) mod tests {
             nano_cpus: Some(500_000_000),
             cpu_shares: Some(1024),
             pids_limit: Some(-1),
+            all_devices: false,
         })
         .unwrap();
         let r = |f: &str| fs::read_to_string(dir.join(f)).unwrap();

@@ -225,22 +225,22 @@ pub fn hostname() -> io::Result<String> {
 }
 
 /// Docker's `--ulimit` names (go-units) and their resources.
-pub const RLIMITS: &[(&str, u32)] = &[
-    ("core", libc::RLIMIT_CORE as u32),
-    ("cpu", libc::RLIMIT_CPU as u32),
-    ("data", libc::RLIMIT_DATA as u32),
-    ("fsize", libc::RLIMIT_FSIZE as u32),
-    ("locks", libc::RLIMIT_LOCKS as u32),
-    ("memlock", libc::RLIMIT_MEMLOCK as u32),
-    ("msgqueue", libc::RLIMIT_MSGQUEUE as u32),
-    ("nice", libc::RLIMIT_NICE as u32),
-    ("nofile", libc::RLIMIT_NOFILE as u32),
-    ("nproc", libc::RLIMIT_NPROC as u32),
-    ("rss", libc::RLIMIT_RSS as u32),
-    ("rtprio", libc::RLIMIT_RTPRIO as u32),
-    ("rttime", libc::RLIMIT_RTTIME as u32),
-    ("sigpending", libc::RLIMIT_SIGPENDING as u32),
-    ("stack", libc::RLIMIT_STACK as u32),
+pub const RLIMITS: &[(&str, libc::__rlimit_resource_t)] = &[
+    ("core", libc::RLIMIT_CORE),
+    ("cpu", libc::RLIMIT_CPU),
+    ("data", libc::RLIMIT_DATA),
+    ("fsize", libc::RLIMIT_FSIZE),
+    ("locks", libc::RLIMIT_LOCKS),
+    ("memlock", libc::RLIMIT_MEMLOCK),
+    ("msgqueue", libc::RLIMIT_MSGQUEUE),
+    ("nice", libc::RLIMIT_NICE),
+    ("nofile", libc::RLIMIT_NOFILE),
+    ("nproc", libc::RLIMIT_NPROC),
+    ("rss", libc::RLIMIT_RSS),
+    ("rtprio", libc::RLIMIT_RTPRIO),
+    ("rttime", libc::RLIMIT_RTTIME),
+    ("sigpending", libc::RLIMIT_SIGPENDING),
+    ("stack", libc::RLIMIT_STACK),
 ];
 
 /// setrlimit(2) by Docker's name for the resource; a negative limit is
@@ -264,7 +264,7 @@ pub fn set_rlimit(name: &str, soft: i64, hard: i64) -> io::Result<()> {
         rlim_max: lim(hard),
     };
     // SAFETY: setrlimit reads an rlimit struct that lives across the call.
-    check(unsafe { libc::setrlimit(*res as _, &rl) }).map(|_| ())
+    check(unsafe { libc::setrlimit(*res, &rl) }).map(|_| ())
 }
 
 pub fn sethostname(name: &str) -> io::Result<()> {

@@ -68,7 +68,7 @@ async fn shim_start_to_exit_latency() {
             state_path: dir.join("state.json"),
             init: None,
             seccomp: Default::default(),
-            extra_hosts: Vec::new(),
+            privileges: Default::default(),
         };
         fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
         // Let the previous container's teardown finish first.

@@ -114,7 +114,7 @@ impl Fixture {
             state_path: dir.join("state.json"),
             init: None,
             seccomp: Default::default(),
-            extra_hosts: Vec::new(),
+            privileges: Default::default(),
         };
         Fixture {
             _tmp: tmp,
@@ -464,6 +464,7 @@ async fn limits_are_written_to_the_cgroup() {
         nano_cpus: Some(500_000_000),
         cpu_shares: None,
         pids_limit: Some(50),
+        all_devices: false,
     };
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
