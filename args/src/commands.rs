@@ -316,6 +316,9 @@ pub struct ContainerOpts {
     /// Size of /dev/shm (bytes, or with a unit: 64m)
     #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_ram_flag)]
     pub shm_size: Option<i64>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS], under /dev)
+    #[arg(long, value_name = "HOST[:CONTAINER][:PERMS]")]
+    pub device: Vec<String>,
     /// Sysctl options (namespaced ones only: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)
     #[arg(long, value_name = "KEY=VALUE", value_parser = crate::units::parse_sysctl_flag)]
     pub sysctl: Vec<String>,

@@ -95,6 +95,8 @@ pub fn create_body(
                     })
                     .collect()
             }),
+            devices: (!opts.device.is_empty())
+                .then(|| opts.device.iter().map(|d| device_mapping(d)).collect()),
             dns: some_vec(&opts.dns),
             dns_search: some_vec(&opts.dns_search),
             dns_options: some_vec(&opts.dns_option),
@@ -111,6 +113,25 @@ pub fn create_body(
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]` as the docker CLI splits it
+/// (parseDevice): a second part made only of r, w, m is the permissions.
+fn device_mapping(spec: &str) -> bollard::models::DeviceMapping {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, inside, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p, ..] => (*h, *c, *p),
+        [] => (spec, spec, "rwm"),
+    };
+    bollard::models::DeviceMapping {
+        path_on_host: Some(host.to_string()),
+        path_in_container: Some(inside.to_string()),
+        cgroup_permissions: Some(perms.to_string()),
     }
 }
 

@@ -65,6 +65,9 @@ pub struct Resources {
     /// `--privileged`: every device may be opened (Docker's `a *:* rwm`).
     #[serde(default)]
     pub all_devices: bool,
+    /// `--device` rules ("c 10:229 rwm") beside Docker's defaults.
+    #[serde(default)]
+    pub device_rules: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -316,7 +319,8 @@ impl Cgroup {
                     value: DEVICE_RULES[0].to_string(),
                     source,
                 })?;
-            for rule in DEVICE_RULES {
+            let extra = res.device_rules.iter().map(String::as_str);
+            for rule in DEVICE_RULES.iter().copied().chain(extra) {
                 std::io::Write::write_all(&mut f, rule.as_bytes()).map_err(|source| {
                     CgroupError::Write {
                         path: path.clone(),
@@ -644,6 +648,7 @@ pub(crate) mod tests {
             cpu_shares: Some(512),
             pids_limit: Some(20),
             all_devices: false,
+            device_rules: vec![],
         })
         .unwrap();
         let r = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
@@ -803,6 +808,7 @@ pub(crate) mod tests {
             cpu_shares: Some(1024),
             pids_limit: Some(-1),
             all_devices: false,
+            device_rules: vec![],
         })
         .unwrap();
         let r = |f: &str| fs::read_to_string(dir.join(f)).unwrap();

@@ -39,6 +39,82 @@ pub struct Confinement {
     pub shm: Shm,
     /// `--sysctl` (key, value), validated as namespaced by the daemon.
     pub sysctls: Vec<(String, String)>,
+    /// `--device`: host nodes recreated in the container's /dev.
+    pub devices: Vec<Device>,
+}
+
+/// One `--device`: a host node, where it appears, what the cgroup allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Inside the container, under /dev (e.g. "/dev/fuse").
+    pub path: String,
+    pub block: bool,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Devices-cgroup permissions: some of r, w, m.
+    pub permissions: String,
+}
+
+impl Device {
+    /// The node at `host` (a character or block device), to appear at
+    /// `inside` with `permissions`.
+    pub fn from_host(host: &Path, inside: &str, permissions: &str) -> io::Result<Device> {
+        let meta = std::fs::metadata(host)?;
+        let ft = meta.file_type();
+        if !ft.is_char_device() && !ft.is_block_device() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a character or block device",
+            ));
+        }
+        let rdev = meta.rdev();
+        Ok(Device {
+            path: inside.to_string(),
+            block: ft.is_block_device(),
+            major: nix::sys::stat::major(rdev),
+            minor: nix::sys::stat::minor(rdev),
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            permissions: permissions.to_string(),
+        })
+    }
+
+    /// Its rule for the v1 devices cgroup, e.g. "c 10:229 rwm".
+    pub fn cgroup_rule(&self) -> String {
+        let kind = if self.block { 'b' } else { 'c' };
+        format!("{kind} {}:{} {}", self.major, self.minor, self.permissions)
+    }
+}
+
+/// Create the `--device` nodes under `dev` (the container's fresh /dev
+/// tmpfs, so no image symlink is on the way); the daemon has checked that
+/// each path is under /dev without `..`.
+pub fn make_devices(dev: &Path, devices: &[Device]) -> io::Result<()> {
+    for d in devices {
+        let rel = d.path.trim_start_matches("/dev/");
+        let target = dev.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let _ = std::fs::remove_file(&target);
+        let kind = if d.block {
+            nix::sys::stat::SFlag::S_IFBLK
+        } else {
+            nix::sys::stat::SFlag::S_IFCHR
+        };
+        nix::sys::stat::mknod(
+            &target,
+            kind,
+            nix::sys::stat::Mode::from_bits_truncate(d.mode),
+            nix::sys::stat::makedev(d.major, d.minor),
+        )?;
+        std::os::unix::fs::lchown(&target, Some(d.uid), Some(d.gid))?;
+    }
+    Ok(())
 }
 
 /// Host directories under /dev that runc's HostDevices leaves out: they are

@@ -462,6 +462,8 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         super::confine::copy_host_devices(Path::new("/dev"), &dev)
             .map_err(io_err("copy the host's devices into", &dev))?;
     }
+    super::confine::make_devices(&dev, &conf.devices)
+        .map_err(io_err("create the --device nodes in", &dev))?;
     let shm = dev.join("shm");
     mkdir(&shm, 0o1777)?;
     match conf.shm {

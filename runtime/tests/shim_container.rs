@@ -465,6 +465,7 @@ async fn limits_are_written_to_the_cgroup() {
         cpu_shares: None,
         pids_limit: Some(50),
         all_devices: false,
+        device_rules: vec![],
     };
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();

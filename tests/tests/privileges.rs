@@ -333,7 +333,7 @@ fn run_options_reach_the_container() {
     assert_eq!(out, "512\n1024\n");
     assert_ne!(whale_run(&w, &[], "ulimit -n").success().stdout, "512\n");
 
-    let hosts = "grep -E 'db|v6' /etc/hosts";
+    let hosts = "grep -wE 'db|v6' /etc/hosts";
     let out = same_as_docker(
         &w,
         &d,
@@ -383,6 +383,56 @@ fn run_options_reach_the_container() {
         std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap(),
         "99\n"
     );
+}
+
+#[test]
+fn a_device_is_created_and_allowed() {
+    let Some(host) = ["/dev/fuse", "/dev/loop-control", "/dev/kmsg"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("SKIP --device: the host has none of fuse, loop-control, kmsg");
+        return;
+    };
+    let w = World::with_busybox();
+    let d = dockerd();
+    let probe = "stat -c '%t:%T %a' /dev/dd; head -c 0 /dev/dd && echo opened";
+    let mapped = format!("{host}:/dev/dd");
+    let out = same_as_docker(&w, &d, &["--device", &mapped], probe);
+    assert!(out.ends_with("opened\n"), "{out}");
+    // Read-only in the devices cgroup: opening it for writing is denied.
+    let ro = format!("{host}:/dev/dd:r");
+    let out = whale_run(&w, &["--device", &ro], "echo -n > /dev/dd");
+    assert!(
+        !out.ok() && out.stderr.contains("Operation not permitted"),
+        "{out}"
+    );
+    // Without --device the same node, made by hand, cannot be opened.
+    let nums = out_nums(&w, &mapped);
+    let out = whale_run(
+        &w,
+        &[],
+        &format!("mknod /dev/dd c {nums} && head -c 0 /dev/dd && echo opened"),
+    );
+    assert!(!out.stdout.contains("opened"), "{out}");
+    let out = w.whale(&["run", "--rm", "--device", "/dev/nope", "busybox", "true"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.contains(
+            "error gathering device information while adding custom device \"/dev/nope\": no such file or directory"
+        ),
+        "{out}"
+    );
+}
+
+/// "MAJOR MINOR" (decimal) of the node `--device mapped` creates.
+fn out_nums(w: &World, mapped: &str) -> String {
+    let out = whale_run(w, &["--device", mapped], "stat -c '%t %T' /dev/dd").success();
+    out.out()
+        .split_whitespace()
+        .map(|h| u64::from_str_radix(h, 16).unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]

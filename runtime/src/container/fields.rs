@@ -139,7 +139,8 @@ const NO_BLKIO: &str =
     "whale sets no block-I/O limits; it limits --memory, --cpus, --cpu-shares and --pids-limit";
 const NO_RT: &str = "whale sets no real-time CPU budget; use --cpus or --cpu-shares";
 const WINDOWS: &str = "it is a Windows-only option in Docker too";
-const NO_DEVICES: &str = "whale gives containers Docker's default device nodes only";
+const NO_DEVICES: &str =
+    "whale allows Docker's default device nodes, those given with --device, or all with --privileged";
 
 /// The create body's own fields (the container's `Config`).
 pub const CONFIG: &[Field] = &[
@@ -219,7 +220,8 @@ pub const HOST_CONFIG: &[Field] = &[
         "--cpuset-mems",
         "whale does not pin containers to memory nodes",
     ),
-    refused("Devices", "--device", NO_DEVICES),
+    // Host nodes under /dev, allowed in the devices cgroup (privileges.rs).
+    honoured("Devices", "--device"),
     refused("DeviceCgroupRules", "--device-cgroup-rule", NO_DEVICES),
     refused(
         "DeviceRequests",

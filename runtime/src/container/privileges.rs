@@ -5,7 +5,7 @@
 //! Create validates them (a bad value is a 400 naming it); the shim spec
 //! carries the result.
 
-use crate::linux::confine::{Confinement, Shm};
+use crate::linux::confine::{Confinement, Device, Shm};
 use crate::linux::{caps, process};
 use crate::shim::spec::Privileges;
 use bollard::models::HostConfig;
@@ -125,6 +125,42 @@ fn extra_host(entry: &str) -> Result<(String, String), String> {
     super::create::split_extra_host(entry).map_err(|e| e.to_string())
 }
 
+/// `--device HOST[:CONTAINER[:PERMS]]`: a host node, shown under /dev.
+fn device(m: &bollard::models::DeviceMapping) -> Result<Device, String> {
+    let host = m.path_on_host.as_deref().unwrap_or("");
+    let inside = m
+        .path_in_container
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(host);
+    let perms = m
+        .cgroup_permissions
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("rwm");
+    if perms.chars().any(|c| !"rwm".contains(c)) {
+        return Err(format!(
+            "invalid --device {host}: permissions {perms:?} are not some of r, w and m"
+        ));
+    }
+    if !inside.starts_with("/dev/") || inside.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "--device {host}:{inside}: whale creates device nodes under /dev only (no ..)"
+        ));
+    }
+    Device::from_host(std::path::Path::new(host), inside, perms).map_err(|e| {
+        // Go's wording: "no such file or directory", no errno number.
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or_default();
+        let mut chars = text.chars();
+        let text = match chars.next() {
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        };
+        format!("error gathering device information while adding custom device {host:?}: {text}")
+    })
+}
+
 /// The privileges `hc` asks for; Err names the option and what was wrong.
 pub fn resolve(hc: &HostConfig) -> Result<Privileges, String> {
     let privileged = hc.privileged.unwrap_or(false);
@@ -193,6 +229,13 @@ pub fn resolve(hc: &HostConfig) -> Result<Privileges, String> {
             privileged,
             shm,
             sysctls,
+            devices: hc
+                .devices
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(device)
+                .collect::<Result<_, _>>()?,
         },
     })
 }
@@ -323,5 +366,29 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("invalid ulimit type"), "{e}");
         assert_eq!(resolve(&HostConfig::default()), Ok(Privileges::default()));
+        let dev = |host: &str, inside: &str, perms: &str| {
+            device(&bollard::models::DeviceMapping {
+                path_on_host: Some(host.into()),
+                path_in_container: Some(inside.into()),
+                cgroup_permissions: Some(perms.into()),
+            })
+        };
+        let null = dev("/dev/null", "", "").unwrap();
+        assert_eq!(null.cgroup_rule(), "c 1:3 rwm");
+        assert_eq!(null.path, "/dev/null");
+        assert_eq!(
+            dev("/dev/null", "/dev/x/y", "r").unwrap().cgroup_rule(),
+            "c 1:3 r"
+        );
+        assert!(dev("/dev/null", "/etc/x", "")
+            .unwrap_err()
+            .contains("under /dev only"));
+        assert!(dev("/dev/null", "/dev/../x", "").is_err());
+        assert!(dev("/dev/null", "", "rwx")
+            .unwrap_err()
+            .contains("permissions"));
+        let e = dev("/dev/nope", "", "").unwrap_err();
+        assert!(e.starts_with("error gathering device information"), "{e}");
+        assert!(dev("/etc/hostname", "", "").is_err());
     }
 }

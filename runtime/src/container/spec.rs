@@ -39,12 +39,19 @@ pub fn container_env(cfg_env: &[String], hostname: &str, tty: bool) -> Vec<Strin
     env
 }
 
-pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpec {
+/// Err when the privileges asked for at create no longer hold (a `--device`
+/// gone from the host): the start fails, never runs with other ones.
+pub fn build_spec(
+    c: &Container,
+    lower_dirs: Vec<std::path::PathBuf>,
+) -> Result<ShimSpec, StartFailure> {
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
     let hc = &c.host_config();
-    // Validated at create; a record from an older whale had none of these.
-    let privileges = super::privileges::resolve(hc).unwrap_or_default();
+    let privileges = super::privileges::resolve(hc).map_err(|error| StartFailure {
+        exit_code: 125,
+        error,
+    })?;
     let privileged = privileges.confinement.privileged;
     // With `--uts host` the kernel's name stays the host's, while
     // /etc/hostname and $HOSTNAME keep this one, as in Docker.
@@ -63,7 +70,7 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
         )),
         _ => None,
     });
-    ShimSpec {
+    Ok(ShimSpec {
         id: r.id.clone(),
         env: container_env(cfg.env.as_deref().unwrap_or(&[]), &hostname, tty),
         hostname,
@@ -94,6 +101,12 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
             cpu_shares: hc.cpu_shares.filter(|n| *n > 0),
             pids_limit: hc.pids_limit.filter(|n| *n > 0),
             all_devices: privileged,
+            device_rules: privileges
+                .confinement
+                .devices
+                .iter()
+                .map(|d| d.cgroup_rule())
+                .collect(),
         },
         cgroup_path: cgroup_path(&r.id),
         log_path: c.paths.log(),
@@ -108,7 +121,7 @@ pub fn build_spec(c: &Container, lower_dirs: Vec<std::path::PathBuf>) -> ShimSpe
             false => compiled_seccomp(hc.security_opt.as_deref(), privileges.caps),
         },
         privileges,
-    }
+    })
 }
 
 /// The host's static init for `--init`: Docker's own docker-init when

@@ -190,7 +190,10 @@ fn what_the_docker_cli_sends_by_default_passes() {
 fn refusals_name_the_field_the_flag_and_the_way_out() {
     let body = json!({"Image": "busybox", "HostConfig": {"CpusetCpus": "0"}});
     let msg = check_create(&body).unwrap_err();
-    assert!(msg.contains("HostConfig.CpusetCpus (--cpuset-cpus)"), "{msg}");
+    assert!(
+        msg.contains("HostConfig.CpusetCpus (--cpuset-cpus)"),
+        "{msg}"
+    );
     let body = json!({"HostConfig": {"DeviceRequests": [{"Count": -1}]}});
     let msg = check_create(&body).unwrap_err();
     assert!(msg.contains("--gpus") && msg.contains("GPU"), "{msg}");
