@@ -12,7 +12,10 @@ const REFUSED: &[(&[&str], &str)] = &[
     (&["--cgroup-parent", "elsewhere"], "HostConfig.CgroupParent"),
     (&["--blkio-weight", "300"], "HostConfig.BlkioWeight"),
     (&["--oom-kill-disable"], "HostConfig.OomKillDisable"),
-    (&["--log-driver", "syslog"], "log driver \"syslog\" is not supported"),
+    (
+        &["--log-driver", "syslog"],
+        "log driver \"syslog\" is not supported",
+    ),
     (&["--runtime", "runsc"], "HostConfig.Runtime"),
     (&["--isolation", "hyperv"], "HostConfig.Isolation"),
 ];
