@@ -305,6 +305,48 @@ pub struct ContainerOpts {
     pub security_opt: Vec<String>,
     #[command(flatten)]
     pub policy: crate::lifecycle::PolicyOpts,
+    /// Add Linux capabilities (NAME, CAP_NAME or ALL)
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities (NAME, CAP_NAME or ALL)
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container: all capabilities, the host's devices, no seccomp, nothing masked
+    #[arg(long)]
+    pub privileged: bool,
+    /// PID namespace to use: host, or the container's own (default)
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// IPC mode to use: host, private (default), shareable or none
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// UTS namespace to use: host, or the container's own (default)
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// Add additional groups to join (names from the container's /etc/group, or numbers)
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = crate::units::parse_ulimit_flag)]
+    pub ulimit: Vec<crate::units::Ulimit>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Size of /dev/shm (bytes, or with a unit: 64m)
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_ram_flag)]
+    pub shm_size: Option<i64>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS], under /dev)
+    #[arg(long, value_name = "HOST[:CONTAINER][:PERMS]")]
+    pub device: Vec<String>,
+    /// Sysctl options (namespaced ones only: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::units::parse_sysctl_flag)]
+    pub sysctl: Vec<String>,
     /// The image, then the command and its arguments (flags after IMAGE belong to the command)
     #[arg(
         required = true,

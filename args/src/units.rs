@@ -149,6 +149,70 @@ pub(crate) fn parse_ram_flag(text: &str) -> Result<i64, String> {
     ram_in_bytes(text).map_err(|e| e.to_string())
 }
 
+/// One `--ulimit`, as go-units ParseUlimit reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// The resources `--ulimit` knows (go-units' names).
+const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// `--ulimit nofile=1024:2048` (a lone soft value is the hard one too;
+/// -1 is unlimited), with docker's messages.
+pub fn parse_ulimit_flag(text: &str) -> Result<Ulimit, String> {
+    let Some((name, limits)) = text.split_once('=') else {
+        return Err(format!("invalid ulimit argument: {text}"));
+    };
+    if !ULIMIT_NAMES.contains(&name) {
+        return Err(format!("invalid ulimit type: {name}"));
+    }
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    let num = |v: &str| {
+        v.parse::<i64>().map_err(|_| {
+            format!("invalid ulimit value {v:?} in {text} (a number, or -1 for unlimited)")
+        })
+    };
+    let (soft, hard) = (num(soft)?, num(hard)?);
+    if hard >= 0 && (soft < 0 || soft > hard) {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
+}
+
+/// `--sysctl KEY=VALUE`: both halves present (whether the key is allowed
+/// is the daemon's to say).
+pub(crate) fn parse_sysctl_flag(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((k, _)) if !k.is_empty() => Ok(text.to_string()),
+        _ => Err(format!("sysctl '{text}' is not KEY=VALUE")),
+    }
+}
+
 pub(crate) fn parse_swap_flag(text: &str) -> Result<i64, String> {
     if text == "-1" {
         return Ok(-1);

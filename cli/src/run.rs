@@ -84,10 +84,66 @@ pub fn create_body(
             binds: (!binds.is_empty()).then_some(binds),
             tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
             readonly_rootfs: opts.read_only.then_some(true),
+            cap_add: some_vec(&opts.cap_add),
+            cap_drop: some_vec(&opts.cap_drop),
+            privileged: opts.privileged.then_some(true),
+            pid_mode: opts.pid.clone(),
+            ipc_mode: opts.ipc.clone(),
+            uts_mode: opts.uts.clone(),
+            group_add: some_vec(&opts.group_add),
+            ulimits: (!opts.ulimit.is_empty()).then(|| {
+                opts.ulimit
+                    .iter()
+                    .map(|u| bollard::models::ResourcesUlimits {
+                        name: Some(u.name.clone()),
+                        soft: Some(u.soft),
+                        hard: Some(u.hard),
+                    })
+                    .collect()
+            }),
+            devices: (!opts.device.is_empty())
+                .then(|| opts.device.iter().map(|d| device_mapping(d)).collect()),
+            dns: some_vec(&opts.dns),
+            dns_search: some_vec(&opts.dns_search),
+            dns_options: some_vec(&opts.dns_option),
+            shm_size: opts.shm_size,
+            sysctls: (!opts.sysctl.is_empty()).then(|| {
+                opts.sysctl
+                    .iter()
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (kv.clone(), String::new()),
+                    })
+                    .collect()
+            }),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]` as the docker CLI splits it
+/// (parseDevice): a second part made only of r, w, m is the permissions.
+fn device_mapping(spec: &str) -> bollard::models::DeviceMapping {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, inside, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p, ..] => (*h, *c, *p),
+        [] => (spec, spec, "rwm"),
+    };
+    bollard::models::DeviceMapping {
+        path_on_host: Some(host.to_string()),
+        path_in_container: Some(inside.to_string()),
+        cgroup_permissions: Some(perms.to_string()),
+    }
+}
+
+/// A repeated flag as docker sends it: absent when never given.
+fn some_vec(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
 }
 
 /// `[height, width]` of our terminal, sent with `-t` so the container's

@@ -27,6 +27,79 @@ pub fn default_mask() -> u64 {
         .fold(0u64, |m, c| m | (1u64 << c))
 }
 
+/// Capability names by number (linux/capability.h), as Docker spells them.
+pub const CAP_NAMES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The number of a capability named as Docker spells it (`CAP_SYS_ADMIN`).
+pub fn cap_number(name: &str) -> Option<u32> {
+    CAP_NAMES.iter().position(|n| *n == name).map(|i| i as u32)
+}
+
+/// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`),
+/// bounded by the names whale knows.
+pub fn last_cap() -> u32 {
+    let known = CAP_NAMES.len() as u32 - 1;
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .map_or(known, |k| k.min(known))
+}
+
+/// Every capability this kernel has and whale itself holds in its
+/// bounding set: Docker's `ALL` and `--privileged`. (dockerd asks for the
+/// kernel's whole list and fails to start the container when it runs
+/// without one of them, e.g. in a container itself; whale gives what it has.)
+pub fn all_mask() -> u64 {
+    (0..=last_cap())
+        .filter(|c| {
+            // SAFETY: prctl with integer arguments only.
+            unsafe { libc::prctl(libc::PR_CAPBSET_READ, *c as libc::c_ulong, 0, 0, 0) == 1 }
+        })
+        .fold(0u64, |m, c| m | (1u64 << c))
+}
+
 /// Drop every capability outside `keep` from the bounding set. Needs
 /// CAP_SETPCAP, so call it before changing user.
 pub fn limit_bounding_set(keep: u64) -> io::Result<()> {
@@ -130,5 +203,18 @@ mod tests {
         let m = default_mask();
         assert_eq!(m.count_ones(), 14);
         assert_eq!(m, 0xa80425fb); // CapBnd of a default `docker run`
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(cap_number("CAP_SYS_ADMIN"), Some(21));
+        assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(cap_number("SYS_ADMIN"), None);
+        for c in DOCKER_DEFAULT_CAPS {
+            assert!(CAP_NAMES[*c as usize].starts_with("CAP_"));
+        }
+        let all = all_mask();
+        assert_eq!(all & default_mask(), default_mask());
+        assert!(all.count_ones() >= 30, "{all:x}");
     }
 }

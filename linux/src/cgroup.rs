@@ -62,6 +62,12 @@ pub struct Resources {
     pub cpu_shares: Option<i64>,
     /// `--pids-limit`; <= 0 means unlimited.
     pub pids_limit: Option<i64>,
+    /// `--privileged`: every device may be opened (Docker's `a *:* rwm`).
+    #[serde(default)]
+    pub all_devices: bool,
+    /// `--device` rules ("c 10:229 rwm") beside Docker's defaults.
+    #[serde(default)]
+    pub device_rules: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -299,7 +305,9 @@ impl Cgroup {
 
     fn apply_v1(&self, res: &Resources) -> Result<(), CgroupError> {
         self.apply_v1_limits(res)?;
-        if let Some(dir) = self.dir("devices") {
+        if let (true, Some(dir)) = (res.all_devices, self.dir("devices")) {
+            write_file(dir, "devices.allow", "a")?;
+        } else if let Some(dir) = self.dir("devices") {
             write_file(dir, "devices.deny", "a")?;
             // One rule per write(2), on one open file.
             let path = dir.join("devices.allow");
@@ -311,7 +319,8 @@ impl Cgroup {
                     value: DEVICE_RULES[0].to_string(),
                     source,
                 })?;
-            for rule in DEVICE_RULES {
+            let extra = res.device_rules.iter().map(String::as_str);
+            for rule in DEVICE_RULES.iter().copied().chain(extra) {
                 std::io::Write::write_all(&mut f, rule.as_bytes()).map_err(|source| {
                     CgroupError::Write {
                         path: path.clone(),
@@ -638,6 +647,8 @@ pub(crate) mod tests {
             nano_cpus: Some(1_500_000_000),
             cpu_shares: Some(512),
             pids_limit: Some(20),
+            all_devices: false,
+            device_rules: vec![],
         })
         .unwrap();
         let r = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
@@ -652,6 +663,19 @@ pub(crate) mod tests {
         let allow = r("devices/whale/abc123/devices.allow");
         assert!(allow.starts_with("c *:* mb *:* mc 1:3 rwm"), "{allow}");
         assert!(allow.ends_with("c 10:200 rwm"), "{allow}");
+    }
+
+    #[test]
+    fn v1_privileged_allows_every_device() {
+        let (t, cg) = fake_v1();
+        cg.apply(&Resources {
+            all_devices: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let dir = t.path().join("devices/whale/abc123");
+        assert_eq!(fs::read_to_string(dir.join("devices.allow")).unwrap(), "a");
+        assert!(!dir.join("devices.deny").exists());
     }
 
     #[test]
@@ -783,6 +807,8 @@ pub(crate) mod tests {
             nano_cpus: Some(500_000_000),
             cpu_shares: Some(1024),
             pids_limit: Some(-1),
+            all_devices: false,
+            device_rules: vec![],
         })
         .unwrap();
         let r = |f: &str| fs::read_to_string(dir.join(f)).unwrap();

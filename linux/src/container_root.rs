@@ -83,6 +83,7 @@ pub fn enter(target: &Target, view: View) -> io::Result<()> {
                 binds: &[],
                 mounts: &[],
                 cgroups: super::mount::CgroupView::None,
+                confinement: Default::default(),
             };
             super::mount::mount_overlay(&rootfs).map_err(io::Error::other)?;
             if view == View::Files {

@@ -8,6 +8,7 @@ use std::io;
 
 pub mod caps;
 pub mod cgroup;
+pub mod confine;
 pub mod container_root;
 pub mod copy_in;
 pub mod copy_out;

@@ -326,6 +326,8 @@ pub struct Rootfs<'a> {
     /// What to show read-only at /sys/fs/cgroup (the container's own
     /// cgroups, as its cgroup namespace sees them).
     pub cgroups: CgroupView,
+    /// `--privileged`, /dev/shm and sysctls.
+    pub confinement: super::confine::Confinement,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -460,15 +462,33 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         libc::MS_NOSUID | libc::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )?;
+    let conf = &r.confinement;
+    if conf.privileged {
+        // Still the host's /dev here: pivot_root comes later.
+        super::confine::copy_host_devices(Path::new("/dev"), &dev)
+            .map_err(io_err("copy the host's devices into", &dev))?;
+    }
+    super::confine::make_devices(&dev, &conf.devices)
+        .map_err(io_err("create the --device nodes in", &dev))?;
     let shm = dev.join("shm");
     mkdir(&shm, 0o1777)?;
-    mount(
-        Some(Path::new("shm")),
-        &shm,
-        Some("tmpfs"),
-        NOSUID_NODEV_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )?;
+    match conf.shm {
+        super::confine::Shm::Size(bytes) => mount(
+            Some(Path::new("shm")),
+            &shm,
+            Some("tmpfs"),
+            NOSUID_NODEV_NOEXEC,
+            Some(&format!("mode=1777,size={bytes}")),
+        )?,
+        super::confine::Shm::Host => mount(
+            Some(Path::new("/dev/shm")),
+            &shm,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )?,
+        super::confine::Shm::None => {}
+    }
     let mq = dev.join("mqueue");
     mkdir(&mq, 0o755)?;
     mount(
@@ -489,7 +509,12 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     }
 
     let sys = prepare_target(m, "sys", Some(0o555))?;
-    let sys_flags = NOSUID_NODEV_NOEXEC | libc::MS_RDONLY;
+    // Docker's privileged containers get a writable /sys.
+    let sys_flags = if conf.privileged {
+        NOSUID_NODEV_NOEXEC
+    } else {
+        NOSUID_NODEV_NOEXEC | libc::MS_RDONLY
+    };
     // In a new netns, sysfs shows only that namespace's devices (`lo`).
     mount(
         Some(Path::new("sysfs")),
@@ -507,6 +532,13 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     }
     super::user_mounts::mount_all(m, r.mounts)?;
 
+    // Before /proc/sys goes read-only; the init is already in the
+    // namespaces the settings belong to.
+    super::confine::write_sysctls(&proc_dir.join("sys"), &conf.sysctls)
+        .map_err(io_err("write sysctls under", &proc_dir))?;
+    if conf.privileged {
+        return Ok(());
+    }
     let null = dev.join("null");
     for p in MASKED_PATHS {
         mask_path(&m.join(p), &null)?;

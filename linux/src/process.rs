@@ -219,6 +219,54 @@ pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
     check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
 }
 
+/// The hostname of the caller's UTS namespace.
+pub fn hostname() -> io::Result<String> {
+    Ok(nix::unistd::gethostname()?.to_string_lossy().into_owned())
+}
+
+/// Docker's `--ulimit` names (go-units) and their resources.
+pub const RLIMITS: &[(&str, libc::__rlimit_resource_t)] = &[
+    ("core", libc::RLIMIT_CORE),
+    ("cpu", libc::RLIMIT_CPU),
+    ("data", libc::RLIMIT_DATA),
+    ("fsize", libc::RLIMIT_FSIZE),
+    ("locks", libc::RLIMIT_LOCKS),
+    ("memlock", libc::RLIMIT_MEMLOCK),
+    ("msgqueue", libc::RLIMIT_MSGQUEUE),
+    ("nice", libc::RLIMIT_NICE),
+    ("nofile", libc::RLIMIT_NOFILE),
+    ("nproc", libc::RLIMIT_NPROC),
+    ("rss", libc::RLIMIT_RSS),
+    ("rtprio", libc::RLIMIT_RTPRIO),
+    ("rttime", libc::RLIMIT_RTTIME),
+    ("sigpending", libc::RLIMIT_SIGPENDING),
+    ("stack", libc::RLIMIT_STACK),
+];
+
+/// setrlimit(2) by Docker's name for the resource; a negative limit is
+/// unlimited.
+pub fn set_rlimit(name: &str, soft: i64, hard: i64) -> io::Result<()> {
+    let Some((_, res)) = RLIMITS.iter().find(|(n, _)| *n == name) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown ulimit {name:?}"),
+        ));
+    };
+    let lim = |v: i64| {
+        if v < 0 {
+            libc::RLIM_INFINITY
+        } else {
+            v as libc::rlim_t
+        }
+    };
+    let rl = libc::rlimit {
+        rlim_cur: lim(soft),
+        rlim_max: lim(hard),
+    };
+    // SAFETY: setrlimit reads an rlimit struct that lives across the call.
+    check(unsafe { libc::setrlimit(*res, &rl) }).map(|_| ())
+}
+
 pub fn sethostname(name: &str) -> io::Result<()> {
     Ok(nix::unistd::sethostname(name)?)
 }

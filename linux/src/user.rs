@@ -10,6 +10,9 @@ pub enum UserError {
     NoUser(String),
     #[error("unable to find group {0}: no matching entries in group file")]
     NoGroup(String),
+    /// `--group-add`, as dockerd words it.
+    #[error("Unable to find group {0}: no matching entries in group file")]
+    NoExtraGroup(String),
     #[error("invalid user {0:?}: expected uid, uid:gid, name or name:group")]
     Invalid(String),
 }
@@ -120,6 +123,30 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, UserEr
 
 /// setgroups, setgid, setuid, in that order (each needs the privileges the
 /// next one drops).
+/// `--group-add`: each a number, or a group name in the container's
+/// /etc/group. Docker (runc) refuses a name it cannot find.
+pub fn resolve_groups(names: &[String], group: &str) -> Result<Vec<u32>, UserError> {
+    names
+        .iter()
+        .map(|g| match g.parse::<u32>() {
+            Ok(n) => Ok(n),
+            Err(_) => group_entries(group)
+                .find(|(name, _, _)| name == g)
+                .map(|(_, gid, _)| gid)
+                .ok_or_else(|| UserError::NoExtraGroup(g.clone())),
+        })
+        .collect()
+}
+
+/// Add `extra` to the user's supplementary groups (once each).
+pub fn add_groups(u: &mut ExecUser, extra: &[u32]) {
+    for g in extra {
+        if !u.groups.contains(g) {
+            u.groups.push(*g);
+        }
+    }
+}
+
 pub fn switch_to(u: &ExecUser) -> io::Result<()> {
     use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
     let groups: Vec<Gid> = u.groups.iter().map(|g| Gid::from_raw(*g)).collect();
@@ -139,6 +166,22 @@ mod tests {
         app:x:1000:1000::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nwheel:x:10:root,app\nstaff:x:50:app\napp:x:1000:\n\
         nogroup:x:65534:\n";
+
+    #[test]
+    fn extra_groups_by_name_or_number() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            resolve_groups(&v(&["staff", "4242", "wheel"]), GROUP),
+            Ok(vec![50, 4242, 10])
+        );
+        assert_eq!(
+            resolve_groups(&v(&["nosuch"]), GROUP),
+            Err(UserError::NoExtraGroup("nosuch".into()))
+        );
+        let mut u = resolve("", PASSWD, GROUP).unwrap();
+        add_groups(&mut u, &[10, 50]);
+        assert_eq!(u.groups, vec![0, 10, 50]);
+    }
 
     #[test]
     fn empty_is_root_with_member_groups() {

@@ -71,7 +71,7 @@ async fn shim_start_to_exit_latency() {
             mounts: Vec::new(),
             readonly_rootfs: false,
             seccomp: Default::default(),
-            extra_hosts: Vec::new(),
+            privileges: Default::default(),
         };
         fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
         // Let the previous container's teardown finish first.

@@ -117,7 +117,7 @@ impl Fixture {
             mounts: Vec::new(),
             readonly_rootfs: false,
             seccomp: Default::default(),
-            extra_hosts: Vec::new(),
+            privileges: Default::default(),
         };
         Fixture {
             _tmp: tmp,
@@ -467,6 +467,8 @@ async fn limits_are_written_to_the_cgroup() {
         nano_cpus: Some(500_000_000),
         cpu_shares: None,
         pids_limit: Some(50),
+        all_devices: false,
+        device_rules: vec![],
     };
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();

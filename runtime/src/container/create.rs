@@ -241,6 +241,7 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
     // apparmor, labels and anything else are refused, naming the option.
     super::security::seccomp_from_security_opts(hc.security_opt.as_deref())
         .map_err(|e| ContainerError::Invalid(e.to_string()))?;
+    super::privileges::resolve(hc).map_err(ContainerError::Invalid)?;
     Ok(())
 }
 

@@ -120,11 +120,6 @@ fn log_config_unset(v: &Value) -> bool {
         )
 }
 
-fn ipc_unset(v: &Value) -> bool {
-    // Every whale container has its own IPC namespace that nobody joins.
-    unset_or_str(v, &["private", "shareable"])
-}
-
 fn cgroupns_unset(v: &Value) -> bool {
     // whale always gives a container its own cgroup namespace.
     unset_or_str(v, &["private"])
@@ -144,7 +139,8 @@ const NO_BLKIO: &str =
     "whale sets no block-I/O limits; it limits --memory, --cpus, --cpu-shares and --pids-limit";
 const NO_RT: &str = "whale sets no real-time CPU budget; use --cpus or --cpu-shares";
 const WINDOWS: &str = "it is a Windows-only option in Docker too";
-const NO_DEVICES: &str = "whale gives containers Docker's default device nodes only";
+const NO_DEVICES: &str =
+    "whale allows Docker's default device nodes, those given with --device, or all with --privileged";
 
 /// The create body's own fields (the container's `Config`).
 pub const CONFIG: &[Field] = &[
@@ -221,12 +217,13 @@ pub const HOST_CONFIG: &[Field] = &[
         "--cpuset-mems",
         "whale does not pin containers to memory nodes",
     ),
-    refused("Devices", "--device", NO_DEVICES),
+    // Host nodes under /dev, allowed in the devices cgroup (privileges.rs).
+    honoured("Devices", "--device"),
     refused("DeviceCgroupRules", "--device-cgroup-rule", NO_DEVICES),
     refused(
         "DeviceRequests",
         "--gpus",
-        "whale has no GPU or other device-request support",
+        "whale has no GPU support (nor other device requests); --privileged gives a container the host's device nodes",
     ),
     refused(
         "MemoryReservation",
@@ -248,11 +245,8 @@ pub const HOST_CONFIG: &[Field] = &[
     ),
     honoured("Init", "--init"),
     honoured("PidsLimit", "--pids-limit"),
-    refused(
-        "Ulimits",
-        "--ulimit",
-        "containers get the daemon's resource limits",
-    ),
+    // Checked by create (container/privileges.rs), set by the init.
+    honoured("Ulimits", "--ulimit"),
     refused("CpuCount", "--cpu-count", WINDOWS),
     refused("CpuPercent", "--cpu-percent", WINDOWS),
     refused("IOMaximumIOps", "--io-maxiops", WINDOWS),
@@ -293,47 +287,24 @@ pub const HOST_CONFIG: &[Field] = &[
         "--annotation",
         "whale passes no annotations to a runtime",
     ),
-    refused(
-        "CapAdd",
-        "--cap-add",
-        "containers get Docker's default capabilities",
-    ),
-    refused(
-        "CapDrop",
-        "--cap-drop",
-        "containers get Docker's default capabilities",
-    ),
+    // container/privileges.rs: Docker's capability arithmetic.
+    honoured("CapAdd", "--cap-add"),
+    honoured("CapDrop", "--cap-drop"),
     refused_unless(
         "CgroupnsMode",
         "--cgroupns",
         "every whale container has its own cgroup namespace (private)",
         cgroupns_unset,
     ),
-    refused("Dns", "--dns", "containers get the host's /etc/resolv.conf"),
-    refused(
-        "DnsOptions",
-        "--dns-option",
-        "containers get the host's /etc/resolv.conf",
-    ),
-    refused(
-        "DnsSearch",
-        "--dns-search",
-        "containers get the host's /etc/resolv.conf",
-    ),
-    // Written into the container's /etc/hosts by the shim (NAME:IP,
-    // checked at create).
+    // Written into the container's resolv.conf and hosts by the shim.
+    honoured("Dns", "--dns"),
+    honoured("DnsOptions", "--dns-option"),
+    honoured("DnsSearch", "--dns-search"),
+    // host-gateway is refused by create: there is no bridge.
     honoured("ExtraHosts", "--add-host"),
-    refused(
-        "GroupAdd",
-        "--group-add",
-        "the container's process gets the groups of its --user only",
-    ),
-    refused_unless(
-        "IpcMode",
-        "--ipc",
-        "every whale container has its own IPC namespace (private)",
-        ipc_unset,
-    ),
+    honoured("GroupAdd", "--group-add"),
+    // private, shareable, none and host; container:<id> refused by create.
+    honoured("IpcMode", "--ipc"),
     refused(
         "Cgroup",
         "",
@@ -349,16 +320,9 @@ pub const HOST_CONFIG: &[Field] = &[
         "--oom-score-adj",
         "whale leaves the OOM score as the kernel sets it",
     ),
-    refused(
-        "PidMode",
-        "--pid",
-        "every whale container has its own PID namespace (private)",
-    ),
-    refused(
-        "Privileged",
-        "--privileged",
-        "containers run with Docker's default confinement",
-    ),
+    // private and host; container:<id> refused by create.
+    honoured("PidMode", "--pid"),
+    honoured("Privileged", "--privileged"),
     honoured("PublishAllPorts", "--publish-all"),
     honoured("ReadonlyRootfs", "--read-only"),
     // Validated by create: seccomp profiles and no-new-privileges are
@@ -370,23 +334,16 @@ pub const HOST_CONFIG: &[Field] = &[
         "whale's overlay store has no per-container options",
     ),
     honoured("Tmpfs", "--tmpfs"),
-    refused(
-        "UTSMode",
-        "--uts",
-        "every whale container has its own UTS namespace (private)",
-    ),
+    honoured("UTSMode", "--uts"),
     refused_unless(
         "UsernsMode",
         "--userns",
         "whale maps no user namespace (host only)",
         userns_unset,
     ),
-    refused(
-        "ShmSize",
-        "--shm-size",
-        "whale's /dev/shm is a 64 MB tmpfs, as Docker's default",
-    ),
-    refused("Sysctls", "--sysctl", "whale sets no sysctls in containers"),
+    honoured("ShmSize", "--shm-size"),
+    // Namespaced ones only, checked by create as runc checks them.
+    honoured("Sysctls", "--sysctl"),
     refused(
         "Runtime",
         "--runtime",
@@ -481,7 +438,11 @@ pub const UPDATE: &[Field] = &[
         "a container over its --memory limit is killed by the kernel, always",
     ),
     refused("Init", "", "--init is chosen when a container is created"),
-    refused("Ulimits", "", "containers get the daemon's resource limits"),
+    refused(
+        "Ulimits",
+        "",
+        "a container's ulimits are set when it is created (--ulimit), never changed",
+    ),
     refused("CpuCount", "", WINDOWS),
     refused("CpuPercent", "", WINDOWS),
     refused("IOMaximumIOps", "", WINDOWS),

@@ -31,6 +31,7 @@ pub mod mounts;
 pub mod names;
 mod pause;
 pub mod ports;
+mod privileges;
 mod remove;
 mod restart;
 pub use restart::check_restart_policy_name;

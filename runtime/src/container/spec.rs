@@ -39,14 +39,23 @@ pub fn container_env(cfg_env: &[String], hostname: &str, tty: bool) -> Vec<Strin
     env
 }
 
+/// Err when the privileges asked for at create no longer hold (a `--device`
+/// gone from the host): the start fails, never runs with other ones.
 pub fn build_spec(
     c: &Container,
     lower_dirs: Vec<std::path::PathBuf>,
     volumes: &super::volumes::Volumes,
-) -> ShimSpec {
+) -> Result<ShimSpec, StartFailure> {
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
     let hc = &c.host_config();
+    let privileges = super::privileges::resolve(hc).map_err(|error| StartFailure {
+        exit_code: 125,
+        error,
+    })?;
+    let privileged = privileges.confinement.privileged;
+    // With `--uts host` the kernel's name stays the host's, while
+    // /etc/hostname and $HOSTNAME keep this one, as in Docker.
     let hostname = cfg
         .hostname
         .clone()
@@ -62,7 +71,7 @@ pub fn build_spec(
         )),
         _ => None,
     });
-    ShimSpec {
+    Ok(ShimSpec {
         id: r.id.clone(),
         env: container_env(cfg.env.as_deref().unwrap_or(&[]), &hostname, tty),
         hostname,
@@ -98,6 +107,13 @@ pub fn build_spec(
             nano_cpus: hc.nano_cpus.filter(|n| *n > 0),
             cpu_shares: hc.cpu_shares.filter(|n| *n > 0),
             pids_limit: hc.pids_limit.filter(|n| *n > 0),
+            all_devices: privileged,
+            device_rules: privileges
+                .confinement
+                .devices
+                .iter()
+                .map(|d| d.cgroup_rule())
+                .collect(),
         },
         cgroup_path: cgroup_path(&r.id),
         log_path: c.paths.log(),
@@ -108,15 +124,13 @@ pub fn build_spec(
         readonly_rootfs: hc.readonly_rootfs.unwrap_or(false),
         // Validated at create (a bad option is a 400 there); should a record
         // from an older whale get here, Docker's profile applies, never none.
-        seccomp: compiled_seccomp(hc.security_opt.as_deref()),
-        // Validated at create.
-        extra_hosts: hc
-            .extra_hosts
-            .iter()
-            .flatten()
-            .filter_map(|h| super::create::split_extra_host(h).ok())
-            .collect(),
-    }
+        // `--privileged` runs unconfined by seccomp, as in Docker.
+        seccomp: match privileged {
+            true => crate::linux::seccomp::Seccomp::Unconfined,
+            false => compiled_seccomp(hc.security_opt.as_deref(), privileges.caps),
+        },
+        privileges,
+    })
 }
 
 /// The host's static init for `--init`: Docker's own docker-init when
@@ -151,11 +165,11 @@ pub(super) fn write_spec(c: &Container, spec: &ShimSpec) -> Result<(), StartFail
 /// default profile) so the shim only installs it. Validated at create; a
 /// choice that does not compile here goes to the shim as it is and fails
 /// the start there, with the reason.
-fn compiled_seccomp(opts: Option<&[String]>) -> crate::linux::seccomp::Seccomp {
+fn compiled_seccomp(opts: Option<&[String]>, caps: u64) -> crate::linux::seccomp::Seccomp {
     let choice = super::security::seccomp_from_security_opts(opts).unwrap_or_default();
-    choice
-        .compiled(crate::linux::caps::default_mask())
-        .unwrap_or(choice)
+    // Docker's profile allows some calls (mount, ptrace, ...) only to a
+    // container that has the capability they need.
+    choice.compiled(caps).unwrap_or(choice)
 }
 
 #[cfg(test)]

@@ -192,7 +192,7 @@ async fn start_locked<E: Engine>(
         .images()
         .layer_dirs(&image)
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
-    let spec = super::build_spec(c, c.paths.lower_dirs(lower), e.containers().volumes());
+    let spec = super::build_spec(c, c.paths.lower_dirs(lower), e.containers().volumes())?;
     super::spec::write_spec(c, &spec)?;
     trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)

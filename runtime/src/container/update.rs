@@ -75,6 +75,8 @@ pub async fn update<E: Engine>(
         nano_cpus: set_if_changed(body.nano_cpus, new.nano_cpus),
         cpu_shares: set_if_changed(body.cpu_shares, new.cpu_shares),
         pids_limit: body.pids_limit.and(new.pids_limit),
+        // Device rules are set at start; an update touches limits only.
+        ..Default::default()
     };
     let running = c.state().running();
     let c2 = c.clone();

@@ -295,14 +295,18 @@ fn prepare(h: &HelperConfig, stdio: [RawFd; 3], tty: bool) -> Result<Prepared, E
 
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let who = user::resolve(&req.user, &passwd, &group).map_err(|e| fail(125, e))?;
+    let mut who = user::resolve(&req.user, &passwd, &group).map_err(|e| fail(125, e))?;
+    // An exec gets its container's capabilities and extra groups, as in Docker.
+    let privs = super::privileges();
+    let extra = user::resolve_groups(&privs.group_add, &group).map_err(|e| fail(125, e))?;
+    user::add_groups(&mut who, &extra);
     let cwd = if req.cwd.is_empty() {
         "/"
     } else {
         req.cwd.as_str()
     };
 
-    let caps = caps::default_mask();
+    let caps = privs.caps;
     caps::limit_bounding_set(caps)
         .map_err(|e| fail(125, format!("cannot drop capabilities: {e}")))?;
     caps::keep_caps(true).map_err(|e| fail(125, format!("PR_SET_KEEPCAPS: {e}")))?;

@@ -23,6 +23,7 @@ pub(crate) struct InitConfig {
     pub cgroups: mount::CgroupView,
     pub hostname: String,
     pub new_netns: bool,
+    pub privileges: super::spec::Privileges,
     /// Descriptors to become 0, 1, 2 (pipes, /dev/null); ignored with a tty.
     pub stdio: [RawFd; 3],
     /// With a tty: our end of the socket the pty master goes back on. The
@@ -134,6 +135,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         binds: &cfg.binds,
         mounts: &cfg.mounts,
         cgroups: cfg.cgroups.clone(),
+        confinement: cfg.privileges.confinement.clone(),
     };
     mount::mount_overlay(&rootfs).map_err(|e| fail(125, e))?;
     super::trace("init: overlay mounted");
@@ -142,8 +144,11 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
     mount::pivot_root(&cfg.merged_dir).map_err(|e| fail(125, e))?;
     super::trace("init: pivoted");
 
-    process::sethostname(&cfg.hostname)
-        .map_err(|e| fail(125, format!("cannot set hostname {:?}: {e}", cfg.hostname)))?;
+    // `--uts host`: the host's name is the host's to set, never ours.
+    if !cfg.privileges.host_uts {
+        process::sethostname(&cfg.hostname)
+            .map_err(|e| fail(125, format!("cannot set hostname {:?}: {e}", cfg.hostname)))?;
+    }
     if cfg.new_netns {
         process::loopback_up().map_err(|e| fail(125, format!("cannot bring lo up: {e}")))?;
     }
@@ -180,7 +185,19 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
 
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let who = user::resolve(&cfg.user, &passwd, &group).map_err(|e| fail(125, e))?;
+    let mut who = user::resolve(&cfg.user, &passwd, &group).map_err(|e| fail(125, e))?;
+    let extra =
+        user::resolve_groups(&cfg.privileges.group_add, &group).map_err(|e| fail(125, e))?;
+    user::add_groups(&mut who, &extra);
+    // Before the capabilities go: raising a hard limit needs CAP_SYS_RESOURCE.
+    for (name, soft, hard) in &cfg.privileges.ulimits {
+        process::set_rlimit(name, *soft, *hard).map_err(|e| {
+            fail(
+                125,
+                format!("cannot set --ulimit {name}={soft}:{hard}: {e}"),
+            )
+        })?;
+    }
 
     let cwd = if cfg.cwd.is_empty() {
         "/"
@@ -195,7 +212,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
         crate::linux::user_mounts::readonly_root().map_err(|e| fail(125, e))?;
     }
 
-    let caps = caps::default_mask();
+    let caps = cfg.privileges.caps;
     caps::limit_bounding_set(caps)
         .map_err(|e| fail(125, format!("cannot drop capabilities: {e}")))?;
     caps::keep_caps(true).map_err(|e| fail(125, format!("PR_SET_KEEPCAPS: {e}")))?;

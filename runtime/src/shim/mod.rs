@@ -21,7 +21,7 @@ pub mod state;
 
 use crate::linux::{cgroup::Cgroup, process};
 use protocol::Ready;
-use spec::{NetworkMode, ShimSpec};
+use spec::{NetworkMode, Privileges, ShimSpec};
 use std::fs::{self, File};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -153,7 +153,7 @@ pub const INIT_TARGET: &str = "sbin/docker-init";
 fn write_etc_files(
     dir: &Path,
     hostname: &str,
-    extra_hosts: &[(String, String)],
+    privs: &Privileges,
 ) -> Result<Vec<(PathBuf, &'static str)>, ShimFailure> {
     let w = |name: &str, content: &[u8]| -> Result<PathBuf, ShimFailure> {
         let p = dir.join(name);
@@ -166,17 +166,20 @@ fn write_etc_files(
             .map_err(|e| failure(125, format!("cannot write {}: {e}", p.display())))?;
         Ok(p)
     };
-    let mut hosts = String::from(
+    // `--add-host` lines come after the defaults and before the
+    // container's own name, where Docker writes them.
+    let extra: String = privs
+        .extra_hosts
+        .iter()
+        .map(|(name, ip)| format!("{ip}\t{name}\n"))
+        .collect();
+    let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n",
+         ff02::2\tip6-allrouters\n{extra}127.0.0.1\t{hostname}\n"
     );
-    // Docker writes `--add-host` entries before the container's own name.
-    for (name, ip) in extra_hosts {
-        hosts.push_str(&format!("{ip}\t{name}\n"));
-    }
-    hosts.push_str(&format!("127.0.0.1\t{hostname}\n"));
-    let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = resolv_conf(&host_resolv, privs).into_bytes();
     let hostname = format!("{hostname}\n");
     let mut files = Vec::new();
     for &(inside, name) in crate::linux::mount::ENGINE_FILES {
@@ -191,6 +194,53 @@ fn write_etc_files(
     Ok(files)
 }
 
+/// The container's resolv.conf: the host's, with its nameservers, search
+/// domains and options each replaced when `--dns`, `--dns-search` or
+/// `--dns-option` gives them, in the order dockerd 20.10 writes them.
+fn resolv_conf(host: &str, privs: &Privileges) -> String {
+    if privs.dns.is_empty() && privs.dns_search.is_empty() && privs.dns_options.is_empty() {
+        return host.to_string();
+    }
+    let from_host = |key: &str| -> Vec<String> {
+        host.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(key)).then(|| w.map(str::to_string).collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect()
+    };
+    let pick = |mine: &[String], key: &str| {
+        if mine.is_empty() {
+            from_host(key)
+        } else {
+            mine.to_vec()
+        }
+    };
+    let mut out = String::new();
+    let search = pick(&privs.dns_search, "search");
+    // `--dns-search .` means "no search domains".
+    if !search.is_empty() && search.join(" ").trim() != "." {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for ns in pick(&privs.dns, "nameserver") {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    let options = pick(&privs.dns_options, "options");
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+/// The container's privileges, kept for its exec processes (the shim
+/// serves one container).
+static PRIVILEGES: std::sync::OnceLock<Privileges> = std::sync::OnceLock::new();
+
+pub(crate) fn privileges() -> Privileges {
+    PRIVILEGES.get().cloned().unwrap_or_default()
+}
+
 impl Shim {
     fn prepare(dir: &Path) -> Result<Shim, ShimFailure> {
         trace("shim forked");
@@ -198,6 +248,7 @@ impl Shim {
         if spec.args.is_empty() {
             return Err(failure(125, "no command specified"));
         }
+        let _ = PRIVILEGES.set(spec.privileges.clone());
         seccomp::load(&spec)?;
         let cgroup = Cgroup::for_container(&spec.cgroup_path).map_err(|e| failure(125, e))?;
         let undo_cgroup = |f: ShimFailure| {
@@ -226,7 +277,7 @@ impl Shim {
     }
 
     fn start_init(spec: ShimSpec, dir: &Path, cgroup: Cgroup) -> Result<Shim, ShimFailure> {
-        let mut binds = write_etc_files(dir, &spec.hostname, &spec.extra_hosts)?;
+        let mut binds = write_etc_files(dir, &spec.hostname, &spec.privileges)?;
         let mut args = spec.args.clone();
         if let Some(init) = &spec.init {
             if !init.is_file() {
@@ -307,6 +358,7 @@ impl Shim {
             },
             hostname: spec.hostname.clone(),
             new_netns: spec.network != NetworkMode::Host,
+            privileges: spec.privileges.clone(),
             stdio: child_stdio,
             pty_socket: pty_socket.as_ref().map(|(_, theirs)| *theirs),
             console_size: spec.console_size,
@@ -318,10 +370,17 @@ impl Shim {
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
         };
-        let mut flags =
-            libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-        if spec.network != NetworkMode::Host {
-            flags |= libc::CLONE_NEWNET;
+        let p = &spec.privileges;
+        let mut flags = libc::CLONE_NEWNS;
+        for (host, flag) in [
+            (p.host_pid, libc::CLONE_NEWPID),
+            (p.host_uts, libc::CLONE_NEWUTS),
+            (p.host_ipc, libc::CLONE_NEWIPC),
+            (spec.network == NetworkMode::Host, libc::CLONE_NEWNET),
+        ] {
+            if !host {
+                flags |= flag;
+            }
         }
         trace("clone");
         let pid = process::clone_process(flags, || init::run(&cfg)).map_err(|e| {

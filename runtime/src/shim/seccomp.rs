@@ -9,18 +9,18 @@
 //! filter fails (closed), it never runs a command unconfined by accident.
 
 use super::spec::ShimSpec;
-use crate::linux::{caps, seccomp};
+use crate::linux::seccomp;
 use std::sync::OnceLock;
 
 /// None: `seccomp=unconfined`.
 static FILTER: OnceLock<Option<seccomp::Filter>> = OnceLock::new();
 
 /// Compile the spec's filter for the container's capability set (Docker's
-/// default). A profile that does not compile fails the start (125).
+/// profile allows some calls only with some capabilities). A profile that does not compile fails the start (125).
 pub(crate) fn load(spec: &ShimSpec) -> Result<(), super::ShimFailure> {
     let filter = spec
         .seccomp
-        .filter(caps::default_mask())
+        .filter(spec.privileges.caps)
         .map_err(|e| super::failure(125, e))?;
     let _ = FILTER.set(filter);
     Ok(())

@@ -88,7 +88,51 @@ pub struct ShimSpec {
     /// The seccomp filter of the init and every exec (absent: Docker's default).
     #[serde(default)]
     pub seccomp: crate::linux::seccomp::Seccomp,
-    /// `--add-host`: `(name, ip)` pairs added to the container's /etc/hosts.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Capabilities, shared namespaces and the other run options that relax
+    /// or tune confinement (absent: Docker's defaults).
+    #[serde(default)]
+    pub privileges: Privileges,
+}
+
+/// `--cap-add/--cap-drop`, `--privileged`, `--pid/--ipc/--uts host`,
+/// `--group-add`, `--ulimit`, `--add-host`, `--dns*`, `--shm-size`, `--sysctl`,
+/// resolved and validated by the daemon at create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Privileges {
+    /// Effective, permitted and bounding set of the init and every exec.
+    pub caps: u64,
+    /// Namespaces shared with the host instead of new ones.
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    pub host_uts: bool,
+    /// Group names (looked up in the container's /etc/group) or numbers.
+    pub group_add: Vec<String>,
+    /// (Docker's resource name, soft, hard); -1 is unlimited.
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// (name, address) lines added to /etc/hosts.
     pub extra_hosts: Vec<(String, String)>,
+    /// resolv.conf: replaces the host's nameservers / search / options when set.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub confinement: crate::linux::confine::Confinement,
+}
+
+impl Default for Privileges {
+    fn default() -> Self {
+        Privileges {
+            caps: crate::linux::caps::default_mask(),
+            host_pid: false,
+            host_ipc: false,
+            host_uts: false,
+            group_add: vec![],
+            ulimits: vec![],
+            extra_hosts: vec![],
+            dns: vec![],
+            dns_search: vec![],
+            dns_options: vec![],
+            confinement: Default::default(),
+        }
+    }
 }

@@ -188,9 +188,12 @@ fn what_the_docker_cli_sends_by_default_passes() {
 
 #[test]
 fn refusals_name_the_field_the_flag_and_the_way_out() {
-    let body = json!({"Image": "busybox", "HostConfig": {"CapDrop": ["ALL"]}});
+    let body = json!({"Image": "busybox", "HostConfig": {"CpusetCpus": "0"}});
     let msg = check_create(&body).unwrap_err();
-    assert!(msg.contains("HostConfig.CapDrop (--cap-drop)"), "{msg}");
+    assert!(
+        msg.contains("HostConfig.CpusetCpus (--cpuset-cpus)"),
+        "{msg}"
+    );
     let body = json!({"HostConfig": {"DeviceRequests": [{"Count": -1}]}});
     let msg = check_create(&body).unwrap_err();
     assert!(msg.contains("--gpus") && msg.contains("GPU"), "{msg}");
@@ -213,6 +216,9 @@ fn neutral_values_of_special_fields() {
         json!({"LogConfig": {"Type": "json-file", "Config": {}}}),
         json!({"IpcMode": "private"}),
         json!({"IpcMode": "shareable"}),
+        // Checked by create (container/privileges.rs), not here.
+        json!({"IpcMode": "host"}),
+        json!({"CapDrop": ["ALL"]}),
         json!({"CgroupnsMode": "private"}),
         json!({"UsernsMode": "host"}),
         json!({"MemorySwappiness": -1}),
@@ -223,7 +229,6 @@ fn neutral_values_of_special_fields() {
     for hc in [
         json!({"LogConfig": {"Type": "syslog"}}),
         json!({"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}),
-        json!({"IpcMode": "host"}),
         json!({"CgroupnsMode": "host"}),
         json!({"MaskedPaths": []}),
     ] {
