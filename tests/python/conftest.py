@@ -51,11 +51,3 @@ def sleeper(client, name):
     return client.containers.run(
         IMAGE, ["sleep", "300"], name=name, network_mode="none", detach=True
     )
-
-
-def missing_endpoint(err):
-    """Parts other engineers are building: a 404/501 for the route itself
-    (not for a container) means whale has no such endpoint yet."""
-    return isinstance(err, docker.errors.APIError) and err.status_code in (404, 501) and (
-        "page not found" in str(err) or "not implemented" in str(err).lower()
-    )

@@ -5,7 +5,7 @@ import time
 import docker
 import pytest
 
-from conftest import IMAGE, missing_endpoint
+from conftest import IMAGE
 
 
 def test_run_without_detach_returns_the_output(client, name):
@@ -137,17 +137,8 @@ def test_unknown_route_with_a_body_is_a_clean_404(client):
         assert r.status_code == 404
 
 
-def _xfail_if_missing(fn):
-    try:
-        return fn()
-    except docker.errors.APIError as e:
-        if missing_endpoint(e):
-            pytest.xfail(f"not in this engine yet: {e}")
-        raise
-
-
 def test_pause_unpause(client, sleeper):
-    _xfail_if_missing(sleeper.pause)
+    sleeper.pause()
     sleeper.reload()
     assert sleeper.status == "paused"
     sleeper.unpause()
@@ -156,7 +147,7 @@ def test_pause_unpause(client, sleeper):
 
 
 def test_rename(client, sleeper, name):
-    _xfail_if_missing(lambda: sleeper.rename(name + "-renamed"))
+    sleeper.rename(name + "-renamed")
     try:
         sleeper.reload()
         assert sleeper.name == name + "-renamed"
@@ -166,7 +157,7 @@ def test_rename(client, sleeper, name):
 
 def test_commit(client, sleeper, name):
     sleeper.exec_run(["sh", "-c", "echo committed > /marker"])
-    img = _xfail_if_missing(lambda: sleeper.commit(repository=name, tag="v1"))
+    img = sleeper.commit(repository=name, tag="v1")
     try:
         out = client.containers.run(img.id, ["cat", "/marker"], network_mode="none", remove=True)
         assert out == b"committed\n"
@@ -175,8 +166,56 @@ def test_commit(client, sleeper, name):
 
 
 def test_volumes(client, name):
-    vol = _xfail_if_missing(lambda: client.volumes.create(name))
+    vol = client.volumes.create(name)
     try:
         assert client.volumes.get(name).name == name
     finally:
         vol.remove(force=True)
+
+
+def test_bind_mount_read_only(client, tmp_path):
+    (tmp_path / "f").write_text("from the host\n")
+    out = client.containers.run(
+        IMAGE,
+        ["sh", "-c", "cat /mnt/f; touch /mnt/g 2>&1 || true"],
+        volumes={str(tmp_path): {"bind": "/mnt", "mode": "ro"}},
+        network_mode="none",
+        remove=True,
+    )
+    assert out.startswith(b"from the host\n")
+    assert b"Read-only file system" in out
+    assert not (tmp_path / "g").exists()
+
+
+def test_cap_drop_all(client):
+    out = client.containers.run(
+        IMAGE,
+        ["grep", "CapEff", "/proc/self/status"],
+        cap_drop=["ALL"],
+        network_mode="none",
+        remove=True,
+    )
+    assert out.split() == [b"CapEff:", b"0000000000000000"]
+
+
+def test_restart_policy_counts_restarts(client, name):
+    c = client.containers.run(
+        IMAGE,
+        ["sh", "-c", "exit 3"],
+        name=name,
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 2},
+        network_mode="none",
+        detach=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            c.reload()
+            if c.attrs["RestartCount"] == 2 and c.status == "exited":
+                break
+            time.sleep(0.2)
+        assert c.attrs["RestartCount"] == 2, c.attrs["State"]
+        assert c.status == "exited"
+        assert c.attrs["State"]["ExitCode"] == 3
+    finally:
+        c.remove(force=True)
