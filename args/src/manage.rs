@@ -118,7 +118,7 @@ pub struct SystemPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Prune anonymous volumes (refused: whale has no volumes yet)
+    /// Prune anonymous volumes
     #[arg(long)]
     pub volumes: bool,
     /// Provide filter values (e.g. "label=<key>=<value>")

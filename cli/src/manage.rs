@@ -118,18 +118,16 @@ pub async fn image_prune(cli: &Cli, args: &whale_args::ImagePruneArgs) -> CliRes
 
 /// `whale system prune`: stopped containers, then dangling (or with `-a`
 /// unused) images; whale has no networks to prune and its build cache is
-/// the intermediate images, which go with their images. `--volumes` is
-/// refused: whale has no volumes.
+/// the intermediate images, which go with their images. `--volumes` also
+/// prunes the anonymous volumes no container uses, as docker 28 does.
 pub async fn system_prune(cli: &Cli, args: &whale_args::SystemPruneArgs) -> CliResult {
-    if args.volumes {
-        return Err(super::CliError::Usage(
-            "--volumes: whale has no volumes to prune (bind mounts are the host's files); run system prune without it".into(),
-        ));
-    }
     let filters = filter_map(&args.filter)?;
     let mut warning = String::from(
         "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
     );
+    if args.volumes {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
     warning.push_str(if args.all {
         "  - all images without at least one container associated to them\n  - all build cache\n"
     } else {
@@ -153,6 +151,24 @@ pub async fn system_prune(cli: &Cli, args: &whale_args::SystemPruneArgs) -> CliR
             println!("{id}");
         }
         println!();
+    }
+    if args.volumes {
+        // After the containers: the volumes they held are unused now.
+        let resp = client
+            .docker
+            .prune_volumes(Some(bollard::query_parameters::PruneVolumesOptions {
+                filters: (!filters.is_empty()).then(|| filters.clone()),
+            }))
+            .await?;
+        let deleted = resp.volumes_deleted.unwrap_or_default();
+        reclaimed += resp.space_reclaimed.unwrap_or(0);
+        if !deleted.is_empty() {
+            println!("Deleted Volumes:");
+            for v in &deleted {
+                println!("{v}");
+            }
+            println!();
+        }
     }
     let (text, bytes) = prune_images(&client, args.all, filters).await?;
     print!("{text}");

@@ -436,11 +436,23 @@ fn whale_prune_and_network_verbs() {
         "{out}"
     );
     assert!(out.stdout.contains("Total reclaimed space:"), "{out}");
-    let refused = w.whale(&["system", "prune", "-f", "--volumes"]);
-    assert!(
-        !refused.ok() && refused.stderr.contains("--volumes"),
-        "{refused}"
-    );
+    // --volumes takes the anonymous volumes no container uses, not the
+    // named ones, nor one a container still holds.
+    w.whale_ok(&["run", "--name", "anon", "-v", "/data", "busybox", "true"]);
+    w.whale_ok(&[
+        "run", "-d", "--name", "holder", "-v", "/kept", "busybox", "sleep", "100",
+    ]);
+    w.whale_ok(&["volume", "create", "named"]);
+    let before = w.whale_ok(&["volume", "ls", "-q"]).lines().len();
+    assert_eq!(before, 3, "two anonymous volumes and one named");
+    let out = w.whale_ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.stdout.contains("Deleted Volumes:"), "{out}");
+    let left = w.whale_ok(&["volume", "ls", "-q"]);
+    assert_eq!(left.lines().len(), 2, "{left}");
+    assert!(left.lines().contains(&"named"), "{left}");
+    w.whale_ok(&["rm", "-f", "-v", "holder"]);
+    // The prune above took c1 too: one stopped container for the next.
+    w.whale_ok(&["run", "--name", "c2", "busybox", "true"]);
     let out = w.whale_ok(&["system", "prune", "-f", "-a"]);
     assert!(
         out.stdout.contains("Deleted Containers:")
