@@ -6,6 +6,34 @@ use crate::{docker_cli, http_unix, run_command, Out, DEFAULT_TIMEOUT};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The socket of the dockerd to compare with, when it answers `/_ping`
+/// (a socket file alone proves nothing: a dead dockerd leaves one behind);
+/// otherwise why not.
+pub fn answering_socket() -> Result<PathBuf, String> {
+    let addr =
+        std::env::var("WHALE_TEST_DOCKERD").unwrap_or_else(|_| "/var/run/docker.sock".to_string());
+    let socket = PathBuf::from(addr.strip_prefix("unix://").unwrap_or(&addr));
+    match http_unix(&socket, "GET", "/_ping", None) {
+        Ok(r) if r.status == 200 => Ok(socket),
+        Ok(r) => Err(format!(
+            "dockerd at {} answered the ping with {}",
+            socket.display(),
+            r.status
+        )),
+        Err(e) => Err(format!(
+            "no dockerd answers at {} ({e}); set WHALE_TEST_DOCKERD",
+            socket.display()
+        )),
+    }
+}
+
+/// [`answering_socket`], printing why the comparison is skipped when none.
+pub fn socket_or_skip() -> Option<PathBuf> {
+    answering_socket()
+        .map_err(|why| eprintln!("SKIPPED the dockerd comparison: {why}"))
+        .ok()
+}
+
 /// A dockerd that answered `/_ping`.
 pub struct Dockerd {
     pub socket: PathBuf,
@@ -15,27 +43,13 @@ impl Dockerd {
     /// The dockerd to compare with, if one answers and the docker CLI is
     /// installed; otherwise prints why the comparison is skipped.
     pub fn find(test: &str) -> Option<Dockerd> {
-        let addr = std::env::var("WHALE_TEST_DOCKERD")
-            .unwrap_or_else(|_| "/var/run/docker.sock".to_string());
-        let socket = PathBuf::from(addr.strip_prefix("unix://").unwrap_or(&addr));
-        match http_unix(&socket, "GET", "/_ping", None) {
-            Ok(r) if r.status == 200 => {}
-            Ok(r) => {
-                eprintln!(
-                    "SKIP {test}: dockerd at {} answered the ping with {}",
-                    socket.display(),
-                    r.status
-                );
+        let socket = match answering_socket() {
+            Ok(s) => s,
+            Err(why) => {
+                eprintln!("SKIP {test}: {why}");
                 return None;
             }
-            Err(e) => {
-                eprintln!(
-                    "SKIP {test}: no dockerd answers at {} ({e}); set WHALE_TEST_DOCKERD",
-                    socket.display()
-                );
-                return None;
-            }
-        }
+        };
         if docker_cli().is_none() {
             eprintln!("SKIP {test}: the docker CLI is not installed");
             return None;

@@ -4,22 +4,10 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use whale_e2e::{docker_cli, http_unix, run_command, World};
+use whale_e2e::{docker_cli, run_command, World};
 
 fn dockerd() -> Option<PathBuf> {
-    let sock = std::env::var("WHALE_TEST_DOCKERD")
-        .map(|s| PathBuf::from(s.trim_start_matches("unix://")))
-        .unwrap_or_else(|_| PathBuf::from("/var/run/docker.sock"));
-    match http_unix(&sock, "GET", "/_ping", None) {
-        Ok(r) if r.status == 200 => Some(sock),
-        _ => {
-            eprintln!(
-                "SKIPPED the dockerd comparison: no dockerd answers /_ping on {}",
-                sock.display()
-            );
-            None
-        }
-    }
+    whale_e2e::dockerd::socket_or_skip()
 }
 
 fn now() -> u64 {

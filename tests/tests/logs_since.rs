@@ -4,22 +4,10 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
-use whale_e2e::{docker_cli, http_unix, run_command, Out, World};
+use whale_e2e::{docker_cli, run_command, Out, World};
 
 fn dockerd() -> Option<PathBuf> {
-    let sock = std::env::var("WHALE_TEST_DOCKERD")
-        .map(|s| PathBuf::from(s.trim_start_matches("unix://")))
-        .unwrap_or_else(|_| PathBuf::from("/var/run/docker.sock"));
-    match http_unix(&sock, "GET", "/_ping", None) {
-        Ok(r) if r.status == 200 => Some(sock),
-        _ => {
-            eprintln!(
-                "SKIPPED the dockerd comparison: no dockerd answers /_ping on {}",
-                sock.display()
-            );
-            None
-        }
-    }
+    whale_e2e::dockerd::socket_or_skip()
 }
 
 // The pause between the streams orders their lines: two pipes read at once

@@ -356,7 +356,12 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::NetworkList => networks::list(&d, &q),
         Route::NetworkInspect(name) => networks::inspect(&d, &name),
         Route::NetworkPrune => networks::prune(&q),
-        Route::NetworkChange(what) => networks::refuse(what),
+        Route::NetworkChange(what) => {
+            // Refused before its body was read: read it first, or the
+            // client sees a broken pipe instead of the refusal.
+            drain(req.into_body()).await;
+            networks::refuse(what)
+        }
         Route::VolumeList => volumes::list(&d, &q),
         Route::VolumeCreate => volumes::create(&d, req).await,
         Route::VolumePrune => volumes::prune(&d, &q).await,
