@@ -24,9 +24,14 @@ fn outputs(cli: &dyn Fn(&[&str]) -> Out, name: &str) -> Vec<String> {
         .unwrap()
         .to_string();
     let t = chrono::DateTime::parse_from_rfc3339(&first).unwrap();
-    let mid = (t + chrono::Duration::milliseconds(1200))
+    // A whole second between the streams whatever the first line's
+    // fraction: early-err is logged before floor(t)+1.3, late after
+    // floor(t)+2.8, so floor(t)+2 parts them on every run and engine.
+    let mid_secs = t.timestamp() + 2;
+    let mid = chrono::DateTime::from_timestamp(mid_secs, 0)
+        .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mid_unix = (t.timestamp() + 1).to_string();
+    let mid_unix = mid_secs.to_string();
     let mut out = Vec::new();
     for args in [
         vec!["logs", "--since", &mid, name],
