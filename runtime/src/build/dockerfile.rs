@@ -483,42 +483,9 @@ fn healthcheck(rest: &str) -> Result<Option<Healthcheck>, String> {
     }
 }
 
-/// Go's `time.ParseDuration`: `1h2m3.5s`, `500ms`, `10us`; nanoseconds.
-pub fn parse_go_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    let mut rest = s;
-    let mut total: f64 = 0.0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += n * scale;
-    }
-    (total < i64::MAX as f64).then_some(total.round() as i64)
-}
+// Go's `time.ParseDuration` has one home, with `logs --since` and the
+// `until` filters.
+use whale_formats::timestamp::parse_go_duration;
 
 /// Exec form when the arguments are a JSON array of strings, else shell form.
 fn command_form(rest: &str) -> CommandForm {
