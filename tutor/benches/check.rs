@@ -1,6 +1,7 @@
 //! How long a full `check` of a step takes on whale (the acceptance asks
 //! for < 50 ms). Runs lesson 1 in a sandbox daemon, solving each step, and
 //! times every step's checks over many rounds: `cargo bench -p whaletutor`.
+//! `WHALETUTOR_BENCH_LESSONS=6,11` times only those lessons.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,7 +20,18 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lessons");
-        let lessons = lesson::load_dir(&dir).expect("lessons");
+        let mut lessons = lesson::load_dir(&dir).expect("lessons");
+        if let Ok(only) = std::env::var("WHALETUTOR_BENCH_LESSONS") {
+            let want: Vec<u32> = only
+                .split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse()
+                        .expect("WHALETUTOR_BENCH_LESSONS: numbers, e.g. 6,11")
+                })
+                .collect();
+            lessons.retain(|l| want.contains(&l.number()));
+        }
         let mut sb = Sandbox::whale().await.expect("sandbox");
         let engine = sb.engine.clone();
         let docker = engine.connect().await.expect("connect");
