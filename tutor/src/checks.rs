@@ -2,6 +2,8 @@
 //! A check only reads state: inspect, top, logs, archive, exec of a
 //! read-only command, image inspect/export, a host command.
 
+mod image_file;
+
 use crate::engine::Engine;
 use crate::lesson::{
     Check, ContainerCheck, ExecCheck, FileCheck, HostCheck, ImageCheck, ProcessCheck, Quiz,
@@ -148,13 +150,18 @@ type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<Outcome, CheckError>> + Sen
 /// Evaluate one check.
 pub fn evaluate<'a>(check: &'a Check, ctx: &'a Context<'a>) -> BoxFut<'a> {
     Box::pin(async move {
+        // A failed host command's stderr, for the student's failure line.
+        let mut said = String::new();
         let seen = match check {
             Check::Container(c) => container(c, ctx).await?,
             Check::Process(p) => process(p, ctx).await?,
             Check::Exec(e) => exec(e, ctx).await?,
             Check::File(f) => file(f, ctx).await?,
             Check::Image(i) => image(i, ctx).await?,
-            Check::Host(h) => host(h, ctx).await?,
+            Check::Host(h) => host(h, ctx).await?.map(|(seen, stderr)| {
+                said = stderr;
+                seen
+            }),
             Check::Quiz(q) => quiz(&q.quiz, ctx),
             Check::All(g) => {
                 let mut r = None;
@@ -187,7 +194,7 @@ pub fn evaluate<'a>(check: &'a Check, ctx: &'a Context<'a>) -> BoxFut<'a> {
         Ok(match seen {
             None => Outcome::Pass,
             Some(seen) => Outcome::Fail {
-                failure: render(check.failure(), ctx),
+                failure: format!("{}{said}", render(check.failure(), ctx)),
                 seen,
             },
         })
@@ -773,8 +780,9 @@ async fn image(c: &ImageCheck, ctx: &Context<'_>) -> Result<Option<String>, Chec
         }
     }
     if let Some(path) = &c.contains_file {
-        if !image_contains(ctx.docker, &c.name, path).await? {
-            return Ok(Some(format!("no layer of {} has {path}", c.name)));
+        let id = i.id.clone().unwrap_or_else(|| c.name.clone());
+        if !image_file::contains(ctx.docker, &id, path).await? {
+            return Ok(Some(format!("{} has no {path}", c.name)));
         }
     }
     Ok(None)
@@ -802,48 +810,16 @@ async fn system_df(docker: &Docker) -> Result<serde_json::Value, CheckError> {
         .map_err(|e| CheckError::Other(format!("GET /system/df answered no JSON: {e}")))
 }
 
-/// Whether a layer of the exported image (`GET /images/{name}/get`) holds
-/// `path`; exporting reads the image and changes nothing.
-async fn image_contains(docker: &Docker, name: &str, path: &str) -> Result<bool, CheckError> {
-    let tarball = body(docker.export_image(name)).await.map_err(api_err(
-        "GET /images/{name}/get",
-        format!("export of image {name}"),
-    ))?;
-    let want = path
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .to_string();
-    let bad = |e: std::io::Error| CheckError::Other(format!("export of {name}: {e}"));
-    let mut outer = tar::Archive::new(tarball.as_slice());
-    for entry in outer.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let p = entry.path().map_err(bad)?.display().to_string();
-        if !p.ends_with(".tar") && !p.starts_with("blobs/") {
-            continue;
-        }
-        let mut layer = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut layer).map_err(bad)?;
-        let mut inner = tar::Archive::new(layer.as_slice());
-        let Ok(files) = inner.entries() else { continue };
-        for f in files.flatten() {
-            if let Ok(fp) = f.path() {
-                let fp = fp.display().to_string();
-                if fp.trim_start_matches("./").trim_end_matches('/') == want {
-                    return Ok(true);
-                }
-            }
-        }
-    }
-    Ok(false)
-}
-
 /// A command run on the tutor's machine, not through the engine.
 ///
 /// Known limit: lesson 03 counts attached clients (`whale attach life`)
 /// with `ps` here, because the Docker API does not report who is attached
 /// to a container. That stays right with a remote engine only while the
 /// student's clients run on the tutor's machine, as they do in a lesson.
-async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckError> {
+///
+/// A failure comes with what the command said on stderr (its tail), which
+/// explains most failures: a tool that is missing, a container that is gone.
+async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<(String, String)>, CheckError> {
     let cmd = render(&h.command, ctx);
     // The engine's environment, as for solve commands: `{{ cli }} inspect`
     // in a host command reaches the engine the lesson runs on.
@@ -862,18 +838,36 @@ async fn host(h: &HostCheck, ctx: &Context<'_>) -> Result<Option<String>, CheckE
             source,
         })?;
     let code = out.status.code().unwrap_or(-1) as i64;
+    let said = stderr_tail(&out.stderr);
     if let Some(want) = h.exit_code {
         if code != want {
-            return Ok(Some(format!("`{cmd}` exited with {code}")));
+            return Ok(Some((format!("`{cmd}` exited with {code}"), said)));
         }
     }
     if let Some(want) = &h.stdout {
         let text = String::from_utf8_lossy(&out.stdout);
         if !re(want)?.is_match(&text) {
-            return Ok(Some(format!("`{cmd}` printed `{}`", text.trim())));
+            return Ok(Some((format!("`{cmd}` printed `{}`", text.trim()), said)));
         }
     }
     Ok(None)
+}
+
+/// A failed host command's stderr for the failure line: its last few
+/// lines (the error is at the end), or nothing when it said nothing.
+fn stderr_tail(stderr: &[u8]) -> String {
+    const LINES: usize = 3;
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(LINES)..];
+    format!(" (the command said: `{}`)", tail.join(" / "))
 }
 
 /// Whether `given` is the quiz's answer: a choice by text, or a free
@@ -923,6 +917,16 @@ mod tests {
         assert_eq!(norm_image("busybox"), "busybox:latest");
         assert_eq!(norm_image("docker.io/library/busybox:1"), "busybox:1");
         assert_eq!(norm_image("localhost:5000/x"), "localhost:5000/x:latest");
+    }
+
+    #[test]
+    fn a_failed_host_command_shows_its_stderr_tail() {
+        assert_eq!(super::stderr_tail(b""), "");
+        assert_eq!(super::stderr_tail(b"\n  \n"), "");
+        assert_eq!(
+            super::stderr_tail(b"a\nb\n\nc\nsh: 1: strace: not found\n"),
+            " (the command said: `b / c / sh: 1: strace: not found`)"
+        );
     }
 
     #[test]

@@ -110,6 +110,36 @@ async fn common_checks(engine: &Engine) {
             assert_eq!(failure, "nope");
         }
     }
+    // A failed host check shows what the command said on stderr.
+    let failing = check(
+        "kind = \"host\"\ncommand = \"echo 'strace: not found' >&2; exit 127\"\nexit_code = 0",
+    );
+    match eval(engine, &failing).await {
+        Ok(Outcome::Fail { failure, .. }) => {
+            assert_eq!(failure, "nope (the command said: `strace: not found`)")
+        }
+        o => panic!("a failing host check: {o:?}"),
+    }
+    // An image's file, read without exporting the image.
+    for (src, want) in [
+        (
+            "kind = \"image\"\nname = \"busybox\"\ncontains_file = \"/bin/busybox\"",
+            true,
+        ),
+        (
+            "kind = \"image\"\nname = \"busybox\"\ncontains_file = \"/bin/\"",
+            true,
+        ),
+        (
+            "kind = \"image\"\nname = \"busybox\"\ncontains_file = \"/usr/bin/python3\"",
+            false,
+        ),
+    ] {
+        let o = eval(engine, &check(src))
+            .await
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(o.passed(), want, "{src}: {o:?}");
+    }
     exec_and_file_behave(engine).await;
 }
 

@@ -217,7 +217,7 @@ check_struct! {
         /// shows up here: lesson 10's wrong layer order).
         #[serde(default)]
         pub min_unique_bytes: Option<u64>,
-        /// A path that some layer of the image contains.
+        /// A path in the image's file system (as a container of it sees it).
         #[serde(default)]
         pub contains_file: Option<String>,
     }
