@@ -72,6 +72,30 @@ impl Drop for Terminals {
     }
 }
 
+/// What playing an action puts on the student's screens, for `--demo`:
+/// the commands as typed and what they printed, never a check's regex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// A command line typed at a shell prompt; `terminal` when it opens
+    /// a terminal of its own (an `-it` session the next actions type in).
+    Command { line: String, terminal: bool },
+    /// What a command printed, or what appeared on a terminal.
+    Output(String),
+    /// Something done without a prompt: keys, a file written, a quiz.
+    Note(String),
+}
+
+/// A terminal's text as plain lines: escape sequences (colours, cursor
+/// moves) and carriage returns dropped.
+pub fn plain_terminal_text(raw: &str) -> String {
+    static ESC: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let esc = ESC.get_or_init(|| {
+        regex::Regex::new(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+            .expect("a valid regex")
+    });
+    esc.replace_all(raw, "").replace('\r', "")
+}
+
 pub struct Player<'a> {
     pub engine: &'a Engine,
     pub docker: &'a Docker,
@@ -82,19 +106,37 @@ pub struct Player<'a> {
 
 impl Player<'_> {
     pub async fn play(&mut self, step: &Step) -> Result<(), SolveError> {
+        self.play_shown(step, &mut |_| {}).await
+    }
+
+    /// Play the step, telling `show` what each action puts on the screen.
+    pub async fn play_shown(
+        &mut self,
+        step: &Step,
+        show: &mut (dyn FnMut(Shown) + Send),
+    ) -> Result<(), SolveError> {
         let Some(solve) = &step.solve else {
             return Ok(());
         };
         for a in &solve.get_ref().script {
-            self.act(step, a.get_ref()).await?;
+            self.act(step, a.get_ref(), show).await?;
         }
         Ok(())
     }
 
-    async fn act(&mut self, step: &Step, a: &Action) -> Result<(), SolveError> {
+    async fn act(
+        &mut self,
+        step: &Step,
+        a: &Action,
+        show: &mut (dyn FnMut(Shown) + Send),
+    ) -> Result<(), SolveError> {
         let timeout = Duration::from_secs(a.timeout.unwrap_or(10));
         if let Some(cmd) = &a.run {
             let cmd = template::render_for(cmd, self.engine)?;
+            show(Shown::Command {
+                line: cmd.clone(),
+                terminal: false,
+            });
             let want = a.exit_code.unwrap_or(0);
             let engine = self.engine.clone();
             let c2 = cmd.clone();
@@ -115,6 +157,9 @@ impl Player<'_> {
                 cmd: cmd.clone(),
                 source,
             })?;
+            if !output.is_empty() {
+                show(Shown::Output(output.clone()));
+            }
             if got != want {
                 return Err(SolveError::Exit {
                     cmd,
@@ -125,6 +170,10 @@ impl Player<'_> {
             }
         } else if let Some(cmd) = &a.spawn {
             let cmd = template::render_for(cmd, self.engine)?;
+            show(Shown::Command {
+                line: cmd.clone(),
+                terminal: true,
+            });
             let mut c = std::process::Command::new("sh");
             // A new pty is 0x0; a student's terminal never is. Full-screen
             // programs (top, nano) behave oddly at 0x0, and docker passes
@@ -150,13 +199,22 @@ impl Player<'_> {
                 .open
                 .last_mut()
                 .ok_or(SolveError::NoTerminal)?;
-            s.exp_regex(want).map_err(|e| SolveError::Expect {
+            let (before, matched) = s.exp_regex(want).map_err(|e| SolveError::Expect {
                 cmd: cmd.clone(),
                 want: want.clone(),
                 detail: e.to_string(),
             })?;
+            // What the terminal showed up to the awaited text, not the regex.
+            let text = plain_terminal_text(&format!("{before}{matched}"));
+            if !text.trim().is_empty() {
+                show(Shown::Output(text));
+            }
         } else if let Some(text) = &a.send {
             let text = template::render_for(text, self.engine)?;
+            show(Shown::Note(format!(
+                "(types {} in that terminal)",
+                text.trim_end_matches('\n')
+            )));
             let (cmd, s) = self
                 .terminals
                 .open
@@ -169,6 +227,14 @@ impl Player<'_> {
                     detail: e.to_string(),
                 })?;
         } else if let Some(keys) = &a.send_control {
+            let names: Vec<String> = keys
+                .chars()
+                .map(|c| format!("Ctrl-{}", c.to_ascii_uppercase()))
+                .collect();
+            show(Shown::Note(format!(
+                "(presses {} in that terminal)",
+                names.join(" ")
+            )));
             let (cmd, s) = self
                 .terminals
                 .open
@@ -184,6 +250,8 @@ impl Player<'_> {
             }
         } else if let (Some(path), Some(content)) = (&a.write, &a.content) {
             let content = template::render_for(content, self.engine)?;
+            show(Shown::Note(format!("(writes {path} with an editor:)")));
+            show(Shown::Output(content.clone()));
             let p = self.workdir.join(path);
             if let Some(d) = p.parent() {
                 std::fs::create_dir_all(d).map_err(|source| SolveError::Write {
@@ -224,6 +292,7 @@ impl Player<'_> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         } else if let (Some(answer), Some(quiz)) = (&a.answer, &a.quiz) {
+            show(Shown::Note(format!("(answers the quiz: {answer})")));
             self.answers.insert(quiz.clone(), answer.clone());
         }
         Ok(())
@@ -234,6 +303,14 @@ impl Player<'_> {
 mod tests {
     use super::*;
     use crate::engine::EngineKind;
+
+    #[test]
+    fn terminal_text_loses_its_escapes() {
+        assert_eq!(
+            plain_terminal_text("\x1b[?2004hroot@c0ffee:/# \x1b[01;32muname\x1b[0m -r\r\n6.1.0\r\n\x1b]0;title\x07$ "),
+            "root@c0ffee:/# uname -r\n6.1.0\n$ "
+        );
+    }
 
     #[tokio::test]
     async fn spawned_terminals_have_a_size() {
@@ -271,6 +348,21 @@ mod tests {
             "#,
         )
         .expect("a step");
-        p.play(&step).await.expect("the terminal is 24x80");
+        let mut shown = Vec::new();
+        p.play_shown(&step, &mut |s| shown.push(s))
+            .await
+            .expect("the terminal is 24x80");
+        // The demo shows the command and the terminal's text, not the regex.
+        assert_eq!(
+            shown[0],
+            Shown::Command {
+                line: "stty size; cat".into(),
+                terminal: true
+            }
+        );
+        assert!(
+            matches!(&shown[1], Shown::Output(t) if t.contains("24 80")),
+            "{shown:?}"
+        );
     }
 }

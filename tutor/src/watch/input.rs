@@ -58,7 +58,20 @@ pub(super) enum Wake {
     Key(u8),
     Quit,
     Event,
+    /// An image was built or tagged: the student's build just ended, so
+    /// the step is checked at once and a failure is said without `c`.
+    Built,
+    /// The terminal changed size: draw the step again at the new width.
+    Resize,
     Tick,
+}
+
+/// Whether an engine event is the end of a build: whale and podman send
+/// an image `build` event, dockerd's classic builder a `tag` for `-t`.
+pub(super) fn ends_a_build(e: &bollard::models::EventMessage) -> bool {
+    use bollard::models::EventMessageTypeEnum;
+    e.typ == Some(EventMessageTypeEnum::IMAGE)
+        && matches!(e.action.as_deref(), Some("build") | Some("tag"))
 }
 
 /// The tasks feeding the wake channel; they stop when this is dropped.
@@ -96,7 +109,13 @@ pub(super) fn wakers(docker: &Docker) -> (mpsc::Receiver<Wake>, Wakers) {
         loop {
             let mut s = docker.events(None);
             while let Some(e) = s.next().await {
-                if e.is_err() || etx.send(Wake::Event).await.is_err() {
+                let Ok(e) = e else { break };
+                let wake = if ends_a_build(&e) {
+                    Wake::Built
+                } else {
+                    Wake::Event
+                };
+                if etx.send(wake).await.is_err() {
                     break;
                 }
             }
@@ -119,6 +138,18 @@ pub(super) fn wakers(docker: &Docker) -> (mpsc::Receiver<Wake>, Wakers) {
         }
         let _ = stx.send(Wake::Quit).await;
     });
+    let rtx = tx.clone();
+    let resizes = tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut winch) = signal(SignalKind::window_change()) else {
+            return;
+        };
+        while winch.recv().await.is_some() {
+            if rtx.send(Wake::Resize).await.is_err() {
+                break;
+            }
+        }
+    });
     let ttx = tx;
     let ticker = tokio::spawn(async move {
         let mut t = tokio::time::interval(Duration::from_millis(500));
@@ -132,7 +163,7 @@ pub(super) fn wakers(docker: &Docker) -> (mpsc::Receiver<Wake>, Wakers) {
     (
         rx,
         Wakers {
-            tasks: vec![events, signals, ticker],
+            tasks: vec![events, signals, resizes, ticker],
         },
     )
 }
@@ -167,6 +198,23 @@ pub(super) fn edit(buf: &mut String, k: u8) -> Edit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_or_a_tag_ends_a_build() {
+        use bollard::models::{EventMessage, EventMessageTypeEnum};
+        let ev = |typ, action: &str| EventMessage {
+            typ: Some(typ),
+            action: Some(action.into()),
+            ..Default::default()
+        };
+        assert!(ends_a_build(&ev(EventMessageTypeEnum::IMAGE, "build")));
+        assert!(ends_a_build(&ev(EventMessageTypeEnum::IMAGE, "tag")));
+        assert!(!ends_a_build(&ev(EventMessageTypeEnum::IMAGE, "delete")));
+        assert!(!ends_a_build(&ev(
+            EventMessageTypeEnum::CONTAINER,
+            "create"
+        )));
+    }
 
     #[test]
     fn typing_an_answer() {

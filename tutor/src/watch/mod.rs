@@ -1,6 +1,8 @@
 //! `lesson N`: show the step, watch the engine (every `/events` message and
 //! at least once a second), and move on the moment the checks pass. Keys:
-//! h hint, c check now, n next, l list, a answer a quiz, q quit.
+//! h hint, c check now, n next, l list, a answer a quiz, q quit. A build
+//! that ends is checked at once (its failure said, as for `c`), and a
+//! resized terminal gets the step drawn again at its new width.
 //!
 //! The loop is here; what wakes it (keys, events, signals, a ticker) is in
 //! [`input`], the student's place in the lesson in [`state`], and what it
@@ -19,7 +21,7 @@ use crate::render::Style;
 use crate::runner;
 use bollard::Docker;
 use input::{Edit, RawMode, Wake};
-use screen::{describe_action, key_line, out};
+use screen::{key_line, out};
 use state::{Answering, Session};
 use std::path::Path;
 use std::time::Duration;
@@ -75,16 +77,13 @@ impl Watch<'_> {
                 let step = session.step();
                 out(&format!(
                     "{}\n",
-                    self.style.dim("(demo: playing the solution)")
+                    self.style
+                        .dim("(demo: the solution, typed as you would type it)")
                 ));
-                for a in step.solve.iter().flat_map(|s| s.get_ref().script.iter()) {
-                    out(&format!(
-                        "  {}\n",
-                        self.style.code(&describe_action(a.get_ref(), self.engine))
-                    ));
-                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if let Err(e) = player.play(step).await {
+                let style = self.style;
+                let mut show = |s: crate::solve::Shown| out(&screen::shown(&s, style));
+                if let Err(e) = player.play_shown(step, &mut show).await {
                     out(&format!("{} {e}\n", self.style.bad("demo failed:")));
                 }
                 session.keep_answers(&player.answers);
@@ -95,7 +94,11 @@ impl Watch<'_> {
             if matches!(w, Wake::Quit) {
                 break Ok(());
             }
-            let explicit = matches!(w, Wake::Key(b'c'));
+            if matches!(w, Wake::Resize) {
+                self.redraw(&session);
+                continue;
+            }
+            let explicit = matches!(w, Wake::Key(b'c') | Wake::Built);
             let step = session.step();
             if let (Some(typing), Wake::Key(k)) = (session.answering.as_mut(), &w) {
                 match input::edit(&mut typing.text, *k) {
@@ -271,6 +274,17 @@ impl Watch<'_> {
         }
         self.show(session.index);
         Ok(false)
+    }
+
+    /// The terminal was resized: clear it and draw the step again (wrapped
+    /// to the new width), then the quiz prompt with what was typed so far.
+    fn redraw(&self, session: &Session) {
+        out("\x1b[H\x1b[2J");
+        self.show(session.index);
+        if let Some(typing) = &session.answering {
+            let q = session.step().quizzes[typing.quiz].get_ref();
+            out(&format!("{}{}", quiz::prompt(q), typing.text));
+        }
     }
 
     fn show(&self, index: usize) {

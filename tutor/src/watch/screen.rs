@@ -1,10 +1,10 @@
 //! What the watched lesson prints besides the steps themselves: the key
-//! line, a demo's actions, and the lesson list.
+//! line, a demo's commands and their output, and the lesson list.
 
-use crate::engine::Engine;
-use crate::lesson::{Action, LoadedLesson};
+use crate::lesson::LoadedLesson;
 use crate::progress::Progress;
 use crate::render::Style;
+use crate::solve::Shown;
 use std::io::Write;
 
 /// Print now: the terminal is raw, so nothing waits for a newline.
@@ -23,31 +23,25 @@ pub(super) fn key_line(has_quiz: bool) -> &'static str {
     }
 }
 
-/// One solve action as a line for the class to read.
-pub(super) fn describe_action(a: &Action, engine: &Engine) -> String {
-    let r = |s: &str| crate::template::render_for(s, engine).unwrap_or_else(|_| s.to_string());
-    if let Some(c) = &a.run {
-        format!("$ {}", r(c))
-    } else if let Some(c) = &a.spawn {
-        format!("$ {}   (in a terminal)", r(c))
-    } else if let Some(e) = &a.expect {
-        format!("(wait for {e})")
-    } else if let Some(t) = &a.send {
-        format!("type {:?}", r(t))
-    } else if let Some(k) = &a.send_control {
-        let keys: Vec<String> = k
-            .chars()
-            .map(|c| format!("Ctrl-{}", c.to_ascii_uppercase()))
-            .collect();
-        keys.join(" ")
-    } else if let Some(w) = &a.write {
-        format!("write {w}")
-    } else if let Some(c) = &a.wait_for {
-        format!("(wait for a {} check)", c.kind())
-    } else if let (Some(ans), Some(q)) = (&a.answer, &a.quiz) {
-        format!("answer {q}: {ans}")
-    } else {
-        String::new()
+/// One thing a demo did, as the student would see it: `$ command` at a
+/// prompt, then what it printed; keys and files as a dim note.
+pub(super) fn shown(s: &Shown, style: Style) -> String {
+    match s {
+        Shown::Command {
+            line,
+            terminal: false,
+        } => format!("{}\n", style.block(&format!("$ {line}"))),
+        Shown::Command {
+            line,
+            terminal: true,
+        } => format!(
+            "{} {}\n",
+            style.block(&format!("$ {line}")),
+            style.dim("(in a second terminal)")
+        ),
+        Shown::Output(text) if text.ends_with('\n') => text.clone(),
+        Shown::Output(text) => format!("{text}\n"),
+        Shown::Note(n) => format!("{}\n", style.dim(n)),
     }
 }
 
@@ -83,6 +77,18 @@ pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> Stri
 #[cfg(test)]
 mod tests {
     use super::key_line;
+
+    #[test]
+    fn a_demo_shows_commands_and_output() {
+        let plain = crate::render::Style::plain();
+        let cmd = super::Shown::Command {
+            line: "whale ps".into(),
+            terminal: false,
+        };
+        assert_eq!(super::shown(&cmd, plain), "$ whale ps\n");
+        let out = super::Shown::Output("CONTAINER ID   IMAGE".into());
+        assert_eq!(super::shown(&out, plain), "CONTAINER ID   IMAGE\n");
+    }
 
     #[test]
     fn the_list_lines_up_whatever_the_titles() {
