@@ -322,7 +322,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .context("there are no lessons")?,
             };
             if let Some(note) = whaletutor::tools::whale_path_note(&engine) {
-                print!("{note}");
+                whaletutor::tools::offer_link(&ppath, &note)?;
             }
             let docker = engine.ensure_running().await?;
             setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;

@@ -51,6 +51,10 @@ pub struct Progress {
     pub last: Option<String>,
     #[serde(default)]
     pub lesson: BTreeMap<String, LessonProgress>,
+    /// The tutor offered to link `whale` into a directory on PATH (it asks
+    /// once, whatever the answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link_offered: bool,
 }
 
 /// `$WHALETUTOR_PROGRESS`, else `$XDG_STATE_HOME/whaletutor/progress.toml`,

@@ -1,10 +1,13 @@
 //! The host tools the lessons use, for `doctor`: each missing one is named
 //! with the lesson that needs it and the apt line that installs it; and
 //! whether `whale` itself is reachable from a new terminal (on PATH), with
-//! the exact line that makes it so.
+//! the exact line that makes it so, and the offer (once, with consent) to
+//! make that link.
 
 use crate::engine::{whale_bin, Engine, EngineKind};
+use crate::progress::{Progress, ProgressError};
 use crate::setup::Finding;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// (command, what needs it, Debian package).
@@ -56,10 +59,71 @@ fn editor() -> Option<String> {
         .map(|e| e.to_string())
 }
 
+/// Where the link to `whale` goes: /usr/local/bin (root's PATH and every
+/// user's have it), or `$WHALETUTOR_LINK_DIR` (a test's own directory).
+pub fn link_dir() -> PathBuf {
+    std::env::var_os("WHALETUTOR_LINK_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/local/bin"))
+}
+
 /// The line that puts `whale` on PATH for every new shell: a link in
-/// /usr/local/bin (root's PATH and every user's have it).
+/// [`link_dir`].
 pub fn whale_path_line(whale: &Path) -> String {
-    format!("sudo ln -sf {} /usr/local/bin/whale", whale.display())
+    format!(
+        "sudo ln -sf {} {}",
+        whale.display(),
+        link_dir().join("whale").display()
+    )
+}
+
+/// Make the link, with the student's consent. Something already at the
+/// link's place is left alone (it may be another program called whale).
+pub fn link_whale() -> Result<PathBuf, String> {
+    let bin = whale_bin().map_err(|e| e.to_string())?;
+    let link = link_dir().join("whale");
+    if link.symlink_metadata().is_ok() {
+        return Err(format!(
+            "{} exists already; the tutor does not replace it",
+            link.display()
+        ));
+    }
+    std::os::unix::fs::symlink(&bin, &link)
+        .map_err(|e| format!("cannot link {} to {}: {e}", link.display(), bin.display()))?;
+    Ok(link)
+}
+
+/// The first screen when `whale` is not on PATH: on a terminal, and only
+/// the first time (remembered in the progress file), ask to make the link;
+/// else, or when the answer is no, print the lines that do it by hand.
+pub fn offer_link(progress_path: &Path, note: &str) -> Result<(), ProgressError> {
+    let mut progress = Progress::load(progress_path)?;
+    if progress.link_offered || !std::io::stdin().is_terminal() {
+        print!("{note}");
+        return Ok(());
+    }
+    progress.link_offered = true;
+    progress.save(progress_path)?;
+    print!(
+        "Your other terminals do not know `whale` yet (command not found).\nLink it as {} so that every terminal finds it? (asked once) [y/N] ",
+        link_dir().join("whale").display()
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        print!("Not linked. {note}");
+        return Ok(());
+    }
+    match link_whale() {
+        Ok(link) => println!(
+            "Linked {link}: `whale` works in every new terminal (`whaletutor doctor` checks it).",
+            link = link.display()
+        ),
+        Err(e) => print!("Not linked: {e}.\n{note}"),
+    }
+    Ok(())
 }
 
 /// For the first screen of a lesson: when `whale` is not on PATH, the

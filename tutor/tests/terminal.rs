@@ -1,9 +1,11 @@
 //! A student's first lesson in a real terminal: tmux at 80 columns, the
 //! tutor in one window and a shell in another, the student typing what the
 //! screen says. On a fresh store: `whale` is not on the new shell's PATH,
-//! so the first screen must show the line that puts it there; no line the
-//! tutor prints is wider than the terminal; every step passes by typing
-//! what it says; the end says which lesson is next.
+//! so the first screen offers to link it (into a directory of the test's
+//! own, on the shells' PATH) and the student says yes; no line the tutor
+//! prints is wider than the terminal, also after the window shrinks to 60
+//! columns (the step is drawn again); every step passes by typing what it
+//! says; the end says which lesson is next.
 //!
 //! SKIPs (printing why) without tmux, mmdebstrap (the lesson's image is
 //! built on Debian) or root. The tmux server has a private socket (-L) and
@@ -104,8 +106,14 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         let tmux = Tmux {
             socket: format!("whaletutor-test-{}", std::process::id()),
         };
-        // A student's shell: no `whale` on PATH (target/ is not on it).
-        let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        // A student's shell: no `whale` on PATH (target/ is not on it);
+        // the tutor's offered link goes into `links`, first on PATH.
+        let links = sb.path().join("links");
+        std::fs::create_dir_all(&links).unwrap();
+        let path = format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            links.display()
+        );
         let mut env: Vec<String> = engine
             .env()
             .into_iter()
@@ -113,6 +121,7 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
             .collect();
         env.push(format!("WHALETUTOR_PROGRESS={}", progress.display()));
         env.push(format!("PATH={path}"));
+        env.push(format!("WHALETUTOR_LINK_DIR={}", links.display()));
         env.push("TERM=xterm-256color".into());
         let mut args: Vec<String> = vec![
             "new-session".into(),
@@ -134,12 +143,8 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         ));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         tmux.cmd(&a);
-        let first = tmux.wait_for("t:0", "step 1/4", 60);
-        let export = first
-            .lines()
-            .find(|l| l.starts_with("export PATH="))
-            .unwrap_or_else(|| panic!("the first screen has no PATH line:\n{first}"))
-            .to_string();
+        let offer = tmux.wait_for("t:0", "[y/N]", 60);
+        assert!(offer.contains("(asked once)"), "{offer}");
         // The second terminal.
         let mut args: Vec<String> = vec!["new-window".into(), "-t".into(), "t:1".into()];
         for e in &env {
@@ -151,7 +156,13 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         tmux.cmd(&a);
         tmux.type_line("t:1", "whale images || echo no-whale-here");
         tmux.wait_for("t:1", "no-whale-here", 10);
-        tmux.type_line("t:1", &export);
+        tmux.type_line("t:0", "y");
+        tmux.wait_for("t:0", "step 1/4", 60);
+        assert!(
+            links.join("whale").exists(),
+            "no link in {}",
+            links.display()
+        );
         tmux.type_line("t:1", "whale images");
         tmux.wait_for("t:1", "whalesay", 10);
         tmux.type_line("t:1", "whale run --name hello whalesay:latest cowsay Hello");
@@ -164,6 +175,30 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         tmux.wait_for("t:0", "tries left", 10);
         tmux.type_line("t:0", "1");
         tmux.wait_for("t:0", "step 2/4", 20);
+        // Narrower: the step is drawn again, every visible line fits.
+        tmux.cmd(&["resize-window", "-t", "t:0", "-x", "60", "-y", "30"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let visible = tmux.cmd(&["capture-pane", "-p", "-J", "-t", "t:0"]);
+            let fits = visible.lines().all(|l| l.chars().count() <= 60);
+            if fits && visible.contains("step 2/4") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after a resize to 60 columns the step was not drawn again to fit:\n{visible}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        tmux.cmd(&[
+            "resize-window",
+            "-t",
+            "t:0",
+            "-x",
+            &WIDTH.to_string(),
+            "-y",
+            "30",
+        ]);
         tmux.type_line("t:1", "whale run -it --name first whalesay");
         tmux.wait_for("t:0", "step 3/4", 30);
         tmux.type_line("t:1", "id");
