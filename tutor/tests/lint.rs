@@ -54,6 +54,10 @@ const EXPECTED: &[(&str, &str)] = &[
         "11:3: quiz `q`: answer `bash` is not one of its choices",
     ),
     (
+        "quiz-without-why-not",
+        "11:3: quiz `q`: no why_not for the wrong choice `init`",
+    ),
+    (
         "quiz-check-unknown-quiz",
         "11:3: quiz check names quiz `nope`",
     ),

@@ -137,6 +137,24 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
                     ),
                 );
             }
+            // A wrong pick is where a student learns most: each wrong
+            // choice says why it is wrong.
+            let answer_is_a_choice = quiz.choices.contains(&quiz.answer);
+            for wrong in quiz
+                .choices
+                .iter()
+                .filter(|c| answer_is_a_choice && **c != quiz.answer)
+            {
+                if !quiz.why_not.contains_key(wrong) {
+                    sink.at(
+                        &q.span(),
+                        format!(
+                            "quiz `{}`: no why_not for the wrong choice `{wrong}`: say why it is wrong",
+                            quiz.id
+                        ),
+                    );
+                }
+            }
             for wrong in quiz.why_not.keys() {
                 if !quiz.choices.contains(wrong) || *wrong == quiz.answer {
                     sink.at(
