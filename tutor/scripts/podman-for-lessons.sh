@@ -134,7 +134,8 @@ stop)
     # is unique to this service) by its PID.
     for p in /proc/[0-9]*; do
         [ "${p#/proc/}" = "$$" ] && continue
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$dir/"; then
+        # A process may end while we look: its cmdline is gone (quietly).
+        if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "$dir/"; then
             kill "${p#/proc/}" 2>/dev/null || true
         fi
     done

@@ -42,6 +42,38 @@ fn host_addresses() -> Vec<Ipv4Addr> {
         .collect()
 }
 
+/// Every network link's name and kind (`ip -d -o link`): a bridge, veth or
+/// a `cni-podman*`/`podman*` link would be a network podman made.
+fn host_links() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-d", "-o", "link"])
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let name = l.split(": ").nth(1)?.split('@').next()?.to_string();
+            let kind = ["bridge", "veth"]
+                .into_iter()
+                .find(|k| l.contains(&format!(" {k} ")))
+                .unwrap_or("");
+            Some(format!("{name} {kind}").trim().to_string())
+        })
+        .collect()
+}
+
+fn network_links(links: &[String]) -> Vec<&String> {
+    links
+        .iter()
+        .filter(|l| {
+            l.ends_with(" bridge")
+                || l.ends_with(" veth")
+                || l.starts_with("cni-podman")
+                || l.starts_with("podman")
+        })
+        .collect()
+}
+
 /// Stops the service and removes its directory however the test ends.
 struct Service<'a> {
     script: PathBuf,
@@ -73,6 +105,7 @@ fn lessons_1_to_4_verify_on_podman_without_a_bridge() {
         .into_iter()
         .filter(|a| private(*a))
         .collect();
+    let links_before = host_links();
     let dir = tempfile::Builder::new()
         .prefix("whaletutor-podman-")
         .tempdir_in("/tmp")
@@ -122,6 +155,12 @@ fn lessons_1_to_4_verify_on_podman_without_a_bridge() {
     assert!(
         !after.iter().any(|a| a.octets()[..2] == [10, 88]),
         "{after:?}"
+    );
+    let links_after = host_links();
+    assert_eq!(
+        network_links(&links_before),
+        network_links(&links_after),
+        "podman made a bridge, veth or cni-podman link: {links_after:?}"
     );
     assert_eq!(
         out.status.code(),
