@@ -3,6 +3,7 @@
 //! The tutor talks to engines only over the Docker Engine API (bollard), so
 //! every lesson runs on whale or on real Docker.
 
+pub mod base_cache;
 pub mod book;
 pub mod checks;
 pub mod cli;

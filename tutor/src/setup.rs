@@ -242,10 +242,16 @@ async fn ensure_image(
                     image: image.to_string(),
                 });
             }
+            // A base image made before, on this machine, loads in seconds.
+            if crate::base_cache::load(docker, image).await {
+                done.push(format!("{image} (from the cache)"));
+                return Ok(());
+            }
             let pb = spinner(format!("whale bootstrap {base}"));
             let r = engine.whale(&["bootstrap", base]);
             pb.finish_and_clear();
             r?;
+            crate::base_cache::save(docker, image).await;
         }
         (None, None) => {
             return Err(SetupError::NoContext {

@@ -13,6 +13,10 @@ fn write(dir: &std::path::Path, image: &str, dockerfile: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bases_are_made_first_recursively() {
+    // A cache of our own: busybox is bootstrapped here, not loaded from an
+    // archive another run left (the only test in this binary sets it).
+    let cache = tempfile::tempdir().unwrap();
+    std::env::set_var("WHALETUTOR_CACHE", cache.path());
     let images = tempfile::tempdir().unwrap();
     let dir = images.path();
     write(
