@@ -213,7 +213,7 @@ impl Player<'_> {
             let text = template::render_for(text, self.engine)?;
             show(Shown::Note(format!(
                 "(types {} in that terminal)",
-                text.trim_end_matches('\n')
+                text.trim_end_matches(['\r', '\n'])
             )));
             let (cmd, s) = self
                 .terminals

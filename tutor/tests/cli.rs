@@ -1,6 +1,8 @@
 //! The `whaletutor` binary as a student meets it: doctor with no daemon,
-//! lint's exit code, and a lesson in watch mode on a real terminal (rexpect)
-//! advancing when the step is solved from "another terminal".
+//! lint's exit code, a lesson in watch mode on a real terminal (rexpect)
+//! advancing when the step is solved from "another terminal" (after the
+//! student declines the offered `whale` link), and `--demo` showing each
+//! command and its output.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,6 +21,10 @@ fn repo() -> PathBuf {
 fn fixture_course() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course")
 }
+
+/// A PATH without `whale` on any machine (no /usr/local/bin, where a
+/// developer may have linked it), so the tutor offers the link.
+const PATH_WITHOUT_WHALE: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[test]
 fn doctor_without_a_daemon_says_how_to_start_it() {
@@ -82,9 +88,18 @@ async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
             .args(["lesson", "1"])
             .envs(engine.env())
             .env("WHALETUTOR_PROGRESS", &progress)
+            .env("WHALETUTOR_LINK_DIR", sb.path())
+            .env("PATH", PATH_WITHOUT_WHALE)
             .env("NO_COLOR", "1")
             .env_remove("DOCKER_HOST");
         let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn whaletutor");
+        // Offered once; "no" leaves the machine alone and says how instead.
+        p.exp_string("[y/N]").expect("the link is offered");
+        p.send_line("n").unwrap();
+        p.exp_string("Not linked.").expect("a no is taken");
+        p.exp_string("export PATH=")
+            .expect("the manual line is shown");
+        assert!(!sb.path().join("whale").exists(), "linked without consent");
         // The first run bootstraps busybox into the empty sandbox.
         p.exp_string("step 1/4").expect("step 1 shown");
         p.send("h").unwrap();
@@ -109,6 +124,7 @@ async fn a_lesson_advances_when_the_step_is_solved_elsewhere() {
         p.flush().unwrap();
         p.exp_eof().expect("q quits");
         let saved = std::fs::read_to_string(&progress).unwrap();
+        assert!(saved.contains("link_offered = true"), "{saved}");
         assert!(saved.contains("step = \"shell\""), "{saved}");
         assert!(saved.contains("done = [\"images\"]"), "{saved}");
     }
@@ -180,4 +196,49 @@ async fn check_hint_and_reset_touch_only_the_lesson() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_shows_each_command_and_its_output() {
+    let mut sb = Sandbox::whale().await.expect("sandbox daemon");
+    let engine = sb.engine.clone();
+    let progress = sb.path().join("progress.toml");
+    // Asked before: a demo for a class goes straight to the lesson.
+    std::fs::write(&progress, "link_offered = true\n").unwrap();
+    let result = async {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--lessons-dir"])
+            .arg(fixture_course())
+            .args(["lesson", "1", "--demo"])
+            .envs(engine.env())
+            .env("WHALETUTOR_PROGRESS", &progress)
+            .env("WHALETUTOR_LINK_DIR", sb.path())
+            .env("PATH", PATH_WITHOUT_WHALE)
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST");
+        let mut p = rexpect::session::spawn_command(cmd, Some(120_000)).expect("spawn whaletutor");
+        let (shown, _) = p
+            .exp_regex("Lesson 1 complete")
+            .expect("the demo plays the lesson to its end");
+        assert!(!shown.contains("[y/N]"), "asked twice:\n{shown}");
+        for want in [
+            // A command as typed, then what it printed.
+            "$ whale run --name hello busybox:latest echo hello from busybox\r\nhello from busybox",
+            "$ whale run -it --name first busybox sh (in a second terminal)",
+            "(types id in that terminal)",
+            // The terminal's own text, as the student would see it.
+            "uid=0(root)",
+            "(presses Ctrl-P Ctrl-Q in that terminal)",
+        ] {
+            assert!(shown.contains(want), "no {want:?} in the demo:\n{shown}");
+        }
+        // The solve script's regexes are not shown.
+        assert!(!shown.contains("uid=0\\(root\\)"), "{shown}");
+        assert!(!shown.contains("(wait for"), "{shown}");
+    }
+    .await;
+    sb.shutdown().await;
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(!mounts.contains(&sb.path().display().to_string()));
+    result
 }

@@ -154,6 +154,9 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         args.push("sh".into());
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         tmux.cmd(&a);
+        // The link directory stands for /usr/local/bin: on the shell's
+        // PATH (set again here: a profile may rewrite PATH for new shells).
+        tmux.type_line("t:1", &format!("export PATH={}:$PATH", links.display()));
         tmux.type_line("t:1", "whale images || echo no-whale-here");
         tmux.wait_for("t:1", "no-whale-here", 10);
         tmux.type_line("t:0", "y");

@@ -49,7 +49,7 @@ pub struct Watch<'a> {
 }
 
 impl Watch<'_> {
-    pub async fn run(self) -> Result<(), WatchError> {
+    pub async fn run(mut self) -> Result<(), WatchError> {
         let Some(mut session) = Session::open(self.lesson, self.progress_path)? else {
             out(&format!(
                 "You finished lesson {} already; `whaletutor reset {}` starts it over.\n",
@@ -95,6 +95,11 @@ impl Watch<'_> {
                 break Ok(());
             }
             if matches!(w, Wake::Resize) {
+                // Wrapping follows the terminal's new width (plain output,
+                // with no width, stays as authored).
+                if self.style.width.is_some() {
+                    self.style.width = crate::render::terminal_width().or(self.style.width);
+                }
                 self.redraw(&session);
                 continue;
             }
@@ -297,7 +302,11 @@ impl Watch<'_> {
         out(&format!(
             "\n{}\n{}\n",
             runner::render_step(self.lesson, index, self.engine, self.style),
-            self.style.dim(key_line(has_quiz))
+            self.style.dim(&match self.style.width {
+                // The key line wraps too, on a narrow terminal.
+                Some(w) => crate::render::wrap(key_line(has_quiz), w.max(20), ""),
+                None => key_line(has_quiz).to_string(),
+            })
         ));
     }
 }
