@@ -94,12 +94,22 @@ pub fn render_step(
         s.title
     );
     let text = template::render_vars(s.text.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
-    let mut out = format!("{}\n\n{}", style.heading(&head), markdown(&text, style));
+    // On a terminal the title and the quiz wrap like the prose.
+    let fit = |text: &str, indent: &str| match style.width {
+        Some(w) => crate::render::wrap(text, w.max(20), indent),
+        None => text.to_string(),
+    };
+    let head: Vec<String> = fit(&head, "").lines().map(|l| style.heading(l)).collect();
+    let mut out = format!("{}\n\n{}", head.join("\n"), markdown(&text, style));
     for q in &s.quizzes {
         let q = q.get_ref();
-        out.push_str(&format!("\n{} {}\n", style.strong("Quiz:"), q.question));
+        out.push_str(&format!(
+            "\n{} {}\n",
+            style.strong("Quiz:"),
+            fit(&q.question, "      ")
+        ));
         for (i, c) in q.choices.iter().enumerate() {
-            out.push_str(&format!("  {}. {c}\n", i + 1));
+            out.push_str(&format!("  {}. {}\n", i + 1, fit(c, "     ")));
         }
     }
     out

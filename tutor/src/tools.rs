@@ -106,7 +106,7 @@ pub fn offer_link(progress_path: &Path, note: &str) -> Result<(), ProgressError>
     progress.link_offered = true;
     progress.save(progress_path)?;
     print!(
-        "Your other terminals do not know `whale` yet (command not found).\nLink it as {} so that every terminal finds it? (asked once) [y/N] ",
+        "Your other terminals do not know `whale` yet (command not found).\nThe tutor can link it as {}\nLink it, so that every terminal finds it? (asked once) [y/N] ",
         link_dir().join("whale").display()
     );
     let _ = std::io::stdout().flush();

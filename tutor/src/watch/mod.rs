@@ -303,9 +303,10 @@ impl Watch<'_> {
             "\n{}\n{}\n",
             runner::render_step(self.lesson, index, self.engine, self.style),
             self.style.dim(&match self.style.width {
-                // The key line wraps too, on a narrow terminal.
-                Some(w) => crate::render::wrap(key_line(has_quiz), w.max(20), ""),
-                None => key_line(has_quiz).to_string(),
+                // The key line wraps too, on a terminal narrower than it.
+                Some(w) if key_line(has_quiz).len() > w =>
+                    crate::render::wrap(key_line(has_quiz), w.max(20), ""),
+                _ => key_line(has_quiz).to_string(),
             })
         ));
     }
