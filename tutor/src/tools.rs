@@ -118,10 +118,10 @@ pub fn offer_link(progress_path: &Path, note: &str) -> Result<(), ProgressError>
     }
     match link_whale() {
         Ok(link) => println!(
-            "Linked {link}: `whale` works in every new terminal (`whaletutor doctor` checks it).",
+            "Linked {link}.\n`whale` works in every new terminal (`whaletutor doctor` checks it).",
             link = link.display()
         ),
-        Err(e) => print!("Not linked: {e}.\n{note}"),
+        Err(e) => print!("Not linked:\n{e}.\n{note}"),
     }
     Ok(())
 }
