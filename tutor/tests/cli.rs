@@ -242,3 +242,83 @@ async fn a_demo_shows_each_command_and_its_output() {
     assert!(!mounts.contains(&sb.path().display().to_string()));
     result
 }
+
+const BUILD_LESSON: &str = r#"
+format_version = 1
+id = "build-feedback"
+number = 1
+title = "A build is checked when it ends"
+summary = "the tutor says what is missing without c"
+requires = ["busybox"]
+
+[[step]]
+id = "build"
+title = "Build an image with a file"
+text = "Build `fh-built` with /wanted in it."
+explain = "ok"
+  [[step.check]]
+  kind = "image"
+  name = "fh-built"
+  contains_file = "/wanted"
+  failure = "fh-built has no /wanted yet"
+
+  [step.solve]
+  script = [ { run = "true" } ]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_that_ends_is_checked_without_pressing_c() {
+    let mut sb = Sandbox::whale().await.expect("sandbox daemon");
+    let engine = sb.engine.clone();
+    let progress = sb.path().join("progress.toml");
+    std::fs::write(&progress, "link_offered = true\n").unwrap();
+    let lessons = sb.path().join("lessons");
+    std::fs::create_dir_all(&lessons).unwrap();
+    std::fs::write(lessons.join("01-build-feedback.toml"), BUILD_LESSON).unwrap();
+    let ctx = sb.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo no > /other\n",
+    )
+    .unwrap();
+    let result = async {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--lessons-dir")
+            .arg(&lessons)
+            .args(["lesson", "1"])
+            .envs(engine.env())
+            .env("WHALETUTOR_PROGRESS", &progress)
+            .env("PATH", PATH_WITHOUT_WHALE)
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_HOST");
+        let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn whaletutor");
+        p.exp_string("step 1/1").expect("the step is shown");
+        // A build that misses the point: the failure comes unasked.
+        let build = |df: &str| {
+            std::fs::write(ctx.join("Dockerfile"), df).unwrap();
+            runner::sh(
+                &engine,
+                &format!("whale build -q -t fh-built {}", ctx.display()),
+                Duration::from_secs(120),
+            )
+            .unwrap()
+        };
+        let (code, out) = build("FROM busybox\nRUN echo no > /other\n");
+        assert_eq!(code, 0, "{out}");
+        let (said, _) = p
+            .exp_regex("fh-built has no /wanted yet")
+            .expect("the failed check is said when the build ends, without c");
+        assert!(said.contains("Not yet:"), "{said}");
+        // The right build passes at once too.
+        let (code, out) = build("FROM busybox\nRUN echo yes > /wanted\n");
+        assert_eq!(code, 0, "{out}");
+        p.exp_string("Lesson 1 complete")
+            .expect("the good build passes");
+    }
+    .await;
+    sb.shutdown().await;
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(!mounts.contains(&sb.path().display().to_string()));
+    result
+}
