@@ -34,7 +34,13 @@ pub fn dir() -> Option<PathBuf> {
 
 /// The archive of `image` in `dir`: `base-images/debian_bookworm.tar`.
 pub fn archive(dir: &Path, image: &str) -> PathBuf {
-    let name: String = image
+    // `busybox` and `busybox:latest` are one image: one archive.
+    let tagged = if image.rsplit('/').next().is_some_and(|n| n.contains(':')) {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    };
+    let name: String = tagged
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -120,8 +126,12 @@ mod tests {
             std::path::Path::new("/c/base-images/debian_bookworm.tar")
         );
         assert_eq!(
+            super::archive(d, "busybox"),
+            super::archive(d, "busybox:latest")
+        );
+        assert_eq!(
             super::archive(d, "../x/busybox"),
-            std::path::Path::new("/c/base-images/.._x_busybox.tar")
+            std::path::Path::new("/c/base-images/.._x_busybox_latest.tar")
         );
     }
 }
