@@ -12,8 +12,9 @@
 # instead), and installs docker==7.2.0, pytest and pytest-timeout into a
 # venv of its own there (with paramiko, which their helpers import). Nothing of docker-py is kept in this repo.
 #
-# What it runs: tests/integration/ api_container, api_exec, api_image,
-# api_volume, models_containers, models_images, models_volumes and errors;
+# What it runs: tests/integration/ api_build, api_container, api_exec,
+# api_image, api_volume, models_containers, models_images, models_volumes and
+# errors (DOCKERPY_FILES="api_build models_images" names a subset);
 # tests naming a network are deselected (whale has no bridge networks). Two
 # adjustments, the same for every engine, so the figures compare:
 #   - the tests' images alpine:3.10 and alpine:latest (pulled in docker-py's
@@ -100,7 +101,7 @@ tagged=1
 
 cd "$WORK"
 files=()
-for f in api_container api_exec api_image api_volume models_containers models_images models_volumes errors; do
+for f in ${DOCKERPY_FILES:-api_build api_container api_exec api_image api_volume models_containers models_images models_volumes errors}; do
     files+=("tests/integration/${f}_test.py")
 done
 set +e

@@ -13,6 +13,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod cpuset;
 mod freezer;
 mod stats;
 pub use freezer::{container_frozen, freeze_container};
@@ -21,9 +22,11 @@ pub use stats::{container_stats, parse_kv, Stats};
 /// Where the kernel's cgroup filesystems are mounted.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// v1 controllers a container joins. `cpuset` is left out on purpose: a new
-/// cpuset cgroup starts with empty cpus/mems and would have to be seeded.
-pub const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "freezer", "devices"];
+/// v1 controllers a container joins. A new `cpuset` cgroup starts with
+/// empty cpus/mems: `create` seeds it from its parents (`cpuset::seed_v1`).
+pub const V1_CONTROLLERS: &[&str] = &[
+    "memory", "cpu", "cpuacct", "pids", "freezer", "devices", "cpuset",
+];
 
 /// Docker's default device rules (v1 devices cgroup): any node may be
 /// created, only these may be opened. Without them CAP_MKNOD would let the
@@ -65,9 +68,19 @@ pub struct Resources {
     /// `--privileged`: every device may be opened (Docker's `a *:* rwm`).
     #[serde(default)]
     pub all_devices: bool,
-    /// `--device` rules ("c 10:229 rwm") beside Docker's defaults.
+    /// `--device` and `--device-cgroup-rule` rules ("c 10:229 rwm") beside
+    /// Docker's defaults.
     #[serde(default)]
     pub device_rules: Vec<String>,
+    /// `--memory-swappiness` 0..=100 (v1 only: v2 has no such knob).
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
+    /// `--cpuset-cpus`, as Docker writes it ("0-2,4").
+    #[serde(default)]
+    pub cpuset_cpus: Option<String>,
+    /// `--cpuset-mems`.
+    #[serde(default)]
+    pub cpuset_mems: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,7 +252,7 @@ impl Cgroup {
     /// Create the directories (and, on v2, enable the controllers on the way
     /// down, best effort: the daemon's own cgroup may hold processes).
     pub fn create(&self) -> Result<(), CgroupError> {
-        for (_, dir) in &self.dirs {
+        for (controller, dir) in &self.dirs {
             if self.version == Version::V2 {
                 enable_v2_controllers(dir);
             }
@@ -247,6 +260,9 @@ impl Cgroup {
                 path: dir.clone(),
                 source,
             })?;
+            if controller == "cpuset" {
+                cpuset::seed_v1(&self.root.join(controller), dir)?;
+            }
         }
         Ok(())
     }
@@ -299,6 +315,23 @@ impl Cgroup {
         }
         if let (Some(limit), Some(dir)) = (res.pids_limit, self.dir("pids")) {
             write_file(dir, "pids.max", &pids_value(limit))?;
+        }
+        if let (Some(v), Some(dir)) = (res.memory_swappiness, self.dir("memory")) {
+            write_file(dir, "memory.swappiness", &v.to_string())?;
+        }
+        for (kind, value) in [
+            (cpuset::Kind::Cpus, &res.cpuset_cpus),
+            (cpuset::Kind::Mems, &res.cpuset_mems),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                let dir = self
+                    .dir("cpuset")
+                    .ok_or_else(|| CgroupError::NoController {
+                        controller: "cpuset".into(),
+                        root: self.root.clone(),
+                    })?;
+                write_file(dir, kind.file(), v)?;
+            }
         }
         Ok(())
     }
@@ -376,6 +409,24 @@ impl Cgroup {
         if let Some(limit) = res.pids_limit {
             need("pids.max", "pids")?;
             write_file(dir, "pids.max", &pids_value(limit))?;
+        }
+        for (kind, value) in [
+            (cpuset::Kind::Cpus, &res.cpuset_cpus),
+            (cpuset::Kind::Mems, &res.cpuset_mems),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                need(kind.file(), "cpuset")?;
+                write_file(dir, kind.file(), v)?;
+            }
+        }
+        if res.memory_swappiness.is_some() {
+            // Refused at create (container/create.rs); a record from
+            // elsewhere must not start with its setting dropped.
+            return Err(CgroupError::MissingFile {
+                controller: "memory",
+                path: dir.clone(),
+                file: "memory.swappiness",
+            });
         }
         Ok(())
     }
@@ -477,7 +528,7 @@ fn enable_v2_controllers(dir: &Path) {
         };
         let wanted: Vec<String> = offered
             .split_whitespace()
-            .filter(|c| matches!(*c, "cpu" | "memory" | "pids"))
+            .filter(|c| matches!(*c, "cpu" | "cpuset" | "memory" | "pids"))
             .map(|c| format!("+{c}"))
             .collect();
         if wanted.is_empty() {
@@ -648,7 +699,7 @@ pub(crate) mod tests {
             cpu_shares: Some(512),
             pids_limit: Some(20),
             all_devices: false,
-            device_rules: vec![],
+            ..Default::default()
         })
         .unwrap();
         let r = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
@@ -791,7 +842,7 @@ pub(crate) mod tests {
         assert_eq!(cg.join_files(), vec![dir.join("cgroup.procs")]);
         assert_eq!(
             fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(),
-            "+cpu +memory +pids"
+            "+cpuset +cpu +memory +pids"
         );
         assert_eq!(
             fs::read_to_string(
@@ -808,7 +859,7 @@ pub(crate) mod tests {
             cpu_shares: Some(1024),
             pids_limit: Some(-1),
             all_devices: false,
-            device_rules: vec![],
+            ..Default::default()
         })
         .unwrap();
         let r = |f: &str| fs::read_to_string(dir.join(f)).unwrap();

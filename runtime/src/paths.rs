@@ -94,15 +94,25 @@ impl ContainerPaths {
         self.dir.join("init")
     }
     /// The read-only layers under the upper dir, top first: the init layer
-    /// (absent for containers made before it existed), then the image's.
+    /// (absent for containers made before it existed), then the image's,
+    /// each layer once. Layers are stored by content, so an image whose two
+    /// steps changed the same thing (two RUN steps that change nothing give
+    /// the same empty layer) names one dir twice, and overlayfs refuses
+    /// overlapping lower dirs (ELOOP). Docker keys layers by chain, so it
+    /// never meets this. Keeping only the topmost copy changes nothing in the
+    /// merged view: whatever the lower copy adds or removes, the upper one
+    /// does again above everything between them.
     pub fn lower_dirs(&self, image_layers: Vec<PathBuf>) -> Vec<PathBuf> {
         let init = self.init();
-        if !init.is_dir() {
-            return image_layers;
+        let mut all: Vec<PathBuf> = Vec::with_capacity(image_layers.len() + 1);
+        if init.is_dir() {
+            all.push(init);
         }
-        let mut all = Vec::with_capacity(image_layers.len() + 1);
-        all.push(init);
-        all.extend(image_layers);
+        for layer in image_layers {
+            if !all.contains(&layer) {
+                all.push(layer);
+            }
+        }
         all
     }
     pub fn work(&self) -> PathBuf {
@@ -158,6 +168,18 @@ mod tests {
         assert_eq!(
             p.lower_dirs(image),
             [p.init(), PathBuf::from("/l/top"), PathBuf::from("/l/base")]
+        );
+    }
+
+    #[test]
+    fn a_layer_named_twice_is_mounted_once_at_its_topmost_place() {
+        let root = tempfile::tempdir().unwrap();
+        let p = ContainerPaths::new(root.path(), "abc");
+        let l = |s: &str| PathBuf::from(s);
+        let image = vec![l("/l/empty"), l("/l/mid"), l("/l/empty"), l("/l/base")];
+        assert_eq!(
+            p.lower_dirs(image),
+            [l("/l/empty"), l("/l/mid"), l("/l/base")]
         );
     }
 }

@@ -266,7 +266,7 @@ pub(super) fn validate_limits(hc: &HostConfig) -> Result<(), ContainerError> {
             "Range of CPUs is from 0.01 to the number of CPUs available".into(),
         ));
     }
-    Ok(())
+    super::cgroup_options::validate(hc, crate::linux::cgroup::host_version())
 }
 
 #[cfg(test)]

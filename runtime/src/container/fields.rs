@@ -207,19 +207,13 @@ pub const HOST_CONFIG: &[Field] = &[
     ),
     refused("CpuRealtimePeriod", "--cpu-rt-period", NO_RT),
     refused("CpuRealtimeRuntime", "--cpu-rt-runtime", NO_RT),
-    refused(
-        "CpusetCpus",
-        "--cpuset-cpus",
-        "whale does not pin containers to CPUs; use --cpus",
-    ),
-    refused(
-        "CpusetMems",
-        "--cpuset-mems",
-        "whale does not pin containers to memory nodes",
-    ),
+    // The cpuset cgroup, checked against the host (container/cgroup_options.rs).
+    honoured("CpusetCpus", "--cpuset-cpus"),
+    honoured("CpusetMems", "--cpuset-mems"),
     // Host nodes under /dev, allowed in the devices cgroup (privileges.rs).
     honoured("Devices", "--device"),
-    refused("DeviceCgroupRules", "--device-cgroup-rule", NO_DEVICES),
+    // The v1 devices cgroup; refused on v2 by container/cgroup_options.rs.
+    honoured("DeviceCgroupRules", "--device-cgroup-rule"),
     refused(
         "DeviceRequests",
         "--gpus",
@@ -231,12 +225,8 @@ pub const HOST_CONFIG: &[Field] = &[
         "use --memory, a hard limit",
     ),
     honoured("MemorySwap", "--memory-swap"),
-    refused_unless(
-        "MemorySwappiness",
-        "--memory-swappiness",
-        "whale leaves the kernel's swappiness as it is",
-        swappiness_unset,
-    ),
+    // v1's memory.swappiness; refused on v2 by container/cgroup_options.rs.
+    honoured("MemorySwappiness", "--memory-swappiness"),
     honoured("NanoCpus", "--cpus"),
     refused(
         "OomKillDisable",

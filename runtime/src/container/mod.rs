@@ -13,6 +13,7 @@
 //! waiting attach clients) is the [`Engine`] trait: nothing here knows api/.
 
 pub mod archive;
+mod cgroup_options;
 pub mod changes;
 mod commit;
 mod create;

@@ -113,7 +113,12 @@ pub fn build_spec(
                 .devices
                 .iter()
                 .map(|d| d.cgroup_rule())
+                .chain(hc.device_cgroup_rules.iter().flatten().cloned())
                 .collect(),
+            // -1 is the CLI's "not given" (checked 0..=100 at create).
+            memory_swappiness: hc.memory_swappiness.filter(|s| *s >= 0),
+            cpuset_cpus: hc.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+            cpuset_mems: hc.cpuset_mems.clone().filter(|s| !s.is_empty()),
         },
         cgroup_path: cgroup_path(&r.id),
         log_path: c.paths.log(),

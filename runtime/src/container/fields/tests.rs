@@ -188,10 +188,10 @@ fn what_the_docker_cli_sends_by_default_passes() {
 
 #[test]
 fn refusals_name_the_field_the_flag_and_the_way_out() {
-    let body = json!({"Image": "busybox", "HostConfig": {"CpusetCpus": "0"}});
+    let body = json!({"Image": "busybox", "HostConfig": {"CpuRealtimePeriod": 1000}});
     let msg = check_create(&body).unwrap_err();
     assert!(
-        msg.contains("HostConfig.CpusetCpus (--cpuset-cpus)"),
+        msg.contains("HostConfig.CpuRealtimePeriod (--cpu-rt-period)"),
         "{msg}"
     );
     let body = json!({"HostConfig": {"DeviceRequests": [{"Count": -1}]}});
