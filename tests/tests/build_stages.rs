@@ -546,7 +546,7 @@ fn build_parameters_whale_does_not_implement_are_refused() {
     for (q, name) in [
         ("pull=1", "pull"),
         ("platform=linux/arm64", "platform"),
-        ("memory=1000000", "memory"),
+        ("cpuperiod=100000", "cpuperiod"),
         ("version=2", "version"),
         ("squash=1", "squash"),
     ] {

@@ -38,15 +38,8 @@ const UNSUPPORTED: &[(&str, &[&str])] = &[
     ("squash", &["", "0", "f", "false"]),
     ("platform", &[""]),
     ("isolation", &["", "default"]),
-    ("memory", &["", "0"]),
-    ("memswap", &["", "0"]),
-    ("cpushares", &["", "0"]),
-    ("cpusetcpus", &[""]),
-    ("cpusetmems", &[""]),
     ("cpuperiod", &["", "0"]),
     ("cpuquota", &["", "0"]),
-    ("shmsize", &["", "0"]),
-    ("ulimits", &["", "null", "[]"]),
     ("securityopt", &["", "null", "[]"]),
     ("outputs", &["", "null", "[]"]),
     ("session", &[""]),
@@ -60,6 +53,7 @@ pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
             // `pull=False`.
             if !defaults.iter().any(|d| d.eq_ignore_ascii_case(v)) {
                 let hint = match *name {
+                    "cpuperiod" | "cpuquota" => "whale sets a CFS quota from --cpus only, and a build has no --cpus; leave it unset".to_string(),
                     "version" => "whale has the classic builder only (version=1); build without BuildKit (DOCKER_BUILDKIT=0)".to_string(),
                     "pull" => "whale has no registry to pull from; make the base image with `whale bootstrap`, `whale load` or `whale pull`".to_string(),
                     _ => "leave it unset".to_string(),
@@ -122,6 +116,50 @@ pub fn options_from_query(q: &Query) -> Result<BuildOptions, ApiError> {
     })
 }
 
+/// The limits of the RUN steps' containers (`docker build --memory
+/// --memory-swap --cpu-shares --cpuset-cpus --cpuset-mems --shm-size
+/// --ulimit`), checked as a container's are: dockerd gives every RUN
+/// container the build's limits.
+pub fn run_limits_from_query(q: &Query) -> Result<HostConfig, ApiError> {
+    let int = |name: &str| -> Result<Option<i64>, ApiError> {
+        match q.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "build parameter {name}={v} is not a number: give it in bytes (or shares)"
+                ))
+            }),
+        }
+    };
+    let text = |name: &str| q.get(name).filter(|v| !v.is_empty()).map(String::from);
+    let ulimits = match q
+        .get("ulimits")
+        .filter(|u| !u.trim().is_empty() && *u != "null")
+    {
+        None => None,
+        Some(u) => Some(
+            serde_json::from_str::<Vec<bollard::models::ResourcesUlimits>>(u).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "ulimits must be a JSON array like [{{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048}}]: {e}"
+                ))
+            })?,
+        )
+        .filter(|u| !u.is_empty()),
+    };
+    let mut hc = HostConfig {
+        memory: int("memory")?.filter(|m| *m != 0),
+        memory_swap: int("memswap")?.filter(|m| *m != 0),
+        cpu_shares: int("cpushares")?.filter(|m| *m != 0),
+        cpuset_cpus: text("cpusetcpus"),
+        cpuset_mems: text("cpusetmems"),
+        shm_size: int("shmsize")?.filter(|m| *m != 0),
+        ulimits,
+        ..Default::default()
+    };
+    container::validate_host_config(&mut hc).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(hc)
+}
+
 /// Docker's JSON line for a message.
 pub fn message_line(m: &Message) -> Bytes {
     let v = match m {
@@ -142,6 +180,7 @@ pub fn error_line(e: &BuildError) -> Bytes {
 
 pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
     let opts = options_from_query(q)?;
+    let limits = run_limits_from_query(q)?;
     if let Some(remote) = q.get("remote").filter(|r| !r.is_empty()) {
         return Err(ApiError::bad_request(format!(
             "whale cannot build from a remote context ({remote}); send the context as a tar body"
@@ -214,7 +253,7 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
             cancelled: &cancelled,
             cancel_rx,
         };
-        match run_build(&d2, handle, &dir, &opts, &job, &mut emit) {
+        match run_build(&d2, handle, &dir, &opts, limits, &job, &mut emit) {
             Ok(img) => {
                 if quiet {
                     send(message_line(&Message::Stream(format!("{}\n", img.id))));
@@ -238,6 +277,7 @@ fn run_build(
     handle: tokio::runtime::Handle,
     dir: &Path,
     opts: &BuildOptions,
+    limits: HostConfig,
     job: &Job<'_>,
     emit: &mut dyn FnMut(Message),
 ) -> Result<crate::image::Image, BuildError> {
@@ -257,6 +297,7 @@ fn run_build(
         handle,
         network: opts.network,
         extra_hosts: opts.extra_hosts.clone(),
+        limits,
         containers: HashMap::new(),
         reap_after_crash: opts.remove || opts.force_remove,
         cancel: job.cancel_rx.clone(),
@@ -308,6 +349,8 @@ struct DaemonRunner {
     network: build::BuildNetwork,
     /// `--add-host` lines for every RUN container.
     extra_hosts: Vec<String>,
+    /// The build's limits, every RUN container's (checked already).
+    limits: HostConfig,
     containers: HashMap<String, Arc<Container>>,
     /// The build removes its intermediates (`--rm`, `--force-rm`), so a
     /// daemon start after a crash may too.
@@ -337,7 +380,7 @@ impl Runner for DaemonRunner {
         let host_config = HostConfig {
             network_mode: Some(self.network.container_mode().into()),
             extra_hosts: Some(self.extra_hosts.clone()).filter(|h| !h.is_empty()),
-            ..Default::default()
+            ..self.limits.clone()
         };
         let path = argv.remove(0);
         let new = NewContainer {

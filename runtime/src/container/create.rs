@@ -221,7 +221,8 @@ pub fn parse_extra_host(h: &str) -> Result<String, ContainerError> {
     split_extra_host(h).map(|_| h.to_string())
 }
 
-fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
+/// Docker's checks of a HostConfig (create; the builder's RUN steps).
+pub fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
     for h in hc.extra_hosts.iter().flatten() {
         split_extra_host(h)?;
     }

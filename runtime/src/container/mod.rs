@@ -50,7 +50,8 @@ pub mod volumes;
 
 pub use commit::{commit, CommitOptions};
 pub use create::{
-    create, create_record, merge_image_config, parse_extra_host, path_and_args, CreateRequest,
+    create, create_record, merge_image_config, parse_extra_host, path_and_args,
+    validate_host_config, CreateRequest,
 };
 pub use engine::Engine;
 pub use error::ContainerError;
