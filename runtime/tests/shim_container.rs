@@ -467,8 +467,7 @@ async fn limits_are_written_to_the_cgroup() {
         nano_cpus: Some(500_000_000),
         cpu_shares: None,
         pids_limit: Some(50),
-        all_devices: false,
-        device_rules: vec![],
+        ..Default::default()
     };
     f.write_spec();
     let shim = client::spawn(&f.dir).await.unwrap();
