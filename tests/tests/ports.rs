@@ -271,18 +271,18 @@ fn concurrent_connections_and_a_big_transfer_arrive_intact() {
 #[test]
 fn what_whale_does_not_publish_is_refused_or_warned_about() {
     let w = World::with_busybox();
-    let udp = w.whale(&[
+    let sctp = w.whale(&[
         "run",
         "--rm",
         "-p",
-        "127.0.0.1:5353:53/udp",
+        "127.0.0.1:5353:53/sctp",
         "busybox",
         "true",
     ]);
-    let udp = udp.expect_code(125);
+    let sctp = sctp.expect_code(125);
     assert!(
-        udp.stderr.contains("does not publish udp ports (53/udp"),
-        "{udp}"
+        sctp.stderr.contains("does not publish sctp ports (53/sctp"),
+        "{sctp}"
     );
     let range = w.whale(&[
         "run",

@@ -254,7 +254,7 @@ pub const HOST_CONFIG: &[Field] = &[
     ),
     // Checked by create: none, default, bridge (as default) and host.
     honoured("NetworkMode", "--network"),
-    // Served by the shim's user-space proxy (tcp; udp is refused by create).
+    // Served by the shim's user-space proxy (tcp and udp; sctp is refused by create).
     honoured("PortBindings", "--publish"),
     // Docker's restart manager (container/restart.rs).
     honoured("RestartPolicy", "--restart"),

@@ -854,6 +854,7 @@ mod tests {
                     container_port: 80,
                     host_ip: "127.0.0.1".into(),
                     host_port: 8080,
+                    udp: false,
                 }],
             }),
             None,

@@ -15,22 +15,24 @@ pub const HOST_NETWORK_WARNING: &str = "Published ports are discarded when using
 /// Where a port with no host IP listens: Docker's default, IPv4.
 const ANY_IPV4: &str = "0.0.0.0";
 
-/// `8080/tcp` (or `8080`) -> 8080; another protocol is refused: the proxy
-/// carries TCP only.
-fn port_of(key: &str, what: &str) -> Result<u16, ContainerError> {
+/// A container port and whether it is udp: `8080/tcp` (or `8080`) ->
+/// (8080, false), `53/udp` -> (53, true); sctp is refused: the proxy
+/// carries tcp and udp.
+fn port_of(key: &str, what: &str) -> Result<(u16, bool), ContainerError> {
     let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
     let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
         ContainerError::Invalid(format!(
-            "invalid port {key:?} in {what}: give a port number from 1 to 65535, with /tcp"
+            "invalid port {key:?} in {what}: give a port number from 1 to 65535, with /tcp or /udp"
         ))
     })?;
     match proto {
-        "tcp" | "" => Ok(port),
-        "udp" | "sctp" => Err(ContainerError::Invalid(format!(
-            "whale does not publish {proto} ports ({key} in {what}): its port proxy carries tcp only; use --network host for {proto}"
+        "tcp" | "" => Ok((port, false)),
+        "udp" => Ok((port, true)),
+        "sctp" => Err(ContainerError::Invalid(format!(
+            "whale does not publish sctp ports ({key} in {what}): its port proxy carries tcp and udp; use --network host for sctp"
         ))),
         other => Err(ContainerError::Invalid(format!(
-            "invalid protocol {other:?} in port {key:?} of {what}: use tcp"
+            "invalid protocol {other:?} in port {key:?} of {what}: use tcp or udp"
         ))),
     }
 }
@@ -84,18 +86,19 @@ pub fn requested(
     hc: &HostConfig,
 ) -> Result<Vec<PortBinding>, ContainerError> {
     let mut out = Vec::new();
-    let mut bound: Vec<u16> = Vec::new();
+    let mut bound: Vec<(u16, bool)> = Vec::new();
     let sorted: BTreeMap<_, _> = hc.port_bindings.iter().flatten().collect();
     for (key, list) in sorted {
-        let container_port = port_of(key, "HostConfig.PortBindings")?;
+        let (container_port, udp) = port_of(key, "HostConfig.PortBindings")?;
         for b in list.iter().flatten() {
             out.push(PortBinding {
                 container_port,
                 host_ip: host_ip_of(b.host_ip.as_deref(), key)?,
                 host_port: host_port_of(b.host_port.as_deref(), key)?,
+                udp,
             });
         }
-        bound.push(container_port);
+        bound.push((container_port, udp));
     }
     if hc.publish_all_ports == Some(true) {
         let mut exposed = Vec::new();
@@ -104,15 +107,16 @@ pub fn requested(
         }
         exposed.sort_unstable();
         exposed.dedup();
-        for p in exposed.into_iter().filter(|p| !bound.contains(p)) {
+        for (p, udp) in exposed.into_iter().filter(|p| !bound.contains(p)) {
             out.push(PortBinding {
                 container_port: p,
                 host_ip: ANY_IPV4.to_string(),
                 host_port: 0,
+                udp,
             });
         }
     }
-    out.sort_by_key(|b| b.container_port);
+    out.sort_by_key(|b| (b.container_port, b.udp));
     Ok(out)
 }
 
@@ -136,17 +140,23 @@ pub fn discarded(hc: &HostConfig) -> bool {
             || hc.port_bindings.iter().flatten().any(|(_, l)| l.is_some()))
 }
 
-/// Every port the container shows: exposed or published (Docker lists both).
-fn shown_ports(cfg: &ContainerConfig, bound: &[PortBinding]) -> Vec<u16> {
-    let mut ports: Vec<u16> = cfg
+/// Every port the container shows, with whether it is udp: exposed or
+/// published (Docker lists both).
+fn shown_ports(cfg: &ContainerConfig, bound: &[PortBinding]) -> Vec<(u16, bool)> {
+    let mut ports: Vec<(u16, bool)> = cfg
         .exposed_ports
         .iter()
         .flatten()
         .filter_map(|k| {
             let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-            (proto == "tcp").then(|| p.parse().ok()).flatten()
+            let udp = match proto {
+                "tcp" => false,
+                "udp" => true,
+                _ => return None,
+            };
+            p.parse().ok().map(|p| (p, udp))
         })
-        .chain(bound.iter().map(|b| b.container_port))
+        .chain(bound.iter().map(|b| (b.container_port, b.udp)))
         .collect();
     ports.sort_unstable();
     ports.dedup();
@@ -166,16 +176,17 @@ pub fn network_settings_ports(
     }
     shown_ports(cfg, bound)
         .into_iter()
-        .map(|p| {
+        .map(|(p, udp)| {
             let list: Vec<_> = bound
                 .iter()
-                .filter(|b| b.container_port == p)
+                .filter(|b| (b.container_port, b.udp) == (p, udp))
                 .map(|b| bollard::models::PortBinding {
                     host_ip: Some(b.host_ip.clone()),
                     host_port: Some(b.host_port.to_string()),
                 })
                 .collect();
-            (format!("{p}/tcp"), (!list.is_empty()).then_some(list))
+            let proto = if udp { "udp" } else { "tcp" };
+            (format!("{p}/{proto}"), (!list.is_empty()).then_some(list))
         })
         .collect()
 }
@@ -186,14 +197,22 @@ pub fn summary(cfg: &ContainerConfig, bound: &[PortBinding], running: bool) -> V
         return Vec::new();
     }
     let mut out = Vec::new();
-    for p in shown_ports(cfg, bound) {
-        let mine: Vec<_> = bound.iter().filter(|b| b.container_port == p).collect();
+    for (p, udp) in shown_ports(cfg, bound) {
+        let typ = Some(if udp {
+            PortSummaryTypeEnum::UDP
+        } else {
+            PortSummaryTypeEnum::TCP
+        });
+        let mine: Vec<_> = bound
+            .iter()
+            .filter(|b| (b.container_port, b.udp) == (p, udp))
+            .collect();
         if mine.is_empty() {
             out.push(PortSummary {
                 ip: None,
                 private_port: p,
                 public_port: None,
-                typ: Some(PortSummaryTypeEnum::TCP),
+                typ,
             });
         }
         for b in mine {
@@ -201,7 +220,7 @@ pub fn summary(cfg: &ContainerConfig, bound: &[PortBinding], running: bool) -> V
                 ip: Some(b.host_ip.clone()),
                 private_port: p,
                 public_port: Some(b.host_port),
-                typ: Some(PortSummaryTypeEnum::TCP),
+                typ,
             });
         }
     }
@@ -255,12 +274,14 @@ mod tests {
                 PortBinding {
                     container_port: 80,
                     host_ip: "0.0.0.0".into(),
-                    host_port: 0
+                    host_port: 0,
+                    udp: false,
                 },
                 PortBinding {
                     container_port: 8080,
                     host_ip: "127.0.0.1".into(),
-                    host_port: 18080
+                    host_port: 18080,
+                    udp: false,
                 },
             ]
         );
@@ -284,7 +305,7 @@ mod tests {
     #[test]
     fn what_the_proxy_cannot_carry_is_refused_by_name() {
         for (b, needle) in [
-            (("53/udp", "", "53"), "udp"),
+            (("53/sctp", "", "53"), "sctp"),
             (
                 ("80/tcp", "localhost", "80"),
                 "invalid host IP \"localhost\"",
@@ -298,10 +319,34 @@ mod tests {
                 .to_string();
             assert!(err.contains(needle), "{b:?}: {err}");
         }
-        let err = validate(&exposed(&["53/udp"]), &hc(&[], true))
+        let err = validate(&exposed(&["53/sctp"]), &hc(&[], true))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("udp"), "{err}");
+        assert!(err.contains("sctp"), "{err}");
+    }
+
+    #[test]
+    fn udp_ports_are_published_and_shown_beside_tcp() {
+        let r = requested(
+            &exposed(&[]),
+            &hc(
+                &[("53/udp", "127.0.0.1", "5353"), ("53/tcp", "", "")],
+                false,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            r.iter()
+                .map(|b| (b.container_port, b.proto(), b.host_port))
+                .collect::<Vec<_>>(),
+            [(53, "tcp", 0), (53, "udp", 5353)]
+        );
+        let map = network_settings_ports(&exposed(&[]), &r, true);
+        let udp = map.get("53/udp").unwrap().as_ref().unwrap();
+        assert_eq!(udp[0].host_port.as_deref(), Some("5353"));
+        assert!(map.contains_key("53/tcp"));
+        let s = summary(&exposed(&[]), &r, true);
+        assert_eq!(s[1].typ, Some(PortSummaryTypeEnum::UDP));
     }
 
     #[test]
@@ -310,6 +355,7 @@ mod tests {
             container_port: 8080,
             host_ip: "127.0.0.1".into(),
             host_port: 18080,
+            udp: false,
         }];
         let cfg = exposed(&["80/tcp", "8080/tcp"]);
         let map = network_settings_ports(&cfg, &bound, true);

@@ -12,14 +12,41 @@
 //! The proxy is a child, not a thread of the shim: the shim forks its execs
 //! and must stay single-threaded; the proxy never forks and runs a thread
 //! per connection direction.
+//!
+//! UDP has no connections: as docker-proxy does, each client address gets
+//! its own socket inside the container (so replies find their way back),
+//! with a thread relaying the replies, forgotten after `UDP_IDLE` without
+//! one.
 
 use super::spec::PortBinding;
 use super::{failure, ShimFailure};
 use crate::linux::{process, procfs};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a UDP client's flow lives without a reply (docker-proxy's
+/// UDPConnTrackTimeout).
+const UDP_IDLE: Duration = Duration::from_secs(90);
+
+/// One bound host socket: a TCP listener or a UDP socket.
+enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+impl Listener {
+    fn fd(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Udp(u) => u.as_raw_fd(),
+        }
+    }
+}
 
 /// The running proxy of a container.
 pub(crate) struct Proxy {
@@ -38,7 +65,7 @@ impl Proxy {
 /// network namespace. Returns the listeners with their container ports, and
 /// the bindings as bound (ephemeral ports filled in).
 #[allow(clippy::type_complexity)]
-fn bind(ports: &[PortBinding]) -> Result<(Vec<(TcpListener, u16)>, Vec<PortBinding>), ShimFailure> {
+fn bind(ports: &[PortBinding]) -> Result<(Vec<(Listener, u16)>, Vec<PortBinding>), ShimFailure> {
     let mut listeners = Vec::new();
     let mut bound = Vec::new();
     for p in ports {
@@ -46,14 +73,21 @@ fn bind(ports: &[PortBinding]) -> Result<(Vec<(TcpListener, u16)>, Vec<PortBindi
             failure(
                 125,
                 format!(
-                    "invalid host IP {:?} for port {}/tcp",
-                    p.host_ip, p.container_port
+                    "invalid host IP {:?} for port {}/{}",
+                    p.host_ip,
+                    p.container_port,
+                    p.proto()
                 ),
             )
         })?;
-        let family = if ip.is_ipv4() { "tcp4" } else { "tcp6" };
+        let family = format!("{}{}", p.proto(), if ip.is_ipv4() { 4 } else { 6 });
         let addr = SocketAddr::new(ip, p.host_port);
-        let listener = TcpListener::bind(addr).map_err(|e| {
+        let listener = if p.udp {
+            UdpSocket::bind(addr).map(Listener::Udp)
+        } else {
+            TcpListener::bind(addr).map(Listener::Tcp)
+        };
+        let listener = listener.map_err(|e| {
             // Docker's words (its userland proxy's), so scripts that look
             // for them find them.
             let why = if e.kind() == io::ErrorKind::AddrInUse {
@@ -70,14 +104,18 @@ fn bind(ports: &[PortBinding]) -> Result<(Vec<(TcpListener, u16)>, Vec<PortBindi
                 format!("driver failed programming external connectivity: Error starting userland proxy: listen {family} {shown}: {why}"),
             )
         })?;
-        let port = listener
-            .local_addr()
+        let local = match &listener {
+            Listener::Tcp(l) => l.local_addr(),
+            Listener::Udp(u) => u.local_addr(),
+        };
+        let port = local
             .map_err(|e| failure(125, format!("published port {addr}: {e}")))?
             .port();
         bound.push(PortBinding {
             container_port: p.container_port,
             host_ip: p.host_ip.clone(),
             host_port: port,
+            udp: p.udp,
         });
         listeners.push((listener, p.container_port));
     }
@@ -111,11 +149,11 @@ pub(crate) fn start(
 }
 
 /// The proxy process: never returns.
-fn proxy_main(listeners: Vec<(TcpListener, u16)>, netns: File, shim: i32) -> ! {
+fn proxy_main(listeners: Vec<(Listener, u16)>, netns: File, shim: i32) -> ! {
     if process::die_with_parent(libc::SIGKILL).is_err() || process::getppid() != shim {
         process::exit_now(0);
     }
-    let mut keep: Vec<_> = listeners.iter().map(|(l, _)| l.as_raw_fd()).collect();
+    let mut keep: Vec<_> = listeners.iter().map(|(l, _)| l.fd()).collect();
     keep.push(netns.as_raw_fd());
     // Not the shim's socket, pipes or the container's stdio; stdin and
     // stdout (the daemon's handshake pipes) become /dev/null; stderr stays
@@ -132,7 +170,10 @@ fn proxy_main(listeners: Vec<(TcpListener, u16)>, netns: File, shim: i32) -> ! {
     drop(netns);
     for (listener, port) in listeners {
         // Threads inherit the namespace of the thread that makes them.
-        std::thread::spawn(move || accept_loop(listener, port));
+        match listener {
+            Listener::Tcp(l) => std::thread::spawn(move || accept_loop(l, port)),
+            Listener::Udp(u) => std::thread::spawn(move || udp_loop(u, port)),
+        };
     }
     loop {
         std::thread::park();
@@ -180,4 +221,76 @@ fn copy(mut from: TcpStream, mut to: TcpStream) {
             let _ = from.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// The UDP flows of one published port, by client address: the socket
+/// inside the container that speaks for that client.
+type Flows = Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>>;
+
+/// Datagrams from the host's side to 127.0.0.1:PORT in the container, each
+/// client through its own flow.
+fn udp_loop(host: UdpSocket, port: u16) {
+    let host = Arc::new(host);
+    let flows: Flows = Arc::default();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, client) = match host.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("whale shim: port proxy: receive on {port}/udp: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let known = flows.lock().ok().and_then(|f| f.get(&client).cloned());
+        let flow = match known {
+            Some(f) => f,
+            None => match udp_flow(&host, &flows, client, port) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("whale shim: port proxy: a flow to {port}/udp: {e}");
+                    continue;
+                }
+            },
+        };
+        // Nobody listening inside: the datagram is lost, as on a network.
+        let _ = flow.send(&buf[..n]);
+    }
+}
+
+/// A new flow for `client`: a socket on the container's loopback connected
+/// to PORT, and a thread sending its replies back to the client until it
+/// has been idle for `UDP_IDLE` (or the port refuses).
+fn udp_flow(
+    host: &Arc<UdpSocket>,
+    flows: &Flows,
+    client: SocketAddr,
+    port: u16,
+) -> io::Result<Arc<UdpSocket>> {
+    let inner = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    inner.connect((Ipv4Addr::LOCALHOST, port))?;
+    inner.set_read_timeout(Some(UDP_IDLE))?;
+    let inner = Arc::new(inner);
+    if let Ok(mut f) = flows.lock() {
+        f.insert(client, inner.clone());
+    }
+    let (host, flows, replies) = (host.clone(), flows.clone(), inner.clone());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match replies.recv(&mut buf) {
+                Ok(n) => {
+                    let _ = host.send_to(&buf[..n], client);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Idle, or ICMP port unreachable: forget the flow.
+                Err(_) => break,
+            }
+        }
+        if let Ok(mut f) = flows.lock() {
+            f.remove(&client);
+        }
+    });
+    Ok(inner)
 }

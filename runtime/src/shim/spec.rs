@@ -26,6 +26,20 @@ pub struct PortBinding {
     /// 0 asks for an ephemeral port (the kernel picks one); the shim reports
     /// the one it got.
     pub host_port: u16,
+    /// `/udp`: datagrams, relayed per client (tcp otherwise).
+    #[serde(default)]
+    pub udp: bool,
+}
+
+impl PortBinding {
+    /// "tcp" or "udp", as Docker's port keys spell it.
+    pub fn proto(&self) -> &'static str {
+        if self.udp {
+            "udp"
+        } else {
+            "tcp"
+        }
+    }
 }
 
 /// Cgroup limits live with the code that applies them.
