@@ -15,6 +15,11 @@ use whale_formats::stdcopy::{frame, STDERR, STDOUT};
 /// About how many bytes of log one chunk holds (more only for one longer line).
 pub const CHUNK: usize = 1 << 20;
 
+/// `seek_tail`'s first block: at least this much, or room for `n` entries
+/// of `TYPICAL_ENTRY` bytes (a short line with its JSON and timestamp).
+const FIRST_BLOCK: usize = 16 << 10;
+const TYPICAL_ENTRY: usize = 256;
+
 /// What `/logs` was asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
@@ -88,8 +93,11 @@ impl LogReader {
 impl LogReader {
     /// Position the reader so that what it reads on holds the last `n`
     /// lines `o` selects (the whole log when it has fewer): the log is read
-    /// backwards from its end a chunk at a time, counting, so `--tail 10` of
-    /// a huge log touches its last chunk or so, not all of it.
+    /// backwards from its end a block at a time, counting, so `--tail 10` of
+    /// a huge log touches its last few kilobytes, not all of it. The first
+    /// block is sized for `n` lines of a typical entry and each next one
+    /// doubles (up to `CHUNK`): parsing a whole megabyte of entries to find
+    /// ten lines cost `--tail 10` about 25 ms.
     pub async fn seek_tail(&mut self, n: usize, o: &LogOptions) {
         use tokio::io::{AsyncSeekExt, SeekFrom};
         if self.file.is_none() {
@@ -100,11 +108,13 @@ impl LogReader {
             return;
         };
         let (mut pos, mut start_at, mut count) = (len, 0u64, 0usize);
+        let mut size = n.saturating_mul(TYPICAL_ENTRY).clamp(FIRST_BLOCK, CHUNK) as u64;
         // The head of the block read last: an unfinished line, joined to the
         // block before it.
         let mut carry: Vec<u8> = Vec::new();
         while pos > 0 {
-            let from = pos.saturating_sub(CHUNK as u64);
+            let from = pos.saturating_sub(size);
+            size = (size * 2).min(CHUNK as u64);
             let mut block = vec![0u8; (pos - from) as usize];
             if f.seek(SeekFrom::Start(from)).await.is_err()
                 || f.read_exact(&mut block).await.is_err()
