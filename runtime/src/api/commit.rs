@@ -80,6 +80,11 @@ pub async fn commit(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
     };
     let comment = opts.comment.clone();
     let img = container::commit(d, &c, opts).await?;
+    // Docker's local parent chain: a committed image's Parent is the
+    // container's image (docker-py's commit test checks it).
+    if let Err(e) = crate::build::cache::record_parent(&d.images, &img.id, &c.record.image_id) {
+        eprintln!("whale daemon: recording the parent of {}: {e}", img.id);
+    }
     let id = super::glue::image_id(&img);
     d.emit_container(&c, "commit", &[("comment", comment)]);
     // Docker's IdResponse is `{"Id": ...}` (bollard's model serializes `id`).

@@ -217,7 +217,8 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
             id: body.id.take().unwrap_or_default(),
             repo_tags: body.repo_tags.take().unwrap_or_default(),
             repo_digests: body.repo_digests.take().unwrap_or_default(),
-            parent: String::new(),
+            // The image it was built or committed on, while it exists.
+            parent: crate::build::cache::parent_of(&d.images, &img.id).unwrap_or_default(),
             rest: body,
         },
     )

@@ -89,18 +89,30 @@ pub async fn commit<E: Engine>(
     let cgroup = super::cgroup_path(c.id());
     // A container the user paused stays paused: commit neither freezes nor
     // thaws it.
-    let frozen =
+    let mut frozen =
         opts.pause && c.state().running() && !crate::linux::cgroup::container_frozen(&cgroup);
     if frozen {
         let cg = cgroup.clone();
-        tokio::task::spawn_blocking(move || crate::linux::cgroup::freeze_container(&cg, true))
-            .await
-            .map_err(|err| ContainerError::Invalid(format!("pausing: {err}")))?
-            .map_err(|err| {
-                ContainerError::Invalid(format!(
+        let done =
+            tokio::task::spawn_blocking(move || crate::linux::cgroup::freeze_container(&cg, true))
+                .await
+                .map_err(|err| ContainerError::Invalid(format!("pausing: {err}")))?;
+        match done {
+            Ok(()) => {}
+            // It exited meanwhile (`commit` right after `start` of a short
+            // command, as docker-py's tests do) and its cgroup went with
+            // it: nothing runs to pause, the upper dir is final.
+            Err(crate::linux::cgroup::CgroupError::Write { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                frozen = false;
+            }
+            Err(err) => {
+                return Err(ContainerError::Invalid(format!(
                     "pausing the container for commit: {err} (commit with --pause=false to read it running)"
-                ))
-            })?;
+                )))
+            }
+        }
     }
     let upper = c.paths.upper();
     let e2 = e.clone();
