@@ -1,7 +1,14 @@
 //! The store's in-memory index: every image by id, the tags, the layers'
-//! sizes, loaded from disk once and kept while the store's stamp (the
-//! mtimes of its dirs and tag file) says nothing changed; and the lookup of
-//! a reference (tag, id, or id prefix) in it.
+//! sizes; and the lookup of a reference (tag, id, or id prefix) in it.
+//!
+//! It is read from disk in full once, when the store opens. After that
+//! every change the store makes (under its lock) updates it in place
+//! (`insert_layer`, `insert_image`, `set_tag`, ...) and records the store's
+//! stamp as it is after the change; a full reload happens only when the
+//! stamp on disk differs from the recorded one, i.e. when another process
+//! changed the store (or a change failed half-way, which clears the stamp).
+//! So the cost of a change does not grow with the number of images: a
+//! build among 900 images reads no config but its own.
 
 use super::{diff_hex, io_err, Image, ImageConfig, ImageError};
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +36,77 @@ pub(super) struct Index {
     pub(super) images: BTreeMap<String, Image>,
     pub(super) tags: BTreeMap<String, String>,
     pub(super) layers: HashMap<String, LayerMeta>,
+}
+
+impl Index {
+    /// A layer now in the store.
+    pub(super) fn insert_layer(&mut self, hex: &str, meta: LayerMeta) {
+        self.layers.insert(hex.to_string(), meta);
+    }
+
+    /// An image now in the store (its config file written); its size is
+    /// the sum of its layers', its tags those already pointing at it.
+    pub(super) fn insert_image(&mut self, id: &str, config: ImageConfig) {
+        let size = config
+            .rootfs
+            .diff_ids
+            .iter()
+            .filter_map(|d| self.layers.get(diff_hex(d).ok()?))
+            .map(|m| m.size)
+            .sum();
+        let created = config
+            .created
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let repo_tags = self
+            .tags
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.images.insert(
+            id.to_string(),
+            Image {
+                id: id.to_string(),
+                config,
+                repo_tags,
+                size,
+                created,
+            },
+        );
+    }
+
+    /// Point `tag` at `id`, moving it off the image it named before.
+    pub(super) fn set_tag(&mut self, tag: &str, id: &str) {
+        if let Some(old) = self.tags.insert(tag.to_string(), id.to_string()) {
+            if let Some(img) = self.images.get_mut(&old) {
+                img.repo_tags.retain(|t| t != tag);
+            }
+        }
+        if let Some(img) = self.images.get_mut(id) {
+            if let Err(at) = img.repo_tags.binary_search_by(|t| t.as_str().cmp(tag)) {
+                img.repo_tags.insert(at, tag.to_string());
+            }
+        }
+    }
+
+    pub(super) fn remove_tag(&mut self, tag: &str) {
+        if let Some(old) = self.tags.remove(tag) {
+            if let Some(img) = self.images.get_mut(&old) {
+                img.repo_tags.retain(|t| t != tag);
+            }
+        }
+    }
+
+    pub(super) fn remove_image(&mut self, id: &str) {
+        self.images.remove(id);
+    }
+
+    pub(super) fn remove_layer(&mut self, hex: &str) {
+        self.layers.remove(hex);
+    }
 }
 
 pub(super) fn image_of(idx: &Index, id: &str) -> Result<Image, ImageError> {
@@ -142,36 +220,11 @@ pub(super) fn load_index(root: &Path) -> Result<Index, ImageError> {
         let Ok(config) = serde_json::from_slice::<ImageConfig>(&bytes) else {
             continue;
         };
-        let id = format!("sha256:{hex}");
-        let size = config
-            .rootfs
-            .diff_ids
-            .iter()
-            .filter_map(|d| idx.layers.get(diff_hex(d).ok()?))
-            .map(|m| m.size)
-            .sum();
-        let created = config
-            .created
-            .as_deref()
-            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-            .map(|t| t.timestamp())
-            .unwrap_or(0);
-        let repo_tags = idx
-            .tags
-            .iter()
-            .filter(|(_, v)| **v == id)
-            .map(|(k, _)| k.clone())
-            .collect();
-        idx.images.insert(
-            id.clone(),
-            Image {
-                id,
-                config,
-                repo_tags,
-                size,
-                created,
-            },
-        );
+        idx.insert_image(&format!("sha256:{hex}"), config);
     }
     Ok(idx)
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

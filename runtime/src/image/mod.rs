@@ -55,10 +55,13 @@
 //! Consistency: every change happens under the store lock (an in-process
 //! mutex plus `flock` on `lock`) and every file appears atomically (temp +
 //! rename), so a reader never sees half a layer or half a config. Readers
-//! take no lock: they use an in-memory index loaded at `open` and reloaded
-//! when `repositories.json`, `configs/` or `layers/` changed on disk (three
-//! `stat`s per call; every change rewrites `repositories.json`, so even a
-//! change by another process within one mtime tick gives it a new inode).
+//! take no lock: they use an in-memory index (`index`), read in full at
+//! `open` and then updated in place by each change, so a change costs the
+//! same among 900 images as in an empty store. Three `stat`s per call
+//! (`repositories.json`, `configs/`, `layers/`) tell whether another
+//! process changed the store since; only then is it read again in full
+//! (every tag change rewrites `repositories.json`, so even a change within
+//! one mtime tick gives it a new inode).
 //!
 //! Deliberate differences from Docker:
 //! - `import_rootfs` dates the image by the newest mtime in its tar (capped at
@@ -94,7 +97,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::{write_atomic, write_json_atomic, LockFile};
 pub use config::{History, ImageConfig, RootFs, RunConfig};
-use index::{find, image_of, load_index, read_tags, Index, Stamp};
+use index::{find, image_of, load_index, Index, Stamp};
 pub use limits::Limits;
 use reference::{parse_lookup, parse_tag, Reference};
 pub use staging::{PreparedLayer, Scratch, StagedImage};
@@ -102,6 +105,13 @@ pub use whale_formats::reference;
 
 /// Names tried for a layer's short link, in order (see `short_link`).
 const SHORT_LINK_LENGTHS: [usize; 3] = [6, 10, 64];
+
+/// The most layers an image may have. overlayfs stacks at most 500 lower
+/// dirs (the kernel's `OVL_MAX_STACK`) and a container puts its init layer
+/// above its image's, so an image of 500 layers could be built but never
+/// run: the store refuses to create it (build, commit, load, import all
+/// end in `create_image` or `commit_images`), naming the limit.
+pub const MAX_IMAGE_LAYERS: usize = 499;
 
 /// How long a freshly added, unreferenced layer is protected from GC.
 const PIN_TTL: Duration = Duration::from_secs(3600);
@@ -245,7 +255,7 @@ impl Store {
 
     /// `open` with these limits.
     pub fn open_with_limits(image_root: &Path, limits: Limits) -> Result<Store, ImageError> {
-        for d in ["blobs/sha256", "layers", "configs"] {
+        for d in ["blobs/sha256", "layers", "configs", staging::SCRATCH_DIR] {
             let p = image_root.join(d);
             fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
         }
@@ -408,26 +418,26 @@ impl Store {
         let config = parse_config(config_json)?;
         let hex = hex::encode(Sha256::digest(config_json));
         let id = format!("sha256:{hex}");
-        {
-            let _g = self.lock()?;
+        self.change(|idx| {
+            self.check_depth(&config)?;
             for d in &config.rootfs.diff_ids {
-                let lhex = diff_hex(d)?;
-                if !self.root.join("layers").join(lhex).join("size").exists() {
+                if !idx.layers.contains_key(diff_hex(d)?) {
                     return Err(ImageError::BadInput(format!(
                         "layer {d} of the image config is not in the store; add its tar first"
                     )));
                 }
             }
             let path = self.root.join("configs").join(format!("{hex}.json"));
-            if !path.exists() {
+            if !idx.images.contains_key(&id) {
                 write_atomic(&path, config_json).map_err(io_err("write", &path))?;
+                idx.insert_image(&id, config.clone());
             }
-            let mut tags = self.read_tags()?;
             if let Some(t) = tag {
-                tags.insert(t, id.clone());
+                idx.set_tag(&t, &id);
+                self.write_tags(&idx.tags)?;
             }
-            self.write_tags(&tags)?;
-        }
+            Ok(())
+        })?;
         for d in &config.rootfs.diff_ids {
             if let Ok(h) = diff_hex(d) {
                 self.unpin(h);
@@ -485,13 +495,11 @@ impl Store {
     /// `docker tag SOURCE TARGET`.
     pub fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
         let target = parse_tag(target)?;
-        let _g = self.lock()?;
-        let idx = self.reload()?;
-        let (id, _) = find(&idx, source)?;
-        drop(idx);
-        let mut tags = self.read_tags()?;
-        tags.insert(target, id);
-        self.write_tags(&tags)
+        self.change(|idx| {
+            let (id, _) = find(idx, source)?;
+            idx.set_tag(&target, &id);
+            self.write_tags(&idx.tags)
+        })
     }
 
     /// `docker rmi` (see the module doc for how `force` differs from Docker).
@@ -501,12 +509,19 @@ impl Store {
         force: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Removed>, ImageError> {
-        let _g = self.lock()?;
-        let idx = self.reload()?;
-        let (id, by_id) = find(&idx, reference)?;
-        let image = image_of(&idx, &id)?;
+        self.change(|idx| self.remove_locked(idx, reference, force, in_use))
+    }
+
+    fn remove_locked(
+        &self,
+        idx: &mut Index,
+        reference: &str,
+        force: bool,
+        in_use: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Removed>, ImageError> {
+        let (id, by_id) = find(idx, reference)?;
+        let image = image_of(idx, &id)?;
         let short = image.short_id().to_string();
-        let mut tags = idx.tags.clone();
         let mut out = Vec::new();
         if !by_id {
             let tag = match parse_lookup(reference)?.primary {
@@ -520,11 +535,10 @@ impl Store {
                     "conflict: unable to remove repository reference {reference:?} (must force) - a container is using its referenced image {short}"
                 )));
             }
-            tags.remove(&tag);
+            idx.remove_tag(&tag);
             out.push(Removed::Untagged(tag));
             if !last || used {
-                drop(idx);
-                self.write_tags(&tags)?;
+                self.write_tags(&idx.tags)?;
                 return Ok(out);
             }
         } else {
@@ -541,26 +555,26 @@ impl Store {
                     )));
                 }
                 for t in &image.repo_tags {
-                    tags.remove(t);
+                    idx.remove_tag(t);
                     out.push(Removed::Untagged(t.clone()));
                 }
-                drop(idx);
-                self.write_tags(&tags)?;
+                self.write_tags(&idx.tags)?;
                 return Ok(out);
             }
             for t in &image.repo_tags {
-                tags.remove(t);
+                idx.remove_tag(t);
                 out.push(Removed::Untagged(t.clone()));
             }
         }
         // Delete the image: tags first, then its config, then its layers
         // that no other image uses.
-        self.write_tags(&tags)?;
+        self.write_tags(&idx.tags)?;
         let cfg = self
             .root
             .join("configs")
             .join(format!("{}.json", image.hex()));
         fs::remove_file(&cfg).map_err(io_err("remove", &cfg))?;
+        idx.remove_image(&id);
         out.push(Removed::Deleted(id.clone()));
         let mut seen = Vec::new();
         for d in &image.config.rootfs.diff_ids {
@@ -570,26 +584,35 @@ impl Store {
             }
             seen.push(hex);
             let used_elsewhere = idx.images.values().any(|other| {
-                other.id != id
-                    && other
-                        .config
-                        .rootfs
-                        .diff_ids
-                        .iter()
-                        .any(|od| diff_hex(od).ok() == Some(hex))
+                other
+                    .config
+                    .rootfs
+                    .diff_ids
+                    .iter()
+                    .any(|od| diff_hex(od).ok() == Some(hex))
             });
             if used_elsewhere || self.pinned(hex) {
                 continue;
             }
             self.delete_layer(hex)?;
+            idx.remove_layer(hex);
             out.push(Removed::Deleted(format!("sha256:{hex}")));
         }
-        drop(idx);
-        drop(self.reload()?);
         Ok(out)
     }
 
     // ---- internals -------------------------------------------------------
+
+    /// Refuse an image deeper than `MAX_IMAGE_LAYERS`.
+    fn check_depth(&self, config: &ImageConfig) -> Result<(), ImageError> {
+        let n = config.rootfs.diff_ids.len();
+        if n > MAX_IMAGE_LAYERS {
+            return Err(ImageError::BadInput(format!(
+                "the image would have {n} layers; whale's limit is {MAX_IMAGE_LAYERS}: overlayfs stacks at most 500 layers and a container adds one of its own; combine steps (e.g. RUN a && b) to use fewer layers"
+            )));
+        }
+        Ok(())
+    }
 
     fn lock(&self) -> Result<WriteGuard<'_>, ImageError> {
         let mutex = self.write.lock().unwrap_or_else(PoisonError::into_inner);
@@ -627,7 +650,7 @@ impl Store {
         let dir = self.root.join("layers").join(hex);
         // Rename first so a crash mid-delete never leaves a half layer
         // under its real name.
-        let doomed = self.root.join("layers").join(temp_name());
+        let doomed = self.root.join(staging::SCRATCH_DIR).join(temp_name());
         match fs::rename(&dir, &doomed) {
             Ok(()) => fs::remove_dir_all(&doomed).map_err(io_err("remove", &doomed))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -638,10 +661,6 @@ impl Store {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &blob)(e)),
             _ => Ok(()),
         }
-    }
-
-    fn read_tags(&self) -> Result<BTreeMap<String, String>, ImageError> {
-        read_tags(&self.root)
     }
 
     fn write_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), ImageError> {
@@ -676,13 +695,25 @@ impl Store {
         Ok(idx)
     }
 
-    /// The index, reloaded unconditionally (for changes, under the lock).
-    fn reload(&self) -> Result<MutexGuard<'_, Index>, ImageError> {
+    /// Run a change under the store lock on a fresh index: `f` changes
+    /// the disk and updates the index in place to match, and the stamp is
+    /// taken again after it (under the lock, so it is this change's). A
+    /// change that fails half-way leaves the index without a stamp, so the
+    /// next read reloads it from disk rather than trust a half update.
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut Index) -> Result<T, ImageError>,
+    ) -> Result<T, ImageError> {
+        let _g = self.lock()?;
         let stamp = self.stamp()?;
         let mut idx = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        *idx = load_index(&self.root)?;
-        idx.stamp = Some(stamp);
-        Ok(idx)
+        if idx.stamp != Some(stamp) {
+            *idx = load_index(&self.root)?;
+        }
+        idx.stamp = None;
+        let out = f(&mut idx)?;
+        idx.stamp = Some(self.stamp()?);
+        Ok(out)
     }
 }
 

@@ -12,6 +12,7 @@
 
 use super::extract;
 use super::index::read_layer_meta;
+use super::index::Index;
 use super::limits::exceeded;
 use super::tarscan::{scan, ScanLimits};
 use super::{diff_hex, image_of, io_err, parse_tag, temp_name, Image, ImageError, Layer, Store};
@@ -82,7 +83,9 @@ pub struct StagedImage {
     pub tags: Vec<String>,
 }
 
-const SCRATCH_DIR: &str = "tmp";
+/// Scratch dirs and layers being unpacked: not in `layers/`, whose mtime
+/// is part of the index's stamp (see `index`).
+pub(super) const SCRATCH_DIR: &str = "tmp";
 
 /// The pid in a `<prefix>-<pid>-<rand>` temp name.
 fn temp_pid(name: &str) -> Option<i32> {
@@ -172,7 +175,7 @@ impl Store {
             |_, _| Ok(()),
         )
         .map_err(unpin)?;
-        let tmp = TempPath(Some(self.root.join("layers").join(temp_name())));
+        let tmp = TempPath(Some(self.root.join(SCRATCH_DIR).join(temp_name())));
         let diff = tmp.path().join("diff");
         fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
         // The container's `/` unless the tar has a `./` entry: never let
@@ -194,8 +197,8 @@ impl Store {
         })
     }
 
-    /// Move a prepared layer into place (the caller holds the lock).
-    fn commit_locked(&self, p: PreparedLayer) -> Result<Layer, ImageError> {
+    /// Move a prepared layer into place (in a `change`, under the lock).
+    fn commit_locked(&self, idx: &mut Index, p: PreparedLayer) -> Result<Layer, ImageError> {
         let layer_dir = self.root.join("layers").join(&p.hex);
         let blob = self.root.join("blobs/sha256").join(&p.hex);
         if let Some(tmp) = p.dir {
@@ -214,22 +217,21 @@ impl Store {
             fs::rename(p.blob.path(), &blob).map_err(io_err("store blob", &blob))?;
             p.blob.keep();
         }
-        read_layer_meta(&layer_dir)
-            .map(|m| Layer {
-                diff_id: format!("sha256:{}", p.hex),
-                size: m.size,
-                newest_mtime: m.newest_mtime,
-            })
-            .ok_or_else(|| {
-                ImageError::Corrupt(format!("layer {} has no readable size file", p.hex))
-            })
+        let m = read_layer_meta(&layer_dir).ok_or_else(|| {
+            ImageError::Corrupt(format!("layer {} has no readable size file", p.hex))
+        })?;
+        idx.insert_layer(&p.hex, m);
+        Ok(Layer {
+            diff_id: format!("sha256:{}", p.hex),
+            size: m.size,
+            newest_mtime: m.newest_mtime,
+        })
     }
 
     /// Put a prepared layer in the store (it stays pinned until an image
     /// references it, see `create_image`).
     pub fn commit_layer(&self, p: PreparedLayer) -> Result<Layer, ImageError> {
-        let _g = self.lock()?;
-        self.commit_locked(p)
+        self.change(|idx| self.commit_locked(idx, p))
     }
 
     /// One locked step: the layers, then every config, then all the tags
@@ -252,36 +254,41 @@ impl Store {
             parsed.push((config, tags));
         }
         let hexes: Vec<String> = layers.iter().map(|l| l.hex.clone()).collect();
-        let mut ids = Vec::new();
-        {
-            let _g = self.lock()?;
+        let ids = self.change(|idx| {
             for l in layers {
-                self.commit_locked(l)?;
+                self.commit_locked(idx, l)?;
             }
+            let mut ids = Vec::new();
             for ((config, _), img) in parsed.iter().zip(images) {
+                self.check_depth(config)?;
                 for d in &config.rootfs.diff_ids {
-                    let lhex = diff_hex(d)?;
-                    if !self.root.join("layers").join(lhex).join("size").exists() {
+                    if !idx.layers.contains_key(diff_hex(d)?) {
                         return Err(ImageError::BadInput(format!(
                             "layer {d} of the image config is not in the store; add its tar first"
                         )));
                     }
                 }
                 let hex = hex::encode(Sha256::digest(&img.config_json));
-                let path = self.root.join("configs").join(format!("{hex}.json"));
-                if !path.exists() {
+                let id = format!("sha256:{hex}");
+                if !idx.images.contains_key(&id) {
+                    let path = self.root.join("configs").join(format!("{hex}.json"));
                     write_atomic(&path, &img.config_json).map_err(io_err("write", &path))?;
+                    idx.insert_image(&id, config.clone());
                 }
-                ids.push(format!("sha256:{hex}"));
+                ids.push(id);
             }
-            let mut tags = self.read_tags()?;
+            let mut tagged = false;
             for ((_, img_tags), id) in parsed.iter().zip(&ids) {
                 for t in img_tags {
-                    tags.insert(t.clone(), id.clone());
+                    idx.set_tag(t, id);
+                    tagged = true;
                 }
             }
-            self.write_tags(&tags)?;
-        }
+            if tagged {
+                self.write_tags(&idx.tags)?;
+            }
+            Ok(ids)
+        })?;
         for h in &hexes {
             self.unpin(h);
         }
