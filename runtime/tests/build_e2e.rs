@@ -321,11 +321,8 @@ fn deletions_become_whiteouts_and_opaque_dirs() {
         .as_str()
         .unwrap()
         .to_string();
-    let blob =
-        w.d.root
-            .join("image/blobs/sha256")
-            .join(top.strip_prefix("sha256:").unwrap());
-    let mut a = tar::Archive::new(std::fs::File::open(blob).unwrap());
+    let store = whale::image::Store::open(&w.d.root.join("image")).unwrap();
+    let mut a = tar::Archive::new(store.layer_tar(&top).unwrap());
     let names: Vec<String> = a
         .entries()
         .unwrap()

@@ -58,9 +58,10 @@ pub enum BuildError {
 }
 
 /// The deepest image that runs: the kernel's overlayfs takes at most 500
-/// lower dirs (OVL_MAX_STACK); Docker stops at 127 because its longer link
-/// names fill the page of mount options sooner.
-pub const MAX_LAYERS: usize = 500;
+/// lower dirs (OVL_MAX_STACK) and a container adds its init layer, so 499
+/// (`image::MAX_IMAGE_LAYERS`); Docker stops at 127 because its longer
+/// link names fill the page of mount options sooner.
+pub const MAX_LAYERS: usize = crate::image::MAX_IMAGE_LAYERS;
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
     let path = path.to_path_buf();

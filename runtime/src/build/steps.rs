@@ -4,12 +4,10 @@
 //! cache helpers every step shares.
 
 use super::dockerfile::{self, CommandForm, Instruction, Kind};
-use super::{cache, go_quote_list, io_err, short, BuildError, Message, RunRequest, Session};
+use super::{cache, go_quote_list, short, BuildError, Message, RunRequest, Session};
 use crate::image::config::{HealthConfig, History, ImageConfig, RunConfig};
-use crate::image::{Image, ImageError};
+use crate::image::Image;
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, BufReader};
 use std::path::Path;
 
 /// What a stage carries from one step to the next.
@@ -451,25 +449,12 @@ pub(super) fn commit_layer(
 ) -> Result<Image, BuildError> {
     if st.config.rootfs.diff_ids.len() >= super::MAX_LAYERS {
         return Err(BuildError::Invalid(format!(
-            "max depth exceeded: the image would have {} layers; overlayfs mounts at most {} (merge RUN steps with &&)",
+            "max depth exceeded: the image would have {} layers; whale's limit is {} (overlayfs stacks at most 500 layers and a container adds one of its own); merge RUN steps with &&",
             st.config.rootfs.diff_ids.len() + 1,
             super::MAX_LAYERS
         )));
     }
-    let tar_path =
-        s.b.scratch
-            .join(format!("layer-{}.tar", rand::random::<u64>()));
-    {
-        let f = File::create(&tar_path).map_err(io_err("create", &tar_path))?;
-        let mut w = io::BufWriter::with_capacity(1 << 20, f);
-        crate::image::extract::write_layer_tar(dir, &mut w).map_err(ImageError::from)?;
-        io::Write::flush(&mut w).map_err(io_err("write", &tar_path))?;
-    }
-    let layer = {
-        let f = File::open(&tar_path).map_err(io_err("open", &tar_path))?;
-        s.b.store.add_layer(BufReader::with_capacity(1 << 20, f))
-    };
-    let _ = fs::remove_file(&tar_path);
+    let layer = s.b.store.add_layer_from_dir(dir);
     let layer = layer?;
     let mut cfg = st.config.clone();
     let ts = now();

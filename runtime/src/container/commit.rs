@@ -7,7 +7,6 @@ use crate::image::config::{History, ImageConfig, RunConfig};
 use crate::image::{Image, ImageError};
 use bollard::models::ContainerConfig;
 use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -120,21 +119,7 @@ pub async fn commit<E: Engine>(
         if is_empty_dir(&upper) {
             return Ok(None);
         }
-        let scratch = e2.images().scratch("commit")?;
-        let tar = scratch.path().join("layer.tar");
-        let io = |what: &'static str| {
-            move |err: std::io::Error| ImageError::BadInput(format!("{what} the layer tar: {err}"))
-        };
-        {
-            let f = std::fs::File::create(&tar).map_err(io("creating"))?;
-            let mut w = BufWriter::with_capacity(1 << 20, f);
-            crate::image::extract::write_layer_tar(&upper, &mut w)?;
-            w.flush().map_err(io("writing"))?;
-        }
-        let f = std::fs::File::open(&tar).map_err(io("reading back"))?;
-        let layer = e2
-            .images()
-            .add_layer(BufReader::with_capacity(1 << 20, f))?;
+        let layer = e2.images().add_layer_from_dir(&upper)?;
         Ok(Some(layer.diff_id))
     })
     .await;

@@ -126,17 +126,23 @@ pub fn write_archive(
                     mtime,
                 )
                 .map_err(write_err)?;
-                let blob = store.blob_path(diff)?;
-                let mut f = File::open(&blob).map_err(super::io_err("open", &blob))?;
-                let len = f.metadata().map_err(super::io_err("inspect", &blob))?.len();
+                let mut layer = store.layer_tar(diff)?;
+                let len = layer.len;
                 let mut h = tar::Header::new_gnu();
                 h.set_size(len);
                 h.set_mode(0o644);
                 h.set_mtime(mtime);
                 h.set_entry_type(tar::EntryType::Regular);
-                // Exactly the recorded size, even if the blob changed.
-                tar.append_data(&mut h, &path, (&mut f).take(len))
+                // Exactly the recorded size; then read on to the end, where
+                // a replayed tar checks its sha256 against the diff_id.
+                tar.append_data(&mut h, &path, (&mut layer).take(len))
                     .map_err(write_err)?;
+                let mut rest = [0u8; 1];
+                if layer.read(&mut rest).map_err(write_err)? != 0 {
+                    return Err(write_err(io::Error::other(format!(
+                        "layer {diff} is longer than its recorded {len} bytes"
+                    ))));
+                }
             }
             layers.push(path);
             parent = id;

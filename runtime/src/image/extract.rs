@@ -76,9 +76,35 @@ pub struct LayerTarStats {
     pub skipped: Vec<PathBuf>,
 }
 
+/// What the store's tar-split (`tarsplit`) needs to hear from an
+/// extraction: where each file's data lands, and what is about to be
+/// removed (so that data it still needs can be kept).
+pub trait ExtractHooks {
+    /// The `size` bytes of data at offset `pos` of the tar are about to be
+    /// copied into the new regular file `path`.
+    fn file_data(&mut self, _pos: u64, _size: u64, _path: &Path) {}
+    /// `path` (a directory tree when `is_dir`) is about to be removed.
+    fn removing(&mut self, _path: &Path, _is_dir: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct NoHooks;
+impl ExtractHooks for NoHooks {}
+
 /// Unpack the layer tar `tar` into the existing directory `dest`.
 pub fn extract_layer(tar: impl Read, dest: &Path) -> Result<ExtractStats, ExtractError> {
+    extract_layer_with(tar, dest, &mut NoHooks)
+}
+
+/// `extract_layer`, telling `hooks` what it does.
+pub fn extract_layer_with(
+    tar: impl Read,
+    dest: &Path,
+    hooks: &mut dyn ExtractHooks,
+) -> Result<ExtractStats, ExtractError> {
     let mut ex = Extractor {
+        hooks,
         dest: dest.to_path_buf(),
         as_root: crate::linux::fs::euid_is_root(),
         dir_times: Vec::new(),
@@ -123,7 +149,8 @@ pub fn clean_entry_path(raw: &[u8]) -> Result<Vec<OsString>, String> {
     Ok(out)
 }
 
-struct Extractor {
+struct Extractor<'h> {
+    hooks: &'h mut dyn ExtractHooks,
     dest: PathBuf,
     as_root: bool,
     dir_times: Vec<(PathBuf, u64)>,
@@ -139,7 +166,7 @@ struct Meta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
-impl Extractor {
+impl Extractor<'_> {
     fn entry<R: Read>(
         &mut self,
         entry: &mut tar::Entry<R>,
@@ -241,6 +268,8 @@ impl Extractor {
                     .open(&path)
                     .map_err(io_err("create file", &path))?;
                 let want = entry.size();
+                self.hooks
+                    .file_data(entry.raw_file_position(), want, &path);
                 let n = io::copy(entry, &mut file).map_err(|source| ExtractError::Tar {
                     after: name.to_string(),
                     source,
@@ -399,7 +428,7 @@ impl Extractor {
     /// Remove whatever is at `path` (never following it). Returns true when
     /// it is a directory and `keep_dir` asked to keep directories.
     fn remove_existing(
-        &self,
+        &mut self,
         path: &Path,
         keep_dir: bool,
         name: &str,
@@ -408,8 +437,18 @@ impl Extractor {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => Err(e),
             Ok(m) if m.is_dir() && keep_dir => return Ok(true),
-            Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-            Ok(_) => fs::remove_file(path),
+            Ok(m) if m.is_dir() => self
+                .hooks
+                .removing(path, true)
+                .and_then(|()| fs::remove_dir_all(path)),
+            Ok(_) => self
+                .hooks
+                .removing(path, false)
+                .and_then(|()| match fs::remove_file(path) {
+                    // The hook moved it away.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    r => r,
+                }),
         };
         res.map(|_| false).map_err(|source| ExtractError::Io {
             action: "replace",

@@ -82,10 +82,11 @@ mod index;
 pub mod limits;
 mod staging;
 pub mod tarscan;
+mod tarsplit;
 pub mod usage;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -219,6 +220,20 @@ pub struct Layer {
     pub size: u64,
     /// Newest entry mtime in the layer, unix seconds.
     pub newest_mtime: u64,
+}
+
+/// A layer's tar as `Store::layer_tar` gives it: `len` bytes to read.
+/// Reading past the last byte of a replayed tar checks its sha256 and
+/// fails if it is not the diff_id (a damaged store), so read to the end.
+pub struct LayerTar {
+    pub len: u64,
+    reader: Box<dyn Read + Send>,
+}
+
+impl Read for LayerTar {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
 }
 
 /// The Docker/OCI name of the host's CPU architecture.
@@ -363,14 +378,42 @@ impl Store {
         })
     }
 
-    /// The stored (uncompressed) tar of a layer (for `save`).
-    pub fn blob_path(&self, diff_id: &str) -> Result<PathBuf, ImageError> {
-        let p = self.root.join("blobs/sha256").join(diff_hex(diff_id)?);
-        if p.exists() {
-            Ok(p)
-        } else {
-            Err(ImageError::NotFound(format!("layer {diff_id}")))
+    /// A layer's (uncompressed) tar, exactly the bytes its diff_id is the
+    /// sha256 of: the one way to read a layer as a tar (`save`, `push`).
+    /// Replayed from its tar-split and unpacked files (`tarsplit`), or read
+    /// from its blob in a store made before layers were written once.
+    pub fn layer_tar(&self, diff_id: &str) -> Result<LayerTar, ImageError> {
+        let hex = diff_hex(diff_id)?;
+        let missing = || ImageError::NotFound(format!("layer {diff_id}"));
+        let blob = self.root.join("blobs/sha256").join(hex);
+        match File::open(&blob) {
+            Ok(f) => {
+                let len = f.metadata().map_err(io_err("inspect", &blob))?.len();
+                return Ok(LayerTar {
+                    len,
+                    reader: Box::new(f),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("open", &blob)(e)),
         }
+        let dir = self.root.join("layers").join(hex);
+        let size_file = dir.join(staging::TAR_SIZE_FILE);
+        let len = match fs::read_to_string(&size_file) {
+            Ok(s) => s.trim().parse().map_err(|_| {
+                ImageError::Corrupt(format!("{} is not a number", size_file.display()))
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
+            Err(e) => return Err(io_err("read", &size_file)(e)),
+        };
+        let reader = tarsplit::LayerTarReader::open(&dir, hex).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => missing(),
+            _ => io_err("open the tar-split of", &dir)(e),
+        })?;
+        Ok(LayerTar {
+            len,
+            reader: Box::new(reader),
+        })
     }
 
     /// A layer already in the store.
@@ -622,6 +665,13 @@ impl Store {
             _file: file,
             _mutex: mutex,
         })
+    }
+
+    fn pin(&self, hex: &str) {
+        self.pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hex.to_string(), Instant::now());
     }
 
     fn unpin(&self, hex: &str) {

@@ -15,14 +15,17 @@ use super::index::read_layer_meta;
 use super::index::Index;
 use super::limits::exceeded;
 use super::tarscan::{scan, ScanLimits};
+use super::tarsplit::{Recorder, SplitHooks, SplitWriter};
 use super::{diff_hex, image_of, io_err, parse_tag, temp_name, Image, ImageError, Layer, Store};
 use crate::fsutil::write_atomic;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::PoisonError;
-use std::time::Instant;
+
+/// The layer tar's length in bytes, kept with the layer (`save` needs it
+/// before the tar is replayed).
+pub(super) const TAR_SIZE_FILE: &str = "tar-size";
 
 /// Removes a temp file or dir on drop unless kept.
 pub(super) struct TempPath(pub(super) Option<PathBuf>);
@@ -66,7 +69,6 @@ pub struct PreparedLayer {
     pub hex: String,
     /// Bytes of the uncompressed tar.
     pub tar_bytes: u64,
-    blob: TempPath,
     /// None when the layer was already in the store.
     dir: Option<TempPath>,
 }
@@ -132,22 +134,21 @@ impl Store {
         }
     }
 
-    /// Receive a layer tar (gzip is decompressed), check it, and unpack it
-    /// into temps; nothing is visible in the store until `commit_layer`.
+    /// Receive a layer tar from outside (gzip is decompressed), check it,
+    /// and unpack it into temps; nothing is visible in the store until
+    /// `commit_layer`. The tar is spooled (not kept: see `tarsplit`) so
+    /// that its headers are checked before anything is unpacked.
     pub fn prepare_layer(&self, tar: impl Read) -> Result<PreparedLayer, ImageError> {
         let lim = self.limits;
-        let blob = TempPath(Some(self.root.join("blobs").join(temp_name())));
-        let (hex, len) = receive(tar, blob.path(), lim.layer_bytes)?;
+        let spool = TempPath(Some(self.root.join(SCRATCH_DIR).join(temp_name())));
+        let (hex, len) = receive(tar, spool.path(), lim.layer_bytes)?;
         if len == 0 {
             return Err(ImageError::BadInput(
                 "the layer tar is empty (0 bytes)".into(),
             ));
         }
         // Pin before looking: a removal that runs after this sees the pin.
-        self.pins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(hex.clone(), Instant::now());
+        self.pin(&hex);
         let unpin = |e: ImageError| {
             self.unpin(&hex);
             e
@@ -156,13 +157,12 @@ impl Store {
             return Ok(PreparedLayer {
                 hex,
                 tar_bytes: len,
-                blob,
                 dir: None,
             });
         }
         // Headers first (bounded records, no sparse files, entry count),
         // then the safe extraction.
-        let file = File::open(blob.path()).map_err(io_err("open", blob.path()))?;
+        let file = File::open(spool.path()).map_err(io_err("open", spool.path()))?;
         scan(
             BufReader::with_capacity(1 << 20, file),
             &ScanLimits {
@@ -175,6 +175,65 @@ impl Store {
             |_, _| Ok(()),
         )
         .map_err(unpin)?;
+        let file = File::open(spool.path()).map_err(io_err("open", spool.path()))?;
+        let (hex2, _, tmp) = self
+            .unpack_recorded(BufReader::with_capacity(1 << 20, file))
+            .map_err(unpin)?;
+        drop(spool);
+        if hex2 != hex {
+            self.unpin(&hex);
+            return Err(ImageError::Corrupt(format!(
+                "the spooled layer tar changed while it was unpacked (sha256:{hex} then sha256:{hex2})"
+            )));
+        }
+        Ok(PreparedLayer {
+            hex,
+            tar_bytes: len,
+            dir: Some(tmp),
+        })
+    }
+
+    /// Store the directory `dir` (e.g. a container's upper dir) as a layer:
+    /// its tar (`extract::write_layer_tar`) is hashed and unpacked as it is
+    /// written, in one pass, and never stored (see `tarsplit`). The tar is
+    /// whale's own, so the header scan of `prepare_layer` is not needed;
+    /// the layer byte limit still holds. Pinned like `add_layer`'s.
+    pub fn add_layer_from_dir(&self, dir: &Path) -> Result<Layer, ImageError> {
+        let (reader, mut writer) = io::pipe().map_err(io_err("make a pipe for", dir))?;
+        let (hex, len, tmp, written) = std::thread::scope(|scope| {
+            let producer = scope.spawn(move || {
+                let mut w = io::BufWriter::with_capacity(1 << 20, &mut writer);
+                let r = extract::write_layer_tar(dir, &mut w);
+                let flushed = w.flush();
+                drop(w);
+                drop(writer);
+                r.map_err(ImageError::from)
+                    .and_then(|s| flushed.map(|()| s).map_err(io_err("write the layer tar of", dir)))
+            });
+            let unpacked = self.unpack_recorded(BufReader::with_capacity(1 << 20, reader));
+            let written = producer
+                .join()
+                .unwrap_or_else(|_| Err(ImageError::Corrupt("the layer tar writer panicked".into())));
+            // The writer's error first: it is why the unpack saw a short tar.
+            let written = written?;
+            unpacked.map(|(h, l, t)| (h, l, t, written))
+        })?;
+        drop(written);
+        if len == 0 {
+            return Err(ImageError::BadInput(format!("{} gave an empty layer tar", dir.display())));
+        }
+        self.pin(&hex);
+        let exists = self.root.join("layers").join(&hex).join("size").exists();
+        self.commit_layer(PreparedLayer {
+            hex,
+            tar_bytes: len,
+            dir: (!exists).then_some(tmp),
+        })
+    }
+
+    /// Hash, record (`tarsplit`) and unpack a tar in one pass into a temp
+    /// layer dir: `(sha256 hex, tar bytes, the dir)`.
+    fn unpack_recorded(&self, tar: impl Read) -> Result<(String, u64, TempPath), ImageError> {
         let tmp = TempPath(Some(self.root.join(SCRATCH_DIR).join(temp_name())));
         let diff = tmp.path().join("diff");
         fs::create_dir_all(&diff).map_err(io_err("create directory", &diff))?;
@@ -182,25 +241,49 @@ impl Store {
         // the daemon's umask decide it.
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(io_err("set the mode of", &diff))?;
-        let file = File::open(blob.path()).map_err(io_err("open", blob.path()))?;
-        let stats = extract::extract_layer(BufReader::with_capacity(1 << 20, file), &diff)
-            .map_err(|e| unpin(e.into()))?;
-        for (name, value) in [("size", stats.size), ("newest-mtime", stats.newest_mtime)] {
+        let split = SplitWriter::create(tmp.path()).map_err(io_err("create", tmp.path()))?;
+        let mut hashed = Hashing {
+            inner: decompressed(tar)?,
+            hasher: Sha256::new(),
+            len: 0,
+            max: self.limits.layer_bytes,
+        };
+        let mut recorder = Recorder {
+            inner: &mut hashed,
+            w: split.clone(),
+        };
+        let mut hooks = SplitHooks {
+            w: split.clone(),
+            err: None,
+        };
+        let stats = extract::extract_layer_with(&mut recorder, &diff, &mut hooks)
+            .map_err(|e| limit_error(e.into(), &recorder.inner.len, self.limits.layer_bytes))?;
+        if let Some(e) = hooks.err.take() {
+            return Err(io_err("record the tar-split of", tmp.path())(e));
+        }
+        // What follows the end-of-archive blocks is part of the tar too.
+        io::copy(&mut recorder, &mut io::sink())
+            .map_err(|e| limit_error(ImageError::BadInput(format!("cannot read the tar: {e}")), &recorder.inner.len, self.limits.layer_bytes))?;
+        split
+            .borrow_mut()
+            .finish()
+            .map_err(io_err("write the tar-split of", tmp.path()))?;
+        let len = hashed.len;
+        let hex = hex::encode(hashed.hasher.finalize());
+        for (name, value) in [
+            ("size", stats.size),
+            ("newest-mtime", stats.newest_mtime),
+            (TAR_SIZE_FILE, len),
+        ] {
             let p = tmp.path().join(name);
             write_atomic(&p, value.to_string().as_bytes()).map_err(io_err("write", &p))?;
         }
-        Ok(PreparedLayer {
-            hex,
-            tar_bytes: len,
-            blob,
-            dir: Some(tmp),
-        })
+        Ok((hex, len, tmp))
     }
 
     /// Move a prepared layer into place (in a `change`, under the lock).
     fn commit_locked(&self, idx: &mut Index, p: PreparedLayer) -> Result<Layer, ImageError> {
         let layer_dir = self.root.join("layers").join(&p.hex);
-        let blob = self.root.join("blobs/sha256").join(&p.hex);
         if let Some(tmp) = p.dir {
             if !layer_dir.exists() {
                 fs::rename(tmp.path(), &layer_dir).map_err(io_err("store layer", &layer_dir))?;
@@ -212,10 +295,6 @@ impl Store {
                 "layer {} vanished while it was added; try again",
                 p.hex
             )));
-        }
-        if !blob.exists() {
-            fs::rename(p.blob.path(), &blob).map_err(io_err("store blob", &blob))?;
-            p.blob.keep();
         }
         let m = read_layer_meta(&layer_dir).ok_or_else(|| {
             ImageError::Corrupt(format!("layer {} has no readable size file", p.hex))
@@ -304,27 +383,63 @@ impl Store {
     }
 }
 
-/// Copy `tar` (gunzipped when it is gzip) to `path`, fsynced; return the
-/// sha256 hex of the uncompressed bytes and their length, refusing more
-/// than `max` bytes.
-pub(super) fn receive(tar: impl Read, path: &Path, max: u64) -> Result<(String, u64), ImageError> {
+/// `tar`, gunzipped when it is gzip; other compressions are refused.
+fn decompressed<'a>(tar: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ImageError> {
     let mut input = BufReader::with_capacity(1 << 20, tar);
     let head = input
         .fill_buf()
         .map_err(|e| ImageError::BadInput(format!("cannot read the tar: {e}")))?;
     let compressed = |magic: &[u8]| head.starts_with(magic);
-    let mut reader: Box<dyn Read> = if compressed(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    if compressed(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
     } else if compressed(&[0xfd, b'7', b'z', b'X', b'Z', 0])
         || compressed(&[0x28, 0xb5, 0x2f, 0xfd])
         || compressed(b"BZh")
     {
-        return Err(ImageError::BadInput(
+        Err(ImageError::BadInput(
             "the tar is xz, zstd or bzip2 compressed; only plain or gzip tars are accepted: decompress it first".into(),
-        ));
+        ))
     } else {
-        Box::new(input)
-    };
+        Ok(Box::new(input))
+    }
+}
+
+/// Hashes and counts what passes, refusing more than `max` bytes.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+    max: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.len += n as u64;
+        if self.len > self.max {
+            return Err(io::Error::other(LIMIT_HIT));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+const LIMIT_HIT: &str = "the layer byte limit was reached";
+
+/// The limit's own message when the read stopped at it.
+fn limit_error(e: ImageError, len: &u64, max: u64) -> ImageError {
+    if *len > max {
+        exceeded("the layer tar (uncompressed)", max, "WHALE_MAX_LAYER_BYTES")
+    } else {
+        e
+    }
+}
+
+/// Copy `tar` (gunzipped when it is gzip) to the spool file `path`; return
+/// the sha256 hex of the uncompressed bytes and their length, refusing
+/// more than `max` bytes. Not fsynced: the spool is gone once unpacked.
+pub(super) fn receive(tar: impl Read, path: &Path, max: u64) -> Result<(String, u64), ImageError> {
+    let mut reader = decompressed(tar)?;
     let mut file = File::create(path).map_err(io_err("create", path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -351,6 +466,5 @@ pub(super) fn receive(tar: impl Read, path: &Path, max: u64) -> Result<(String, 
         hasher.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(io_err("write", path))?;
     }
-    file.sync_all().map_err(io_err("sync", path))?;
     Ok((hex::encode(hasher.finalize()), len))
 }
