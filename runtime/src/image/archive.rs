@@ -439,6 +439,16 @@ pub fn load(store: &Store, path: &Path, scratch: &Path) -> Result<Vec<Loaded>, I
                 "WHALE_MAX_CONFIG_BYTES",
             ));
         }
+        // Before any layer is unpacked: an image too deep to run is refused
+        // now, not after its layers were received.
+        if m.layers.len() > super::MAX_IMAGE_LAYERS {
+            return Err(bad(format!(
+                "the image {:?} of the archive has {} layers; whale's limit is {}: overlayfs stacks at most 500 layers and a container adds one of its own",
+                m.repo_tags.iter().flatten().next().unwrap_or(&m.config),
+                m.layers.len(),
+                super::MAX_IMAGE_LAYERS
+            )));
+        }
         let mut layers = Vec::new();
         for l in &m.layers {
             let (name, _) = resolve(&files, l).map_err(|e| bad(format!("the layer {l:?}: {e}")))?;

@@ -268,8 +268,7 @@ impl Extractor<'_> {
                     .open(&path)
                     .map_err(io_err("create file", &path))?;
                 let want = entry.size();
-                self.hooks
-                    .file_data(entry.raw_file_position(), want, &path);
+                self.hooks.file_data(entry.raw_file_position(), want, &path);
                 let n = io::copy(entry, &mut file).map_err(|source| ExtractError::Tar {
                     after: name.to_string(),
                     source,

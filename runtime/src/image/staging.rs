@@ -207,20 +207,26 @@ impl Store {
                 let flushed = w.flush();
                 drop(w);
                 drop(writer);
-                r.map_err(ImageError::from)
-                    .and_then(|s| flushed.map(|()| s).map_err(io_err("write the layer tar of", dir)))
+                r.map_err(ImageError::from).and_then(|s| {
+                    flushed
+                        .map(|()| s)
+                        .map_err(io_err("write the layer tar of", dir))
+                })
             });
             let unpacked = self.unpack_recorded(BufReader::with_capacity(1 << 20, reader));
-            let written = producer
-                .join()
-                .unwrap_or_else(|_| Err(ImageError::Corrupt("the layer tar writer panicked".into())));
+            let written = producer.join().unwrap_or_else(|_| {
+                Err(ImageError::Corrupt("the layer tar writer panicked".into()))
+            });
             // The writer's error first: it is why the unpack saw a short tar.
             let written = written?;
             unpacked.map(|(h, l, t)| (h, l, t, written))
         })?;
         drop(written);
         if len == 0 {
-            return Err(ImageError::BadInput(format!("{} gave an empty layer tar", dir.display())));
+            return Err(ImageError::BadInput(format!(
+                "{} gave an empty layer tar",
+                dir.display()
+            )));
         }
         self.pin(&hex);
         let exists = self.root.join("layers").join(&hex).join("size").exists();
@@ -262,21 +268,30 @@ impl Store {
             return Err(io_err("record the tar-split of", tmp.path())(e));
         }
         // What follows the end-of-archive blocks is part of the tar too.
-        io::copy(&mut recorder, &mut io::sink())
-            .map_err(|e| limit_error(ImageError::BadInput(format!("cannot read the tar: {e}")), &recorder.inner.len, self.limits.layer_bytes))?;
+        io::copy(&mut recorder, &mut io::sink()).map_err(|e| {
+            limit_error(
+                ImageError::BadInput(format!("cannot read the tar: {e}")),
+                &recorder.inner.len,
+                self.limits.layer_bytes,
+            )
+        })?;
         split
             .borrow_mut()
             .finish()
             .map_err(io_err("write the tar-split of", tmp.path()))?;
         let len = hashed.len;
         let hex = hex::encode(hashed.hasher.finalize());
+        // Not fsynced, like the unpacked files beside them (as Docker's
+        // overlay2 applies a diff): syncing only these would make nothing
+        // durable. Whole or absent all the same: the temp dir is renamed
+        // into place only once they are written.
         for (name, value) in [
             ("size", stats.size),
             ("newest-mtime", stats.newest_mtime),
             (TAR_SIZE_FILE, len),
         ] {
             let p = tmp.path().join(name);
-            write_atomic(&p, value.to_string().as_bytes()).map_err(io_err("write", &p))?;
+            fs::write(&p, value.to_string()).map_err(io_err("write", &p))?;
         }
         Ok((hex, len, tmp))
     }

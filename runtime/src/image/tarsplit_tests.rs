@@ -38,11 +38,23 @@ fn awkward_tar() -> Vec<u8> {
     add(&mut b, Directory, "etc/", b"", None);
     add(&mut b, Regular, "etc/first", b"first version", None);
     add(&mut b, Link, "etc/hard", b"", Some("etc/first"));
-    add(&mut b, Regular, "etc/first", b"second, longer version", None);
+    add(
+        &mut b,
+        Regular,
+        "etc/first",
+        b"second, longer version",
+        None,
+    );
     add(&mut b, Regular, "etc/gone", b"whited out later", None);
     add(&mut b, Regular, "etc/.wh.gone", b"", None);
     add(&mut b, Directory, "d/", b"", None);
-    add(&mut b, Regular, "d/inner", b"in a directory that becomes a symlink", None);
+    add(
+        &mut b,
+        Regular,
+        "d/inner",
+        b"in a directory that becomes a symlink",
+        None,
+    );
     add(&mut b, Symlink, "d", b"", Some("/etc"));
     let long = format!("{}/file", "n".repeat(150));
     add(&mut b, Regular, &long, &vec![7u8; 70_000], None);
@@ -74,12 +86,23 @@ fn any_tar_replays_byte_for_byte_without_a_blob() {
         layer.diff_id,
         format!("sha256:{}", hex::encode(Sha256::digest(&tar)))
     );
-    assert_eq!(fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
     let hex = &layer.diff_id[7..];
     let diff = dir.path().join("layers").join(hex).join("diff");
-    assert_eq!(fs::read(diff.join("etc/first")).unwrap(), b"second, longer version");
+    assert_eq!(
+        fs::read(diff.join("etc/first")).unwrap(),
+        b"second, longer version"
+    );
     assert_eq!(fs::read(diff.join("etc/hard")).unwrap(), b"first version");
-    assert!(fs::symlink_metadata(diff.join("d")).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(diff.join("d"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     // The data of the replaced, whited-out and moved-under files was kept.
     let kept = dir.path().join("layers").join(hex).join("tar-split-keep");
     assert_eq!(fs::read_dir(&kept).unwrap().count(), 3);
@@ -110,7 +133,10 @@ fn a_directory_becomes_a_layer_in_one_pass_with_the_tar_it_would_give() {
     assert_eq!(replay(&store, &layer.diff_id).unwrap(), tar);
     // The same dir again is the same layer, and no temp is left.
     assert_eq!(store.add_layer_from_dir(&src).unwrap(), layer);
-    assert_eq!(fs::read_dir(dir.path().join("store/tmp")).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(dir.path().join("store/tmp")).unwrap().count(),
+        0
+    );
 }
 
 #[test]
@@ -119,7 +145,11 @@ fn a_damaged_layer_fails_the_replay_instead_of_giving_another_tar() {
     let store = Store::open(dir.path()).unwrap();
     let tar = awkward_tar();
     let layer = store.add_layer(&tar[..]).unwrap();
-    let diff = dir.path().join("layers").join(&layer.diff_id[7..]).join("diff");
+    let diff = dir
+        .path()
+        .join("layers")
+        .join(&layer.diff_id[7..])
+        .join("diff");
     let f = diff.join("with-xattr");
     fs::write(&f, b"y").unwrap();
     let err = replay(&store, &layer.diff_id).unwrap_err();
