@@ -3,16 +3,23 @@
 //! ```text
 //! <root>/image/
 //!   lock                      flock held while the store changes
-//!   blobs/sha256/<hex>        layer tars (uncompressed), named by sha256 = diff_id
-//!   blobs/tmp-<pid>-<rand>    a layer tar being received
 //!   layers/<hex>/diff/        each layer unpacked once, shared by every image
-//!   l/<short hex>             symlink to ../layers/<hex>/diff (see `layer_dirs`)
+//!   layers/<hex>/tar-split.gz the rest of its tar: headers and padding, file
+//!                             data by reference (see `tarsplit`: the layer is
+//!                             written once, its tar replayed by `layer_tar`)
+//!   layers/<hex>/tar-split-keep/<n>  data a later entry of the same tar
+//!                             replaced or whited out (rare)
 //!   layers/<hex>/size         unpacked size in bytes
 //!   layers/<hex>/newest-mtime newest entry mtime in the layer (unix seconds)
-//!   layers/tmp-<pid>-<rand>/  a layer being unpacked (renamed to <hex> when done)
+//!   layers/<hex>/tar-size     the tar's length in bytes
+//!   l/<short hex>             symlink to ../layers/<hex>/diff (see `layer_dirs`)
 //!   configs/<hex>.json        image configs; image id = sha256 of these bytes
-//!   tmp/<what>-<pid>-<rand>/  scratch (e.g. an upload being loaded)
+//!   tmp/<what>-<pid>-<rand>/  scratch: a layer being unpacked (renamed to
+//!                             layers/<hex> when done), a spooled tar, an
+//!                             upload being loaded
 //!   repositories.json         tag index: {"busybox:latest": "sha256:<hex>"}
+//!   blobs/sha256/<hex>        layer tars of a store made by an older whale
+//!                             (read by `layer_tar` when present; no longer written)
 //! ```
 //!
 //! CONTRACT used by the daemon (api/container rooms):
@@ -44,7 +51,8 @@
 //!     pub fn create_image_from_bytes(&self, config_json: &[u8], reference: Option<&str>) -> Result<Image, ImageError>;
 //!     pub fn layer(&self, diff_id: &str) -> Result<Layer, ImageError>;
 //!     pub fn config_bytes(&self, image: &Image) -> Result<Vec<u8>, ImageError>;       // exact bytes of the id
-//!     pub fn blob_path(&self, diff_id: &str) -> Result<PathBuf, ImageError>;          // the layer tar
+//!     pub fn layer_tar(&self, diff_id: &str) -> Result<LayerTar, ImageError>;         // the layer's tar, exact bytes
+//!     pub fn add_layer_from_dir(&self, dir: &Path) -> Result<Layer, ImageError>;      // a dir (upper) as a layer, one pass
 //!     pub fn root(&self) -> &Path;
 //! }
 //! ImageError::status_code(&self) -> u16   // 404 / 409 / 400 / 500

@@ -1,11 +1,16 @@
 //! Two-phase writes into the store: a layer is first *prepared* (its tar
-//! received into `blobs/tmp-<pid>-<rand>`, checked, unpacked into
-//! `layers/tmp-<pid>-<rand>/`) outside the lock, then *committed* (renamed
-//! into place) under it. `load` prepares every layer of an archive, checks
-//! them against the configs, and commits layers, configs and all tags in
-//! one locked step with one write of the tag index, so a refused, failed
-//! or killed load leaves nothing behind: temps are removed on drop, and
-//! those of a process that died are removed when the store next opens.
+//! hashed and unpacked, with its tar-split, into `tmp/tmp-<pid>-<rand>/`)
+//! outside the lock, then *committed* (renamed to `layers/<hex>`) under it.
+//! A tar from outside is spooled to `tmp/` first so that its headers are
+//! scanned (`tarscan`) before anything is unpacked; the spool is dropped
+//! once unpacked (the layer is kept once: see `tarsplit`). A directory of
+//! whale's own (a build step's or a commit's upper dir) is tarred, hashed
+//! and unpacked in one pass (`add_layer_from_dir`). `load` prepares every
+//! layer of an archive, checks them against the configs, and commits
+//! layers, configs and all tags in one locked step with one write of the
+//! tag index, so a refused, failed or killed load leaves nothing behind:
+//! temps are removed on drop, and those of a process that died are removed
+//! when the store next opens.
 //!
 //! Scratch dirs (`tmp/<purpose>-<pid>-<rand>/`, e.g. the upload a load
 //! spools) follow the same rule.
@@ -217,9 +222,14 @@ impl Store {
             let written = producer.join().unwrap_or_else(|_| {
                 Err(ImageError::Corrupt("the layer tar writer panicked".into()))
             });
-            // The writer's error first: it is why the unpack saw a short tar.
-            let written = written?;
-            unpacked.map(|(h, l, t)| (h, l, t, written))
+            match (written, unpacked) {
+                (Ok(w), Ok((h, l, t))) => Ok((h, l, t, w)),
+                // The reading side stopped first (a limit, a bad entry):
+                // the writer only saw its pipe close.
+                (Err(w), Err(e)) if broken_pipe(&w) => Err(e),
+                // Otherwise the writer's error is why the tar was short.
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            }
         })?;
         drop(written);
         if len == 0 {
@@ -396,6 +406,15 @@ impl Store {
         let idx = self.snapshot()?;
         ids.iter().map(|id| image_of(&idx, id)).collect()
     }
+}
+
+fn broken_pipe(e: &ImageError) -> bool {
+    let source = match e {
+        ImageError::Layer(extract::ExtractError::Io { source, .. })
+        | ImageError::Io { source, .. } => source,
+        _ => return false,
+    };
+    source.kind() == io::ErrorKind::BrokenPipe
 }
 
 /// `tar`, gunzipped when it is gzip; other compressions are refused.

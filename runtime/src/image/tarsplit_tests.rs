@@ -175,3 +175,28 @@ fn a_layer_of_an_older_store_is_read_from_its_blob() {
     fs::write(dir.path().join("blobs/sha256").join(hex), &tar).unwrap();
     assert_eq!(replay(&store, &layer.diff_id).unwrap(), tar);
 }
+
+#[test]
+fn a_directory_over_the_layer_limit_is_refused_naming_it_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = super::super::Limits {
+        layer_bytes: 100_000,
+        ..Default::default()
+    };
+    let store = Store::open_with_limits(&dir.path().join("store"), limits).unwrap();
+    let src = dir.path().join("upper");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("big"), vec![0u8; 4 << 20]).unwrap();
+    let err = store.add_layer_from_dir(&src).unwrap_err();
+    assert!(err.to_string().contains("WHALE_MAX_LAYER_BYTES"), "{err}");
+    assert_eq!(
+        fs::read_dir(dir.path().join("store/tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        fs::read_dir(dir.path().join("store/layers"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
