@@ -65,20 +65,47 @@ cleanup() {
     fi
     kill_leftovers "$WHALE_ROOT" "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ctx=$T/ctx
 mkdir -p "$ctx"
 
+# start_daemon [strace]: the whale daemon, under `strace -f -e openat`
+# (writing $T/strace.out) when asked: strace may start it but not attach.
+start_daemon() {
+    if [ "${1:-}" = strace ]; then
+        strace -f -qq -e trace=openat -o "$T/strace.out" \
+            "$WHALE" daemon --root "$WHALE_ROOT" -H "$WHALE_HOST" >>"$T/daemon.log" 2>&1 &
+        local sp=$!
+        DAEMON_PID=""
+        # The daemon is strace's child: stopping it ends strace too.
+        for _ in $(seq 100); do
+            DAEMON_PID=$(pgrep -P "$sp" | head -1) && [ -n "$DAEMON_PID" ] && break
+            sleep 0.05
+        done
+    else
+        "$WHALE" daemon --root "$WHALE_ROOT" -H "$WHALE_HOST" >>"$T/daemon.log" 2>&1 &
+        DAEMON_PID=$!
+    fi
+    for _ in $(seq 200); do
+        "$WHALE" version >/dev/null 2>&1 && return
+        sleep 0.05
+    done
+    echo "error: the whale daemon did not start:" >&2
+    cat "$T/daemon.log" >&2
+    exit 1
+}
+stop_daemon() {
+    kill "$DAEMON_PID"
+    for _ in $(seq 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+    DAEMON_PID=""
+}
+
 echo "==> whale daemon on $T"
-"$WHALE" daemon --root "$WHALE_ROOT" -H "$WHALE_HOST" >"$T/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 200); do
-    "$WHALE" version >/dev/null 2>&1 && break
-    sleep 0.05
-done
+start_daemon
 "$WHALE" bootstrap busybox >/dev/null
 [ -z "$DOCKER_OK" ] && echo "(no dockerd answers: Docker's figures are skipped)"
 if [ -n "$DOCKER_OK" ]; then
@@ -109,19 +136,24 @@ one_step_builds() {
 }
 
 # opens_of_one_build: the whale daemon's openat calls during one build
-# (all threads and children): "all N, of configs M".
+# (all its threads and children, the RUN container's own included), with
+# the daemon restarted under strace and one build first (the index is read
+# in full once, when the store opens): sets OPENS to "all N, of configs M".
 opens_of_one_build() {
-    local args=() t
-    for t in /proc/"$DAEMON_PID"/task/*; do args+=(-p "${t##*/}"); done
-    printf 'FROM whale-store-bench-busybox:latest\nRUN echo strace-%s > /n\n' "$RANDOM$RANDOM" >"$ctx/Dockerfile"
-    strace -f -qq -e trace=openat -o "$T/strace.out" "${args[@]}" &
-    local sp=$!
-    sleep 1
+    stop_daemon
+    start_daemon strace
+    printf 'FROM whale-store-bench-busybox:latest\nRUN echo warm-%s > /n\n' "$RANDOM$RANDOM" >"$ctx/Dockerfile"
     build whale whale-store-bench-step:latest >/dev/null
     sleep 0.5
-    kill "$sp" 2>/dev/null
-    wait "$sp" 2>/dev/null || true
-    echo "all $(grep -c openat "$T/strace.out"), of configs $(grep -c '/configs/' "$T/strace.out")"
+    local all0 cfg0
+    all0=$(grep -c openat "$T/strace.out")
+    cfg0=$(grep -c '/configs/' "$T/strace.out")
+    printf 'FROM whale-store-bench-busybox:latest\nRUN echo strace-%s > /n\n' "$RANDOM$RANDOM" >"$ctx/Dockerfile"
+    build whale whale-store-bench-step:latest >/dev/null
+    sleep 0.5
+    OPENS="all $(($(grep -c openat "$T/strace.out") - all0)), of configs $(($(grep -c '/configs/' "$T/strace.out") - cfg0))"
+    stop_daemon
+    start_daemon
 }
 
 # import_images ENGINE N: N one-file images.
@@ -142,7 +174,8 @@ if [ "$WHAT" = index ] || [ "$WHAT" = all ]; then
     echo
     echo "== index: a 1-step build, median of $RUNS ($(nproc) CPUs, $(uname -r))"
     w_fresh=$(one_step_builds whale)
-    w_fresh_opens=$(opens_of_one_build)
+    opens_of_one_build
+    w_fresh_opens=$OPENS
     if [ -n "$DOCKER_OK" ]; then
         d_before=$(docker images -aq | wc -l)
         d_fresh=$(one_step_builds docker)
@@ -151,7 +184,8 @@ if [ "$WHAT" = index ] || [ "$WHAT" = all ]; then
     import_images whale "$STORE_IMAGES"
     [ -n "$DOCKER_OK" ] && import_images docker "$STORE_IMAGES"
     w_full=$(one_step_builds whale)
-    w_full_opens=$(opens_of_one_build)
+    opens_of_one_build
+    w_full_opens=$OPENS
     n=$("$WHALE" images -aq | wc -l)
     printf '   whale, fresh store:            %5d ms   (openat in one build: %s)\n' "$w_fresh" "$w_fresh_opens"
     printf '   whale, among %4d images:       %5d ms   (openat in one build: %s)   ratio %s\n' "$n" "$w_full" "$w_full_opens" \
