@@ -744,8 +744,12 @@ impl Store {
 
     /// The index, reloaded when the disk changed since it was loaded.
     fn snapshot(&self) -> Result<MutexGuard<'_, Index>, ImageError> {
-        let stamp = self.stamp()?;
+        // The stamp is taken holding the index: a change of this process
+        // (which holds it while it works) is then wholly before or after,
+        // and a read racing a build step never mistakes it for another
+        // process's and reloads.
         let mut idx = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let stamp = self.stamp()?;
         if idx.stamp != Some(stamp) {
             *idx = load_index(&self.root)?;
             idx.stamp = Some(stamp);
