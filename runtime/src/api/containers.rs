@@ -50,21 +50,11 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRe
             "config cannot be empty in order to create a container",
         ));
     } else {
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad_request(format!("invalid JSON in the create request: {e}"))
         })?;
+        runtime_into_host_config(&mut value);
         // Honour or refuse: a set field whale would ignore is a 400 naming it.
-        if let Some(driver) = value
-            .pointer("/HostConfig/LogConfig/Type")
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty() && *t != "json-file")
-        {
-            // Named, as dockerd names a driver it lacks.
-            return Err(ApiError::bad_request(format!(
-                "log driver {driver:?} is not supported by whale: it logs with json-file only \
-                 (--log-driver json-file, or leave it out)"
-            )));
-        }
         container::fields::check_create(&value).map_err(ApiError::bad_request)?;
         container::check_restart_policy_name(value.pointer("/HostConfig/RestartPolicy/Name"))?;
         serde_json::from_value(value).map_err(|e| {
@@ -172,6 +162,13 @@ pub fn wait(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
 }
 
 pub async fn delete(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
+    if q.bool("link") {
+        let (d2, id) = (d.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || container::links::remove(&d2.containers, &id))
+            .await
+            .map_err(|e| ApiError::internal(format!("removing the link: {e}")))??;
+        return no_content(StatusCode::NO_CONTENT);
+    }
     let c = d.containers.get(id)?;
     container::remove(d, &c, q.bool("force"), q.bool("v")).await?;
     no_content(StatusCode::NO_CONTENT)
@@ -480,5 +477,29 @@ mod tests {
     #[test]
     fn image_refs_normalize() {
         assert_eq!(normalize_ref("localhost:5000/x"), "localhost:5000/x:latest");
+    }
+}
+
+/// docker-py sends `create_container(runtime=...)` beside the config, where
+/// dockerd's decoder drops it; the user asked for a runtime all the same, so
+/// whale checks it as `HostConfig.Runtime` (when that is unset).
+fn runtime_into_host_config(body: &mut serde_json::Value) {
+    let Some(o) = body.as_object_mut() else {
+        return;
+    };
+    let Some(rt) = o.remove("Runtime") else {
+        return;
+    };
+    if container::fields::is_unset(&rt) {
+        return;
+    }
+    let hc = o.entry("HostConfig").or_insert(serde_json::Value::Null);
+    if hc.is_null() {
+        *hc = serde_json::json!({});
+    }
+    if let Some(hc) = hc.as_object_mut() {
+        if hc.get("Runtime").is_none_or(container::fields::is_unset) {
+            hc.insert("Runtime".into(), rt);
+        }
     }
 }

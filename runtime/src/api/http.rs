@@ -437,6 +437,10 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         }
         return match (action.as_deref(), get, post, delete) {
             (None, _, _, true) => Some(Route::ContainerDelete(id)),
+            // `DELETE /containers/SELF/ALIAS?link=1` removes a link.
+            (Some(alias), _, _, true) if !alias.contains('/') => {
+                Some(Route::ContainerDelete(format!("{id}/{alias}")))
+            }
             (Some("json"), true, _, _) => Some(Route::ContainerInspect(id)),
             (Some("logs"), true, _, _) => Some(Route::ContainerLogs(id)),
             (Some("top"), true, _, _) => Some(Route::ContainerTop(id)),

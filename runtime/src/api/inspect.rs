@@ -174,7 +174,13 @@ pub fn inspect(d: &Arc<Daemon>, id: &str) -> ApiResult {
         process_label: Some(String::new()),
         app_armor_profile: Some(String::new()),
         exec_ids: None,
-        host_config: Some(hc.clone()),
+        host_config: Some(HostConfig {
+            links: hc
+                .links
+                .as_deref()
+                .map(|l| crate::container::links::shown(l, &c.name())),
+            ..hc.clone()
+        }),
         graph_driver: Some(graph),
         mounts: None,
         config: Some(r.config.clone()),

@@ -283,6 +283,13 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
             "Bad parameters: you must choose at least one stream",
         ));
     }
+    if crate::container::log_config::keeps_no_log(&c.record.host_config) {
+        // dockerd's answer for a driver it cannot read back.
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
     let follow = q.bool("follow");
     let timestamps = q.bool("timestamps");
     let tail = match q.get("tail").unwrap_or("all") {

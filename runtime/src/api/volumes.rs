@@ -186,8 +186,9 @@ pub async fn create(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
     let volumes = d.containers.volumes();
     let labels = body.labels.unwrap_or_default();
     let (v, _) = if body.name.is_empty() {
-        // A name made up for the user: a named volume all the same.
-        volumes.create(Some(&crate::container::new_id()), labels)?
+        // No name: anonymous, as dockerd since 23 labels it, so `volume
+        // prune` (anonymous volumes only since API 1.42) removes it.
+        volumes.create(None, labels)?
     } else {
         volumes.create(Some(&body.name), labels)?
     };

@@ -49,6 +49,7 @@ pub async fn create<E: Engine>(
         }
     })?;
     validate_host_config(&mut host_config)?;
+    super::links::resolve(&mut host_config, e.containers())?;
     super::health::validate(config.healthcheck.as_ref()).map_err(ContainerError::Invalid)?;
     let mut cfg = merge_image_config(config, &image.config.config);
     super::ports::validate(&cfg, &host_config)?;
@@ -236,7 +237,9 @@ pub fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
         }
         m => return Err(ContainerError::NoSuchNetwork(m.to_string())),
     }
+    validate_runtime(hc)?;
     validate_limits(hc)?;
+    super::log_config::validate(hc)?;
     super::restart::validate(hc)?;
     // Honour or refuse: seccomp profiles and no-new-privileges are whale's;
     // apparmor, labels and anything else are refused, naming the option.
@@ -244,6 +247,20 @@ pub fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
         .map_err(|e| ContainerError::Invalid(e.to_string()))?;
     super::privileges::resolve(hc).map_err(ContainerError::Invalid)?;
     Ok(())
+}
+
+/// `--runtime`: whale runs every container with its own shim, so it takes
+/// its own name, or runc: Docker's default runtime, which clients name to
+/// mean "the standard one" and whose part the shim plays. Any other runtime
+/// (gVisor, kata, nvidia...) would be a promise whale cannot keep.
+fn validate_runtime(hc: &HostConfig) -> Result<(), ContainerError> {
+    match hc.runtime.as_deref().unwrap_or("") {
+        "" | "whale" | "runc" => Ok(()),
+        r => Err(ContainerError::Invalid(format!(
+            "unknown or invalid runtime name: {r}: whale runs containers with its own runtime only \
+             (--runtime whale, or runc, Docker's default, whose part whale's shim plays)"
+        ))),
+    }
 }
 
 /// Docker's checks of the limits (create and update).

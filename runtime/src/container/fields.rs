@@ -95,31 +95,6 @@ fn swappiness_unset(v: &Value) -> bool {
     is_unset(v) || v.as_i64() == Some(-1)
 }
 
-/// Whether a JSON value means "not asked for".
-type Neutral = fn(&Value) -> bool;
-
-/// An object whose keys are all known, each with a neutral value.
-fn object_unset(v: &Value, keys: &[(&str, Neutral)]) -> bool {
-    v.as_object().is_some_and(|o| {
-        o.iter().all(|(k, val)| {
-            keys.iter()
-                .find(|(name, _)| name == k)
-                .is_some_and(|(_, neutral)| neutral(val))
-        })
-    })
-}
-
-fn log_config_unset(v: &Value) -> bool {
-    is_unset(v)
-        || object_unset(
-            v,
-            &[
-                ("Type", |t| unset_or_str(t, &["json-file"])),
-                ("Config", is_unset),
-            ],
-        )
-}
-
 fn cgroupns_unset(v: &Value) -> bool {
     // whale always gives a container its own cgroup namespace.
     unset_or_str(v, &["private"])
@@ -246,12 +221,9 @@ pub const HOST_CONFIG: &[Field] = &[
     honoured("Binds", "--volume"),
     // The CLI writes that file; dockerd ignores the field too.
     honoured("ContainerIDFile", "--cidfile"),
-    refused_unless(
-        "LogConfig",
-        "--log-driver/--log-opt",
-        "whale logs with the json-file driver only, without options",
-        log_config_unset,
-    ),
+    // json-file (max-file only) and none; the rest refused by
+    // container/log_config.rs, naming the driver or option.
+    honoured("LogConfig", "--log-driver/--log-opt"),
     // Checked by create: none, default, bridge (as default) and host.
     honoured("NetworkMode", "--network"),
     // Served by the shim's user-space proxy (tcp and udp; sctp is refused by create).
@@ -300,11 +272,9 @@ pub const HOST_CONFIG: &[Field] = &[
         "",
         "whale places every container in its own cgroup",
     ),
-    refused(
-        "Links",
-        "--link",
-        "whale has no bridge network to link containers on",
-    ),
+    // Recorded as dockerd does without a bridge; checked by
+    // container/links.rs, which refuses them on the default network.
+    honoured("Links", "--link"),
     refused(
         "OomScoreAdj",
         "--oom-score-adj",
@@ -334,11 +304,9 @@ pub const HOST_CONFIG: &[Field] = &[
     honoured("ShmSize", "--shm-size"),
     // Namespaced ones only, checked by create as runc checks them.
     honoured("Sysctls", "--sysctl"),
-    refused(
-        "Runtime",
-        "--runtime",
-        "whale runs containers with its own shim only",
-    ),
+    // whale's own runtime, or runc (Docker's default, which whale's shim
+    // stands in for); others refused by create.
+    honoured("Runtime", "--runtime"),
     refused_unless("Isolation", "--isolation", WINDOWS, isolation_unset),
     refused_unless(
         "MaskedPaths",

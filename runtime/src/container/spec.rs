@@ -122,6 +122,7 @@ pub fn build_spec(
         },
         cgroup_path: cgroup_path(&r.id),
         log_path: c.paths.log(),
+        no_log: super::log_config::keeps_no_log(hc),
         socket_path: c.paths.socket(),
         state_path: c.paths.state(),
         init: hc.init.unwrap_or(false).then(init_binary),

@@ -83,6 +83,9 @@ pub struct ShimSpec {
     pub cgroup_path: String,
     /// Where the shim writes the json-file log.
     pub log_path: PathBuf,
+    /// `--log-driver none`: the shim keeps no log.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_log: bool,
     /// Where the shim listens (see protocol.rs).
     pub socket_path: PathBuf,
     /// Where the shim writes RuntimeState (atomically).

@@ -114,14 +114,18 @@ impl<'a> PollSet<'a> {
 }
 
 pub(crate) fn serve(mut shim: Shim) -> i32 {
-    let log_file = super::log::open_private(&shim.spec.log_path)
-        .map_err(|e| {
-            eprintln!(
-                "whale shim: cannot open the log {}: {e}; output is not logged",
-                shim.spec.log_path.display()
-            )
-        })
-        .ok();
+    let log_file = if shim.spec.no_log {
+        None
+    } else {
+        super::log::open_private(&shim.spec.log_path)
+            .map_err(|e| {
+                eprintln!(
+                    "whale shim: cannot open the log {}: {e}; output is not logged",
+                    shim.spec.log_path.display()
+                )
+            })
+            .ok()
+    };
     let container = Relay::new(shim.pid, shim.stdio.take(), shim.spec.open_stdin);
     let mut server = Server {
         shim,
