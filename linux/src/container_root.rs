@@ -28,6 +28,10 @@ pub enum Target {
         merged_dir: PathBuf,
         #[serde(default)]
         binds: Vec<(PathBuf, String)>,
+        /// Its binds and volumes, mounted as when it runs (not for an
+        /// export, which is the root mount alone).
+        #[serde(default)]
+        mounts: Vec<super::user_mounts::UserMount>,
     },
 }
 
@@ -72,6 +76,7 @@ pub fn enter(target: &Target, view: View) -> io::Result<()> {
             work_dir,
             merged_dir,
             binds,
+            mounts,
         } => {
             super::process::unshare(libc::CLONE_NEWNS)?;
             super::mount::make_mounts_private().map_err(io::Error::other)?;
@@ -91,6 +96,11 @@ pub fn enter(target: &Target, view: View) -> io::Result<()> {
                 for (host, inside) in binds {
                     bind_file(merged.as_fd(), host, inside)?;
                 }
+            }
+            if view != View::RootMount {
+                // docker cp reads and writes a stopped container's volumes
+                // too, not the directories under them.
+                super::user_mounts::mount_all(merged_dir, mounts).map_err(io::Error::other)?;
             }
             nix::unistd::chroot(merged_dir.as_path())?;
         }

@@ -34,6 +34,7 @@ async fn copy_out(d: &Arc<Daemon>, c: Arc<Container>, what: CopyWhat, head: bool
     let (head_tx, head_rx) = tokio::sync::oneshot::channel();
     let (tx, body) = Body::channel();
     let layers = image_layers(d, &c, &name);
+    let d2 = d.clone();
     tokio::spawn(async move {
         let guard = c.op_lock.lock().await;
         let st = c.state();
@@ -42,7 +43,10 @@ async fn copy_out(d: &Arc<Daemon>, c: Arc<Container>, what: CopyWhat, head: bool
             (ContainerRoot::Running { pid: st.pid }, None)
         } else {
             match layers {
-                Ok(image_layers) => (ContainerRoot::Stopped { image_layers }, Some(guard)),
+                Ok(image_layers) => (
+                    ContainerRoot::stopped(&c, image_layers, d2.containers.volumes()),
+                    Some(guard),
+                ),
                 Err(e) => {
                     let _ = head_tx.send(Err(e));
                     return;
@@ -165,9 +169,7 @@ pub async fn put(
     let into = if st.running() {
         ContainerRoot::Running { pid: st.pid }
     } else {
-        ContainerRoot::Stopped {
-            image_layers: image_layers(d, &c, &name)?,
-        }
+        ContainerRoot::stopped(&c, image_layers(d, &c, &name)?, d.containers.volumes())
     };
     let mut copy = CopyIn::spawn(&c, &path, into).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut body = req.into_body();

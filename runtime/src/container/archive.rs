@@ -8,10 +8,13 @@
 //! swapping a directory for a symlink to `/` while we read, can lead them
 //! to the host's files (see `linux::copy_out` and `linux::copy_in`).
 
+use super::mounts::Kind;
+use super::volumes::Volumes;
 use super::Container;
 use crate::linux::container_root::Target;
 use crate::linux::copy_in::{self, CopyIn as CopyInSpec};
 use crate::linux::copy_out::{self, CopyOut as CopyOutSpec, Head, PathStat};
+use crate::linux::user_mounts::{MountSource, UserMount};
 use bytes::Bytes;
 use std::io;
 use std::path::PathBuf;
@@ -73,17 +76,48 @@ pub enum ContainerRoot {
     /// The container runs: its init's root.
     Running { pid: i32 },
     /// It does not: its overlay over `image_layers` (the image store's
-    /// dirs, top-most first), mounted privately for the copy.
-    Stopped { image_layers: Vec<PathBuf> },
+    /// dirs, top-most first), mounted privately for the copy, with its
+    /// binds and volumes (see [`ContainerRoot::stopped`]).
+    Stopped {
+        image_layers: Vec<PathBuf>,
+        mounts: Vec<UserMount>,
+    },
 }
 
 impl ContainerRoot {
+    /// A stopped container's root, with its binds and volumes over it as
+    /// when it runs (its tmpfs mounts hold nothing while it is stopped; no
+    /// copy-up: that is the start's to do).
+    pub fn stopped(c: &Container, image_layers: Vec<PathBuf>, volumes: &Volumes) -> ContainerRoot {
+        let mounts = c
+            .record
+            .mounts
+            .iter()
+            .filter(|m| m.kind != Kind::Tmpfs)
+            .map(|m| {
+                let mut um = m.to_user_mount(volumes);
+                if let MountSource::Bind { copy_up, .. } = &mut um.source {
+                    *copy_up = false;
+                }
+                um
+            })
+            .collect();
+        ContainerRoot::Stopped {
+            image_layers,
+            mounts,
+        }
+    }
+
     /// What a copy helper enters; `binds` are the engine files to show over
     /// a stopped container's root (none when writing into it, or exporting).
     fn target(self, c: &Container, with_engine_files: bool) -> Target {
         match self {
             ContainerRoot::Running { pid } => Target::Running { pid },
-            ContainerRoot::Stopped { image_layers } => Target::Stopped {
+            ContainerRoot::Stopped {
+                image_layers,
+                mounts,
+            } => Target::Stopped {
+                mounts,
                 lower_dirs: c.paths.lower_dirs(image_layers),
                 upper_dir: c.paths.upper(),
                 work_dir: c.paths.work(),

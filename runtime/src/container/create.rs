@@ -65,7 +65,8 @@ pub async fn create<E: Engine>(
         let e2 = e.clone();
         let hc = host_config.clone();
         tokio::task::spawn_blocking(move || {
-            super::mounts::resolve(&hc, &config_volumes, e2.containers().volumes())
+            let inherited = super::volumes_from::inherited(&hc, e2.containers())?;
+            super::mounts::resolve(&hc, &config_volumes, inherited, e2.containers().volumes())
         })
         .await
         .map_err(super::error::task_err("resolving the mounts"))??

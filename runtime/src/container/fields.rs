@@ -231,16 +231,14 @@ pub const HOST_CONFIG: &[Field] = &[
     // Docker's restart manager (container/restart.rs).
     honoured("RestartPolicy", "--restart"),
     honoured("AutoRemove", "--rm"),
-    refused(
+    refused_unless(
         "VolumeDriver",
         "--volume-driver",
-        "whale has no volume drivers",
+        "whale has the local volume driver only",
+        |v| unset_or_str(v, &["local"]),
     ),
-    refused(
-        "VolumesFrom",
-        "--volumes-from",
-        "whale does not share another container's mounts; name the volume with --volume NAME:/path",
-    ),
+    // The other containers' binds and volumes (container/volumes_from.rs).
+    honoured("VolumesFrom", "--volumes-from"),
     // type bind, volume and tmpfs; the rest refused by container/mounts.rs.
     honoured("Mounts", "--mount"),
     honoured("ConsoleSize", ""),

@@ -49,6 +49,7 @@ pub mod streams;
 pub mod top;
 mod update;
 pub mod volumes;
+mod volumes_from;
 
 pub use commit::{commit, CommitOptions};
 pub use create::{

@@ -102,6 +102,7 @@ struct Wanted {
 pub fn resolve(
     hc: &HostConfig,
     config_volumes: &[String],
+    inherited: Vec<MountPoint>,
     volumes: &Volumes,
 ) -> Result<Vec<MountPoint>, ContainerError> {
     let mut out: Vec<(MountPoint, Option<Wanted>)> = Vec::new();
@@ -126,6 +127,12 @@ pub fn resolve(
                 "Duplicate mount point: {}",
                 mp.destination
             )));
+        }
+    }
+    // `--volumes-from`'s, where the container mounts nothing of its own.
+    for mp in inherited {
+        if seen.insert(clean(&mp.destination)) {
+            out.push((mp, None));
         }
     }
     // `-v /path` and the image's VOLUMEs: anonymous, unless mounted already.
