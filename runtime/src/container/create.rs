@@ -258,7 +258,7 @@ fn validate_runtime(hc: &HostConfig) -> Result<(), ContainerError> {
     match hc.runtime.as_deref().unwrap_or("") {
         "" | "whale" | "runc" => Ok(()),
         r => Err(ContainerError::Invalid(format!(
-            "unknown or invalid runtime name: {r}: whale runs containers with its own runtime only \
+            "Unknown runtime specified {r}: whale runs containers with its own runtime only \
              (--runtime whale, or runc, Docker's default, whose part whale's shim plays)"
         ))),
     }
