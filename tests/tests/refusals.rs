@@ -12,11 +12,8 @@ const REFUSED: &[(&[&str], &str)] = &[
     (&["--cgroup-parent", "elsewhere"], "HostConfig.CgroupParent"),
     (&["--blkio-weight", "300"], "HostConfig.BlkioWeight"),
     (&["--oom-kill-disable"], "HostConfig.OomKillDisable"),
-    (
-        &["--log-driver", "syslog"],
-        "log driver \"syslog\" is not supported",
-    ),
-    (&["--runtime", "runsc"], "HostConfig.Runtime"),
+    (&["--log-driver", "syslog"], "log driver syslog"),
+    (&["--runtime", "runsc"], "runtime specified runsc"),
     (&["--isolation", "hyperv"], "HostConfig.Isolation"),
 ];
 

@@ -113,7 +113,11 @@ impl Server {
                     c.read_open = false;
                     c.flush();
                 } else if !rest.is_empty() && stdin {
-                    self.container.feed_stdin(&rest);
+                    // Typed before the request was read, so in the same
+                    // read: scanned for the detach keys all the same (a
+                    // loaded machine coalesces them; docker-py's detach
+                    // tests lost the keys that way).
+                    self.container.input(c, &rest);
                 }
             }
             Request::Wait => match &self.exit {
