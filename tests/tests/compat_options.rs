@@ -418,3 +418,116 @@ fn an_unnamed_volume_is_anonymous_and_pruned() {
     assert_eq!(pruned["VolumesDeleted"], json!([name]), "{pruned}");
     assert_eq!(w.api("GET", "/volumes/compat-kept", None).status, 200);
 }
+
+/// The volume events of a script: (action, attributes but the ids).
+fn volume_events(events: &str, names: &[&str]) -> Vec<String> {
+    events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["Type"] == "volume")
+        .map(|e| {
+            let actor = e["Actor"]["ID"].as_str().unwrap_or("").to_string();
+            let who = if names.contains(&actor.as_str()) {
+                actor
+            } else {
+                "<anonymous>".to_string()
+            };
+            // Sorted, whatever order the engine wrote them in.
+            let mut attrs: std::collections::BTreeMap<String, Value> =
+                serde_json::from_value(e["Actor"]["Attributes"].clone()).unwrap_or_default();
+            attrs.remove("container");
+            let attrs = serde_json::to_string(&attrs).unwrap();
+            format!("{} {who} {attrs}", e["Action"].as_str().unwrap_or(""))
+        })
+        .collect()
+}
+
+#[test]
+fn volume_events_and_disk_usage_as_dockerd() {
+    let vol = "compat-events-vol";
+    let script = |cli: &dyn Fn(&[&str])| {
+        cli(&["volume", "create", vol]);
+        let bind = format!("{vol}:/d:ro");
+        cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &bind,
+            "busybox:latest",
+            "true",
+        ]);
+        cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "/anon",
+            "busybox:latest",
+            "true",
+        ]);
+        cli(&["volume", "rm", vol]);
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let w = World::with_busybox();
+    let t0 = now();
+    script(&|args| {
+        w.whale_ok(args);
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let path = format!("/events?since={t0}&until={}", now());
+    let ours = volume_events(&w.api("GET", &path, None).text(), &[vol]);
+    let expected = [
+        "create compat-events-vol {\"driver\":\"local\"}",
+        "create compat-events-vol {\"driver\":\"local\"}",
+        "mount compat-events-vol {\"destination\":\"/d\",\"driver\":\"local\",\"propagation\":\"\",\"read/write\":\"false\"}",
+        "unmount compat-events-vol {\"driver\":\"local\"}",
+        "create <anonymous> {\"driver\":\"local\"}",
+        "mount <anonymous> {\"destination\":\"/anon\",\"driver\":\"local\",\"propagation\":\"\",\"read/write\":\"true\"}",
+        "unmount <anonymous> {\"driver\":\"local\"}",
+        "destroy <anonymous> {\"driver\":\"local\"}",
+        "destroy compat-events-vol {\"driver\":\"local\"}",
+    ];
+    assert_eq!(ours, expected);
+    // system df counts a volume, with its size and users.
+    w.whale_ok(&["volume", "create", "compat-df"]);
+    let df = w.api("GET", "/system/df", None).json();
+    let item = df["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["Name"] == "compat-df")
+        .cloned()
+        .unwrap_or_else(|| panic!("no volume in {df}"));
+    assert_eq!(item["UsageData"], json!({"RefCount": 0, "Size": 0}));
+    assert_eq!(df["VolumeUsage"]["TotalCount"], 1, "{df}");
+    let Some(d) = Dockerd::find("volume_events_and_disk_usage_as_dockerd") else {
+        return;
+    };
+    let _ = d.docker(&["volume", "rm", vol]);
+    let t0 = now();
+    script(&|args| {
+        d.docker(args).success();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let path = format!("/events?since={t0}&until={}", now());
+    let theirs = volume_events(&d.api("GET", &path, None).text(), &[vol]);
+    assert_eq!(theirs, expected, "dockerd's volume events changed");
+    // The same keys in system df's volume items.
+    let theirs = d.api("GET", "/system/df", None).json();
+    if let Some(v) = theirs["Volumes"].as_array().and_then(|a| a.first()) {
+        let keys = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&item), keys(v));
+    }
+}

@@ -93,6 +93,7 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
     let active = imgs.iter().filter(|i| i.containers > 0).count();
     let running = containers.iter().filter(|c| c.state().running()).count();
     let rw: i64 = cs.iter().filter_map(|c| c["SizeRw"].as_i64()).sum();
+    let (volumes, volume_usage) = super::volumes::disk_usage(d);
     // Docker 1.43 shape (Images, Containers, ...) and the newer one
     // (ImageUsage/ContainerUsage with Items) that current clients read.
     json(
@@ -101,7 +102,7 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
             "LayersSize": layers_size,
             "Images": images,
             "Containers": cs,
-            "Volumes": [],
+            "Volumes": volumes,
             "BuildCache": [],
             "ImageUsage": {
                 "ActiveCount": active,
@@ -117,7 +118,7 @@ pub fn system_df(d: &Arc<Daemon>) -> ApiResult {
                 "Reclaimable": 0,
                 "Items": cs,
             },
-            "VolumeUsage": { "ActiveCount": 0, "TotalCount": 0, "TotalSize": 0, "Reclaimable": 0, "Items": [] },
+            "VolumeUsage": volume_usage,
             "BuildCacheUsage": { "ActiveCount": 0, "TotalCount": 0, "TotalSize": 0, "Reclaimable": 0, "Items": [] },
         }),
     )

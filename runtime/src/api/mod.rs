@@ -103,6 +103,17 @@ impl Daemon {
             .emit(Event::new("container", action, c.id(), attrs));
     }
 
+    /// A volume event as dockerd sends it: the volume's name as the actor,
+    /// its driver (always local) among the attributes.
+    pub fn emit_volume(&self, action: &str, name: &str, extra: &[(&str, String)]) {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("driver".to_string(), "local".to_string());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.emit(Event::new("volume", action, name, attrs));
+    }
+
     pub fn emit_image(&self, action: &str, id: &str, name: Option<&str>) {
         let mut attrs = BTreeMap::new();
         if let Some(n) = name {
@@ -130,6 +141,10 @@ impl crate::container::Engine for Daemon {
         extra: &[(&str, String)],
     ) {
         self.emit_container(c, action, extra);
+    }
+
+    fn volume_event(&self, name: &str, action: &str, extra: &[(&str, String)]) {
+        self.emit_volume(action, name, extra);
     }
 
     fn connect_waiting<'a>(

@@ -140,6 +140,40 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     )
 }
 
+/// `system df`'s volumes: each as inspect shows it with its `UsageData`
+/// (bytes and how many containers use it), and the newer `VolumeUsage`
+/// summary (unused volumes' bytes are reclaimable).
+pub fn disk_usage(d: &Daemon) -> (Vec<Value>, Value) {
+    let (mut active, mut total, mut reclaimable) = (0, 0u64, 0u64);
+    let items: Vec<Value> = d
+        .containers
+        .volumes()
+        .list()
+        .iter()
+        .map(|v| {
+            let refs = d.containers.volume_users(&v.name).len();
+            let size = dir_size(&v.mountpoint);
+            total += size;
+            if refs > 0 {
+                active += 1;
+            } else {
+                reclaimable += size;
+            }
+            let mut j = volume_json(v);
+            j["UsageData"] = json!({"RefCount": refs, "Size": size});
+            j
+        })
+        .collect();
+    let usage = json!({
+        "ActiveCount": active,
+        "TotalCount": items.len(),
+        "TotalSize": total,
+        "Reclaimable": reclaimable,
+        "Items": items,
+    });
+    (items, usage)
+}
+
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct CreateBody {
@@ -192,6 +226,7 @@ pub async fn create(d: &Arc<Daemon>, req: Request<Incoming>) -> ApiResult {
     } else {
         volumes.create(Some(&body.name), labels)?
     };
+    d.emit_volume("create", &v.name, &[]);
     json(StatusCode::CREATED, &volume_json(&v))
 }
 
@@ -211,9 +246,10 @@ pub async fn delete(d: &Arc<Daemon>, name: &str, q: &Query) -> ApiResult {
     .await
     .map_err(|e| ApiError::internal(format!("removing volume {name}: {e}")))?;
     match r {
+        Ok(()) => d.emit_volume("destroy", name, &[]),
         // `--force` forgives a volume that is not there, as Docker.
         Err(VolumeError::NotFound(_)) if force => {}
-        other => other?,
+        Err(e) => return Err(e.into()),
     }
     no_content(StatusCode::NO_CONTENT)
 }
@@ -263,6 +299,9 @@ pub async fn prune(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     })
     .await
     .map_err(|e| ApiError::internal(format!("pruning volumes: {e}")))?;
+    for name in &deleted {
+        d.emit_volume("destroy", name, &[]);
+    }
     json(
         StatusCode::OK,
         &json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}),

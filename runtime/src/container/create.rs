@@ -110,6 +110,10 @@ pub fn create_record<E: Engine>(
     new: NewContainer,
 ) -> Result<Arc<Container>, ContainerError> {
     let c = e.containers().create(new)?;
+    // dockerd announces every volume a new container names, made now or not.
+    for name in c.record.mounts.iter().filter_map(|m| m.volume_name()) {
+        e.volume_event(name, "create", &[]);
+    }
     e.container_event(&c, "create", &[]);
     Ok(c)
 }

@@ -15,6 +15,10 @@ pub trait Engine: Send + Sync + 'static {
     /// with `extra` attributes beside the container's own.
     fn container_event(&self, c: &Container, action: &str, extra: &[(&str, String)]);
 
+    /// Publish a volume event (`create`, `mount`, `unmount`, `destroy`) for
+    /// the volume `name`, with `extra` attributes beside its driver.
+    fn volume_event(&self, name: &str, action: &str, extra: &[(&str, String)]);
+
     /// Connect the attach clients that asked before start. Called once the
     /// shim is ready and before init runs, so they miss no output.
     fn connect_waiting<'a>(&'a self, c: &'a Container) -> BoxFuture<'a, ()>;

@@ -68,6 +68,7 @@ pub(super) fn spawn_monitor<E: Engine>(e: Arc<E>, c: Arc<Container>) {
             e.container_event(&c, "oom", &[]);
         }
         e.container_event(&c, "die", &[("exitCode", code.to_string())]);
+        super::volumes::mount_events(&*e, &c, false);
         if let Some(delay) = restart {
             super::restart::schedule(e.clone(), c.clone(), delay);
             return;

@@ -45,7 +45,8 @@ fn remove_anonymous_volumes<E: Engine>(e: &E, c: &Container) {
         };
         let users = e.containers().volume_users(name);
         match e.containers().volumes().remove(name, users) {
-            Ok(()) | Err(super::volumes::VolumeError::InUse { .. }) => {}
+            Ok(()) => e.volume_event(name, "destroy", &[]),
+            Err(super::volumes::VolumeError::InUse { .. }) => {}
             Err(err) => eprintln!("whale daemon: removing volume {name}: {err}"),
         }
     }

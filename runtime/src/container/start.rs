@@ -244,6 +244,7 @@ async fn start_locked<E: Engine>(
     c.set_running(pid, shim_pid, started_at, ports);
     spawn_monitor(e.clone(), c.clone());
     super::health::spawn(e.clone(), c.clone());
+    super::volumes::mount_events(&**e, c, true);
     e.container_event(c, "start", &[]);
     Ok(output)
 }

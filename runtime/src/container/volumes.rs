@@ -176,6 +176,31 @@ impl Volumes {
     }
 }
 
+/// dockerd's `mount` events when a container starts (`mount`), or its
+/// `unmount` events when it stops, one per volume it mounts.
+pub fn mount_events<E: super::Engine + ?Sized>(e: &E, c: &super::Container, mount: bool) {
+    let id = c.id().to_string();
+    for m in &c.record.mounts {
+        let Some(name) = m.volume_name() else {
+            continue;
+        };
+        if mount {
+            e.volume_event(
+                name,
+                "mount",
+                &[
+                    ("container", id.clone()),
+                    ("destination", m.destination.clone()),
+                    ("propagation", m.propagation.clone()),
+                    ("read/write", m.rw.to_string()),
+                ],
+            );
+        } else {
+            e.volume_event(name, "unmount", &[("container", id.clone())]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
