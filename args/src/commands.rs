@@ -270,6 +270,18 @@ pub struct ContainerOpts {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_host: Vec<String>,
+    /// Add a link to another container (NAME[:ALIAS]; recorded as dockerd does on --network none: no variables, no hosts entry)
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
+    /// Logging driver for the container: json-file (the default) or none
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (json-file: max-file=N)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    /// Runtime to use for this container: whale (the default) or runc, whose part whale's shim plays
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
     /// Publish a container's port(s) to the host: [IP:][HOSTPORT:]CPORT[/tcp] (no HOSTPORT: an ephemeral one)
     #[arg(short = 'p', long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
@@ -294,6 +306,9 @@ pub struct ContainerOpts {
     /// Attach a filesystem mount: type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..,tmpfs-mode=..]
     #[arg(long, value_name = "MOUNT")]
     pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s): CONTAINER[:ro|:rw]
+    #[arg(long, value_name = "CONTAINER[:MODE]")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory: /path[:size=64m,mode=1777,...]
     #[arg(long, value_name = "PATH[:OPTS]")]
     pub tmpfs: Vec<String>,

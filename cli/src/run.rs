@@ -91,6 +91,10 @@ pub fn create_body(
             ipc_mode: opts.ipc.clone(),
             uts_mode: opts.uts.clone(),
             group_add: some_vec(&opts.group_add),
+            links: some_vec(&opts.link),
+            volumes_from: some_vec(&opts.volumes_from),
+            runtime: opts.runtime.clone(),
+            log_config: log_config(opts.log_driver.as_deref(), &opts.log_opt),
             ulimits: (!opts.ulimit.is_empty()).then(|| {
                 opts.ulimit
                     .iter()
@@ -120,6 +124,28 @@ pub fn create_body(
         }),
         ..Default::default()
     }
+}
+
+/// `--log-driver` and `--log-opt KEY=VALUE` as the docker CLI sends them
+/// (`Type: ""` for the default); the daemon checks both.
+fn log_config(
+    driver: Option<&str>,
+    opts: &[String],
+) -> Option<bollard::models::HostConfigLogConfig> {
+    if driver.is_none() && opts.is_empty() {
+        return None;
+    }
+    Some(bollard::models::HostConfigLogConfig {
+        typ: Some(driver.unwrap_or("").to_string()),
+        config: Some(
+            opts.iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv.clone(), String::new()),
+                })
+                .collect(),
+        ),
+    })
 }
 
 /// `--device HOST[:CONTAINER][:PERMS]` as the docker CLI splits it

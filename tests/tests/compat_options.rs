@@ -90,21 +90,23 @@ fn dockerd(test: &str, names: &[&str]) -> Option<(Dockerd, Vec<String>)> {
     Some((d, names.iter().map(|n| n.to_string()).collect()))
 }
 
-/// `sh -c SCRIPT` in a new container `name` with `--volumes-from from`
-/// (through the API: whale's CLI has no `--volumes-from`), attached.
+/// `sh -c SCRIPT` in a new container `name` with `--volumes-from from`,
+/// through whale's CLI.
 fn run_from(w: &World, name: &str, from: &str, script: &str) -> whale_e2e::Out {
-    let body = json!({
-        "Image": "busybox",
-        "Cmd": ["sh", "-c", script],
-        "HostConfig": {"NetworkMode": "none", "VolumesFrom": [from]},
-    });
-    let r = w.api(
-        "POST",
-        &format!("/containers/create?name={name}"),
-        Some(&body.to_string()),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    w.whale_ok(&["start", "-a", name])
+    w.whale_ok(&[
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--volumes-from",
+        from,
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ])
 }
 
 #[test]
@@ -164,6 +166,24 @@ fn log_drivers_json_file_and_none_as_dockerd() {
         .to_string();
     let kept = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(!kept.contains("kept nowhere"), "{path} has {kept:?}");
+    // Through whale's CLI: the flags, and `logs`' error.
+    w.whale_ok(&[
+        "run",
+        "--name",
+        "compat-log-cli",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "x",
+    ]);
+    let out = w.whale(&["logs", "compat-log-cli"]);
+    assert!(
+        !out.ok() && out.stderr.contains("does not support reading"),
+        "{out}"
+    );
+    let out = w.whale(&["run", "--rm", "--log-opt", "max-size=1m", "busybox", "true"]);
+    assert!(!out.ok() && out.stderr.contains("max-size"), "{out}");
     // What whale does not carry out is refused, naming it.
     for (t, c, named) in [
         ("syslog", json!({}), "--log-driver syslog"),
