@@ -65,6 +65,7 @@ async fn shim_start_to_exit_latency() {
             resources: Resources::default(),
             cgroup_path: format!("whale-bench/{}", &id[..16]),
             log_path: dir.join("container.log"),
+            no_log: false,
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
             init: None,

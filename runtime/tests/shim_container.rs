@@ -111,6 +111,7 @@ impl Fixture {
             // parent in one test's Drop raced another test's mkdir (ENOENT).
             cgroup_path: format!("whale-test-{id}"),
             log_path: dir.join("container.log"),
+            no_log: false,
             socket_path: dir.join("shim.sock"),
             state_path: dir.join("state.json"),
             init: None,

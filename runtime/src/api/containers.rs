@@ -437,6 +437,30 @@ pub async fn resize(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     no_content(StatusCode::OK)
 }
 
+/// docker-py sends `create_container(runtime=...)` beside the config, where
+/// dockerd's decoder drops it; the user asked for a runtime all the same, so
+/// whale checks it as `HostConfig.Runtime` (when that is unset).
+fn runtime_into_host_config(body: &mut serde_json::Value) {
+    let Some(o) = body.as_object_mut() else {
+        return;
+    };
+    let Some(rt) = o.remove("Runtime") else {
+        return;
+    };
+    if container::fields::is_unset(&rt) {
+        return;
+    }
+    let hc = o.entry("HostConfig").or_insert(serde_json::Value::Null);
+    if hc.is_null() {
+        *hc = serde_json::json!({});
+    }
+    if let Some(hc) = hc.as_object_mut() {
+        if hc.get("Runtime").is_none_or(container::fields::is_unset) {
+            hc.insert("Runtime".into(), rt);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,29 +501,5 @@ mod tests {
     #[test]
     fn image_refs_normalize() {
         assert_eq!(normalize_ref("localhost:5000/x"), "localhost:5000/x:latest");
-    }
-}
-
-/// docker-py sends `create_container(runtime=...)` beside the config, where
-/// dockerd's decoder drops it; the user asked for a runtime all the same, so
-/// whale checks it as `HostConfig.Runtime` (when that is unset).
-fn runtime_into_host_config(body: &mut serde_json::Value) {
-    let Some(o) = body.as_object_mut() else {
-        return;
-    };
-    let Some(rt) = o.remove("Runtime") else {
-        return;
-    };
-    if container::fields::is_unset(&rt) {
-        return;
-    }
-    let hc = o.entry("HostConfig").or_insert(serde_json::Value::Null);
-    if hc.is_null() {
-        *hc = serde_json::json!({});
-    }
-    if let Some(hc) = hc.as_object_mut() {
-        if hc.get("Runtime").is_none_or(container::fields::is_unset) {
-            hc.insert("Runtime".into(), rt);
-        }
     }
 }
