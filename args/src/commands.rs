@@ -623,7 +623,7 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
-    /// Give extended privileges to the command (accepted, not supported)
+    /// Give extended privileges to the command: every capability (the container's seccomp filter and masks still hold)
     #[arg(long)]
     pub privileged: bool,
     /// Allocate a pseudo-TTY

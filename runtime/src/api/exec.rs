@@ -205,6 +205,7 @@ fn exec_request(e: &Exec, console_size: Option<Vec<usize>>) -> ExecRequest {
         stderr: x.attach_stderr.unwrap_or(false),
         console_size: size,
         detach_keys: x.detach_keys.as_deref().and_then(parse_detach_keys),
+        privileged: x.privileged.unwrap_or(false),
     }
 }
 

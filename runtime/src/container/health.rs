@@ -285,6 +285,7 @@ fn exec_request(cfg: &ContainerConfig, id: String, argv: Vec<String>, short: &st
         stderr: true,
         console_size: None,
         detach_keys: None,
+        privileged: false,
     }
 }
 

@@ -306,7 +306,11 @@ fn prepare(h: &HelperConfig, stdio: [RawFd; 3], tty: bool) -> Result<Prepared, E
         req.cwd.as_str()
     };
 
-    let caps = privs.caps;
+    let caps = if req.privileged {
+        caps::all_mask()
+    } else {
+        privs.caps
+    };
     caps::limit_bounding_set(caps)
         .map_err(|e| fail(125, format!("cannot drop capabilities: {e}")))?;
     caps::keep_caps(true).map_err(|e| fail(125, format!("PR_SET_KEEPCAPS: {e}")))?;

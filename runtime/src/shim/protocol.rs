@@ -121,6 +121,10 @@ pub struct ExecRequest {
     pub console_size: Option<(u16, u16)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<Vec<u8>>,
+    /// `exec --privileged`: every capability, as dockerd gives it (the
+    /// container's seccomp filter, masks and devices still hold).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 /// The first line of an `Exec` connection.
