@@ -611,3 +611,94 @@ fn exec_privileged_gets_every_capability() {
     let theirs = d.docker(&[&["exec", "compat-exec"][..], &status[..]].concat());
     assert_eq!(cap_eff(&plain), cap_eff(&theirs));
 }
+
+#[test]
+fn network_container_joins_the_other_containers_loopback() {
+    let names = ["compat-net-owner", "compat-net-early"];
+    let found = dockerd(
+        "network_container_joins_the_other_containers_loopback",
+        &names,
+    );
+    let _cleanup = found.as_ref().map(|(d, n)| DockerdCleanup {
+        dockerd: d,
+        names: n.clone(),
+    });
+    let w = World::with_busybox();
+    let both = Both {
+        w: &w,
+        d: found.as_ref().map(|(d, _)| d),
+    };
+    // A server on the owner's loopback only.
+    let serve = json!({"Cmd": ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/etc"]});
+    assert_eq!(both.create("compat-net-owner", serve).status, 201);
+    let join =
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "container:compat-net-owner"}});
+    assert_eq!(both.create("compat-net-early", join).status, 201);
+    // Its container is not running yet: dockerd's 409.
+    let r = both.call("POST", "/containers/compat-net-early/start", None, false);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r
+        .text()
+        .contains("cannot join network of a non running container"));
+    // What would configure a network of its own conflicts, in dockerd's words.
+    for hc in [
+        json!({"Hostname": "x", "HostConfig": {"NetworkMode": "container:compat-net-owner"}}),
+        json!({"HostConfig": {"NetworkMode": "container:compat-net-owner", "Dns": ["127.0.0.53"]}}),
+        json!({"HostConfig": {"NetworkMode": "container:compat-net-owner", "ExtraHosts": ["a:127.0.0.2"]}}),
+        json!({"HostConfig": {"NetworkMode": "container:compat-net-owner", "PortBindings": {"80/tcp": [{"HostPort": "18080", "HostIp": "127.0.0.1"}]}}}),
+        json!({"HostConfig": {"NetworkMode": "container:"}}),
+    ] {
+        assert_eq!(
+            both.create("compat-net-bad", hc.clone()).status,
+            400,
+            "{hc}"
+        );
+    }
+    both.call("POST", "/containers/compat-net-owner/start", None, true);
+    both.call("POST", "/containers/compat-net-early/start", None, true);
+    both.inspect_same("compat-net-early", "/NetworkSettings/Networks");
+    let owner = w.inspect("compat-net-owner");
+    let id = owner["Id"].as_str().unwrap();
+    let early = w.inspect("compat-net-early");
+    assert_eq!(
+        early["HostConfig"]["NetworkMode"],
+        format!("container:{id}")
+    );
+    assert_eq!(early["Config"]["Hostname"], owner["Config"]["Hostname"]);
+    // Through whale's CLI: the joiner reaches the owner's loopback server
+    // and carries its hostname.
+    let fetch = "hostname; wget -qO- http://127.0.0.1:8080/hostname";
+    let mut ok = false;
+    for _ in 0..20 {
+        let out = w.whale(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:compat-net-owner",
+            "busybox",
+            "sh",
+            "-c",
+            fetch,
+        ]);
+        let short = &id[..12];
+        if out.ok() && out.out() == format!("{short}\n{short}") {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(ok, "the joined container never reached the owner's server");
+    // Confinement holds for everyone else: a container on its own network
+    // cannot reach that loopback.
+    let out = w.whale(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-qO-",
+        "-T",
+        "2",
+        "http://127.0.0.1:8080/hostname",
+    ]);
+    assert!(!out.ok(), "reached another container's loopback: {out}");
+}

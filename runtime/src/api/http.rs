@@ -109,6 +109,7 @@ impl From<crate::container::ContainerError> for ApiError {
             | E::PausedExec(_)
             | E::AlreadyPaused(_)
             | E::NotRunning(_)
+            | E::JoinNotRunning(_)
             | E::AlreadyRunning(_)
             | E::MarkedForRemoval(_)
             | E::RemovalInProgress(_)

@@ -303,6 +303,15 @@ impl LegacyNetworkSettings {
 /// The one network a container is on: the host's, or none (its own
 /// namespace with only loopback, which is what Docker calls `none`).
 pub(super) fn networks(hc: &HostConfig) -> HashMap<String, bollard::models::EndpointSettings> {
+    // On another container's network it has no endpoint of its own
+    // (dockerd shows `{}`).
+    if hc
+        .network_mode
+        .as_deref()
+        .is_some_and(|m| m.starts_with("container:"))
+    {
+        return HashMap::new();
+    }
     let name = if hc.network_mode.as_deref() == Some("host") {
         "host"
     } else {

@@ -49,6 +49,8 @@ pub async fn create<E: Engine>(
         }
     })?;
     validate_host_config(&mut host_config)?;
+    let mut config = config;
+    super::network::validate_create(&mut config, &mut host_config, e.containers())?;
     super::links::resolve(&mut host_config, e.containers())?;
     super::health::validate(config.healthcheck.as_ref()).map_err(ContainerError::Invalid)?;
     let mut cfg = merge_image_config(config, &image.config.config);
@@ -235,11 +237,8 @@ pub fn validate_host_config(hc: &mut HostConfig) -> Result<(), ContainerError> {
     match hc.network_mode.as_deref().unwrap_or("") {
         "" => hc.network_mode = Some("default".to_string()),
         "default" | "bridge" | "none" | "host" => {}
-        m if m.starts_with("container:") => {
-            return Err(ContainerError::Invalid(format!(
-                "network mode {m:?} is not supported by whale: use none (the default, loopback only) or host"
-            )))
-        }
+        // Checked with the config by network.rs.
+        m if m.starts_with("container:") => {}
         m => return Err(ContainerError::NoSuchNetwork(m.to_string())),
     }
     validate_runtime(hc)?;

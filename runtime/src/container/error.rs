@@ -40,6 +40,9 @@ pub enum ContainerError {
     InvalidSignal(String),
     #[error("Container {0} is not running")]
     NotRunning(String),
+    /// `--network container:ID` whose container is not running.
+    #[error("cannot join network of a non running container: {0}")]
+    JoinNotRunning(String),
     #[error("container {0} is already running")]
     AlreadyRunning(String),
     #[error("container is marked for removal and cannot be started: {0}")]

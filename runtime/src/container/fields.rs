@@ -224,7 +224,8 @@ pub const HOST_CONFIG: &[Field] = &[
     // json-file (max-file only) and none; the rest refused by
     // container/log_config.rs, naming the driver or option.
     honoured("LogConfig", "--log-driver/--log-opt"),
-    // Checked by create: none, default, bridge (as default) and host.
+    // Checked by create: none, default, bridge (as default), host and
+    // container:NAME (container/network.rs).
     honoured("NetworkMode", "--network"),
     // Served by the shim's user-space proxy (tcp and udp; sctp is refused by create).
     honoured("PortBindings", "--publish"),

@@ -32,6 +32,7 @@ pub mod logs;
 mod monitor;
 pub mod mounts;
 pub mod names;
+mod network;
 mod pause;
 pub mod ports;
 mod privileges;

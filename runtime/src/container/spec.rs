@@ -45,6 +45,7 @@ pub fn build_spec(
     c: &Container,
     lower_dirs: Vec<std::path::PathBuf>,
     volumes: &super::volumes::Volumes,
+    network: NetworkMode,
 ) -> Result<ShimSpec, StartFailure> {
     let r: &ContainerRecord = &c.record;
     let cfg = &r.config;
@@ -90,13 +91,10 @@ pub fn build_spec(
         open_stdin: cfg.open_stdin.unwrap_or(false),
         stdin_once: cfg.stdin_once.unwrap_or(false),
         console_size,
-        network: if hc.network_mode.as_deref() == Some("host") {
-            NetworkMode::Host
-        } else {
-            NetworkMode::Loopback
-        },
-        // Validated at create; the host's network has no ports to publish.
-        ports: if hc.network_mode.as_deref() == Some("host") {
+        network,
+        // Validated at create; the host's network has no ports to publish
+        // (nor has a joined one: refused at create).
+        ports: if network != NetworkMode::Loopback {
             Vec::new()
         } else {
             super::ports::requested(cfg, hc).unwrap_or_default()

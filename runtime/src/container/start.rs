@@ -147,6 +147,7 @@ async fn start_with<E: Engine>(
     if st.running() || (by == By::Policy && !st.restarting) {
         return Ok(Outcome::WasRunning);
     }
+    super::network::check_joinable(&c.host_config(), e.containers())?;
     if by == By::Hand {
         let c2 = c.clone();
         tokio::task::spawn_blocking(move || c2.reset_restarts())
@@ -192,7 +193,13 @@ async fn start_locked<E: Engine>(
         .images()
         .layer_dirs(&image)
         .map_err(|e| engine(format!("layers of image {}: {e}", c.record.image)))?;
-    let spec = super::build_spec(c, c.paths.lower_dirs(lower), e.containers().volumes())?;
+    let network = super::network::at_start(c, &c.host_config(), e.containers())?;
+    let spec = super::build_spec(
+        c,
+        c.paths.lower_dirs(lower),
+        e.containers().volumes(),
+        network,
+    )?;
     super::spec::write_spec(c, &spec)?;
     trace(|| format!("{}: spec written", c.short_id()));
     let shim = shim_client::spawn(&c.paths.dir)

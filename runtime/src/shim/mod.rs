@@ -341,6 +341,17 @@ impl Shim {
             parent_fds.push(ours.as_raw_fd());
         }
 
+        if let NetworkMode::Join { pid } = spec.network {
+            // The shim enters the other container's network namespace, so
+            // the init it clones is born in it (the shim serves its clients
+            // on a socket path, which works from any network namespace).
+            join_network(pid).map_err(|e| {
+                remove_socket(failure(
+                    125,
+                    format!("cannot join the network of process {pid}: {e}"),
+                ))
+            })?;
+        }
         let cfg = init::InitConfig {
             join_files: cgroup.join_files(),
             lower_dirs: spec.lower_dirs.clone(),
@@ -357,7 +368,7 @@ impl Shim {
                 crate::linux::cgroup::Version::V2 => crate::linux::mount::CgroupView::V2,
             },
             hostname: spec.hostname.clone(),
-            new_netns: spec.network != NetworkMode::Host,
+            new_netns: spec.network == NetworkMode::Loopback,
             privileges: spec.privileges.clone(),
             stdio: child_stdio,
             pty_socket: pty_socket.as_ref().map(|(_, theirs)| *theirs),
@@ -376,7 +387,7 @@ impl Shim {
             (p.host_pid, libc::CLONE_NEWPID),
             (p.host_uts, libc::CLONE_NEWUTS),
             (p.host_ipc, libc::CLONE_NEWIPC),
-            (spec.network == NetworkMode::Host, libc::CLONE_NEWNET),
+            (spec.network != NetworkMode::Loopback, libc::CLONE_NEWNET),
         ] {
             if !host {
                 flags |= flag;
@@ -439,7 +450,7 @@ impl Shim {
             }
         }
         // Bound before Ready, so a port in use fails the start.
-        let wanted = if spec.network == NetworkMode::Host {
+        let wanted = if spec.network != NetworkMode::Loopback {
             &[][..]
         } else {
             &spec.ports[..]
@@ -557,4 +568,20 @@ pub(crate) fn plan_stdio(
         fds,
         None,
     ))
+}
+
+/// Enter the network namespace of `pid`, refusing the host's own (a pid
+/// reused by a host process after the other container ended).
+fn join_network(pid: i32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = crate::linux::procfs::ns_path(pid, "net");
+    let ours = crate::linux::procfs::ns_path(process::getpid(), "net");
+    let id = |p: &std::path::Path| fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    if id(&theirs)? == id(&ours)? {
+        return Err(std::io::Error::other(
+            "it shares the host's network: it is no longer the container's",
+        ));
+    }
+    let ns = fs::File::open(&theirs)?;
+    process::setns(ns.as_raw_fd(), libc::CLONE_NEWNET)
 }

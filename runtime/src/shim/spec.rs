@@ -7,6 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
+    /// Join the network namespace of the process `pid`, another
+    /// container's init (`--network container:NAME`).
+    Join { pid: i32 },
     /// A new network namespace with only loopback, up (Docker's `none`, and
     /// whale's default: no bridges, no veth, no private addresses, ever).
     #[default]
