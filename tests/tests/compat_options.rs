@@ -241,6 +241,29 @@ fn links_are_kept_as_dockerd_keeps_them_without_a_bridge() {
     assert_eq!(r.status, 201, "{}", r.text());
     let links = both.inspect_same("compat-link-from", "/HostConfig/Links");
     assert_eq!(links, json!(["/compat-link-to:/compat-link-from/al"]));
+    // ps names the linked container by its link too: `/FROM/ALIAS`.
+    let names_of = |list: Value| -> Value {
+        let mut names: Vec<Value> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["Names"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("/compat-link-to"))
+            })
+            .map(|c| c["Names"].as_array().unwrap().clone())
+            .unwrap_or_default();
+        names.sort_by_key(|n| n.to_string());
+        json!(names)
+    };
+    let ours = names_of(w.api("GET", "/containers/json?all=1", None).json());
+    assert_eq!(ours, json!(["/compat-link-from/al", "/compat-link-to"]));
+    if let Some(d) = both.d {
+        let theirs = names_of(d.api("GET", "/containers/json?all=1", None).json());
+        assert_eq!(ours, theirs);
+    }
     let out = w.whale_ok(&["start", "-a", "compat-link-from"]);
     assert!(
         !out.stdout.contains("AL_") && !out.stdout.contains(" al"),

@@ -299,7 +299,9 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     }
     let now = chrono::Utc::now();
     let mut out = Vec::new();
-    for c in d.containers.list() {
+    let containers = d.containers.list();
+    let link_names = container::links::names_by_target(&containers);
+    for c in containers.iter() {
         let st = c.state();
         if st.removed || (!all && !st.running() && !st.restarting) {
             continue;
@@ -311,7 +313,11 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         let hc = c.host_config();
         out.push(ContainerSummary {
             id: Some(r.id.clone()),
-            names: Some(vec![format!("/{}", c.name())]),
+            names: Some(
+                std::iter::once(format!("/{}", c.name()))
+                    .chain(link_names.get(&c.name()).into_iter().flatten().cloned())
+                    .collect(),
+            ),
             image: Some(r.image.clone()),
             image_id: Some(r.image_id.clone()),
             command: Some(command_line(r)),

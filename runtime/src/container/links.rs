@@ -71,6 +71,23 @@ pub fn shown(links: &[String], self_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The names dockerd's `ps` adds for links: `/SELF/ALIAS` under the linked
+/// container's name, for every link of every container.
+pub fn names_by_target(
+    containers: &[std::sync::Arc<Container>],
+) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for c in containers {
+        for l in c.host_config().links.iter().flatten() {
+            let (target, alias) = split(l);
+            out.entry(target.to_string())
+                .or_default()
+                .push(format!("/{}/{alias}", c.name()));
+        }
+    }
+    out
+}
+
 /// `DELETE /containers/SELF/ALIAS?link=1`: forget the link, leave both
 /// containers be. `reference` is `SELF/ALIAS`, as the URL names it.
 pub fn remove(store: &Store, reference: &str) -> Result<(), ContainerError> {
