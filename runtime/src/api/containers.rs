@@ -306,7 +306,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
         if st.removed || (!all && !st.running() && !st.restarting) {
             continue;
         }
-        if !matches_filters(d, &c, &st, &f, &ancestors) {
+        if !matches_filters(d, c, &st, &f, &ancestors) {
             continue;
         }
         let r = &c.record;
