@@ -725,3 +725,22 @@ fn network_container_joins_the_other_containers_loopback() {
     ]);
     assert!(!out.ok(), "reached another container's loopback: {out}");
 }
+
+#[test]
+fn attach_over_a_websocket_is_refused_naming_what_works() {
+    let w = World::with_busybox();
+    w.whale_ok(&["create", "--name", "compat-ws", "busybox", "true"]);
+    let r = w.api(
+        "GET",
+        "/containers/compat-ws/attach/ws?stdout=1&stream=1",
+        None,
+    );
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert!(
+        r.text().contains("POST /containers/{id}/attach"),
+        "{}",
+        r.text()
+    );
+    let r = w.api("GET", "/containers/compat-nothing/attach/ws", None);
+    assert_eq!(r.status, 404, "{}", r.text());
+}

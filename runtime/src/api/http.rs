@@ -336,6 +336,8 @@ pub enum Route {
     ContainerRename(String),
     ContainerUpdate(String),
     ContainerDelete(String),
+    /// `GET /containers/{id}/attach/ws`: refused, naming what to use.
+    ContainerAttachWs(String),
     ExecCreate(String),
     ExecStart(String),
     ExecResize(String),
@@ -452,6 +454,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             (Some("kill"), _, true, _) => Some(Route::ContainerKill(id)),
             (Some("wait"), _, true, _) => Some(Route::ContainerWait(id)),
             (Some("attach"), _, true, _) => Some(Route::ContainerAttach(id)),
+            (Some("attach/ws"), true, _, _) => Some(Route::ContainerAttachWs(id)),
             (Some("resize"), _, true, _) => Some(Route::ContainerResize(id)),
             (Some("restart"), _, true, _) => Some(Route::ContainerRestart(id)),
             (Some("pause"), _, true, _) => Some(Route::ContainerPause(id)),

@@ -361,6 +361,17 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::ImageLoad => images_io::load(&d, req).await,
         Route::SystemDf => images_io::system_df(&d),
         Route::ContainerExport(id) => archive::export(&d, &id).await,
+        Route::ContainerAttachWs(id) => {
+            // Honour or refuse: a client that asks for a websocket hears
+            // why not, not "page not found".
+            d.containers.get(&id)?;
+            Err(ApiError::new(
+                hyper::StatusCode::NOT_IMPLEMENTED,
+                "whale does not serve attach over a websocket (GET /containers/{id}/attach/ws): \
+                 attach with POST /containers/{id}/attach, the hijacked stream the docker CLI and \
+                 docker-py's attach_socket() use",
+            ))
+        }
         Route::ContainerArchive(id) => {
             archive::handle(&d, &id, &q, req.method() == hyper::Method::HEAD).await
         }
