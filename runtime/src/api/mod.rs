@@ -67,6 +67,9 @@ pub struct DaemonConfig {
     pub root: PathBuf,
     /// Unix socket path to listen on (`-H unix://PATH` or a plain path).
     pub socket: PathBuf,
+    /// Registries (`HOST[:PORT]`) reached over plain HTTP although not on
+    /// loopback (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
 }
 
 /// Everything a request handler can reach.
