@@ -328,6 +328,11 @@ pub async fn pull(cli: &Cli, args: &PullArgs) -> CliResult {
             std::env::consts::ARCH
         )));
     }
+    let (_, tag) = split_reference(&args.reference);
+    let last = args.reference.rsplit('/').next().unwrap_or("");
+    if !args.quiet && !args.reference.contains('@') && !last.contains(':') {
+        println!("Using default tag: {tag}");
+    }
     let client = client(cli).await?;
     pull_image(&client, &args.reference, args.quiet, false)
         .await
