@@ -251,6 +251,9 @@ async fn follow(
             let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
             let status = text("status");
             let id = text("id");
+            if status.is_empty() {
+                continue; // `aux` (the pushed digest), already said in a status line
+            }
             let detail = v.get("progressDetail");
             let prog =
                 detail.and_then(|d| Some((d.get("current")?.as_i64()?, d.get("total")?.as_i64()?)));

@@ -46,6 +46,18 @@ impl Registry {
     /// Start a registry; with `htpasswd`, it asks for Basic auth.
     #[track_caller]
     pub fn start(htpasswd: Option<&str>) -> Registry {
+        Registry::start_with(htpasswd, false)
+    }
+
+    /// A registry that speaks only TLS, with a self-signed certificate for
+    /// 127.0.0.1 (made with the openssl CLI).
+    #[track_caller]
+    pub fn start_tls() -> Registry {
+        Registry::start_with(None, true)
+    }
+
+    #[track_caller]
+    fn start_with(htpasswd: Option<&str>, tls: bool) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: install Debian's docker-registry package (apt-get install docker-registry; .ci/run does)"
@@ -75,8 +87,39 @@ impl Registry {
                 }
                 None => String::new(),
             };
+            let tls_section = if tls {
+                let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+                let made = Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    ])
+                    .args([
+                        "-subj",
+                        "/CN=127.0.0.1",
+                        "-addext",
+                        "subjectAltName=IP:127.0.0.1",
+                    ])
+                    .arg("-keyout")
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert)
+                    .output()
+                    .expect("the openssl CLI runs (it makes the registry's certificate)");
+                assert!(
+                    made.status.success(),
+                    "openssl could not make a certificate: {}",
+                    String::from_utf8_lossy(&made.stderr)
+                );
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                )
+            } else {
+                String::new()
+            };
             let config = format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{auth}http:\n  addr: {addr}\n",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{auth}http:\n  addr: {addr}\n{tls_section}",
                 dir.join("data").display()
             );
             let cfg = dir.join("config.yml");
@@ -100,10 +143,14 @@ impl Registry {
                 if let Ok(Some(_)) = reg.child.try_wait() {
                     break;
                 }
-                if let Some(status) = reg.get_status("/v2/") {
-                    if status == 200 || status == 401 {
-                        return reg;
-                    }
+                let up = if tls {
+                    // A TLS server answers a plain request with 400.
+                    reg.get_status("/v2/").is_some()
+                } else {
+                    matches!(reg.get_status("/v2/"), Some(200 | 401))
+                };
+                if up {
+                    return reg;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -3,8 +3,9 @@
 //! round-trips; a second push finds the layers there; the stock docker CLI
 //! pulls through whale's daemon; a missing repository and an unreachable
 //! registry fail clearly (exit 125 for `run`); a damaged blob is refused and
-//! leaves nothing; Basic auth with `login`; `build FROM` pulls; and, when a
-//! dockerd answers, each engine pulls and runs what the other pushed.
+//! leaves nothing; Basic auth with `login`; `build FROM` pulls; a TLS-only
+//! registry works over TLS; and, when a dockerd answers, each engine pulls
+//! and runs what the other pushed.
 
 use std::os::unix::fs::PermissionsExt;
 use whale_e2e::dockerd::Dockerd;
@@ -417,4 +418,32 @@ fn dockerd_and_whale_pull_what_the_other_pushed() {
         "docker pushed me",
     ]);
     assert_eq!(ran.out(), "docker pushed me", "{ran}");
+}
+
+#[test]
+fn a_tls_registry_on_loopback_is_spoken_to_over_tls() {
+    // Docker's rule for insecure (loopback) registries: TLS without
+    // verifying the certificate first, plain HTTP after. This registry
+    // speaks only TLS, with a self-signed certificate.
+    let reg = Registry::start_tls();
+    let plain = reg.get_status("/v2/");
+    assert_eq!(plain, Some(400), "the registry refuses plain HTTP");
+    let w = World::with_busybox();
+    let image = format!("{}/e2e/tls:1", reg.addr);
+    w.whale_ok(&["tag", "busybox", &image]);
+    let push = w.whale_ok(&["push", &image]);
+    assert!(push.out().contains(": Pushed"), "{push}");
+    w.whale_ok(&["rmi", &image, "busybox"]);
+    let pull = w.whale_ok(&["pull", &image]);
+    assert!(pull.out().contains(": Pull complete"), "{pull}");
+    let run = w.whale_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "echo",
+        "over tls",
+    ]);
+    assert_eq!(run.out(), "over tls", "{run}");
 }

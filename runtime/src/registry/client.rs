@@ -43,24 +43,51 @@ impl Session {
         creds: Option<Credentials>,
         push: bool,
     ) -> Result<Session, RegistryError> {
-        let scheme = config.scheme_for(registry);
-        let base = Url::parse(&format!("{scheme}://{registry}/")).ok_or_else(|| {
-            RegistryError::BadReference {
-                reference: registry.to_string(),
-                reason: "not a host[:port]".into(),
+        let url = |scheme: &str, skip_verify: bool| {
+            Url::parse(&format!("{scheme}://{registry}/v2/"))
+                .map(|u| Url { skip_verify, ..u })
+                .ok_or_else(|| RegistryError::BadReference {
+                    reference: registry.to_string(),
+                    reason: "not a host[:port]".into(),
+                })
+        };
+        // Docker's order: an insecure registry (loopback, or named by
+        // --insecure-registry) is tried over TLS without verification, then
+        // over plain HTTP; any other only over verified TLS.
+        let candidates = if config.is_insecure(registry) {
+            vec![url("https", true)?, url("http", false)?]
+        } else {
+            vec![url("https", false)?]
+        };
+        let mut answered = None;
+        let mut last_error = None;
+        for ping in candidates {
+            match http::send(Method::GET, &ping, &HeaderMap::new(), http::empty()).await {
+                Ok(resp) => {
+                    answered = Some((ping, resp));
+                    break;
+                }
+                Err(e) => last_error = Some(e),
             }
-        })?;
+        }
+        let Some((ping, resp)) = answered else {
+            return Err(last_error.unwrap_or_else(|| RegistryError::Unreachable {
+                registry: registry.to_string(),
+                reason: "no address to try".into(),
+            }));
+        };
         let actions = if push { "pull,push" } else { "pull" };
         let s = Session {
             registry: registry.to_string(),
             repository: repository.to_string(),
-            base,
+            base: Url {
+                path: "/".into(),
+                ..ping.clone()
+            },
             creds,
             scope: format!("repository:{repository}:{actions}"),
             authz: Mutex::new(None),
         };
-        let ping = s.base.join("/v2/").unwrap_or_else(|| s.base.clone());
-        let resp = http::send(Method::GET, &ping, &HeaderMap::new(), http::empty()).await?;
         match resp.status() {
             StatusCode::UNAUTHORIZED => {
                 let challenge = challenge_of(&resp);

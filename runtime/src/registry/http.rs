@@ -1,7 +1,8 @@
 //! The HTTP the registry client needs, on hyper: one request per
-//! connection (registries here are local; a handshake costs little next to a
-//! layer), absolute URLs split by hand, bodies in memory or streamed from a
-//! file. Plain HTTP only: `net` decides which registries may be reached so.
+//! connection (a handshake costs little next to a layer), absolute URLs
+//! split by hand, bodies in memory or streamed from a file; HTTPS through
+//! rustls, verified against the system's CA store unless the URL says the
+//! registry is an insecure one (Docker skips verification for those).
 
 use super::RegistryError;
 use bytes::Bytes;
@@ -28,6 +29,8 @@ pub struct Url {
     pub authority: String,
     /// Path and query, starting with `/`.
     pub path: String,
+    /// HTTPS without certificate verification (an insecure registry).
+    pub skip_verify: bool,
 }
 
 impl Url {
@@ -44,13 +47,19 @@ impl Url {
             scheme: scheme.to_ascii_lowercase(),
             authority: authority.to_string(),
             path: path.to_string(),
+            skip_verify: false,
         })
     }
 
     /// A `Location` answer: absolute, or a path on this server.
     pub fn join(&self, location: &str) -> Option<Url> {
         if location.contains("://") {
-            Url::parse(location)
+            // Absolute (the registry's upload locations are): the same
+            // server keeps its TLS mode, another one is verified.
+            Url::parse(location).map(|u| Url {
+                skip_verify: self.skip_verify && u.authority == self.authority,
+                ..u
+            })
         } else if location.starts_with('/') {
             Some(Url {
                 path: location.to_string(),
@@ -145,12 +154,10 @@ pub async fn send(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response<Incoming>, RegistryError> {
-    if url.scheme != "http" {
+    if url.scheme != "http" && url.scheme != "https" {
         return Err(RegistryError::Unreachable {
             registry: url.authority.clone(),
-            reason: format!(
-                "{url} is HTTPS, and this whale speaks only plain HTTP to registries (loopback ones, or those named by the daemon's --insecure-registry)"
-            ),
+            reason: format!("{url}: only http and https URLs can be followed"),
         });
     }
     let addr = url.socket_addr();
@@ -163,12 +170,24 @@ pub async fn send(
         .map_err(|_| unreachable(format!("connecting to {addr} timed out")))?
         .map_err(|e| unreachable(format!("cannot connect to {addr}: {e}")))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(format!("HTTP handshake with {addr}: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = if url.scheme == "https" {
+        let tls = super::tls::connect(stream, url).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| unreachable(format!("HTTP handshake with {addr}: {e}")))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        sender
+    } else {
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(format!("HTTP handshake with {addr}: {e}")))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        sender
+    };
     let mut req = Request::builder().method(method).uri(url.path.as_str());
     for (k, v) in headers {
         req = req.header(k, v);

@@ -4,7 +4,8 @@
 //!
 //! - `name`: a reference's registry, repository, tag or digest, with
 //!   Docker's rules; Docker Hub is refused with what to do instead.
-//! - `http`: one request per connection on hyper; plain HTTP only, for
+//! - `http`: one request per connection on hyper; `tls`: HTTPS verified
+//!   against the system's CA store, or unverified then plain HTTP for
 //!   loopback registries and those named by `--insecure-registry`.
 //! - `auth`: anonymous, Basic, and Bearer tokens from the challenge's realm.
 //! - `client`: one repository's manifests, blobs, uploads and mounts.
@@ -26,6 +27,7 @@ pub mod name;
 pub mod progress;
 pub mod pull;
 pub mod push;
+mod tls;
 
 pub use auth::Credentials;
 pub use name::RemoteRef;
@@ -41,19 +43,16 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// `http` for loopback and insecure registries, else `https`.
-    pub fn scheme_for(&self, registry: &str) -> &'static str {
+    /// Loopback registries and those named by `--insecure-registry`
+    /// (`host` or `host:port`) may be reached over plain HTTP or TLS
+    /// without verification; all others only over verified TLS.
+    pub fn is_insecure(&self, registry: &str) -> bool {
         let host = name::host_of(registry);
-        if name::is_loopback(registry)
+        name::is_loopback(registry)
             || self
                 .insecure
                 .iter()
                 .any(|i| i == registry || i.as_str() == host)
-        {
-            "http"
-        } else {
-            "https"
-        }
     }
 }
 
