@@ -71,8 +71,10 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut out = Vec::new();
     for img in &images {
         let tags = glue::image_tags(img);
+        let digests = d.images.repo_digests(&img.id);
         if !q.bool("all")
             && tags.is_empty()
+            && digests.is_empty()
             && crate::build::cache::has_children(&d.images, &img.id)
         {
             continue; // a build's intermediate image: Docker shows those with -a only
@@ -106,7 +108,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             id: glue::image_id(img),
             parent_id: String::new(),
             repo_tags: tags,
-            repo_digests: d.images.repo_digests(&img.id),
+            repo_digests: digests,
             created: created_secs(img),
             size,
             shared_size: shared
