@@ -144,8 +144,9 @@ impl Registry {
                     break;
                 }
                 let up = if tls {
-                    // A TLS server answers a plain request with 400.
-                    reg.get_status("/v2/").is_some()
+                    // A TLS server answers a plain request with a 400 or a
+                    // reset: that it listens is enough.
+                    TcpStream::connect(&reg.addr).is_ok()
                 } else {
                     matches!(reg.get_status("/v2/"), Some(200 | 401))
                 };
