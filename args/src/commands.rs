@@ -49,6 +49,14 @@ pub enum Command {
     Tag(TagArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
     /// Create a new container
@@ -127,6 +135,65 @@ pub struct DaemonArgs {
     /// Socket to listen on (unix:///path or a plain path); defaults to the global -H
     #[arg(short = 'H', long, value_name = "SOCKET")]
     pub host: Option<String>,
+    /// A registry (HOST[:PORT]) to reach over plain HTTP although it is not on loopback
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository (whale refuses it: name one tag)
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Skip image verification (accepted: whale has no content trust)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Set platform if server is multi-platform capable (whale pulls the host's platform only)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository (whale refuses it: name one tag)
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Skip image signing (accepted: whale has no content trust)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(value_name = "NAME[:TAG]")]
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The registry (HOST[:PORT]); whale has no default registry
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (HOST[:PORT])
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +222,9 @@ pub struct ImagesArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
     /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
     #[arg(long)]
     pub format: Option<String>,

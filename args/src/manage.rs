@@ -93,6 +93,10 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Remove unused images
     Prune(ImagePruneArgs),
 }
@@ -322,6 +326,8 @@ pub fn classic(command: Command) -> Command {
             ImageCommand::Load(a) => Command::Load(a),
             ImageCommand::Import(a) => Command::Import(a),
             ImageCommand::Build(a) => Command::Build(a),
+            ImageCommand::Pull(a) => Command::Pull(a),
+            ImageCommand::Push(a) => Command::Push(a),
             prune @ ImageCommand::Prune(_) => Command::Image(ImageArgs { command: prune }),
         },
         other => other,

@@ -162,6 +162,56 @@ impl Client {
         Ok((status, body))
     }
 
+    /// POST to an API path with these headers and an empty body; the
+    /// response is returned as it streams (`/images/create`, `/push`: their
+    /// JSON lines carry the layer `id` that bollard's push model drops).
+    pub async fn post_streaming(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, String)],
+    ) -> Result<hyper::Response<hyper::body::Incoming>, bollard::errors::Error> {
+        let uri = format!(
+            "http://localhost/v{}{path_and_query}",
+            self.docker.client_version()
+        );
+        let mut b = hyper::Request::post(uri);
+        for (k, v) in headers {
+            b = b.header(*k, v.as_str());
+        }
+        let req = b
+            .body(http_body_util::Either::Left(http_body_util::Full::new(
+                bytes::Bytes::new(),
+            )))
+            .map_err(io::Error::other)?;
+        send_over_unix(&self.socket, req).await
+    }
+
+    /// POST a JSON body to an API path (`/auth`, which bollard lacks) and
+    /// return the status and raw answer.
+    pub async fn post_json_raw(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, bytes::Bytes), bollard::errors::Error> {
+        use http_body_util::BodyExt;
+        let uri = format!("http://localhost/v{}{path}", self.docker.client_version());
+        let req = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Either::Left(http_body_util::Full::new(
+                bytes::Bytes::from(body.to_string()),
+            )))
+            .map_err(io::Error::other)?;
+        let resp = send_over_unix(&self.socket, req).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
+    }
+
     /// `POST /containers/{id}/attach` upgraded to a raw stream, as the docker
     /// CLI hijacks it. We read the bytes ourselves: a tty stream is raw (any
     /// byte may come first), which bollard's frame sniffing can mistake for

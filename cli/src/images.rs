@@ -41,9 +41,14 @@ pub async fn images(cli: &Cli, args: &ImagesArgs) -> CliResult {
     } else {
         args.format.clone().unwrap_or_default()
     };
+    let table = if args.digests {
+        output::IMAGES_DIGESTS_TABLE
+    } else {
+        output::IMAGES_TABLE
+    };
     let text = output::render_list(
         &format,
-        output::IMAGES_TABLE,
+        table,
         &output::images_header(),
         &rows,
         output::INSPECT_WORDS,

@@ -16,6 +16,7 @@ mod mount_flag;
 mod networks;
 mod output;
 mod ports;
+mod registry;
 mod run;
 mod security_opt;
 mod session;
@@ -88,9 +89,10 @@ pub(crate) fn daemon_error(err: bollard::errors::Error) -> CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
-/// Serves the daemon in this process: `(root dir, socket path) -> exit code`.
+/// Serves the daemon in this process:
+/// `(root dir, socket path, insecure registries) -> exit code`.
 /// The engine's, handed in by the binary, so this crate never links it.
-pub type ServeDaemon = fn(PathBuf, PathBuf) -> i32;
+pub type ServeDaemon = fn(PathBuf, PathBuf, Vec<String>) -> i32;
 
 /// Entry point of the `whale` binary (everything but the shim), with the
 /// engine's daemon for `whale daemon`.
@@ -158,6 +160,10 @@ async fn dispatch_plain(cli: &Cli, command: &Command) -> CliResult {
         Command::Rmi(args) => images::rmi(cli, args).await,
         Command::Tag(args) => images::tag(cli, args).await,
         Command::Import(args) => images::import(cli, args).await,
+        Command::Pull(args) => registry::pull(cli, args).await,
+        Command::Push(args) => registry::push(cli, args).await,
+        Command::Login(args) => registry::login(cli, args).await,
+        Command::Logout(args) => registry::logout(args),
         Command::Commit(args) => images::commit(cli, args).await,
         Command::Start(args) => containers::start(cli, args).await,
         Command::Attach(args) => containers::attach(cli, args).await,

@@ -12,6 +12,10 @@ pub const PS_TABLE: &str =
 pub const IMAGES_TABLE: &str =
     "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
+/// `docker images --digests`.
+pub const IMAGES_DIGESTS_TABLE: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
 /// Parse a template the way docker's inspect does.
 pub fn parse_template(text: &str) -> CliResult<Template> {
     Template::parse("", text)
@@ -292,9 +296,24 @@ pub fn image_rows(img: &ImageSummary, trunc: bool) -> Vec<Value> {
         .filter(|t| t.as_str() != "<none>:<none>")
         .map(|t| split_reference(t))
         .collect();
+    // An image pulled by digest only: one row per digest, tag <none>.
+    if tags.is_empty() {
+        for d in &img.repo_digests {
+            if let Some((repo, _)) = d.split_once('@') {
+                tags.push((repo.to_string(), "<none>".into()));
+            }
+        }
+    }
     if tags.is_empty() {
         tags.push(("<none>".into(), "<none>".into()));
     }
+    // A row's digest is the RepoDigest of its repository (docker's rule).
+    let digest_of = |repo: &str| {
+        img.repo_digests
+            .iter()
+            .find_map(|d| d.strip_prefix(&format!("{repo}@")).map(str::to_string))
+            .unwrap_or_else(|| "<none>".to_string())
+    };
     let size = whale_formats::humanize::human_size(img.size.max(0) as u64);
     let containers = if img.containers < 0 {
         "N/A".to_string()
@@ -313,13 +332,14 @@ pub fn image_rows(img: &ImageSummary, trunc: bool) -> Vec<Value> {
     };
     tags.into_iter()
         .map(|(repo, tag)| {
+            let digest = digest_of(&repo);
             Value::Struct(
                 "*formatter.imageContext".into(),
                 vec![
                     ("ID".into(), Value::Str(id.clone())),
                     ("Repository".into(), Value::Str(repo)),
                     ("Tag".into(), Value::Str(tag)),
-                    ("Digest".into(), Value::str("<none>")),
+                    ("Digest".into(), Value::Str(digest)),
                     ("CreatedSince".into(), Value::Str(ago(img.created))),
                     ("CreatedAt".into(), Value::Str(go_time(img.created))),
                     ("Size".into(), Value::Str(size.clone())),

@@ -294,7 +294,23 @@ async fn create_container(
         name: opts.name.clone(),
         platform: String::new(),
     };
-    match client.docker.create_container(Some(options), body).await {
+    let mut created = client
+        .docker
+        .create_container(Some(options.clone()), body.clone())
+        .await;
+    if matches!(&created, Err(err) if is_no_such_image(err))
+        && super::registry::registry_of(opts.image()) != "docker.io"
+    {
+        // docker's order: say so, pull (progress on stderr), create again.
+        let name = full_image_name(opts.image());
+        eprintln!("Unable to find image '{name}' locally");
+        if let Err(e) = super::registry::pull_image(client, opts.image(), false, true).await {
+            run_failure(format!("Error response from daemon: {e}"), true);
+            return Err(ENGINE_FAILED);
+        }
+        created = client.docker.create_container(Some(options), body).await;
+    }
+    match created {
         Ok(resp) => {
             for warning in resp.warnings {
                 eprintln!("WARNING: {warning}");
@@ -306,8 +322,8 @@ async fn create_container(
             eprintln!("Unable to find image '{name}' locally");
             run_failure(
                 format!(
-                    "Error: image '{name}' is not in the local store, and whale has no registry to pull it from.\n\
-                     Make it first: 'whale bootstrap busybox' (or 'whale bootstrap debian'), 'whale import', or 'whale build'; \
+                    "Error: image '{name}' is not in the local store, and its name has no registry whale can pull from (Docker Hub is out of reach here).\n\
+                     Make it first: 'whale bootstrap busybox' (or 'whale bootstrap debian'), 'whale import', or 'whale build', or name a registry (HOST:PORT/NAME:TAG); \
                      'whale images' lists the images you have."
                 ),
                 true,

@@ -17,7 +17,7 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
         }
     };
     let root = whale_args::root_dir(args.root.clone().or_else(|| cli.root.clone()));
-    serve(root, socket)
+    serve(root, socket, args.insecure_registries.clone())
 }
 
 fn run_template(format: &str, data: &Value) -> CliResult {

@@ -9,6 +9,7 @@ pub mod build;
 pub mod container;
 pub mod image;
 pub mod paths;
+pub mod registry;
 pub mod shim;
 
 pub use whale_formats::humanize;

@@ -24,7 +24,11 @@ fn main() {
 }
 
 /// `whale daemon`: the engine's API server, run in this process.
-fn serve_daemon(root: std::path::PathBuf, socket: std::path::PathBuf) -> i32 {
+fn serve_daemon(
+    root: std::path::PathBuf,
+    socket: std::path::PathBuf,
+    insecure_registries: Vec<String>,
+) -> i32 {
     whale::linux::memory::tune_for_daemon();
     // What a big build, load or log needed goes back to the system soon
     // after, whichever thread freed it (see linux::memory).
@@ -32,7 +36,11 @@ fn serve_daemon(root: std::path::PathBuf, socket: std::path::PathBuf) -> i32 {
         std::thread::sleep(std::time::Duration::from_secs(5));
         whale::linux::memory::release_free_memory();
     });
-    match whale::api::run_daemon(whale::api::DaemonConfig { root, socket }) {
+    match whale::api::run_daemon(whale::api::DaemonConfig {
+        root,
+        socket,
+        insecure_registries,
+    }) {
         Ok(()) => 0,
         Err(err) => {
             eprintln!("whale daemon: {err:#}");

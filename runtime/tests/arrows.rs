@@ -114,6 +114,18 @@ fn no_room_reaches_up() {
             ],
         ),
         ("build", &["crate::api", "whale_cli"]),
+        // The registry client: api and build call it; it reaches the image
+        // store and nothing above it.
+        (
+            "registry",
+            &[
+                "crate::api",
+                "crate::container",
+                "crate::build",
+                "crate::shim",
+                "whale_cli",
+            ],
+        ),
         (
             "shim",
             &[

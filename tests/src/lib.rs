@@ -14,6 +14,7 @@
 //! cgroup or a process.
 
 pub mod dockerd;
+pub mod registry;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

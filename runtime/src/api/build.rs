@@ -181,6 +181,7 @@ pub fn error_line(e: &BuildError) -> Bytes {
 pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
     let opts = options_from_query(q)?;
     let limits = run_limits_from_query(q)?;
+    let auth = registry_config(&req)?;
     if let Some(remote) = q.get("remote").filter(|r| !r.is_empty()) {
         return Err(ApiError::bad_request(format!(
             "whale cannot build from a remote context ({remote}); send the context as a tar body"
@@ -252,6 +253,7 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
         let job = Job {
             cancelled: &cancelled,
             cancel_rx,
+            auth: &auth,
         };
         match run_build(&d2, handle, &dir, &opts, limits, &job, &mut emit) {
             Ok(img) => {
@@ -266,10 +268,50 @@ pub async fn build(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiRes
     Ok(response(StatusCode::OK, "application/json", out))
 }
 
-/// How a running build learns that its client went away.
+/// How a running build learns that its client went away, and the
+/// credentials its FROM pulls may use.
 struct Job<'a> {
     cancelled: &'a AtomicBool,
     cancel_rx: tokio::sync::watch::Receiver<bool>,
+    auth: &'a HashMap<String, crate::registry::Credentials>,
+}
+
+/// `X-Registry-Config`: base64 JSON of `{registry: {username, password}}`,
+/// the credentials a build's FROM pulls use (as the docker CLI sends them).
+fn registry_config(
+    req: &Request<Incoming>,
+) -> Result<HashMap<String, crate::registry::Credentials>, ApiError> {
+    use base64::Engine as _;
+    let Some(v) = req.headers().get("X-Registry-Config") else {
+        return Ok(HashMap::new());
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "the X-Registry-Config header is not base64 of a JSON object of registries",
+        )
+    };
+    let text = v.to_str().map_err(|_| bad())?.trim();
+    if text.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
+        .map_err(|_| bad())?;
+    let map: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let mut out = HashMap::new();
+    for (registry, entry) in map {
+        if let Ok(Some(c)) = crate::registry::Credentials::from_json(&entry) {
+            let host = registry
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            out.insert(host, c);
+        }
+    }
+    Ok(out)
 }
 
 fn run_build(
@@ -292,6 +334,7 @@ fn run_build(
     }
     build::context::complete_truncated_tar(&dir.join("context.tar"))?;
     unpack_context(&dir.join("context.tar"), &context)?;
+    let pull_handle = handle.clone();
     let mut runner = DaemonRunner {
         d: d.clone(),
         handle,
@@ -302,12 +345,39 @@ fn run_build(
         reap_after_crash: opts.remove || opts.force_remove,
         cancel: job.cancel_rx.clone(),
     };
+    let d2 = d.clone();
+    let pull = move |reference: &str, line: &mut dyn FnMut(String)| -> Result<(), String> {
+        let creds = crate::registry::RemoteRef::parse(reference)
+            .ok()
+            .and_then(|r| job.auth.get(&r.registry).cloned());
+        let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = crate::registry::Progress::new(ptx);
+        let result = pull_handle.block_on(async {
+            let r = crate::registry::pull::resolve(&d2.registries, reference, creds).await?;
+            crate::registry::pull::fetch(d2.clone(), r, &progress).await
+        });
+        drop(progress);
+        while let Ok(v) = prx.try_recv() {
+            let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+            let (id, status) = (text("id"), text("status"));
+            if v.get("progress").is_some() || status.is_empty() {
+                continue;
+            }
+            line(if id.is_empty() {
+                status
+            } else {
+                format!("{id}: {status}")
+            });
+        }
+        result.map(|_| ()).map_err(|e| e.to_string())
+    };
     let b = build::Build {
         store: &d.images,
         context: &context,
         scratch: &scratch,
         options: opts,
         cancelled: job.cancelled,
+        pull: Some(&pull),
     };
     build::build(&b, &mut runner, emit)
 }

@@ -371,6 +371,10 @@ pub enum Route {
     VolumePrune,
     VolumeInspect(String),
     VolumeDelete(String),
+    // Registries (api/registry.rs).
+    ImagePush(String),
+    Distribution(String),
+    Auth,
 }
 
 /// Strip an optional `/v1.NN` prefix.
@@ -427,6 +431,7 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         "/volumes" if get => return Some(Route::VolumeList),
         "/volumes/create" if post => return Some(Route::VolumeCreate),
         "/volumes/prune" if post => return Some(Route::VolumePrune),
+        "/auth" if post => return Some(Route::Auth),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containers/") {
@@ -500,6 +505,14 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
             return Some(Route::VolumeDelete(name));
         }
     }
+    if let Some(rest) = path.strip_prefix("/distribution/") {
+        let rest = decode(rest);
+        if let Some(name) = rest.strip_suffix("/json").filter(|n| !n.is_empty()) {
+            if get {
+                return Some(Route::Distribution(name.to_string()));
+            }
+        }
+    }
     if let Some(rest) = path.strip_prefix("/images/") {
         // Image names contain slashes (`library/busybox`): the action is the
         // last segment, as Docker's `{name:.*}` routes.
@@ -518,6 +531,9 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         if post {
             if let Some(name) = rest.strip_suffix("/tag").filter(|n| !n.is_empty()) {
                 return Some(Route::ImageTag(name.to_string()));
+            }
+            if let Some(name) = rest.strip_suffix("/push").filter(|n| !n.is_empty()) {
+                return Some(Route::ImagePush(name.to_string()));
             }
         }
         if delete && !rest.is_empty() {
@@ -574,6 +590,15 @@ mod tests {
                 route(&Method::POST, &p("/images/busybox/tag")),
                 Some(Route::ImageTag("busybox".into()))
             );
+            assert_eq!(
+                route(&Method::POST, &p("/images/127.0.0.1:5000/bb/push")),
+                Some(Route::ImagePush("127.0.0.1:5000/bb".into()))
+            );
+            assert_eq!(
+                route(&Method::GET, &p("/distribution/127.0.0.1:5000/bb:1/json")),
+                Some(Route::Distribution("127.0.0.1:5000/bb:1".into()))
+            );
+            assert_eq!(route(&Method::POST, &p("/auth")), Some(Route::Auth));
         }
         assert_eq!(route(&Method::GET, "/containers/create"), None);
         assert_eq!(route(&Method::POST, "/containers/abc/json"), None);

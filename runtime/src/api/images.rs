@@ -1,5 +1,5 @@
-//! `/images/...`: list, inspect, remove, tag, import. whale has no registry:
-//! pulls answer with what to do instead.
+//! `/images/...`: list, inspect, remove, tag, import; a pull
+//! (`fromImage=`) goes to `registry`.
 
 use super::glue;
 use super::http::{json, response, ApiError, ApiResult, Body, Query};
@@ -71,8 +71,10 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
     let mut out = Vec::new();
     for img in &images {
         let tags = glue::image_tags(img);
+        let digests = d.images.repo_digests(&img.id);
         if !q.bool("all")
             && tags.is_empty()
+            && digests.is_empty()
             && crate::build::cache::has_children(&d.images, &img.id)
         {
             continue; // a build's intermediate image: Docker shows those with -a only
@@ -106,7 +108,7 @@ pub fn list(d: &Arc<Daemon>, q: &Query) -> ApiResult {
             id: glue::image_id(img),
             parent_id: String::new(),
             repo_tags: tags,
-            repo_digests: vec![],
+            repo_digests: digests,
             created: created_secs(img),
             size,
             shared_size: shared
@@ -181,7 +183,7 @@ pub fn inspect(d: &Arc<Daemon>, name: &str) -> ApiResult {
     let mut body = ImageInspect {
         id: Some(glue::image_id(&img)),
         repo_tags: Some(glue::image_tags(&img)),
-        repo_digests: Some(vec![]),
+        repo_digests: Some(d.images.repo_digests(&img.id)),
         comment: Some(
             cfg.history
                 .last()
@@ -317,17 +319,8 @@ impl Read for ChannelReader {
 }
 
 pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> ApiResult {
-    if let Some(from) = q.get("fromImage").filter(|s| !s.is_empty()) {
-        let tag = q.get("tag").filter(|t| !t.is_empty());
-        // The docker CLI spells out Docker Hub's defaults; the user did not.
-        let from = whale_formats::reference::familiar(from);
-        let wanted = match tag {
-            Some(t) => format!("{from}:{t}"),
-            None => super::containers::normalize_ref(from),
-        };
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {wanted}: whale has no registry to pull from. Build base images locally with `whale bootstrap busybox` or `whale bootstrap debian`, or bring an image from Docker with `docker save IMAGE | whale load`"
-        )));
+    if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
+        return super::registry::pull(d, q, req).await;
     }
     if q.get("fromSrc") != Some("-") {
         return Err(ApiError::bad_request(

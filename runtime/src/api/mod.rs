@@ -12,7 +12,8 @@
 //! restart|kill|wait|attach|logs|top|stats|changes|resize`,
 //! `DELETE /containers/{id}`; `/images/json|create`, `/images/{name}/json|
 //! history|tag`, `DELETE /images/{name}`; `/commit`, `/images/prune`,
-//! `/build/prune`, `/networks` (ls, inspect, prune; changes refused). Anything else is Docker's 404
+//! `/build/prune`, `/networks` (ls, inspect, prune; changes refused);
+//! `/images/{name}/push`, `/distribution/{name}/json`, `/auth` (registries). Anything else is Docker's 404
 //! `page not found`.
 //!
 //! Re-adoption (container/monitor.rs): every record whose `state.json` says
@@ -44,6 +45,7 @@ mod inspect;
 mod lifecycle;
 mod networks;
 mod prune;
+mod registry;
 mod stats;
 mod streams;
 mod system;
@@ -67,6 +69,9 @@ pub struct DaemonConfig {
     pub root: PathBuf,
     /// Unix socket path to listen on (`-H unix://PATH` or a plain path).
     pub socket: PathBuf,
+    /// Registries (`HOST[:PORT]`) reached over plain HTTP although not on
+    /// loopback (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
 }
 
 /// Everything a request handler can reach.
@@ -79,6 +84,15 @@ pub(crate) struct Daemon {
     pub pending_attach: Mutex<HashMap<String, Vec<streams::PendingAttach>>>,
     /// `docker exec` instances, by exec id.
     pub execs: exec::Execs,
+    /// `--insecure-registry` and friends.
+    pub registries: crate::registry::RegistryConfig,
+}
+
+/// The registry room's way to the image store.
+impl crate::registry::HasStore for Daemon {
+    fn store(&self) -> &crate::image::Store {
+        &self.images
+    }
 }
 
 impl Daemon {
@@ -205,6 +219,9 @@ async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
         events: Events::default(),
         pending_attach: Mutex::new(HashMap::new()),
         execs: exec::Execs::default(),
+        registries: crate::registry::RegistryConfig {
+            insecure: cfg.insecure_registries.clone(),
+        },
     });
     crate::build::remove_interrupted_scratch(&cfg.root);
     crate::container::readopt_all(&daemon).await;
@@ -393,6 +410,9 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> http::ApiResult {
         Route::VolumePrune => volumes::prune(&d, &q).await,
         Route::VolumeInspect(name) => volumes::inspect(&d, &name),
         Route::VolumeDelete(name) => volumes::delete(&d, &name, &q).await,
+        Route::ImagePush(name) => registry::push(&d, &name, &q, req).await,
+        Route::Distribution(name) => registry::distribution(&d, &name, req).await,
+        Route::Auth => registry::auth(&d, req).await,
     }
 }
 

@@ -202,7 +202,13 @@ pub struct Build<'a> {
     pub options: &'a BuildOptions,
     /// Set when the client went away: the build stops at the next step.
     pub cancelled: &'a AtomicBool,
+    /// Pulls a FROM image that is missing and names a registry (the
+    /// daemon's registry client); its progress lines go to the second argument.
+    pub pull: Option<&'a PullFn<'a>>,
 }
+
+/// `(reference, progress line sink) -> Ok or the pull's error`.
+pub type PullFn<'a> = dyn Fn(&str, &mut dyn FnMut(String)) -> Result<(), String> + 'a;
 
 /// A build in progress: what every step needs besides its stage's state.
 pub(crate) struct Session<'a, 'r> {
@@ -491,6 +497,15 @@ fn dispatch(s: &mut Session<'_, '_>, st: &mut State, ins: &Instruction) -> Resul
     }
 }
 
+/// Docker's rule: the first component of a name is a registry when it has
+/// a `.` or a `:` or is `localhost`.
+fn names_registry(name: &str) -> bool {
+    match name.split_once('/') {
+        Some((first, _)) => first.contains('.') || first.contains(':') || first == "localhost",
+        None => false,
+    }
+}
+
 /// FROM: an earlier stage, `scratch`, or an image; then the base image's
 /// ONBUILD triggers, which the new image does not inherit.
 fn from_step(s: &mut Session<'_, '_>, st: &mut State, image: &str) -> Result<(), BuildError> {
@@ -509,9 +524,20 @@ fn from_step(s: &mut Session<'_, '_>, st: &mut State, image: &str) -> Result<(),
     } else if name == "scratch" {
         None
     } else {
-        Some(s.b.store.resolve(&name).map_err(|e| match e {
+        let mut found = s.b.store.resolve(&name);
+        if let (Err(ImageError::NotFound(_)), Some(pull)) = (&found, s.b.pull) {
+            if names_registry(&name) {
+                let emit = &mut *s.emit;
+                pull(&name, &mut |line| {
+                    emit(Message::Stream(format!("{line}\n")))
+                })
+                .map_err(BuildError::Invalid)?;
+                found = s.b.store.resolve(&name);
+            }
+        }
+        Some(found.map_err(|e| match e {
             ImageError::NotFound(_) => BuildError::Invalid(format!(
-                "pull access denied for {name}: whale has no registry and there is no image {name} here; make it with `whale bootstrap`, `whale load` or `whale build` first"
+                "pull access denied for {name}: there is no image {name} here and its name has no registry whale can pull from (Docker Hub is out of reach); make it with `whale bootstrap`, `whale load`, `whale pull HOST:PORT/NAME` or `whale build` first"
             )),
             other => BuildError::Image(other),
         })?)

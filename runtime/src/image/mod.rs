@@ -85,6 +85,7 @@
 pub mod archive;
 pub mod changes;
 pub mod config;
+pub mod digests;
 pub mod extract;
 mod index;
 pub mod limits;
@@ -308,6 +309,9 @@ impl Store {
     }
 
     pub fn resolve(&self, reference: &str) -> Result<Image, ImageError> {
+        if reference.contains('@') {
+            return self.resolve_digest(reference);
+        }
         let idx = self.snapshot()?;
         let (id, _) = find(&idx, reference)?;
         image_of(&idx, &id)
@@ -560,6 +564,9 @@ impl Store {
         force: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Removed>, ImageError> {
+        if reference.contains('@') {
+            return self.remove_digest(reference, force, in_use);
+        }
         self.change(|idx| self.remove_locked(idx, reference, force, in_use))
     }
 
@@ -625,6 +632,7 @@ impl Store {
             .join("configs")
             .join(format!("{}.json", image.hex()));
         fs::remove_file(&cfg).map_err(io_err("remove", &cfg))?;
+        out.extend(self.drop_digests_locked(&id));
         idx.remove_image(&id);
         out.push(Removed::Deleted(id.clone()));
         let mut seen = Vec::new();

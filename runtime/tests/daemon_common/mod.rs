@@ -21,6 +21,7 @@ pub fn child_main() {
     let cfg = whale::api::DaemonConfig {
         root: PathBuf::from(root),
         socket: PathBuf::from(sock),
+        insecure_registries: Vec::new(),
     };
     if let Err(e) = whale::api::run_daemon(cfg) {
         eprintln!("{e:#}");
