@@ -91,5 +91,63 @@ pub enum Verb {
         /// Lesson numbers or ids (default: all of them).
         #[arg(value_name = "LESSON")]
         which: Vec<String>,
+        /// Pull the images from a class registry instead of making them
+        /// (the instructor's `whaletutor class registry`).
+        #[arg(long = "from-registry", value_name = "HOST:PORT")]
+        from_registry: Option<String>,
+    },
+    /// The instructor's tools for a class.
+    Class {
+        #[command(subcommand)]
+        what: ClassVerb,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClassVerb {
+    /// A registry that serves the course's images to the class's machines
+    /// (Debian's docker-registry).
+    Registry {
+        #[command(subcommand)]
+        action: RegistryVerb,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RegistryVerb {
+    /// Start the registry, detached, its images, config, pid file and log in DIR.
+    Start {
+        /// Directory for the registry's images, config, pid file and log.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Address to listen on; another machine can reach it only if you say so
+        /// (e.g. 0.0.0.0:5000).
+        #[arg(long, value_name = "IP:PORT", default_value = crate::class::server::DEFAULT_ADDR)]
+        addr: String,
+        /// Then push every course image to it (as `class registry push`).
+        #[arg(long)]
+        push: bool,
+    },
+    /// Stop the registry of DIR (its images stay in DIR).
+    Stop {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Whether the registry of DIR runs and answers, and the images it holds.
+    Status {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Push every course image (what `setup` makes) to the registry, through the engine.
+    Push {
+        /// Lesson numbers or ids whose images to push (default: all of them).
+        #[arg(value_name = "LESSON")]
+        which: Vec<String>,
+        /// The registry's directory (its address is read from there).
+        #[arg(long, value_name = "DIR", conflicts_with = "addr")]
+        dir: Option<PathBuf>,
+        /// The registry's address [default: 127.0.0.1:5000].
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
     },
 }

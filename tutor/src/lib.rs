@@ -6,6 +6,7 @@
 pub mod base_cache;
 pub mod book;
 pub mod checks;
+pub mod class;
 pub mod cli;
 pub mod engine;
 pub mod lesson;

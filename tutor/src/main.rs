@@ -110,6 +110,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Verb::Reset { .. } => need_root(kind, "reset")?,
         Verb::Setup { .. } => need_root(kind, "setup")?,
         Verb::Verify { .. } => need_root(kind, "verify")?,
+        Verb::Class { what } if whaletutor::class::command::uses_engine(what) => {
+            need_root(kind, "class registry push")?
+        }
         _ => {}
     }
     match &cli.verb {
@@ -291,7 +294,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Verb::Setup { which: keys } => {
+        Verb::Class { what } => whaletutor::class::command::run(what, &engine, &dir).await,
+        Verb::Setup {
+            which: keys,
+            from_registry,
+        } => {
             let lessons = load_lessons(&dir)?;
             let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
                 lessons.iter().collect()
@@ -301,6 +308,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<Result<_, _>>()?
             };
             let docker = engine.ensure_running().await?;
+            if let Some(registry) = from_registry {
+                whaletutor::class::command::setup_from_registry(&docker, registry, &chosen).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let made = setup::ensure_images(&engine, &docker, &chosen, &dir.join("images")).await?;
             if made.is_empty() {
                 println!("every required image is present");
