@@ -149,7 +149,7 @@ pub async fn push(
             detail,
         })?;
         out.push(Pushed {
-            image: image.clone(),
+            image: with_default_tag(familiar(image)),
             remote,
             digest,
         });
@@ -294,29 +294,6 @@ pub async fn pull(
     Ok(wanted)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_in_the_registry() {
-        let r = "127.0.0.1:5000";
-        assert_eq!(
-            registry_name(r, "busybox"),
-            ("127.0.0.1:5000/busybox".into(), "latest".into())
-        );
-        assert_eq!(
-            registry_name(r, "debian:bookworm"),
-            ("127.0.0.1:5000/debian".into(), "bookworm".into())
-        );
-        assert_eq!(
-            registry_name(r, "docker.io/library/busybox:1.36"),
-            ("127.0.0.1:5000/busybox".into(), "1.36".into())
-        );
-        assert_eq!(split("reg:5000/x"), ("reg:5000/x".into(), "latest".into()));
-    }
-}
-
 /// `--from-registry HOST:PORT` (a host name, an IPv4 address or `[v6]`,
 /// and a port): the registry's address, as the engine will name it.
 pub fn parse_registry(s: &str) -> Result<String, ClassError> {
@@ -364,4 +341,44 @@ pub fn catalog(registry: &str) -> Result<Vec<String>, String> {
         out.extend(tags.into_iter().map(|t| format!("{repo}:{t}")));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_the_registry() {
+        let r = "127.0.0.1:5000";
+        assert_eq!(
+            registry_name(r, "busybox"),
+            ("127.0.0.1:5000/busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            registry_name(r, "debian:bookworm"),
+            ("127.0.0.1:5000/debian".into(), "bookworm".into())
+        );
+        assert_eq!(
+            registry_name(r, "docker.io/library/busybox:1.36"),
+            ("127.0.0.1:5000/busybox".into(), "1.36".into())
+        );
+        assert_eq!(split("reg:5000/x"), ("reg:5000/x".into(), "latest".into()));
+    }
+
+    #[test]
+    fn registry_addresses() {
+        assert_eq!(parse_registry("192.0.2.1:5000").unwrap(), "192.0.2.1:5000");
+        assert_eq!(parse_registry("http://class:5000/").unwrap(), "class:5000");
+        for bad in [
+            "class",
+            "class:0",
+            ":5000",
+            "https://class:5000",
+            "class:5000/v2",
+            "c:x",
+        ] {
+            let e = parse_registry(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--from-registry {bad}: ")), "{e}");
+        }
+    }
 }
