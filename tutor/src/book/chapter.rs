@@ -36,7 +36,8 @@ pub(super) fn summary(lessons: &[&LoadedLesson]) -> String {
         "\n# Under the hood\n\n- [How whale works inside](inside.md)\n\n\
          # Reference\n\n- [whale commands](reference/whale.md)\n\
          - [whaletutor commands](reference/whaletutor.md)\n\n\
-         # For instructors\n\n- [Writing lessons](authoring.md)\n",
+         # For instructors\n\n- [Writing lessons](authoring.md)\n\
+         - [Serving the images to a class](classroom.md)\n",
     );
     out
 }

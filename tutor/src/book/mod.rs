@@ -4,7 +4,8 @@
 //! becomes a chapter (the same text the tutor shows, for whale, with a note
 //! where Docker differs, and its checks in words), and the reference pages
 //! are walked from the clap definitions of `whale` and `whaletutor`. The
-//! written pages (introduction, how whale works, authoring) live beside
+//! written pages (introduction, how whale works, authoring, the class
+//! registry) live beside
 //! them in `book/src` and are never touched here.
 //!
 //! Generation is pure ([`generate`]); [`write`] puts the pages on disk and
