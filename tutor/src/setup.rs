@@ -453,7 +453,7 @@ pub async fn doctor(engine: &Engine, lessons: &[LoadedLesson]) -> Vec<Finding> {
                     detail: if present {
                         format!("{i} present")
                     } else {
-                        format!("{i} missing: run `whaletutor setup`")
+                        format!("{i} missing: run `whaletutor setup` (in a class: `whaletutor setup --from-registry HOST:PORT`, the instructor's registry)")
                     },
                 });
             }

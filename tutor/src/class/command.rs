@@ -160,13 +160,15 @@ async fn push_course(
     .await?;
     for p in &pushed {
         println!(
-            "pushed {} as {}{}",
+            "pushed {} as {} ({}{} layer(s) uploaded, {} already there)",
             p.image,
             p.remote,
             p.digest
                 .as_ref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
+                .map(|d| format!("{d}, "))
+                .unwrap_or_default(),
+            p.uploaded,
+            p.already
         );
     }
     println!(

@@ -101,11 +101,24 @@ fn http_hint(registry: &str, detail: &str) -> String {
     }
 }
 
-/// One image pushed: its name in the registry and the digest the engine reported.
+/// One image pushed: its name in the registry, the digest the engine
+/// reported, and its layers as the engine's progress counted them.
 pub struct Pushed {
     pub image: String,
     pub remote: String,
     pub digest: Option<String>,
+    /// Layers uploaded (`Pushed`).
+    pub uploaded: usize,
+    /// Layers the registry had (`Layer already exists`, `Mounted from`).
+    pub already: usize,
+}
+
+/// What the engine's push stream said.
+#[derive(Default)]
+struct PushOutcome {
+    digest: Option<String>,
+    uploaded: usize,
+    already: usize,
 }
 
 /// Push every course image of `lessons` to `registry` through the engine,
@@ -143,7 +156,7 @@ pub async fn push(
         let pushed = push_one(docker, registry, &repo, &tag).await;
         // The extra tag goes whatever happened.
         untag(docker, &remote).await;
-        let digest = pushed.map_err(|detail| ClassError::Push {
+        let done = pushed.map_err(|detail| ClassError::Push {
             image: image.clone(),
             registry: registry.to_string(),
             detail,
@@ -151,20 +164,22 @@ pub async fn push(
         out.push(Pushed {
             image: with_default_tag(familiar(image)),
             remote,
-            digest,
+            digest: done.digest,
+            uploaded: done.uploaded,
+            already: done.already,
         });
     }
     Ok(out)
 }
 
-/// The digest of the pushed manifest, from the engine's last status line
-/// (`latest: digest: sha256:... size: N`).
+/// Push one tag; the digest of the pushed manifest comes from the engine's
+/// last status line (`latest: digest: sha256:... size: N`).
 async fn push_one(
     docker: &Docker,
     registry: &str,
     repo: &str,
     tag: &str,
-) -> Result<Option<String>, String> {
+) -> Result<PushOutcome, String> {
     // dockerd wants an X-Registry-Auth header even for a registry without
     // auth: an empty one.
     let mut s = docker.push_image(
@@ -175,7 +190,7 @@ async fn push_one(
         }),
         Some(DockerCredentials::default()),
     );
-    let mut digest = None;
+    let mut done = PushOutcome::default();
     while let Some(msg) = s.next().await {
         match msg {
             Ok(info) => {
@@ -185,7 +200,11 @@ async fn push_one(
                 }
                 if let Some(st) = info.status {
                     if let Some(d) = st.split("digest: ").nth(1) {
-                        digest = d.split_whitespace().next().map(str::to_string);
+                        done.digest = d.split_whitespace().next().map(str::to_string);
+                    } else if st == "Pushed" {
+                        done.uploaded += 1;
+                    } else if st == "Layer already exists" || st.starts_with("Mounted from") {
+                        done.already += 1;
                     }
                 }
             }
@@ -196,7 +215,7 @@ async fn push_one(
             }
         }
     }
-    Ok(digest)
+    Ok(done)
 }
 
 async fn untag(docker: &Docker, name: &str) {
