@@ -114,6 +114,18 @@ fn the_class_registry_starts_answers_and_stops() {
         "{s}"
     );
 
+    // The same dir spelled another way is the same registry.
+    let other_spelling = format!(
+        "{}/../{}/.",
+        reg.dir(),
+        reg.dir.path().file_name().unwrap().to_string_lossy()
+    );
+    let st = tutor(
+        None,
+        &["class", "registry", "status", "--dir", &other_spelling],
+    );
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+
     // A second registry from the same dir, a port in use, bad addresses.
     let again = tutor(
         None,

@@ -44,8 +44,9 @@ pub async fn run(
     let ClassVerb::Registry { action } = verb;
     match action {
         RegistryVerb::Start { dir, addr, push } => {
+            let pid = RegistryDir::new(dir).start(addr)?;
+            // Made now: named by its absolute path.
             let rd = RegistryDir::new(dir);
-            let pid = rd.start(addr)?;
             let sa = server::parse_addr(addr)?;
             println!(
                 "class registry started: pid {pid}, listening on {sa}, images in {}, log {}",

@@ -110,9 +110,12 @@ pub struct Status {
 }
 
 impl RegistryDir {
+    /// The directory as an absolute path when it exists: the running
+    /// registry is recognised by the config path on its command line,
+    /// whichever spelling of the dir (`./reg`, `reg/`) names it.
     pub fn new(dir: &Path) -> RegistryDir {
         RegistryDir {
-            dir: dir.to_path_buf(),
+            dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         }
     }
 
@@ -155,8 +158,11 @@ impl RegistryDir {
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let cmdline = String::from_utf8_lossy(&cmdline);
+        let args: Vec<&str> = cmdline.split('\0').collect();
         let config = self.config().display().to_string();
-        (cmdline.contains("registry") && cmdline.contains(&config)).then_some(pid)
+        let ours = args.first().is_some_and(|a| a.ends_with("registry"))
+            && args.iter().any(|a| *a == config);
+        ours.then_some(pid)
     }
 
     fn config_text(&self, sa: SocketAddr) -> String {
@@ -186,8 +192,8 @@ impl RegistryDir {
             });
         }
         std::fs::create_dir_all(self.data()).map_err(self.io(self.data()))?;
-        let dir = std::fs::canonicalize(&self.dir).map_err(self.io(self.dir.clone()))?;
-        let me = RegistryDir::new(&dir);
+        let me = RegistryDir::new(&self.dir);
+        let dir = me.dir.clone();
         // Bind it once ourselves: a port in use is said plainly, before a
         // registry starts and dies in its log.
         std::net::TcpListener::bind(sa).map_err(|e| ClassError::CannotBind {
