@@ -199,6 +199,71 @@ impl Engine {
         }
     }
 
+    /// Start this whale engine's daemon with `extra` daemon options (the
+    /// class registry's `--insecure-registry`), detached as whale's own
+    /// auto-start does it (its log in the root dir), and wait until it
+    /// answers. Only when none answers yet: a running daemon keeps its options.
+    pub async fn start_whale_daemon(&self, extra: &[&str]) -> Result<Docker, EngineError> {
+        if let Ok(d) = self.connect().await {
+            return Ok(d);
+        }
+        let bin = whale_bin()?;
+        let root = whale_args::root_dir(self.root.clone());
+        let shown = format!("whale daemon {}", extra.join(" "));
+        let failed = |detail: String| EngineError::Command {
+            cmd: shown.clone(),
+            detail,
+        };
+        std::fs::create_dir_all(&root).map_err(|e| failed(format!("{}: {e}", root.display())))?;
+        let log_path = root.join("daemon.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| failed(format!("{}: {e}", log_path.display())))?;
+        let log2 = log.try_clone().map_err(|e| failed(e.to_string()))?;
+        use std::os::unix::process::CommandExt as _;
+        let mut child = std::process::Command::new(bin)
+            .arg("daemon")
+            .arg("--root")
+            .arg(&root)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(extra)
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            // A Ctrl-C in the student's terminal must not reach it.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| failed(e.to_string()))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(d) = self.connect().await {
+                // Reaped if it exits while we run; init reaps it after us.
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+                return Ok(d);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(failed(format!(
+                    "the daemon exited ({status}); its log: {}",
+                    log_path.display()
+                )));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(failed(format!(
+                    "no answer on {} within 15 s; its log: {}",
+                    self.socket.display(),
+                    log_path.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Run `whale ARGS` against this engine; returns stdout.
     pub fn whale(&self, args: &[&str]) -> Result<String, EngineError> {
         let bin = whale_bin()?;

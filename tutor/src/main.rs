@@ -307,11 +307,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|k| lesson::find(&lessons, k))
                     .collect::<Result<_, _>>()?
             };
-            let docker = engine.ensure_running().await?;
             if let Some(registry) = from_registry {
-                whaletutor::class::command::setup_from_registry(&docker, registry, &chosen).await?;
+                whaletutor::class::command::setup_from_registry(&engine, registry, &chosen).await?;
                 return Ok(ExitCode::SUCCESS);
             }
+            let docker = engine.ensure_running().await?;
             let made = setup::ensure_images(&engine, &docker, &chosen, &dir.join("images")).await?;
             if made.is_empty() {
                 println!("every required image is present");

@@ -558,3 +558,78 @@ impl Drop for DockerLeftovers {
         }
     }
 }
+
+/// The pids whose command line has `needle` as one argument.
+fn pids_with_arg(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if cmd.split(|b| *b == 0).any(|a| a == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A student's whale that is not running yet: `setup --from-registry`
+/// starts it told that the (non-loopback, plain HTTP) class registry is
+/// insecure. `class.invalid` never resolves (RFC 6761): no packet leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whale_setup_starts_is_told_the_class_registry_speaks_http() {
+    let dir = tempfile::Builder::new()
+        .prefix("whaletutor-classreg-daemon-")
+        .tempdir()
+        .unwrap();
+    let engine = Engine {
+        kind: EngineKind::Whale,
+        socket: dir.path().join("whale.sock"),
+        root: Some(dir.path().join("root")),
+    };
+    let lessons = course().display().to_string();
+    let o = tutor(
+        Some(&engine),
+        &[
+            "--lessons-dir",
+            &lessons,
+            "setup",
+            "--from-registry",
+            "class.invalid:5000",
+            "6",
+        ],
+    );
+    let sock = format!("unix://{}", engine.socket.display());
+    let daemons = pids_with_arg(&sock);
+    let told: Vec<i32> = daemons
+        .iter()
+        .copied()
+        .filter(|p| pids_with_arg("--insecure-registry").contains(p))
+        .filter(|p| pids_with_arg("class.invalid:5000").contains(p))
+        .collect();
+    for p in &daemons {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*p),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    for _ in 0..100 {
+        if pids_with_arg(&sock).is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    verify::unmount_under(dir.path());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("the class registry class.invalid:5000 does not answer"),
+        "{t}"
+    );
+    assert_eq!(daemons.len(), 1, "one daemon started: {daemons:?}");
+    assert_eq!(
+        told, daemons,
+        "started with --insecure-registry class.invalid:5000"
+    );
+}

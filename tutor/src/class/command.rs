@@ -4,7 +4,7 @@
 use super::images;
 use super::server::{self, RegistryDir};
 use crate::cli::{ClassVerb, RegistryVerb};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineKind};
 use crate::lesson::{self, LoadedLesson};
 use crate::setup;
 use anyhow::Context as _;
@@ -183,11 +183,23 @@ async fn push_course(
 /// `setup --from-registry`: pull the images of `lessons` from the class
 /// registry; prints what it pulled.
 pub async fn setup_from_registry(
-    docker: &Docker,
+    engine: &Engine,
     registry: &str,
     lessons: &[&LoadedLesson],
 ) -> anyhow::Result<()> {
     let registry = images::parse_registry(registry)?;
+    // The class registry speaks plain HTTP, which an engine uses unasked
+    // only on loopback. A whale daemon the tutor starts is told; one
+    // already running keeps its options (the pull's error then says what
+    // to do).
+    let docker = if engine.kind == EngineKind::Whale && !images::is_loopback(&registry) {
+        engine
+            .start_whale_daemon(&["--insecure-registry", &registry])
+            .await?
+    } else {
+        engine.ensure_running().await?
+    };
+    let docker = &docker;
     let mut wanted: Vec<String> = Vec::new();
     for l in lessons {
         for i in setup::required_images(l) {

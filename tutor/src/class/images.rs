@@ -335,6 +335,17 @@ pub fn parse_registry(s: &str) -> Result<String, ClassError> {
     Ok(s2.to_string())
 }
 
+/// Whether a `host:port` registry is on this machine's loopback, where
+/// engines speak plain HTTP to it unasked.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Every `name:tag` the registry holds (its catalog and tag lists).
 pub fn catalog(registry: &str) -> Result<Vec<String>, String> {
     let get = |path: &str| -> Result<serde_json::Value, String> {
@@ -386,6 +397,16 @@ mod tests {
 
     #[test]
     fn registry_addresses() {
+        for (r, lo) in [
+            ("127.0.0.1:5000", true),
+            ("127.3.4.5:5000", true),
+            ("localhost:5000", true),
+            ("[::1]:5000", true),
+            ("192.0.2.1:5000", false),
+            ("class.example:5000", false),
+        ] {
+            assert_eq!(is_loopback(r), lo, "{r}");
+        }
         assert_eq!(parse_registry("192.0.2.1:5000").unwrap(), "192.0.2.1:5000");
         assert_eq!(parse_registry("http://class:5000/").unwrap(), "class:5000");
         for bad in [
