@@ -69,6 +69,10 @@ pub enum Verb {
         /// Lesson numbers or ids (default: all of them).
         #[arg(value_name = "LESSON")]
         which: Vec<String>,
+        /// Take each lesson's images from a class registry (as
+        /// `setup --from-registry`), not made in the sandbox.
+        #[arg(long = "from-registry", value_name = "HOST:PORT")]
+        from_registry: Option<String>,
     },
     /// Check lesson files for authoring errors (file:line:col).
     Lint {

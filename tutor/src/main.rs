@@ -351,7 +351,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Verb::Verify { which: keys } => {
+        Verb::Verify {
+            which: keys,
+            from_registry,
+        } => {
             let lessons = load_lessons(&dir)?;
             let chosen: Vec<&LoadedLesson> = if keys.is_empty() {
                 lessons.iter().collect()
@@ -360,7 +363,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|k| lesson::find(&lessons, k))
                     .collect::<Result<_, _>>()?
             };
-            let rows = verify::run(&engine, &chosen, &dir.join("images")).await?;
+            let rows = match from_registry {
+                Some(r) => {
+                    let r = whaletutor::class::images::parse_registry(r)?;
+                    verify::run_from_registry(&engine, &chosen, &dir.join("images"), &r).await?
+                }
+                None => verify::run(&engine, &chosen, &dir.join("images")).await?,
+            };
             print!("{}", verify::render_table(&rows, true));
             Ok(if rows.iter().all(verify::Row::ok) {
                 ExitCode::SUCCESS

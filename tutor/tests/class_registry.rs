@@ -428,6 +428,50 @@ async fn course_images_go_through_the_class_registry_on_whale() {
     lesson_verifies(&student.engine, &course(), "6").await;
     student.shutdown().await;
 
+    // `verify --from-registry` in its own sandbox, from lesson files
+    // alone: without the images' build contexts, a pass means the image
+    // came from the registry. An image it lacks fails that lesson, named.
+    let bare = tempfile::tempdir().unwrap();
+    for f in ["01-from-registry.toml", "02-absent.toml"] {
+        std::fs::copy(fixtures.path().join(f), bare.path().join(f)).unwrap();
+    }
+    let bare_dir = bare.path().display().to_string();
+    let whale = Engine {
+        kind: EngineKind::Whale,
+        socket: PathBuf::from("/nonexistent"),
+        root: None,
+    };
+    let v = tutor(
+        Some(&whale),
+        &[
+            "--lessons-dir",
+            &bare_dir,
+            "verify",
+            "--from-registry",
+            &reg.addr,
+            "1",
+        ],
+    );
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(text(&v).contains("verify: 1 lesson(s) ok"), "{}", text(&v));
+    let v = tutor(
+        Some(&whale),
+        &[
+            "--lessons-dir",
+            &bare_dir,
+            "verify",
+            "--from-registry",
+            &reg.addr,
+            "2",
+        ],
+    );
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(
+        text(&v).contains(&format!("has no {image}-absent:latest")),
+        "{}",
+        text(&v)
+    );
+
     // What whale pushed, Docker pulls and the lesson passes there (when a
     // dockerd answers).
     if let Some(docker_engine) = dockerd().await {
