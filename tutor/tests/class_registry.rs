@@ -170,6 +170,18 @@ fn the_class_registry_starts_answers_and_stops() {
         );
     }
     assert!(RegistryDir::new(other.path()).running_pid().is_none());
+    let none = Command::new(BIN)
+        .args(["class", "registry", "start", "--dir", &other_dir])
+        .env("WHALETUTOR_REGISTRY_BIN", "/nonexistent/docker-registry")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+    assert!(
+        text(&none).contains("nor WHALETUTOR_REGISTRY_BIN=/nonexistent/docker-registry")
+            && text(&none).contains("sudo apt-get install docker-registry"),
+        "{}",
+        text(&none)
+    );
 
     let stop = tutor(None, &["class", "registry", "stop", "--dir", &reg.dir()]);
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop));

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClassError {
-    #[error("cannot find Debian's docker-registry ({}): install it with `sudo apt-get install docker-registry` (WHALETUTOR_REGISTRY_BIN names another one)", server::REGISTRY_BIN)]
+    #[error("cannot find Debian's docker-registry ({}{}): install it with `sudo apt-get install docker-registry` (WHALETUTOR_REGISTRY_BIN names another one)", server::REGISTRY_BIN, std::env::var("WHALETUTOR_REGISTRY_BIN").map(|b| format!(", nor WHALETUTOR_REGISTRY_BIN={b}")).unwrap_or_default())]
     NoRegistryBinary,
     #[error("--addr {addr}: {reason}; give IP:PORT, e.g. 127.0.0.1:5000 (this machine only) or 0.0.0.0:5000 (every interface, for a class)")]
     BadAddr { addr: String, reason: String },

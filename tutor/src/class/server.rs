@@ -27,7 +27,12 @@ const DATA: &str = "data";
 /// The registry program: $WHALETUTOR_REGISTRY_BIN, Debian's path, PATH.
 pub fn registry_bin() -> Result<PathBuf, ClassError> {
     if let Some(p) = std::env::var_os("WHALETUTOR_REGISTRY_BIN").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ClassError::NoRegistryBinary)
+        };
     }
     if Path::new(REGISTRY_BIN).is_file() {
         return Ok(PathBuf::from(REGISTRY_BIN));
