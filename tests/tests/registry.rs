@@ -418,6 +418,55 @@ fn dockerd_and_whale_pull_what_the_other_pushed() {
         "docker pushed me",
     ]);
     assert_eq!(ran.out(), "docker pushed me", "{ran}");
+
+    // The same with a Debian base and a layer of Docker's own on top, when
+    // dockerd has debian:bookworm (bench/registry.sh gives it whale's:
+    // `whale save debian:bookworm | docker load`).
+    if dockerd
+        .docker(&["image", "inspect", "debian:bookworm"])
+        .code()
+        != Some(0)
+    {
+        eprintln!(
+            "dockerd_and_whale_pull_what_the_other_pushed: no debian:bookworm in dockerd, \
+             the Debian-based direction is skipped"
+        );
+        return;
+    }
+    let from_docker_debian = format!("{}/registry-branch/debian-from-docker:{tag}", reg.addr);
+    let maker = format!("registry-debian-maker-{tag}");
+    let _untag_debian = Untag(&dockerd, vec![from_docker_debian.clone()]);
+    dockerd
+        .docker(&[
+            "run",
+            "--name",
+            &maker,
+            "--network",
+            "none",
+            "debian:bookworm",
+            "sh",
+            "-c",
+            "echo layered by docker > /marker",
+        ])
+        .success();
+    let committed = dockerd.docker(&["commit", &maker, &from_docker_debian]);
+    let _ = dockerd.docker(&["rm", "-f", &maker]);
+    committed.success();
+    let pushed = dockerd.docker(&["push", &from_docker_debian]).success();
+    let digest = pushed_digest(pushed.out());
+    let pull = w.whale_ok(&["pull", &from_docker_debian]);
+    assert!(pull.out().contains(&format!("Digest: {digest}")), "{pull}");
+    let ran = w.whale_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &from_docker_debian,
+        "sh",
+        "-c",
+        "cat /marker; head -c 2 /etc/debian_version",
+    ]);
+    assert_eq!(ran.out(), "layered by docker\n12", "{ran}");
 }
 
 #[test]
