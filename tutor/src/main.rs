@@ -72,6 +72,9 @@ fn need_root(kind: EngineKind, verb: &str) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if only_prints(&cli.verb) {
+        default_sigpipe();
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -90,6 +93,25 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The verbs that print and exit, feeding no child process: a reader that
+/// goes away (`whaletutor list | head -1`) ends them quietly, as it ends
+/// `ls`. The others keep Rust's ignored SIGPIPE, so a child that exits
+/// before reading its stdin is an error the tutor reports, not a silent
+/// death mid-lesson.
+fn only_prints(verb: &Verb) -> bool {
+    matches!(
+        verb,
+        Verb::List | Verb::Progress | Verb::Hint { .. } | Verb::Lint { .. } | Verb::Doctor
+    )
+}
+
+/// Rust starts with SIGPIPE ignored, so `println!` to a closed pipe panics
+/// ("failed printing to stdout: Broken pipe") with a backtrace hint.
+fn default_sigpipe() {
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

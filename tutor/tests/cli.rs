@@ -2,7 +2,7 @@
 //! lint's exit code, a lesson in watch mode on a real terminal (rexpect)
 //! advancing when the step is solved from "another terminal" (after the
 //! student declines the offered `whale` link), and `--demo` showing each
-//! command and its output.
+//! command and its output; a closed pipe ends `list` quietly.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -321,4 +321,41 @@ async fn a_build_that_ends_is_checked_without_pressing_c() {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     assert!(!mounts.contains(&sb.path().display().to_string()));
     result
+}
+
+/// `whaletutor list | head -1`: the reader is gone before the tutor writes.
+/// The pipe's read end is closed before the child starts, so every write
+/// fails with EPIPE (deterministic, unlike racing a real `head`).
+#[test]
+fn a_reader_that_goes_away_ends_list_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for pipe(2) to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: pipe(2) just returned these two fds, owned by nobody else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let out = Command::new(BIN)
+        .args(["--lessons-dir"])
+        .arg(repo().join("lessons"))
+        .arg("list")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "list panicked on a closed pipe: {stderr}"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
 }
