@@ -63,7 +63,7 @@ pub trait HasStore: Send + Sync + 'static {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("pull access denied for {reference}: the name has no registry, so it means Docker Hub, which whale cannot reach here. Name a registry you can reach (HOST:PORT/NAME[:TAG], e.g. 127.0.0.1:5000/{reference}), or make the image locally (whale bootstrap, whale build, whale load)")]
+    #[error("pull access denied for {reference}: the name has no registry, so it means Docker Hub, which whale cannot reach here. Name a registry you can reach (HOST:PORT/NAME[:TAG], e.g. 127.0.0.1:5000/{reference}), or make the image locally: `whale bootstrap busybox` or `whale bootstrap debian` for base images, `whale build`, or `docker save IMAGE | whale load`")]
     NoHub { reference: String },
     #[error("invalid reference format: {reason} (in {reference:?})")]
     BadReference { reference: String, reason: String },

@@ -60,9 +60,15 @@ impl RemoteRef {
             ("docker.io".to_string(), path.to_string())
         };
         if HUB.contains(&registry.as_str()) {
-            return Err(RegistryError::NoHub {
-                reference: s.to_string(),
-            });
+            // Said with Docker's familiar name (`busybox:latest`, not
+            // `docker.io/library/busybox:latest`), as `docker pull` says it.
+            let familiar = repository.strip_prefix("library/").unwrap_or(&repository);
+            let reference = match &digest {
+                Some(d) if !has_tag => format!("{familiar}@{d}"),
+                Some(d) => format!("{familiar}:{tag}@{d}"),
+                None => format!("{familiar}:{tag}"),
+            };
+            return Err(RegistryError::NoHub { reference });
         }
         let tag = match (&digest, has_tag) {
             (Some(_), false) => None,
@@ -163,6 +169,13 @@ mod tests {
             let e = RemoteRef::parse(hub).unwrap_err().to_string();
             assert!(e.contains("Docker Hub"), "{hub}: {e}");
         }
+        let e = RemoteRef::parse("docker.io/library/busybox").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("pull access denied for busybox:latest:"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("whale bootstrap busybox"), "{e}");
         assert!(RemoteRef::parse("127.0.0.1:5000/BusyBox").is_err());
         assert!(RemoteRef::parse("127.0.0.1:5000/b@sha256:12").is_err());
     }
