@@ -54,6 +54,20 @@ impl Dockerd {
             eprintln!("SKIP {test}: the docker CLI is not installed");
             return None;
         }
+        // Every comparison runs busybox on both engines, and dockerd here can
+        // never pull it (no Docker Hub): without it the test would compare a
+        // pull error, not the engines.
+        match http_unix(&socket, "GET", "/images/busybox:latest/json", None) {
+            Ok(r) if r.status == 200 => {}
+            _ => {
+                eprintln!(
+                    "SKIP {test}: dockerd at {} has no busybox:latest \
+                     (tutor/scripts/dockerd-for-lessons.sh shows how to import one)",
+                    socket.display()
+                );
+                return None;
+            }
+        }
         Some(Dockerd { socket })
     }
 
