@@ -45,7 +45,7 @@ pub(super) fn shown(s: &Shown, style: Style) -> String {
     }
 }
 
-/// "  ~20 min  after: lesson 6, an editor", or nothing when the lesson
+/// "  ~20 min  needs: lesson 6, an editor", or nothing when the lesson
 /// says neither.
 fn time_and_prerequisites(l: &LoadedLesson) -> String {
     let mut out = String::new();
@@ -54,7 +54,7 @@ fn time_and_prerequisites(l: &LoadedLesson) -> String {
     }
     let before = l.lesson.prerequisite_list();
     if !before.is_empty() {
-        out.push_str(&format!("  after: {}", before.join(", ")));
+        out.push_str(&format!("  needs: {}", before.join(", ")));
     }
     out
 }
