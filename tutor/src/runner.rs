@@ -106,11 +106,11 @@ pub fn render_step(
         out.push('\n');
     }
     out.push_str(&markdown(&text, style));
-    if let Some(f) = &s.figure {
+    if s.figure.is_some() {
         out.push_str(&format!(
             "\n{} {}\n",
             style.strong("Picture:"),
-            fit(&picture_line(lesson, s, f.get_ref()), "  ")
+            fit(&picture_line(lesson, s), "  ")
         ));
     }
     for q in &s.quizzes {
@@ -131,14 +131,15 @@ pub fn render_step(
 pub const CHALLENGE_NOTE: &str = "**Challenge:** the text gives the goal, not the commands. \
      Try first; `h` gives hints, and the last one shows a way.";
 
-/// Where a step's picture is: the book's chapter (and the step's anchor).
-fn picture_line(lesson: &LoadedLesson, s: &Step, f: &crate::lesson::Figure) -> String {
+/// Where a step's picture is: the book's chapter and step, and the page
+/// of the built book (mdBook's `lessons/NN-id.html#step-id`).
+fn picture_line(lesson: &LoadedLesson, s: &Step) -> String {
+    let page = crate::book::chapter_file(lesson).replace(".md", ".html");
     format!(
-        "{} In the book: chapter \"{}. {}\", book/src/lessons/{}#step-{}.",
-        f.alt.trim().trim_end_matches('.').to_string() + ".",
+        "in the book, lesson {} \"{}\", step \"{}\" (lessons/{page}#step-{}).",
         lesson.number(),
         lesson.lesson.title,
-        crate::book::chapter_file(lesson),
+        s.title,
         s.id.get_ref()
     )
 }
