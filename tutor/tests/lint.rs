@@ -34,6 +34,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("bad-id", "2:6: id `Broken Lesson` is not valid"),
     ("bad-regex", "11:3: logs `hello(` is not a valid regex"),
     ("bad-requires", "6:13: requires entry `Busy Box!`"),
+    (
+        "bad-step-requires",
+        "12:13: step requires `bridge`, which is not one of published-ports",
+    ),
     ("bad-status", "11:3: status `up` is not a Docker state"),
     ("bad-template", "9:8: template error"),
     ("duplicate-key", "3:1: duplicate key `id`"),

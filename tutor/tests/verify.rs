@@ -154,3 +154,49 @@ async fn socket_is_the_sandbox_socket_in_solve_and_host_checks() {
     assert_eq!((rows[0].checks, rows[0].pass), (3, 3));
     no_whale_mounts_left("whaletutor-verify-");
 }
+
+/// A step that needs published ports: whale publishes through its own
+/// proxy, so verify plays it (nothing skipped) and the port answers.
+const PORTS: &str = r#"
+format_version = 1
+id = "ports"
+number = 1
+title = "A published port"
+summary = "a step verify skips only on an engine that cannot publish"
+requires = ["busybox"]
+cleanup = ["{{ cli }} rm -f port-web"]
+
+[[step]]
+id = "web"
+title = "A web server inside"
+text = "`-p 127.0.0.1:8017:80`"
+explain = "ok"
+requires = ["published-ports"]
+  [[step.check]]
+  kind = "host"
+  command = "curl -s --max-time 5 http://127.0.0.1:8017/passwd"
+  stdout = '^root:'
+  failure = "nothing answers on 127.0.0.1:8017"
+
+  [step.solve]
+  script = [
+    { run = "{{ cli }} run -d --name port-web -p 127.0.0.1:8017:80 busybox httpd -f -p 80 -h /etc" },
+  ]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_needs_published_ports_is_played_on_whale() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("01-ports.toml");
+    std::fs::write(&path, PORTS).unwrap();
+    let l = lesson::load(&path).expect("the lesson is well formed");
+    let rows = verify::run(&whale_engine(), &[&l], dir.path())
+        .await
+        .expect("verify runs");
+    let r = &rows[0];
+    let table = verify::render_table(&rows, false);
+    assert!(r.ok(), "{table}");
+    assert!(r.skipped.is_empty(), "whale skipped a step: {table}");
+    assert_eq!((r.checks, r.pass), (1, 1), "{table}");
+    no_whale_mounts_left("whaletutor-verify-");
+}
