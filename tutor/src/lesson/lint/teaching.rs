@@ -167,8 +167,9 @@ fn challenge_ok(step: &Step, sink: &mut Sink) {
     }
     // The last hint is where a stuck student finds a way: it shows it.
     if let Some(last) = step.hints.last().filter(|_| step.hints.len() >= 2) {
-        let shown = crate::template::render(last.get_ref(), "whale").unwrap_or_default();
-        if !has_code(&shown) {
+        // A hint that does not render is reported by template_ok.
+        let shown = crate::template::render(last.get_ref(), "whale");
+        if shown.is_ok_and(|t| !has_code(&t)) {
             sink.at(
                 &last.span(),
                 format!(
