@@ -106,11 +106,11 @@ pub fn render_step(
         out.push('\n');
     }
     out.push_str(&markdown(&text, style));
-    if let Some(f) = &s.figure {
+    if s.figure.is_some() {
         out.push_str(&format!(
             "\n{} {}\n",
             style.strong("Picture:"),
-            fit(&picture_line(lesson, s, f.get_ref()), "  ")
+            fit(&picture_line(lesson, s), "  ")
         ));
     }
     for q in &s.quizzes {
@@ -131,14 +131,15 @@ pub fn render_step(
 pub const CHALLENGE_NOTE: &str = "**Challenge:** the text gives the goal, not the commands. \
      Try first; `h` gives hints, and the last one shows a way.";
 
-/// Where a step's picture is: the book's chapter (and the step's anchor).
-fn picture_line(lesson: &LoadedLesson, s: &Step, f: &crate::lesson::Figure) -> String {
+/// Where a step's picture is: the book's chapter and step, and the page
+/// of the built book (mdBook's `lessons/NN-id.html#step-id`).
+fn picture_line(lesson: &LoadedLesson, s: &Step) -> String {
+    let page = crate::book::chapter_file(lesson).replace(".md", ".html");
     format!(
-        "{} In the book: chapter \"{}. {}\", book/src/lessons/{}#step-{}.",
-        f.alt.trim().trim_end_matches('.').to_string() + ".",
+        "in the book, lesson {} \"{}\", step \"{}\" (lessons/{page}#step-{}).",
         lesson.number(),
         lesson.lesson.title,
-        crate::book::chapter_file(lesson),
+        s.title,
         s.id.get_ref()
     )
 }
@@ -374,4 +375,71 @@ pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> V
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn lesson() -> LoadedLesson {
+        let source = r#"format_version = 1
+id = "t"
+number = 3
+title = "T"
+summary = "S"
+[[step]]
+id = "a"
+title = "A"
+challenge = true
+figure = { src = "layer-order.svg", alt = "Layers" }
+docker_differs = "On `{{ cli }}` 23 and later, BuildKit prints `CACHED`."
+text = "Make the rebuild fast."
+hints = ["Think of the cache.", "`{{ cli }} build -t fast .`"]
+explain = "Fast."
+  [[step.check]]
+  kind = "container"
+  name = "web"
+  running = true
+  failure = "f"
+"#
+        .to_string();
+        let lesson = crate::lesson::parse("03-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/03-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn a_challenge_is_marked_and_its_picture_named() {
+        let shown = render_step(&lesson(), 0, "whale", Style::plain());
+        let (_, body) = shown.split_once("\n\n").unwrap();
+        assert!(
+            body.starts_with("Challenge: the text gives the goal"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "Picture: in the book, lesson 3 \"T\", step \"A\" (lessons/03-t.html#step-a)."
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn where_docker_differs_is_said_once_the_step_passes() {
+        let l = lesson();
+        let done = explain(&l, 0, "docker", Style::plain());
+        assert!(done.starts_with("✓ Done. Fast."), "{done}");
+        assert!(
+            done.contains(
+                "Where Docker differs: On `docker` 23 and later, BuildKit prints `CACHED`."
+            ),
+            "{done}"
+        );
+        // Not before: the step's text does not say it.
+        assert!(!render_step(&l, 0, "docker", Style::plain()).contains("Where Docker differs"));
+    }
 }

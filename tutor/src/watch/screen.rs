@@ -45,7 +45,7 @@ pub(super) fn shown(s: &Shown, style: Style) -> String {
     }
 }
 
-/// "  ~20 min  after: lesson 6, an editor", or nothing when the lesson
+/// "  ~20 min  needs: lesson 6, an editor", or nothing when the lesson
 /// says neither.
 fn time_and_prerequisites(l: &LoadedLesson) -> String {
     let mut out = String::new();
@@ -54,7 +54,7 @@ fn time_and_prerequisites(l: &LoadedLesson) -> String {
     }
     let before = l.lesson.prerequisite_list();
     if !before.is_empty() {
-        out.push_str(&format!("  after: {}", before.join(", ")));
+        out.push_str(&format!("  needs: {}", before.join(", ")));
     }
     out
 }
@@ -120,6 +120,13 @@ mod tests {
             .map(|l| l.find(" 0/").expect("a count"))
             .collect();
         assert!(cols.windows(2).all(|w| w[0] == w[1]), "{table}");
+        // Each lesson's time and what it needs, from its header.
+        for l in &lessons {
+            if let Some(m) = &l.lesson.minutes {
+                let line = table.lines().find(|t| t.contains(&l.lesson.title)).unwrap();
+                assert!(line.contains(&format!("~{} min", m.get_ref())), "{line}");
+            }
+        }
     }
 
     #[test]

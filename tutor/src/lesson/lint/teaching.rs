@@ -165,6 +165,19 @@ fn challenge_ok(step: &Step, sink: &mut Sink) {
             break;
         }
     }
+    // The last hint is where a stuck student finds a way: it shows it.
+    if let Some(last) = step.hints.last().filter(|_| step.hints.len() >= 2) {
+        // A hint that does not render is reported by template_ok.
+        let shown = crate::template::render(last.get_ref(), "whale");
+        if shown.is_ok_and(|t| !has_code(&t)) {
+            sink.at(
+                &last.span(),
+                format!(
+                    "challenge step `{id}`: its last hint shows no command or code: give the way there (the commands, or the file to write)"
+                ),
+            );
+        }
+    }
     if step.hints.len() < 2 {
         let at = step
             .challenge
@@ -210,6 +223,11 @@ fn command_lines(markdown: &str, cli: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether markdown holds a code span or block.
+fn has_code(markdown: &str) -> bool {
+    Parser::new(markdown).any(|ev| matches!(ev, Event::Code(_) | Event::Start(Tag::CodeBlock(_))))
 }
 
 /// Whether one of the shell commands in `line` runs `cli`.
@@ -356,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn a_challenge_needs_two_hints() {
+    fn a_challenge_needs_two_hints_and_the_last_shows_a_way() {
         let d = lint(&step(
             "challenge = true",
             "Make it fast.",
@@ -365,6 +383,16 @@ mod tests {
         assert!(
             d.iter()
                 .any(|m| m.contains("has 1 hint(s): it needs at least 2")),
+            "{d:?}"
+        );
+        let d = lint(&step(
+            "challenge = true",
+            "Make it fast.",
+            &["Think of the cache.", "Put what changes last."],
+        ));
+        assert!(
+            d.iter()
+                .any(|m| m.contains("its last hint shows no command or code")),
             "{d:?}"
         );
     }
