@@ -200,3 +200,44 @@ async fn a_step_that_needs_published_ports_is_played_on_whale() {
     assert_eq!((r.checks, r.pass), (1, 1), "{table}");
     no_whale_mounts_left("whaletutor-verify-");
 }
+
+/// On Docker the step is played only where Docker can publish (a `bridge`
+/// network); on a dockerd started with `--bridge=none` it is skipped and
+/// the reason is printed, never passed silently. Runs against the dockerd
+/// named by WHALE_TEST_DOCKERD only (it starts a container there): e.g.
+/// `tutor/scripts/dockerd-for-lessons.sh start DIR`, then
+/// `WHALE_TEST_DOCKERD=DIR/docker.sock`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_needs_published_ports_is_skipped_only_where_docker_cannot_publish() {
+    let Ok(sock) = std::env::var("WHALE_TEST_DOCKERD") else {
+        eprintln!("SKIP: WHALE_TEST_DOCKERD names no dockerd of the test's own");
+        return;
+    };
+    let engine = Engine {
+        kind: EngineKind::Docker,
+        socket: PathBuf::from(sock.trim_start_matches("unix://")),
+        root: None,
+    };
+    let docker = engine.connect().await.expect("WHALE_TEST_DOCKERD answers");
+    let has_bridge = docker.inspect_network("bridge", None).await.is_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("01-ports.toml");
+    std::fs::write(&path, PORTS).unwrap();
+    let l = lesson::load(&path).expect("the lesson is well formed");
+    let rows = verify::run(&engine, &[&l], dir.path())
+        .await
+        .expect("verify runs");
+    let r = &rows[0];
+    let table = verify::render_table(&rows, false);
+    assert!(r.ok(), "{table}");
+    if has_bridge {
+        assert!(r.skipped.is_empty(), "{table}");
+        assert_eq!((r.checks, r.pass), (1, 1), "{table}");
+    } else {
+        assert_eq!(r.checks, 0, "{table}");
+        assert!(
+            table.contains("step web skipped: it needs published ports (-p), and this Docker engine has no bridge network"),
+            "{table}"
+        );
+    }
+}
