@@ -184,17 +184,22 @@ requires = ["published-ports"]
   ]
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_step_that_needs_published_ports_is_played_on_whale() {
+/// Verify [`PORTS`] on `engine`: its row and the printed table.
+async fn verify_ports_lesson(engine: &Engine) -> (verify::Row, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("01-ports.toml");
     std::fs::write(&path, PORTS).unwrap();
     let l = lesson::load(&path).expect("the lesson is well formed");
-    let rows = verify::run(&whale_engine(), &[&l], dir.path())
+    let mut rows = verify::run(engine, &[&l], dir.path())
         .await
         .expect("verify runs");
-    let r = &rows[0];
     let table = verify::render_table(&rows, false);
+    (rows.remove(0), table)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_needs_published_ports_is_played_on_whale() {
+    let (r, table) = verify_ports_lesson(&whale_engine()).await;
     assert!(r.ok(), "{table}");
     assert!(r.skipped.is_empty(), "whale skipped a step: {table}");
     assert_eq!((r.checks, r.pass), (1, 1), "{table}");
@@ -220,15 +225,7 @@ async fn a_step_that_needs_published_ports_is_skipped_only_where_docker_cannot_p
     };
     let docker = engine.connect().await.expect("WHALE_TEST_DOCKERD answers");
     let has_bridge = docker.inspect_network("bridge", None).await.is_ok();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("01-ports.toml");
-    std::fs::write(&path, PORTS).unwrap();
-    let l = lesson::load(&path).expect("the lesson is well formed");
-    let rows = verify::run(&engine, &[&l], dir.path())
-        .await
-        .expect("verify runs");
-    let r = &rows[0];
-    let table = verify::render_table(&rows, false);
+    let (r, table) = verify_ports_lesson(&engine).await;
     assert!(r.ok(), "{table}");
     if has_bridge {
         assert!(r.skipped.is_empty(), "{table}");
