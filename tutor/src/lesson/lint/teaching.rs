@@ -100,7 +100,9 @@ pub(super) fn step_ok(step: &Step, sink: &mut Sink) {
 /// one the book can put in words, unless the check (or its group) has
 /// `describe`.
 pub(super) fn patterns_sayable(check: &Check, span: &Range<usize>, sink: &mut Sink) {
-    if check.describe().is_some_and(|d| !d.trim().is_empty()) {
+    if let Some(d) = check.describe().filter(|d| !d.trim().is_empty()) {
+        // The book renders it: `{{ cli }}` is `whale` there.
+        template_ok(d, span, sink);
         return;
     }
     if check.describe().is_some() {
