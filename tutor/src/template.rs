@@ -7,11 +7,18 @@
 //! verify's sandbox: text for readers (the book) shows the engine's default
 //! socket ([`render`]); commands that RUN use the real one ([`render_for`]).
 //!
+//! `{{ cgroup }}` (`v1`, `hybrid`, `v2`), `{{ cgroup_driver }}` (`cgroupfs`,
+//! `systemd`) and `{{ cgroup_group }}` (where a container's group sits) let a
+//! lesson print the machine's cgroup paths: the machine's in everything run
+//! or shown against an engine, today's default (v2) for readers of the book
+//! (see [`crate::cgroup`]).
+//!
 //! Docker's own `--format` templates (`{{.State.ExitCode}}`, `{{json .Config}}`)
 //! are Go templates, which the course must print and run literally. A `{{ }}`
 //! whose inside starts with `.` or a Go-template word is passed through
 //! untouched, so authors write `inspect -f '{{.State.Pid}}' web` as is.
 
+use crate::cgroup::CgroupVars;
 use crate::engine::Engine;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +32,8 @@ pub struct Vars {
     pub cli: String,
     /// The engine's API socket path.
     pub socket: String,
+    /// The cgroup layout and driver (lesson 12's paths).
+    pub cgroup: CgroupVars,
 }
 
 /// The socket an engine listens on when nothing says otherwise.
@@ -41,6 +50,7 @@ impl From<&str> for Vars {
         Vars {
             cli: cli.to_string(),
             socket: default_socket(cli).to_string(),
+            cgroup: CgroupVars::for_reader(cli),
         }
     }
 }
@@ -51,6 +61,7 @@ impl From<&Engine> for Vars {
         Vars {
             cli: engine.cli().to_string(),
             socket: engine.socket.display().to_string(),
+            cgroup: CgroupVars::for_engine(engine),
         }
     }
 }
@@ -77,6 +88,9 @@ pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     let mut ctx = tera::Context::new();
     ctx.insert("cli", &vars.cli);
     ctx.insert("socket", &vars.socket);
+    ctx.insert("cgroup", vars.cgroup.layout);
+    ctx.insert("cgroup_driver", &vars.cgroup.driver);
+    ctx.insert("cgroup_group", &vars.cgroup.group);
     let rendered = tera::Tera::one_off(&protected, &ctx, false).map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
@@ -188,8 +202,8 @@ mod tests {
             render_vars(
                 t,
                 &Vars {
-                    cli: "docker".into(),
-                    socket: "/tmp/d/docker.sock".into()
+                    socket: "/tmp/d/docker.sock".into(),
+                    ..Vars::from("docker")
                 }
             )
             .unwrap(),

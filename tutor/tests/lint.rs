@@ -9,6 +9,10 @@ fn fixtures() -> PathBuf {
 }
 
 const EXPECTED: &[(&str, &str)] = &[
+    (
+        "host-command-regex",
+        "11:3: host check: its command holds a regex (`grep`)",
+    ),
     ("quiz-without-why", "11:3: quiz `q` has no `why`"),
     (
         "pattern-without-words",
@@ -34,6 +38,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("bad-id", "2:6: id `Broken Lesson` is not valid"),
     ("bad-regex", "11:3: logs `hello(` is not a valid regex"),
     ("bad-requires", "6:13: requires entry `Busy Box!`"),
+    (
+        "bad-step-requires",
+        "12:13: step requires `bridge`, which is not one of published-ports",
+    ),
     ("bad-status", "11:3: status `up` is not a Docker state"),
     ("bad-template", "9:8: template error"),
     ("duplicate-key", "3:1: duplicate key `id`"),

@@ -123,6 +123,18 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
             template_ok(h.get_ref(), &h.span(), sink);
         }
         teaching::step_ok(s, sink);
+        for r in &s.requires {
+            if !super::model::STEP_REQUIREMENT_WORDS.contains(&r.get_ref().as_str()) {
+                sink.at(
+                    &r.span(),
+                    format!(
+                        "step requires `{}`, which is not one of {}",
+                        r.get_ref(),
+                        super::model::STEP_REQUIREMENT_WORDS.join(", ")
+                    ),
+                );
+            }
+        }
         if s.checks.is_empty() {
             sink.at(
                 &step.span(),

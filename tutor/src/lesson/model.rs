@@ -67,7 +67,18 @@ pub struct Step {
     /// the step passes.
     #[serde(default)]
     pub docker_differs: Option<Spanned<String>>,
+    /// What the engine must offer for this step (words of
+    /// [`STEP_REQUIREMENT_WORDS`]): verify skips the step, saying why, on
+    /// an engine that lacks it.
+    #[serde(default)]
+    pub requires: Vec<Spanned<String>>,
 }
+
+/// The words a step's `requires` may hold. `published-ports`: `-p` must
+/// reach a server in the container from the host, which Docker does only
+/// through its bridge network (a dockerd started with `--bridge=none`, as
+/// the course's private one is, accepts `-p` and publishes nothing).
+pub const STEP_REQUIREMENT_WORDS: &[&str] = &["published-ports"];
 
 impl Step {
     /// Whether the step is a challenge (`challenge = true`).
