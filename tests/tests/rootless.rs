@@ -27,6 +27,12 @@ impl RootlessUser {
     /// None (the test says why and passes) when this is not root or the
     /// tools to make a user are missing.
     fn create() -> Option<RootlessUser> {
+        Self::create_with(true)
+    }
+
+    /// With `subordinate_ids` false, the user has none (useradd's own
+    /// grant taken back): rootless whale's single-id map.
+    fn create_with(subordinate_ids: bool) -> Option<RootlessUser> {
         if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: making a test user needs root");
             return None;
@@ -70,7 +76,11 @@ impl RootlessUser {
             dir,
             bin,
         };
-        user.grant_subordinate_ids();
+        if subordinate_ids {
+            user.grant_subordinate_ids();
+        } else {
+            user.take_subordinate_ids();
+        }
         std::fs::create_dir_all(user.bin.parent().unwrap()).unwrap();
         std::fs::copy(whale_bin(), &user.bin).expect("copying the whale binary");
         std::fs::set_permissions(&user.bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -117,6 +127,19 @@ impl RootlessUser {
             .status()
             .expect("usermod");
         assert!(status.success(), "usermod --add-subuids {range} failed");
+    }
+
+    fn take_subordinate_ids(&self) {
+        let _ = Command::new("usermod")
+            .args([
+                "--del-subuids",
+                "1-4294967294",
+                "--del-subgids",
+                "1-4294967294",
+                &self.name,
+            ])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 
     fn home(&self) -> PathBuf {
@@ -208,18 +231,10 @@ impl RootlessUser {
 impl Drop for RootlessUser {
     fn drop(&mut self) {
         self.kill_all();
+        // Before userdel: usermod needs the user to name it (Debian's
+        // userdel removes the ranges too; this holds where it does not).
+        self.take_subordinate_ids();
         let _ = Command::new("userdel").arg(&self.name).status();
-        // Debian's userdel removes the subordinate ranges; make sure.
-        let _ = Command::new("usermod")
-            .args([
-                "--del-subuids",
-                "1-4294967294",
-                "--del-subgids",
-                "1-4294967294",
-                &self.name,
-            ])
-            .stderr(std::process::Stdio::null())
-            .status();
         // The store holds files of subordinate ids the user could not
         // remove; we are root. TempDir removes the rest.
         let _ = std::fs::remove_dir_all(self.home());
@@ -477,4 +492,31 @@ fn the_private_socket_dir_is_made_closed_and_refused_when_open() {
     );
     user.kill_all();
     let _ = std::fs::remove_dir_all(&sock_dir);
+}
+
+#[test]
+fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
+    let Some(user) = RootlessUser::create_with(false) else {
+        return;
+    };
+    user.whale_ok(&["bootstrap", "busybox"]);
+    let out = user.whale_ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; echo $$; ls /sys/class/net",
+    ]);
+    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
+    let info = user.whale_ok(&["info"]);
+    assert!(
+        info.stdout.contains(&format!("Uidmap: 0:{}:1\n", user.uid)),
+        "{info:?}"
+    );
+    assert!(info.stderr.contains("no subordinate ids"), "{info:?}");
+    // Another user inside cannot exist: refused with the note, not a bare errno.
+    let out = user.whale(&["run", "--rm", "-u", "1000", "busybox", "id"]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(out.stderr.contains("single-id map"), "{out:?}");
 }
