@@ -264,6 +264,13 @@ fn tree_snapshot(dir: &Path) -> Vec<(PathBuf, u64, u32, u32, i64)> {
     out
 }
 
+/// The first line: root inside, the command PID 1, only `lo`.
+fn root_pid1_and_loopback_only(user: &RootlessUser) {
+    let script = "id -u; echo $$; ls /sys/class/net";
+    let out = user.whale_ok(&["run", "--rm", "busybox", "sh", "-c", script]);
+    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
+}
+
 fn lines(out: &Out) -> Vec<String> {
     out.stdout.lines().map(str::to_string).collect()
 }
@@ -295,15 +302,7 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     );
 
     // Root inside, PID 1, only loopback.
-    let out = user.whale_ok(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "id -u; echo $$; ls /sys/class/net",
-    ]);
-    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
+    root_pid1_and_loopback_only(&user);
 
     // run -d, ps, exec.
     let id = user.whale_ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "1000"]);
@@ -500,15 +499,7 @@ fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
         return;
     };
     user.whale_ok(&["bootstrap", "busybox"]);
-    let out = user.whale_ok(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "id -u; echo $$; ls /sys/class/net",
-    ]);
-    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
+    root_pid1_and_loopback_only(&user);
     let info = user.whale_ok(&["info"]);
     assert!(
         info.stdout.contains(&format!("Uidmap: 0:{}:1\n", user.uid)),
