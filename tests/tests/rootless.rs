@@ -511,3 +511,40 @@ fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
     assert!(!out.ok(), "{out:?}");
     assert!(out.stderr.contains("single-id map"), "{out:?}");
 }
+
+/// `RUN apt-get install` as a rootless user: apt's sandbox drops to the
+/// `_apt` user, which only a subordinate id can be. The Debian base is
+/// made by a root whale of the test's own (mmdebstrap, the host's apt
+/// sources) and handed over as a docker-archive.
+#[test]
+fn a_rootless_build_runs_apt_get_install() {
+    if !Path::new("/usr/bin/mmdebstrap").exists() {
+        eprintln!("skipped: mmdebstrap is not installed (apt-get install mmdebstrap)");
+        return;
+    }
+    let Some(user) = RootlessUser::create() else {
+        return;
+    };
+    let archive = user.out_dir().join("debian.tar");
+    {
+        let root_whale = whale_e2e::World::new();
+        root_whale
+            .whale_timeout(&["bootstrap", "debian"], Duration::from_secs(600))
+            .success();
+        root_whale.whale_ok(&["save", "-o", archive.to_str().unwrap(), "debian:bookworm"]);
+    }
+    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    user.whale_ok(&["load", "-i", archive.to_str().unwrap()]);
+    let ctx = user.out_dir().join("apt");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM debian:bookworm\n\
+         RUN apt-get update && apt-get install -y --no-install-recommends sl\n",
+    )
+    .unwrap();
+    let out = user.whale(&["build", "-t", "with-sl", ctx.to_str().unwrap()]);
+    assert!(out.ok(), "{out:?}");
+    let out = user.whale_ok(&["run", "--rm", "with-sl", "ls", "/usr/games/sl"]);
+    assert_eq!(out.stdout.trim(), "/usr/games/sl");
+}
