@@ -355,10 +355,57 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
         assert!(out.stderr.contains("Delegate=yes"), "{out:?}");
     }
 
+    // What a user namespace may not mount or make is bound from the host:
+    // a --device node, --privileged's devices, --pid host's /proc.
+    let out = user.whale_ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/myzero",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 3 /dev/myzero | od -An -tx1",
+    ]);
+    assert_eq!(out.stdout.trim(), "00 00 00", "{out:?}");
+    let out = user.whale_ok(&["run", "--rm", "--privileged", "busybox", "ls", "/dev"]);
+    assert!(out.stdout.lines().count() > 15, "{out:?}");
+    let out = user.whale_ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/1/comm",
+    ]);
+    assert_ne!(
+        out.stdout.trim(),
+        "cat",
+        "--pid host shows the host's PID 1"
+    );
+
     // A host port below 1024 is refused with the reason; a high one works.
     let out = user.whale(&["run", "--rm", "-p", "80:80", "busybox", "true"]);
     assert_eq!(out.code(), Some(125), "{out:?}");
     assert!(out.stderr.contains("below 1024"), "{out:?}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let publish = format!("127.0.0.1:{port}:8080");
+    user.whale_ok(&[
+        "run", "-d", "--name", "web", "-p", &publish, "busybox", "httpd", "-f", "-p", "8080",
+    ]);
+    let reached = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+    });
+    assert!(reached, "the published port {port} answers");
+    user.whale_ok(&["rm", "-f", "web"]);
 
     // cp both ways.
     let src = user.out_dir().join("in.txt");
@@ -415,16 +462,27 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     // The daemon killed: the container lives on, and the next daemon (started
     // by the next command) joins its namespaces and adopts it.
     let daemon = user.daemon_pid().expect("the user's daemon runs");
-    let shim_pids_before = user.pids().len();
+    let state = store.join("containers").join(&id).join("state.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state.json")).expect("json");
+    let shim = state["shim_pid"].as_i64().expect("shim_pid") as i32;
+    let init = state["pid"].as_i64().expect("pid") as i32;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    let alive = |pid: i32| Path::new(&format!("/proc/{pid}")).exists();
     assert!(
-        user.pids().len() + 1 >= shim_pids_before,
-        "only the daemon died"
+        !alive(daemon)
+            || std::fs::read_to_string(format!("/proc/{daemon}/stat"))
+                .unwrap_or_default()
+                .contains(" Z ")
+    );
+    assert!(
+        alive(shim) && alive(init),
+        "the shim and the container outlive the daemon"
     );
     let ps = user.whale_ok(&["ps"]);
     assert!(
