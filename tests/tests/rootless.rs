@@ -316,6 +316,18 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     let out = user.whale_ok(&["exec", "keep", "cat", "/etc/hostname"]);
     assert_eq!(out.stdout.trim(), &id[..12]);
 
+    // Without a cgroup, stats and top count the processes of its PID namespace.
+    user.whale_ok(&["exec", "-d", "keep", "sleep", "1000"]);
+    let out = user.whale_ok(&["stats", "--no-stream", "keep"]);
+    let pids = out
+        .stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().last());
+    assert_eq!(pids, Some("2"), "{out:?}");
+    let out = user.whale_ok(&["top", "keep"]);
+    assert_eq!(out.stdout.matches("sleep 1000").count(), 2, "{out:?}");
+
     // Writes land in the container's own layer, never in the image.
     let layers = store.join("image");
     let before = tree_snapshot(&layers);
