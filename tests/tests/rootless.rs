@@ -580,6 +580,20 @@ fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
     let out = user.whale(&["run", "--rm", "-u", "1000", "busybox", "id"]);
     assert!(!out.ok(), "{out:?}");
     assert!(out.stderr.contains("single-id map"), "{out:?}");
+
+    // The store removed (as a sandbox's is), its namespace holder ends too.
+    if let Some(daemon) = user.daemon_pid() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(daemon),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    std::fs::remove_dir_all(user.store()).unwrap();
+    let gone = (0..150).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        user.pids().is_empty()
+    });
+    assert!(gone, "left running: {:?}", user.pids());
 }
 
 /// `RUN apt-get install` as a rootless user: apt's sandbox drops to the
