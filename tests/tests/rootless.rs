@@ -159,19 +159,21 @@ impl RootlessUser {
 
     /// `whale ARGS` as the user, with a clean environment of its own.
     fn whale(&self, args: &[&str]) -> Out {
-        self.whale_stdin(args, None)
+        self.whale_in_session(true, args)
     }
 
-    fn whale_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    /// `whale ARGS` as the user; without `runtime_dir` as from a login with
+    /// no XDG_RUNTIME_DIR (no systemd session).
+    fn whale_in_session(&self, runtime_dir: bool, args: &[&str]) -> Out {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", &self.name, "--", "env", "-i"])
             .arg(format!("HOME={}", self.home().display()))
-            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir().display()))
-            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-            .arg(&self.bin)
-            .args(args)
-            .current_dir(self.dir.path());
-        run_command(cmd, stdin, TIMEOUT)
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+        if runtime_dir {
+            cmd.arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir().display()));
+        }
+        cmd.arg(&self.bin).args(args).current_dir(self.dir.path());
+        run_command(cmd, None, TIMEOUT)
     }
 
     fn whale_ok(&self, args: &[&str]) -> Out {
@@ -535,16 +537,7 @@ fn the_private_socket_dir_is_made_closed_and_refused_when_open() {
     // No XDG_RUNTIME_DIR: /tmp/whale-UID, made 0700 by the user.
     let sock_dir = PathBuf::from(format!("/tmp/whale-{}", user.uid));
     let _ = std::fs::remove_dir_all(&sock_dir);
-    let run = |args: &[&str]| {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", &user.name, "--", "env", "-i"])
-            .arg(format!("HOME={}", user.home().display()))
-            .arg("PATH=/usr/bin:/bin:/usr/sbin:/sbin")
-            .arg(&user.bin)
-            .args(args)
-            .current_dir(user.dir.path());
-        run_command(cmd, None, TIMEOUT)
-    };
+    let run = |args: &[&str]| user.whale_in_session(false, args);
     run(&["info"]).success();
     let meta = std::fs::symlink_metadata(&sock_dir).unwrap();
     assert_eq!(meta.uid(), user.uid);
