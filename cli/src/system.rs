@@ -8,7 +8,7 @@ use whale_args::{Cli, DaemonArgs, InfoArgs, VersionArgs};
 /// and hand both to `serve` (the engine's, injected by the binary: the CLI
 /// is a client of the API and does not link the daemon).
 pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
-    let host = args.host.clone().unwrap_or_else(|| cli.host.clone());
+    let host = whale_args::host(args.host.as_deref().or(cli.host.as_deref()));
     let socket = match super::connect::parse_host(&host) {
         Ok(s) => s,
         Err(err) => {
@@ -16,6 +16,10 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
             return 1;
         }
     };
+    if let Err(err) = whale_args::check_socket_dir(&socket) {
+        eprintln!("whale daemon: {err}");
+        return 1;
+    }
     let root = whale_args::root_dir(args.root.clone().or_else(|| cli.root.clone()));
     serve(root, socket, args.insecure_registries.clone())
 }
@@ -155,5 +159,37 @@ pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
     println!(" Name: {}", opt(&info.name));
     println!(" ID: {}", opt(&info.id));
     println!(" Docker Root Dir: {}", opt(&info.docker_root_dir));
+    print_security_options(info.security_options.as_deref().unwrap_or_default());
+    for warning in info.warnings.iter().flatten() {
+        eprintln!("{warning}");
+    }
     Ok(())
+}
+
+/// The docker CLI's shape: each `name=X,key=value` option as `X` with its
+/// keys below it.
+fn print_security_options(options: &[String]) {
+    if options.is_empty() {
+        return;
+    }
+    println!(" Security Options:");
+    for option in options {
+        let mut name = option.as_str();
+        let mut keys = Vec::new();
+        for pair in option.split(',') {
+            match pair.split_once('=') {
+                Some(("name", n)) => name = n,
+                Some((k, v)) => keys.push((k, v)),
+                None => {}
+            }
+        }
+        println!("  {name}");
+        for (k, v) in keys {
+            let mut key = k.to_string();
+            if let Some(first) = key.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            println!("   {key}: {v}");
+        }
+    }
 }

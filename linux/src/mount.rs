@@ -44,6 +44,11 @@ pub enum MountError {
     TooManyLayers { layers: usize, len: usize },
     #[error("the image has no layers: overlay needs at least one lower dir")]
     NoLayers,
+    #[error(
+        "cannot mount the container's overlay in rootless mode: {source}; overlayfs inside a user \
+         namespace needs Linux 5.11 or later (this kernel: {kernel})"
+    )]
+    RootlessOverlay { source: io::Error, kernel: String },
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MountError + 'a {
@@ -288,6 +293,18 @@ pub(crate) fn prepare_target(
     Ok(cur)
 }
 
+/// A /dev node: made with mknod as root; in a user namespace, where no
+/// device node may be made, the host's own node bind-mounted (as runc
+/// does rootless).
+fn device_node(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
+    if !super::userns::in_rootless_namespace() {
+        return mknod_char(p, major, minor);
+    }
+    touch(p)?;
+    let host = Path::new("/dev").join(p.file_name().unwrap_or_default());
+    mount(Some(&host), p, None, libc::MS_BIND, None)
+}
+
 fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create device", p))?;
     let dev = makedev(major.into(), minor.into());
@@ -405,15 +422,38 @@ pub fn mount_overlay(r: &Rootfs) -> Result<(), MountError> {
     if let Some(dir) = &opts.chdir {
         std::env::set_current_dir(dir).map_err(io_err("enter", dir))?;
     }
+    if !super::userns::in_rootless_namespace() {
+        return mount(
+            Some(Path::new("overlay")),
+            m,
+            Some("overlay"),
+            0,
+            Some(&opts.data),
+        );
+    }
+    // In a user namespace overlayfs may not use trusted.* xattrs: its own
+    // attributes (opaque dirs) live in user.overlay.* (see userns.rs).
+    let data = format!("{},userxattr", opts.data);
     mount(
         Some(Path::new("overlay")),
         m,
         Some("overlay"),
         0,
-        Some(&opts.data),
-    )?;
-
-    Ok(())
+        Some(&data),
+    )
+    .map_err(|e| match e {
+        MountError::Mount { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) =>
+        {
+            MountError::RootlessOverlay {
+                source,
+                kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .map(|r| r.trim().to_string())
+                    .unwrap_or_default(),
+            }
+        }
+        other => other,
+    })
 }
 
 /// The second half of [`build_rootfs`]: everything inside the overlay.
@@ -427,12 +467,13 @@ pub fn mount_kernel_filesystems(r: &Rootfs) -> Result<(), MountError> {
 fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     let m = r.merged_dir;
     let proc_dir = prepare_target(m, "proc", Some(0o555))?;
-    mount(
+    mount_or_bind_host(
         Some(Path::new("proc")),
         &proc_dir,
         Some("proc"),
         NOSUID_NODEV_NOEXEC,
         None,
+        Path::new("/proc"),
     )?;
 
     let dev = prepare_target(m, "dev", Some(0o755))?;
@@ -451,7 +492,7 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        mknod_char(&dev.join(name), major, minor)?;
+        device_node(&dev.join(name), major, minor)?;
     }
     let pts = dev.join("pts");
     mkdir(&pts, 0o755)?;
@@ -460,7 +501,13 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         &pts,
         Some("devpts"),
         libc::MS_NOSUID | libc::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        // Group tty (5) owns the ptys, as in Docker; a single-id map has
+        // no group 5 to give them to.
+        Some(if super::userns::current_map().is_single() {
+            "newinstance,ptmxmode=0666,mode=0620"
+        } else {
+            "newinstance,ptmxmode=0666,mode=0620,gid=5"
+        }),
     )?;
     let conf = &r.confinement;
     if conf.privileged {
@@ -491,12 +538,13 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     }
     let mq = dev.join("mqueue");
     mkdir(&mq, 0o755)?;
-    mount(
+    mount_or_bind_host(
         Some(Path::new("mqueue")),
         &mq,
         Some("mqueue"),
         NOSUID_NODEV_NOEXEC,
         None,
+        Path::new("/dev/mqueue"),
     )?;
     symlink("pts/ptmx", &dev.join("ptmx"))?;
     symlink("/proc/self/fd", &dev.join("fd"))?;
@@ -516,13 +564,40 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         NOSUID_NODEV_NOEXEC | libc::MS_RDONLY
     };
     // In a new netns, sysfs shows only that namespace's devices (`lo`).
-    mount(
+    match mount(
         Some(Path::new("sysfs")),
         &sys,
         Some("sysfs"),
         sys_flags,
         None,
-    )?;
+    ) {
+        Ok(()) => {}
+        // Rootless with the host's network (`--network host`, build RUN
+        // steps): sysfs belongs to the host's network namespace, which a
+        // user namespace may not mount; the host's /sys is bound instead.
+        Err(MountError::Mount { source, .. })
+            if source.raw_os_error() == Some(libc::EPERM)
+                && super::userns::in_rootless_namespace() =>
+        {
+            mount(
+                Some(Path::new("/sys")),
+                &sys,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+            if sys_flags & libc::MS_RDONLY != 0 {
+                mount(
+                    None,
+                    &sys,
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                    None,
+                )?;
+            }
+        }
+        Err(e) => return Err(e),
+    }
 
     mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
 
@@ -547,6 +622,32 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         readonly_path(&m.join(p))?;
     }
     Ok(())
+}
+
+/// Mount a kernel filesystem, or rootless, where it belongs to a namespace
+/// of the host's (`--pid host`: proc; `--ipc host`: mqueue) that a user
+/// namespace may not mount, bind the host's own mount of it instead.
+fn mount_or_bind_host(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+    host: &Path,
+) -> Result<(), MountError> {
+    match mount(source, target, fstype, flags, data) {
+        Err(MountError::Mount { source, .. })
+            if source.raw_os_error() == Some(libc::EPERM)
+                && super::userns::in_rootless_namespace() =>
+        {
+            // A host without it (no /dev/mqueue mounted) has nothing to share.
+            if !host.exists() {
+                return Ok(());
+            }
+            mount(Some(host), target, None, libc::MS_BIND | libc::MS_REC, None)
+        }
+        other => other,
+    }
 }
 
 /// Best effort: a container without a cgroup view still runs.
