@@ -100,7 +100,19 @@ pub fn render_step(
         None => text.to_string(),
     };
     let head: Vec<String> = fit(&head, "").lines().map(|l| style.heading(l)).collect();
-    let mut out = format!("{}\n\n{}", head.join("\n"), markdown(&text, style));
+    let mut out = format!("{}\n\n", head.join("\n"));
+    if s.is_challenge() {
+        out.push_str(&markdown(CHALLENGE_NOTE, style));
+        out.push('\n');
+    }
+    out.push_str(&markdown(&text, style));
+    if s.figure.is_some() {
+        out.push_str(&format!(
+            "\n{} {}\n",
+            style.strong("Picture:"),
+            fit(&picture_line(lesson, s), "  ")
+        ));
+    }
     for q in &s.quizzes {
         let q = q.get_ref();
         out.push_str(&format!(
@@ -113,6 +125,23 @@ pub fn render_step(
         }
     }
     out
+}
+
+/// What the tutor says of a challenge step, above its text.
+pub const CHALLENGE_NOTE: &str = "**Challenge:** the text gives the goal, not the commands. \
+     Try first; `h` gives hints, and the last one shows a way.";
+
+/// Where a step's picture is: the book's chapter and step, and the page
+/// of the built book (mdBook's `lessons/NN-id.html#step-id`).
+fn picture_line(lesson: &LoadedLesson, s: &Step) -> String {
+    let page = crate::book::chapter_file(lesson).replace(".md", ".html");
+    format!(
+        "in the book, lesson {} \"{}\", step \"{}\" (lessons/{page}#step-{}).",
+        lesson.number(),
+        lesson.lesson.title,
+        s.title,
+        s.id.get_ref()
+    )
 }
 
 /// A result line's text after its 4-column mark: code spans rendered and,
@@ -158,10 +187,20 @@ pub fn explain(
     style: Style,
 ) -> String {
     let s = step(lesson, index);
-    let text =
-        template::render_vars(s.explain.get_ref(), &vars.into()).unwrap_or_else(|e| e.to_string());
+    let vars = vars.into();
+    let text = template::render_vars(s.explain.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
     // Part of the first paragraph, so it is wrapped with it.
-    markdown(&format!("**✓ Done.** {}", text.trim_start()), style)
+    let mut out = markdown(&format!("**✓ Done.** {}", text.trim_start()), style);
+    // Said once the step passes: the student has just seen whale's way.
+    if let Some(d) = &s.docker_differs {
+        let note = template::render_vars(d.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
+        out.push('\n');
+        out.push_str(&markdown(
+            &format!("**Where Docker differs:** {}", note.trim_start()),
+            style,
+        ));
+    }
+    out
 }
 
 /// Run a shell command against the engine; returns (exit code, output).

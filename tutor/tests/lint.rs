@@ -9,6 +9,19 @@ fn fixtures() -> PathBuf {
 }
 
 const EXPECTED: &[(&str, &str)] = &[
+    ("quiz-without-why", "11:3: quiz `q` has no `why`"),
+    (
+        "pattern-without-words",
+        "11:3: stdout `^([1-9]|[1-9][0-9])\\s*$` cannot be put in plain words for the book",
+    ),
+    (
+        "hint-gives-quiz-away",
+        "10:10: this hint gives away the answer of quiz `q` (it says `sh`)",
+    ),
+    (
+        "challenge-shows-command",
+        "13:5: challenge step `s1`: its text shows the command `whale build -t fast .`",
+    ),
     (
         "action-two-verbs",
         "17:14: solve action mixes run and spawn",

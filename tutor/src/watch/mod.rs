@@ -120,7 +120,10 @@ impl Watch<'_> {
                             quiz::Given::Answer(a) => a,
                         };
                         if crate::checks::quiz_correct(q, &given) {
-                            out("Right.\n");
+                            out(&format!(
+                                "{}\n",
+                                crate::render::inline(&quiz::right(q), self.style)
+                            ));
                         } else {
                             typing.tries += 1;
                             if let Some(w) = quiz::wrong(q, &given, typing.tries) {

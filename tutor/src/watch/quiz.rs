@@ -65,12 +65,26 @@ pub(super) fn wrong(q: &Quiz, given: &str, tries: usize) -> Option<String> {
     ))
 }
 
-/// The answer shown after the last wrong try.
+/// What to say to a right answer: why it is right, when the lesson says.
+pub(super) fn right(q: &Quiz) -> String {
+    format!("Right.{}", because(q))
+}
+
+/// The answer shown after the last wrong try, with why it is right.
 pub(super) fn reveal(q: &Quiz) -> String {
-    match q.choices.iter().position(|c| *c == q.answer) {
+    let answer = match q.choices.iter().position(|c| *c == q.answer) {
         Some(i) => format!("The answer is {}: {}.", i + 1, q.answer),
         None => format!("An answer that fits: {}.", q.answer),
-    }
+    };
+    format!("{answer}{}", because(q))
+}
+
+/// The quiz's `why`, led by a space (or nothing without one).
+fn because(q: &Quiz) -> String {
+    q.why
+        .as_deref()
+        .map(|w| format!(" {}", w.trim()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -84,6 +98,7 @@ mod tests {
             question: "Which kernel?".into(),
             choices: vec!["host".into(), "image".into(), "vm".into()],
             answer: "host".into(),
+            why: Some("Containers share the host's kernel.".into()),
             why_not: HashMap::from([("image".into(), "An image holds no kernel.".into())]),
         }
     }
@@ -107,6 +122,23 @@ mod tests {
         );
         assert!(wrong(&q(), "vm", 2).unwrap().contains("1 try left"));
         assert_eq!(wrong(&q(), "vm", 3), None);
-        assert_eq!(reveal(&q()), "The answer is 1: host.");
+        assert_eq!(
+            reveal(&q()),
+            "The answer is 1: host. Containers share the host's kernel."
+        );
+    }
+
+    #[test]
+    fn the_third_wrong_try_reveals_the_answer_and_why() {
+        // The tries a student makes, as the watch loop counts them.
+        let mut said = Vec::new();
+        for tries in 1..=TRIES {
+            said.push(wrong(&q(), "image", tries));
+        }
+        assert!(said[..TRIES - 1].iter().all(Option::is_some), "{said:?}");
+        assert_eq!(said[TRIES - 1], None, "the third wrong try reveals");
+        assert_eq!(TRIES, 3);
+        assert!(reveal(&q()).contains("host") && reveal(&q()).contains("share the host's kernel"));
+        assert_eq!(right(&q()), "Right. Containers share the host's kernel.");
     }
 }
