@@ -60,7 +60,11 @@ fn lesson_12_on_a_v2_tree_shows_v2_files_and_the_systemd_scope() {
     assert!(text.contains("cat /sys/fs/cgroup$G/memory.max /sys/fs/cgroup$G/cpu.max"));
     assert!(text.contains("`/system.slice/docker-<id>.scope`"));
     // No v1 file in anything the student is told to type on this machine.
-    for v1 in ["memory.limit_in_bytes", "cpu.cfs_quota_us", "/sys/fs/cgroup/memory/"] {
+    for v1 in [
+        "memory.limit_in_bytes",
+        "cpu.cfs_quota_us",
+        "/sys/fs/cgroup/memory/",
+    ] {
         assert!(
             !text.contains(&format!("docker exec capped cat /sys/fs/cgroup/{v1}"))
                 && !text.contains(&format!("cat /sys/fs/cgroup/memory$G/{v1}")),
@@ -80,7 +84,10 @@ fn lesson_12_on_v1_and_hybrid_trees_shows_v1_files() {
         assert!(text.contains("docker exec capped cat /sys/fs/cgroup/memory/memory.limit_in_bytes"));
         assert!(text.contains("cat /sys/fs/cgroup/memory$G/memory.limit_in_bytes"));
         assert!(text.contains("`/docker/<id>`"));
-        assert!(!text.contains("capped cat /sys/fs/cgroup/memory.max"), "{text}");
+        assert!(
+            !text.contains("capped cat /sys/fs/cgroup/memory.max"),
+            "{text}"
+        );
         assert_eq!(text.contains("/sys/fs/cgroup/unified"), name == "hybrid");
     }
     let whale = render_on(v1.path(), EngineKind::Whale, "cgroupfs");
