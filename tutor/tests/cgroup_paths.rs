@@ -55,7 +55,7 @@ fn fake_tree(files: &[&str]) -> tempfile::TempDir {
 fn lesson_12_on_a_v2_tree_shows_v2_files_and_the_systemd_scope() {
     let v2 = fake_tree(&["cgroup.controllers"]);
     let text = render_on(v2.path(), EngineKind::Docker, "systemd");
-    assert!(text.contains("cgroup v2 here"), "{text}");
+    assert!(text.contains("commands below are for cgroup v2:"), "{text}");
     assert!(text.contains("docker exec capped cat /sys/fs/cgroup/memory.max"));
     assert!(text.contains("cat /sys/fs/cgroup$G/memory.max /sys/fs/cgroup$G/cpu.max"));
     assert!(text.contains("`/system.slice/docker-<id>.scope`"));
@@ -80,7 +80,7 @@ fn lesson_12_on_v1_and_hybrid_trees_shows_v1_files() {
     let hybrid = fake_tree(&["unified/cgroup.controllers", "memory/memory.limit_in_bytes"]);
     for (tree, name) in [(&v1, "v1"), (&hybrid, "hybrid")] {
         let text = render_on(tree.path(), EngineKind::Docker, "cgroupfs");
-        assert!(text.contains(&format!("cgroup {name} here")), "{text}");
+        assert!(text.contains(&format!("commands below are for cgroup {name}")), "{text}");
         assert!(text.contains("docker exec capped cat /sys/fs/cgroup/memory/memory.limit_in_bytes"));
         assert!(text.contains("cat /sys/fs/cgroup/memory$G/memory.limit_in_bytes"));
         assert!(text.contains("`/docker/<id>`"));
