@@ -376,3 +376,70 @@ pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> V
     }
     removed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn lesson() -> LoadedLesson {
+        let source = r#"format_version = 1
+id = "t"
+number = 3
+title = "T"
+summary = "S"
+[[step]]
+id = "a"
+title = "A"
+challenge = true
+figure = { src = "layer-order.svg", alt = "Layers" }
+docker_differs = "On `{{ cli }}` 23 and later, BuildKit prints `CACHED`."
+text = "Make the rebuild fast."
+hints = ["Think of the cache.", "`{{ cli }} build -t fast .`"]
+explain = "Fast."
+  [[step.check]]
+  kind = "container"
+  name = "web"
+  running = true
+  failure = "f"
+"#
+        .to_string();
+        let lesson = crate::lesson::parse("03-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/03-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn a_challenge_is_marked_and_its_picture_named() {
+        let shown = render_step(&lesson(), 0, "whale", Style::plain());
+        let (_, body) = shown.split_once("\n\n").unwrap();
+        assert!(
+            body.starts_with("Challenge: the text gives the goal"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "Picture: in the book, lesson 3 \"T\", step \"A\" (lessons/03-t.html#step-a)."
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn where_docker_differs_is_said_once_the_step_passes() {
+        let l = lesson();
+        let done = explain(&l, 0, "docker", Style::plain());
+        assert!(done.starts_with("✓ Done. Fast."), "{done}");
+        assert!(
+            done.contains(
+                "Where Docker differs: On `docker` 23 and later, BuildKit prints `CACHED`."
+            ),
+            "{done}"
+        );
+        // Not before: the step's text does not say it.
+        assert!(!render_step(&l, 0, "docker", Style::plain()).contains("Where Docker differs"));
+    }
+}

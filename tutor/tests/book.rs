@@ -215,6 +215,64 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
     }
 }
 
+/// Every pattern of a check, nested ones too.
+fn patterns(check: &lesson::Check, out: &mut Vec<String>) {
+    use lesson::Check;
+    let mut add = |p: &Option<String>| out.extend(p.iter().cloned());
+    match check {
+        Check::Container(c) => {
+            add(&c.cmd);
+            add(&c.pid1);
+            add(&c.logs);
+        }
+        Check::Process(p) => add(&Some(p.command.clone())),
+        Check::Exec(e) => add(&e.stdout),
+        Check::File(f) => add(&f.contents),
+        Check::Host(h) => add(&h.stdout),
+        Check::Image(_) | Check::Quiz(_) => {}
+        Check::All(g) | Check::Any(g) => g.checks.iter().for_each(|c| patterns(c, out)),
+    }
+}
+
+#[test]
+fn lesson_chapters_carry_pictures_and_no_raw_regex() {
+    let mut pictures = 0;
+    let mut with_picture = 0;
+    let mut said = 0;
+    for l in lessons() {
+        let chapter = book::chapter(&l).unwrap();
+        let here = chapter
+            .matches("<img class=\"figure\" src=\"../images/")
+            .count();
+        pictures += here;
+        with_picture += usize::from(here > 0);
+        for s in &l.lesson.steps {
+            for c in &s.get_ref().checks {
+                let mut found = Vec::new();
+                patterns(c.get_ref(), &mut found);
+                for re in found {
+                    // A pattern with regex syntax must not reach the book.
+                    if re.chars().any(|ch| "\\^$[](){}|*+?".contains(ch)) {
+                        said += 1;
+                        assert!(
+                            !chapter.contains(&re),
+                            "lesson {}: the chapter prints the raw regex {re:?}",
+                            l.number()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        with_picture >= 4,
+        "only {with_picture} lesson chapters carry a picture"
+    );
+    println!(
+        "{pictures} pictures in {with_picture} lesson chapters; {said} regexes in words, none raw"
+    );
+}
+
 // ------------------------------------------------------------------ commands
 
 /// Docker verbs whale does not have: a `docker` command using one of them is

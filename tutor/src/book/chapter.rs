@@ -396,6 +396,68 @@ mod tests {
         );
     }
 
+    fn with_extras() -> LoadedLesson {
+        let source = r#"format_version = 1
+id = "t"
+number = 7
+minutes = 20
+prerequisites = ["lesson 6", "an editor"]
+title = "T"
+summary = "S"
+[[step]]
+id = "a"
+title = "A"
+challenge = true
+figure = { src = "layer-order.svg", alt = 'Two "orders" of layers' }
+docker_differs = "BuildKit prints `CACHED`."
+text = "Make `{{ cli }} build` fast."
+hints = ["Think of the cache.", "`{{ cli }} build -t fast .`"]
+explain = "E"
+  [[step.quiz]]
+  id = "q"
+  question = "Who is PID 1?"
+  choices = ["sh", "init"]
+  answer = "sh"
+  why = "The command you ran is PID 1."
+  why_not = { init = "No init runs unless you ask for one." }
+  [[step.check]]
+  kind = "container"
+  name = "web"
+  logs = '(?m)^real\s+\d+m'
+  failure = "f"
+  [[step.check]]
+  kind = "host"
+  command = "true"
+  stdout = '^[1-9][0-9]{7,8}$'
+  describe = "a CPU limit below one CPU"
+  failure = "f"
+"#
+        .to_string();
+        let lesson = crate::lesson::parse("07-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/07-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn the_teaching_extras_are_in_the_chapter() {
+        let c = chapter(&with_extras()).unwrap();
+        for want in [
+            "**Time:** about 20 minutes · **Before you start:** lesson 6, an editor",
+            "{#step-a}\n\n<img class=\"figure\" src=\"../images/layer-order.svg\" alt=\"Two &quot;orders&quot; of layers\">\n\n**Challenge:**",
+            "> **Where Docker differs:** BuildKit prints `CACHED`.",
+            "**1. sh**: The command you ran is PID 1.",
+            "- Not \"init\": No init runs unless you ask for one.",
+            "- the container `web` has printed a line that starts with `real <number>m`",
+            "- a CPU limit below one CPU\n",
+        ] {
+            assert!(c.contains(want), "{want:?} not in:\n{c}");
+        }
+        assert!(!c.contains("[1-9]"), "a raw regex in the chapter:\n{c}");
+    }
+
     #[test]
     fn a_text_that_starts_with_a_code_block_keeps_it() {
         let c = chapter(&lesson("\n    {{ cli }} ps\n\nThen look.")).unwrap();

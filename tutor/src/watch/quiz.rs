@@ -8,12 +8,18 @@ use crate::lesson::Quiz;
 /// Wrong tries before the tutor shows the answer.
 pub(super) const TRIES: usize = 3;
 
-/// The prompt: the question, then `(1-3)` for a multiple choice.
-pub(super) fn prompt(q: &Quiz) -> String {
-    if q.choices.is_empty() {
-        format!("{} (your answer) ", q.question)
+/// The prompt: the question, then `(1-3)` for a multiple choice; on a
+/// terminal of `width` columns wrapped to fit (the answer is typed after
+/// its last line).
+pub(super) fn prompt(q: &Quiz, width: Option<usize>) -> String {
+    let text = if q.choices.is_empty() {
+        format!("{} (your answer)", q.question)
     } else {
-        format!("{} (1-{}) ", q.question, q.choices.len())
+        format!("{} (1-{})", q.question, q.choices.len())
+    };
+    match width {
+        Some(w) => format!("{} ", crate::render::wrap(&text, w.max(20), "")),
+        None => format!("{text} "),
     }
 }
 
@@ -105,7 +111,19 @@ mod tests {
 
     #[test]
     fn the_prompt_names_the_range_and_bad_input_is_not_an_answer() {
-        assert_eq!(prompt(&q()), "Which kernel? (1-3) ");
+        assert_eq!(prompt(&q(), None), "Which kernel? (1-3) ");
+        let long = Quiz {
+            question:
+                "A newer image is pushed with another tag. Which image does a run with no tag use?"
+                    .into(),
+            ..q()
+        };
+        let wrapped = prompt(&long, Some(30));
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 30),
+            "{wrapped}"
+        );
+        assert!(wrapped.ends_with("(1-3) "), "{wrapped:?}");
         assert_eq!(read(&q(), " 2 "), Given::Answer("image".into()));
         assert_eq!(read(&q(), "vm"), Given::Answer("vm".into()));
         assert!(matches!(read(&q(), "4"), Given::Invalid(m) if m.contains("from 1 to 3")));

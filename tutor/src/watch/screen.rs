@@ -120,6 +120,13 @@ mod tests {
             .map(|l| l.find(" 0/").expect("a count"))
             .collect();
         assert!(cols.windows(2).all(|w| w[0] == w[1]), "{table}");
+        // Each lesson's time and what it needs, from its header.
+        for l in &lessons {
+            if let Some(m) = &l.lesson.minutes {
+                let line = table.lines().find(|t| t.contains(&l.lesson.title)).unwrap();
+                assert!(line.contains(&format!("~{} min", m.get_ref())), "{line}");
+            }
+        }
     }
 
     #[test]
