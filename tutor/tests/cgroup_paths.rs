@@ -80,7 +80,10 @@ fn lesson_12_on_v1_and_hybrid_trees_shows_v1_files() {
     let hybrid = fake_tree(&["unified/cgroup.controllers", "memory/memory.limit_in_bytes"]);
     for (tree, name) in [(&v1, "v1"), (&hybrid, "hybrid")] {
         let text = render_on(tree.path(), EngineKind::Docker, "cgroupfs");
-        assert!(text.contains(&format!("commands below are for cgroup {name}")), "{text}");
+        assert!(
+            text.contains(&format!("commands below are for cgroup {name}")),
+            "{text}"
+        );
         assert!(text.contains("docker exec capped cat /sys/fs/cgroup/memory/memory.limit_in_bytes"));
         assert!(text.contains("cat /sys/fs/cgroup/memory$G/memory.limit_in_bytes"));
         assert!(text.contains("`/docker/<id>`"));
