@@ -194,9 +194,17 @@ pub fn explain(
     // Said once the step passes: the student has just seen whale's way.
     if let Some(d) = &s.docker_differs {
         let note = template::render_vars(d.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
+        let note = note.trim_start();
+        // A note that opens with a list (whale / Docker 20.10 / today's
+        // Docker) keeps its first item: the heading gets a line of its own.
+        let sep = if note.starts_with("- ") || note.starts_with("* ") {
+            "\n\n"
+        } else {
+            " "
+        };
         out.push('\n');
         out.push_str(&markdown(
-            &format!("**Where Docker differs:** {}", note.trim_start()),
+            &format!("**Where Docker differs:**{sep}{note}"),
             style,
         ));
     }

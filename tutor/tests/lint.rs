@@ -9,6 +9,10 @@ fn fixtures() -> PathBuf {
 }
 
 const EXPECTED: &[(&str, &str)] = &[
+    (
+        "host-command-regex",
+        "11:3: host check: its command holds a regex (`grep`)",
+    ),
     ("quiz-without-why", "11:3: quiz `q` has no `why`"),
     (
         "pattern-without-words",

@@ -292,12 +292,17 @@ fn quiz(q: &Quiz) -> String {
         Some(w) => out.push_str(&format!(": {}\n\n", w.trim())),
         None => out.push_str("\n\n"),
     }
+    let mut listed = false;
     for c in q.choices.iter().filter(|c| **c != q.answer) {
         if let Some(w) = q.why_not.get(c) {
             out.push_str(&format!("- Not \"{c}\": {}\n", w.trim()));
+            listed = true;
         }
     }
-    out.push_str("\n</details>\n\n");
+    if listed {
+        out.push('\n');
+    }
+    out.push_str("</details>\n\n");
     out
 }
 

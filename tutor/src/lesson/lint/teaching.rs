@@ -100,7 +100,9 @@ pub(super) fn step_ok(step: &Step, sink: &mut Sink) {
 /// one the book can put in words, unless the check (or its group) has
 /// `describe`.
 pub(super) fn patterns_sayable(check: &Check, span: &Range<usize>, sink: &mut Sink) {
-    if check.describe().is_some_and(|d| !d.trim().is_empty()) {
+    if let Some(d) = check.describe().filter(|d| !d.trim().is_empty()) {
+        // The book renders it: `{{ cli }}` is `whale` there.
+        template_ok(d, span, sink);
         return;
     }
     if check.describe().is_some() {
@@ -116,7 +118,17 @@ pub(super) fn patterns_sayable(check: &Check, span: &Range<usize>, sink: &mut Si
         }
         Check::Exec(e) => vec![("stdout", &e.stdout)],
         Check::File(f) => vec![("contents", &f.contents)],
-        Check::Host(h) => vec![("stdout", &h.stdout)],
+        Check::Host(h) => {
+            if let Some(why) = shell_without_words(&h.command) {
+                sink.at(
+                    span,
+                    format!(
+                        "host check: its command {why}, which the book would print as it is: add `describe = \"...\"` to the check (what it looks for, as a student would say it)"
+                    ),
+                );
+            }
+            vec![("stdout", &h.stdout)]
+        }
         Check::Image(_) | Check::Quiz(_) => Vec::new(),
         Check::All(g) | Check::Any(g) => {
             for c in &g.checks {
@@ -132,6 +144,47 @@ pub(super) fn patterns_sayable(check: &Check, span: &Range<usize>, sink: &mut Si
             }
         }
     }
+}
+
+/// Why the book cannot print a host check's command in place of words: a
+/// regex in it (grep without -F, awk or sed patterns, `=~`); `None` when
+/// it holds none. (A long command is shown as it is: it is shell, not a
+/// pattern.)
+fn shell_without_words(command: &str) -> Option<String> {
+    let shown = crate::template::render(command, "whale").ok()?;
+    for segment in shown.split(['|', ';', '&']) {
+        let words: Vec<&str> = segment.split_whitespace().collect();
+        let Some(tool) = words
+            .iter()
+            .position(|w| matches!(tool_name(w), "grep" | "egrep" | "awk" | "sed"))
+        else {
+            if segment.contains("=~") {
+                return Some("matches a regex (`=~`)".into());
+            }
+            continue;
+        };
+        let name = tool_name(words[tool]);
+        let args = &words[tool + 1..];
+        let fixed = args
+            .iter()
+            .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('F'));
+        let pattern = match name {
+            "grep" => !fixed,
+            "egrep" => true,
+            // awk -F: '$2=="memory"' compares; '/^Uid:/' is a regex.
+            _ => args.iter().any(|a| a.contains('/') && a.starts_with('\'')),
+        };
+        if pattern {
+            return Some(format!("holds a regex (`{name}`)"));
+        }
+    }
+    None
+}
+
+/// The program a shell word starts, past a command substitution
+/// (`t=$(grep` is `grep`).
+fn tool_name(word: &str) -> &str {
+    word.rsplit("$(").next().unwrap_or(word)
 }
 
 fn unsayable(field: &str, re: &str, span: &Range<usize>, sink: &mut Sink) {
@@ -163,6 +216,19 @@ fn challenge_ok(step: &Step, sink: &mut Sink) {
                 ),
             );
             break;
+        }
+    }
+    // The last hint is where a stuck student finds a way: it shows it.
+    if let Some(last) = step.hints.last().filter(|_| step.hints.len() >= 2) {
+        // A hint that does not render is reported by template_ok.
+        let shown = crate::template::render(last.get_ref(), "whale");
+        if shown.is_ok_and(|t| !has_code(&t)) {
+            sink.at(
+                &last.span(),
+                format!(
+                    "challenge step `{id}`: its last hint shows no command or code: give the way there (the commands, or the file to write)"
+                ),
+            );
         }
     }
     if step.hints.len() < 2 {
@@ -210,6 +276,11 @@ fn command_lines(markdown: &str, cli: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether markdown holds a code span or block.
+fn has_code(markdown: &str) -> bool {
+    Parser::new(markdown).any(|ev| matches!(ev, Event::Code(_) | Event::Start(Tag::CodeBlock(_))))
 }
 
 /// Whether one of the shell commands in `line` runs `cli`.
@@ -356,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn a_challenge_needs_two_hints() {
+    fn a_challenge_needs_two_hints_and_the_last_shows_a_way() {
         let d = lint(&step(
             "challenge = true",
             "Make it fast.",
@@ -365,6 +436,16 @@ mod tests {
         assert!(
             d.iter()
                 .any(|m| m.contains("has 1 hint(s): it needs at least 2")),
+            "{d:?}"
+        );
+        let d = lint(&step(
+            "challenge = true",
+            "Make it fast.",
+            &["Think of the cache.", "Put what changes last."],
+        ));
+        assert!(
+            d.iter()
+                .any(|m| m.contains("its last hint shows no command or code")),
             "{d:?}"
         );
     }
@@ -377,6 +458,27 @@ mod tests {
     }
 
     const QUIZ: &str = "  choices = [\"sh\", \"init\"]\n  answer = \"sh\"\n  why = \"The command you ran is PID 1.\"\n  why_not = { init = \"No init runs unless you ask.\" }";
+
+    #[test]
+    fn a_host_command_with_a_regex_needs_words() {
+        let said = |c: &str| shell_without_words(c);
+        assert_eq!(
+            said("{{ cli }} inspect -f '{{.HostConfig.Init}}' tidy"),
+            None
+        );
+        assert_eq!(said("cat /proc/1/status | grep -Fx 'a'"), None);
+        assert_eq!(
+            said("awk -F: '$2==\"memory\" {print $3}' /proc/1/cgroup"),
+            None
+        );
+        assert!(said("ps -eo args | grep -cE '^(whale|docker) attach'")
+            .unwrap()
+            .contains("holds a regex (`grep`)"));
+        assert!(said("awk '/^Uid:/ {print $2}' /proc/1/status")
+            .unwrap()
+            .contains("(`awk`)"));
+        assert!(said("t=$(grep x f)").is_some());
+    }
 
     #[test]
     fn every_choice_is_explained() {
