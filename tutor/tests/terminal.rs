@@ -177,12 +177,12 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         tmux.wait_for("t:0", "from 1 to 3", 10);
         // Three wrong tries: each explained, the third reveals the answer
         // and why it is right, and the step goes on.
-        tmux.type_line("t:0", "2");
+        tmux.type_line("t:0", "1");
         tmux.wait_for("t:0", "2 tries left", 10);
         tmux.type_line("t:0", "3");
         tmux.wait_for("t:0", "1 try left", 10);
-        tmux.type_line("t:0", "2");
-        tmux.wait_for("t:0", "The answer is 1", 10);
+        tmux.type_line("t:0", "1");
+        tmux.wait_for("t:0", "The answer is 2", 10);
         tmux.wait_for("t:0", "With no tag", 10);
         tmux.wait_for("t:0", "step 2/4", 20);
         // Narrower: the step is drawn again, every visible line fits.
