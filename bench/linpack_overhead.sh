@@ -12,7 +12,7 @@
 # through DOCKER_HOST; WHALE=path/to/whale picks whale's binary.
 #
 # The host runs the very same files as the containers: /opt/linpack (the
-# benchmark and the OpenBLAS it loads through an rpath) is exported from a
+# benchmark, linked statically with its OpenBLAS) is exported from a
 # container of the first engine's image. Each run is `linpack N REPEATS`
 # and scores its best repeat; host and container runs alternate (so a
 # neighbour's load hits both alike) and the medians of RUNS are compared.

@@ -187,6 +187,27 @@ mod tests {
     }
 
     #[test]
+    fn the_driver_is_what_the_engine_says_in_info() {
+        let d = tempfile::tempdir().unwrap();
+        let sock = d.path().join("docker.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let n = conn.read(&mut request).unwrap();
+            assert!(String::from_utf8_lossy(&request[..n]).starts_with("GET /info "));
+            conn.write_all(
+                b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"CgroupDriver\":\"systemd\",\"CgroupVersion\":\"2\"}",
+            )
+            .unwrap();
+        });
+        assert_eq!(docker_driver(&sock).as_deref(), Some("systemd"));
+        server.join().unwrap();
+        // Known now: asked once per socket, not at every render.
+        assert_eq!(docker_driver(&sock).as_deref(), Some("systemd"));
+    }
+
+    #[test]
     fn an_engine_that_cannot_be_asked_gets_its_default() {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(docker_driver(&d.path().join("no.sock")), None);
