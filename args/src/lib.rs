@@ -9,6 +9,7 @@ mod build;
 mod commands;
 pub mod lifecycle;
 mod manage;
+pub mod subids;
 pub mod units;
 
 use std::path::PathBuf;
