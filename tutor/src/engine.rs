@@ -88,6 +88,14 @@ impl Engine {
         Ok(Engine { kind, socket, root })
     }
 
+    /// Whether this engine runs rootless: a whale the tutor reaches as a
+    /// normal user is that user's own (whale picks its mode by who runs
+    /// it). Of docker only its `/info` knows
+    /// ([`crate::requirements::EngineCaps`]).
+    pub fn rootless(&self) -> bool {
+        self.kind == EngineKind::Whale && !nix::unistd::geteuid().is_root()
+    }
+
     /// The command students type: `whale` or `docker`.
     pub fn cli(&self) -> &'static str {
         self.kind.name()

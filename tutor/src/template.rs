@@ -1,7 +1,10 @@
 //! Lesson text and commands are Tera templates; `{{ cli }}` is the engine's
 //! command-line client (`whale` or `docker`), so one lesson serves both, and
 //! `{{ socket }}` is the path of the engine's API socket (for `curl
-//! --unix-socket` and client libraries).
+//! --unix-socket` and client libraries), and `{{ rootless }}` is true when
+//! the engine runs as a normal user, in a user namespace (so a lesson's text
+//! can say `{% if rootless %}...{% endif %}` where root and rootless differ:
+//! root in the container is the student outside).
 //!
 //! The socket differs between a student's engine, a private dockerd and
 //! verify's sandbox: text for readers (the book) shows the engine's default
@@ -25,6 +28,8 @@ pub struct Vars {
     pub cli: String,
     /// The engine's API socket path.
     pub socket: String,
+    /// The engine runs rootless (its containers' root is the user).
+    pub rootless: bool,
 }
 
 /// The socket an engine listens on when nothing says otherwise.
@@ -41,6 +46,7 @@ impl From<&str> for Vars {
         Vars {
             cli: cli.to_string(),
             socket: default_socket(cli).to_string(),
+            rootless: false,
         }
     }
 }
@@ -51,6 +57,7 @@ impl From<&Engine> for Vars {
         Vars {
             cli: engine.cli().to_string(),
             socket: engine.socket.display().to_string(),
+            rootless: engine.rootless(),
         }
     }
 }
@@ -77,6 +84,7 @@ pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     let mut ctx = tera::Context::new();
     ctx.insert("cli", &vars.cli);
     ctx.insert("socket", &vars.socket);
+    ctx.insert("rootless", &vars.rootless);
     let rendered = tera::Tera::one_off(&protected, &ctx, false).map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
@@ -189,7 +197,8 @@ mod tests {
                 t,
                 &Vars {
                     cli: "docker".into(),
-                    socket: "/tmp/d/docker.sock".into()
+                    socket: "/tmp/d/docker.sock".into(),
+                    rootless: false,
                 }
             )
             .unwrap(),
@@ -209,6 +218,20 @@ mod tests {
             render_for("{{ socket }} {{.Id}}", &sandbox).unwrap(),
             "/tmp/whaletutor-verify-x/whale.sock {{.Id}}"
         );
+    }
+
+    #[test]
+    fn text_adapts_to_a_rootless_engine() {
+        let t = "{% if rootless %}root in it is you{% else %}root in it is root{% endif %}";
+        let vars = |rootless| Vars {
+            cli: "whale".into(),
+            socket: "/s".into(),
+            rootless,
+        };
+        assert_eq!(render_vars(t, &vars(true)).unwrap(), "root in it is you");
+        assert_eq!(render_vars(t, &vars(false)).unwrap(), "root in it is root");
+        // Readers of the book see the root engine's text.
+        assert_eq!(render(t, "whale").unwrap(), "root in it is root");
     }
 
     #[test]

@@ -28,7 +28,7 @@ const TOOLS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn find_on_path(tool: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(tool))

@@ -1,0 +1,286 @@
+//! Whether this machine lets a normal user run whale rootless, for
+//! `doctor` and for the lessons that need cgroup limits: unprivileged user
+//! namespaces, subordinate ids (`/etc/subuid`, `/etc/subgid`), Debian's
+//! `uidmap` helpers, overlayfs inside a user namespace, and a cgroup v2
+//! subtree delegated to the user.
+//!
+//! Like the rest of `doctor`, this reads the host on purpose: it says
+//! whether whale can run here before any engine exists to ask. The probes
+//! that need a user namespace run util-linux's `unshare` in a child process,
+//! so the tutor itself never changes namespaces.
+
+use crate::setup::Finding;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use whale_args::subids;
+
+/// The controllers a container's limits are written with.
+const LIMIT_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+/// Where cgroup v2 is mounted when it is the only hierarchy.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The user's name and id, as the subordinate id files name owners.
+fn user() -> (String, u32) {
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    (name, uid.as_raw())
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The kernel switches that forbid unprivileged user namespaces, as
+/// (file, value that forbids, what to do).
+const USERNS_SWITCHES: [(&str, &str, &str); 3] = [
+    (
+        "/proc/sys/user/max_user_namespaces",
+        "0",
+        "`sudo sysctl user.max_user_namespaces=15000`",
+    ),
+    (
+        // Debian's and older Ubuntu kernels.
+        "/proc/sys/kernel/unprivileged_userns_clone",
+        "0",
+        "`sudo sysctl kernel.unprivileged_userns_clone=1`",
+    ),
+    (
+        // Ubuntu 24.04's AppArmor restriction.
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "`sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
+    ),
+];
+
+/// Run `sh -c script` in a new user namespace (the user as root in it)
+/// and a new mount namespace; stderr when it fails.
+fn in_user_namespace(script: &str) -> Result<(), String> {
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run util-linux's unshare: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Unprivileged user namespaces: the kernel switches, then a real one.
+pub fn user_namespaces() -> Result<String, String> {
+    for (file, forbids, fix) in USERNS_SWITCHES {
+        if read_trimmed(file).as_deref() == Some(forbids) {
+            return Err(format!(
+                "unprivileged user namespaces are off ({file} is {forbids}): an administrator enables them with {fix}"
+            ));
+        }
+    }
+    in_user_namespace("true")
+        .map(|()| "a normal user may create user namespaces".to_string())
+        .map_err(|e| {
+            format!(
+                "creating a user namespace failed ({e}): whale cannot run rootless on this kernel"
+            )
+        })
+}
+
+/// The subordinate ranges `file` grants this user, said for `doctor`.
+fn subordinate(file: &'static str) -> Finding {
+    let (name, uid) = user();
+    let item = if file == subids::SUBUID_FILE {
+        "subuid"
+    } else {
+        "subgid"
+    };
+    match subids::ranges_from(Path::new(file), &name, uid) {
+        Ok(r) if !r.is_empty() => Finding {
+            item,
+            ok: true,
+            detail: format!(
+                "{file} grants {name} {} ids ({})",
+                subids::total(&r),
+                r.iter()
+                    .map(|r| format!("{}-{}", r.start, r.start + r.count - 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        Ok(_) => Finding {
+            item,
+            ok: false,
+            detail: format!(
+                "{file} grants {name} no range: whale then maps only your own id (root in a container is you, and no other user exists there: apt-get, useradd and `whale bootstrap debian` need the range). An administrator grants it: `{}`",
+                subids::grant_line(&name)
+            ),
+        },
+        Err(e) => Finding {
+            item,
+            ok: false,
+            detail: format!("cannot read {file}: {e}"),
+        },
+    }
+}
+
+/// `newuidmap`/`newgidmap` (Debian's `uidmap`): only they may write a map
+/// with the subordinate ranges.
+fn uidmap_helpers() -> Finding {
+    let missing: Vec<&str> = ["newuidmap", "newgidmap"]
+        .into_iter()
+        .filter(|h| crate::tools::find_on_path(h).is_none())
+        .collect();
+    Finding {
+        item: "uidmap",
+        ok: missing.is_empty(),
+        detail: if missing.is_empty() {
+            "newuidmap and newgidmap found (they write the subordinate ids into whale's user namespace)".into()
+        } else {
+            format!(
+                "{} missing: `sudo apt-get install uidmap` (without it whale maps only your own id)",
+                missing.join(" and ")
+            )
+        },
+    }
+}
+
+/// Mount an overlay in a user namespace of our own, in a temp dir: what
+/// rootless whale does for every container (Linux 5.11 and newer).
+pub fn overlay_in_user_namespace() -> Result<(), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("whaletutor-overlay-probe-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temp dir: {e}"))?;
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir(dir.path().join(d))
+            .map_err(|e| format!("cannot make the probe's {d} dir: {e}"))?;
+    }
+    let p = dir.path().display();
+    // The mount lives and dies with the namespace: nothing to unmount.
+    in_user_namespace(&format!(
+        "mount -t overlay overlay -o lowerdir={p}/lower,upperdir={p}/upper,workdir={p}/work {p}/merged && touch {p}/merged/probe"
+    ))
+}
+
+fn kernel_release() -> String {
+    read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into())
+}
+
+/// The cgroup v2 directory delegated to this user, with the memory, cpu
+/// and pids controllers; or why there is none (a sentence fragment: "cgroup
+/// v1 ...", "no ...").
+pub fn cgroup_delegation() -> Result<String, String> {
+    let root = Path::new(CGROUP_ROOT);
+    if !root.join("cgroup.controllers").is_file() {
+        return Err(if Path::new(CGROUP_ROOT).join("unified").is_dir() {
+            "cgroup v1 (hybrid: the controllers are v1, which never delegates to a user)".into()
+        } else {
+            "cgroup v1 (which never delegates to a user)".into()
+        });
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    // The nearest ancestor of our own cgroup that is ours (systemd chowns
+    // a delegated unit's directory to the user)...
+    if let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+    {
+        let mut d = root.join(own.trim_start_matches('/'));
+        while d.starts_with(root) && d != root {
+            if d.metadata().is_ok_and(|m| m.uid() == uid) {
+                candidates.push(d.clone());
+                break;
+            }
+            if !d.pop() {
+                break;
+            }
+        }
+    }
+    // ...or the user's systemd manager, where a session's processes are not.
+    candidates.push(root.join(format!("user.slice/user-{uid}.slice/user@{uid}.service")));
+    let mut seen = String::new();
+    for dir in candidates {
+        let Ok(meta) = dir.metadata() else { continue };
+        if meta.uid() != uid {
+            continue;
+        }
+        let controllers =
+            std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        let have: Vec<&str> = controllers.split_whitespace().collect();
+        let missing: Vec<&str> = LIMIT_CONTROLLERS
+            .into_iter()
+            .filter(|c| !have.contains(c))
+            .collect();
+        if missing.is_empty() {
+            return Ok(dir.display().to_string());
+        }
+        seen = format!(
+            "a cgroup v2 directory delegated to you ({}) without the {} controller(s)",
+            dir.display(),
+            missing.join(", ")
+        );
+    }
+    Err(if seen.is_empty() {
+        "cgroup v2 but no subtree delegated to you (no cgroup directory of yours)".into()
+    } else {
+        seen
+    })
+}
+
+/// `doctor`'s rootless lines, for a normal user: can whale run here
+/// without root, and what is missing.
+pub fn findings() -> Vec<Finding> {
+    let mut f = Vec::new();
+    let userns = user_namespaces();
+    let userns_ok = userns.is_ok();
+    f.push(Finding {
+        item: "userns",
+        ok: userns_ok,
+        detail: userns.unwrap_or_else(|e| e),
+    });
+    f.push(subordinate(subids::SUBUID_FILE));
+    f.push(subordinate(subids::SUBGID_FILE));
+    f.push(uidmap_helpers());
+    let overlay = if userns_ok {
+        overlay_in_user_namespace().map_err(|e| {
+            format!(
+                "overlayfs does not mount in a user namespace ({e}): rootless whale needs Linux 5.11 or newer (this is {})",
+                kernel_release()
+            )
+        })
+    } else {
+        Err("not probed: no user namespace".into())
+    };
+    f.push(Finding {
+        item: "userns overlay",
+        ok: overlay.is_ok(),
+        detail: overlay
+            .map(|()| {
+                "overlayfs mounts in a user namespace (the containers' root file systems)".into()
+            })
+            .unwrap_or_else(|e| e),
+    });
+    let cg = cgroup_delegation();
+    f.push(Finding {
+        item: "delegation",
+        ok: cg.is_ok(),
+        detail: match cg {
+            Ok(dir) => format!("cgroup v2 delegated to you at {dir} (memory, cpu, pids): limits work rootless"),
+            Err(why) => format!(
+                "{why}: rootless whale refuses --memory, --cpus and --pids-limit, and lessons marked cgroup-delegation are skipped; root, or cgroup v2 with systemd's user@.service delegation, enables them"
+            ),
+        },
+    });
+    f
+}
