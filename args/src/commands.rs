@@ -18,12 +18,15 @@ Without a running daemon, the first command starts one in the background
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// Daemon socket to connect to (unix:///path or a plain path)
-    #[arg(short = 'H', long, env = "WHALE_HOST", default_value = crate::DEFAULT_SOCKET, value_name = "SOCKET")]
-    pub host: String,
+    /// Daemon socket to connect to (unix:///path or a plain path) [env:
+    /// WHALE_HOST] [default: /run/whale/whale.sock as root,
+    /// $XDG_RUNTIME_DIR/whale/whale.sock as a normal user]
+    #[arg(short = 'H', long, value_name = "SOCKET")]
+    pub host: Option<String>,
 
     /// Root dir of the engine's state, used when the CLI starts the daemon
-    /// [env: WHALE_ROOT] [default: /var/lib/whale]
+    /// [env: WHALE_ROOT] [default: /var/lib/whale as root,
+    /// ~/.local/share/whale as a normal user]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
@@ -129,7 +132,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Root dir of the engine's state [env: WHALE_ROOT] [default: /var/lib/whale]
+    /// Root dir of the engine's state [env: WHALE_ROOT] [default: /var/lib/whale
+    /// as root, ~/.local/share/whale as a normal user]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Socket to listen on (unix:///path or a plain path); defaults to the global -H
@@ -837,7 +841,7 @@ mod tests {
     #[test]
     fn globals_and_env_host() {
         let cli = parse(&["-H", "unix:///tmp/w.sock", "--root", "/tmp/r", "ps", "-aq"]).unwrap();
-        assert_eq!(cli.host, "unix:///tmp/w.sock");
+        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/w.sock"));
         assert_eq!(cli.root, Some(PathBuf::from("/tmp/r")));
         match cli.command {
             Command::Ps(p) => assert!(p.all && p.quiet),

@@ -9,29 +9,21 @@ mod build;
 mod commands;
 pub mod lifecycle;
 mod manage;
+pub mod paths;
 pub mod subids;
 pub mod units;
-
-use std::path::PathBuf;
 
 use clap::Parser;
 
 pub use build::*;
 pub use commands::*;
 pub use manage::*;
+pub use paths::{
+    check_socket_dir, default_paths, host, root_dir, Mode, Paths, DEFAULT_ROOT, DEFAULT_SOCKET,
+};
 
-/// Where the engine keeps its store unless `--root`/`WHALE_ROOT` say otherwise.
-pub const DEFAULT_ROOT: &str = "/var/lib/whale";
-/// Where the daemon listens unless `-H`/`WHALE_HOST` say otherwise.
-pub const DEFAULT_SOCKET: &str = "/run/whale/whale.sock";
 /// docker's default detach keys (`--detach-keys`).
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
-
-/// The root dir from `--root`, else `WHALE_ROOT`, else the default.
-pub fn root_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("WHALE_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
-}
 
 /// Parse a command line as `whale` does. On top of clap: `run`/`create`
 /// take IMAGE and the command in one list that accepts leading dashes (so

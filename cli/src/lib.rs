@@ -218,7 +218,8 @@ pub(crate) fn report(err: &CliError) {
 
 /// The socket and root the CLI uses.
 pub(crate) fn socket_and_root(cli: &Cli) -> CliResult<(PathBuf, PathBuf)> {
-    let socket = connect::parse_host(&cli.host)?;
+    let socket = connect::parse_host(&whale_args::host(cli.host.as_deref()))?;
+    whale_args::check_socket_dir(&socket).map_err(|e| CliError::Other(e.to_string()))?;
     let root = whale_args::root_dir(cli.root.clone());
     Ok((socket, root))
 }

@@ -8,7 +8,7 @@ use whale_args::{Cli, DaemonArgs, InfoArgs, VersionArgs};
 /// and hand both to `serve` (the engine's, injected by the binary: the CLI
 /// is a client of the API and does not link the daemon).
 pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
-    let host = args.host.clone().unwrap_or_else(|| cli.host.clone());
+    let host = whale_args::host(args.host.as_deref().or(cli.host.as_deref()));
     let socket = match super::connect::parse_host(&host) {
         Ok(s) => s,
         Err(err) => {
@@ -16,6 +16,10 @@ pub fn daemon(cli: &Cli, args: &DaemonArgs, serve: crate::ServeDaemon) -> i32 {
             return 1;
         }
     };
+    if let Err(err) = whale_args::check_socket_dir(&socket) {
+        eprintln!("whale daemon: {err}");
+        return 1;
+    }
     let root = whale_args::root_dir(args.root.clone().or_else(|| cli.root.clone()));
     serve(root, socket, args.insecure_registries.clone())
 }
