@@ -58,14 +58,17 @@ fn pick<'a>(
 }
 
 /// Whale makes namespaces and mounts: as root, or as a normal user in a
-/// user namespace of their own (rootless). Where this kernel forbids a
-/// normal user that, say so first, before anything touches the engine
-/// (else the student reads a daemon's failure about a socket).
+/// user namespace of their own (rootless), with subordinate ids for the
+/// course's images. Where this machine does not give a normal user that,
+/// say so first, before anything touches the engine (else the student
+/// reads a daemon's or mmdebstrap's failure minutes later).
 fn need_root_or_userns(kind: EngineKind, verb: &str) -> anyhow::Result<()> {
     if kind != EngineKind::Whale || nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    if let Err(why) = whaletutor::rootless::user_namespaces() {
+    let ready = whaletutor::rootless::user_namespaces()
+        .and_then(|_| whaletutor::rootless::subordinate_ids());
+    if let Err(why) = ready {
         bail!(
             "`whaletutor {verb}` runs whale rootless for a normal user, in a user namespace, and {why}. \
              Or run it as root: `sudo whaletutor {verb} ...`"

@@ -130,6 +130,23 @@ fn subordinate(file: &'static str) -> Finding {
     }
 }
 
+/// Whether /etc/subuid and /etc/subgid both grant this user a range; else
+/// why not, with the line an administrator runs.
+pub fn subordinate_ids() -> Result<(), String> {
+    let (name, uid) = user();
+    for file in [subids::SUBUID_FILE, subids::SUBGID_FILE] {
+        let ranges = subids::ranges_from(Path::new(file), &name, uid)
+            .map_err(|e| format!("{file} cannot be read ({e})"))?;
+        if ranges.is_empty() {
+            return Err(format!(
+                "{file} grants {name} no subordinate ids, which the course's images need (Debian's apt and its users live on them). An administrator grants them: `{}`",
+                subids::grant_line(&name)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `newuidmap`/`newgidmap` (Debian's `uidmap`): only they may write a map
 /// with the subordinate ranges.
 fn uidmap_helpers() -> Finding {
