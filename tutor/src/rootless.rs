@@ -10,8 +10,7 @@
 //! so the tutor itself never changes namespaces.
 
 use crate::setup::Finding;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use whale_args::subids;
 
@@ -190,69 +189,68 @@ fn kernel_release() -> String {
     read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into())
 }
 
-/// The cgroup v2 directory delegated to this user, with the memory, cpu
-/// and pids controllers; or why there is none (a sentence fragment: "cgroup
-/// v1 ...", "no ...").
+/// The controllers of `dir` that limits need and it lacks.
+fn missing_controllers(dir: &Path) -> Vec<&'static str> {
+    let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    LIMIT_CONTROLLERS
+        .into_iter()
+        .filter(|c| !offered.split_whitespace().any(|o| o == *c))
+        .collect()
+}
+
+fn writable(p: &Path) -> bool {
+    nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
+/// The cgroup v2 directory delegated to this user that a whale daemon
+/// started from here would make its containers' cgroups in: this process's
+/// own cgroup (a daemon inherits it), writable and offering the memory, cpu
+/// and pids controllers, as rootless whale requires. Else why not (a
+/// sentence fragment), and where a delegated one exists elsewhere (the
+/// user's systemd manager, while this shell is in a login session's scope),
+/// how to start inside it.
 pub fn cgroup_delegation() -> Result<String, String> {
     let root = Path::new(CGROUP_ROOT);
     if !root.join("cgroup.controllers").is_file() {
-        return Err(if Path::new(CGROUP_ROOT).join("unified").is_dir() {
+        return Err(if root.join("unified").is_dir() {
             "cgroup v1 (hybrid: the controllers are v1, which never delegates to a user)".into()
         } else {
             "cgroup v1 (which never delegates to a user)".into()
         });
     }
-    let uid = nix::unistd::geteuid().as_raw();
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    // The nearest ancestor of our own cgroup that is ours (systemd chowns
-    // a delegated unit's directory to the user)...
-    if let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+    let own = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|t| {
             t.lines()
                 .find_map(|l| l.strip_prefix("0::").map(str::to_string))
         })
-    {
-        let mut d = root.join(own.trim_start_matches('/'));
-        while d.starts_with(root) && d != root {
-            if d.metadata().is_ok_and(|m| m.uid() == uid) {
-                candidates.push(d.clone());
-                break;
-            }
-            if !d.pop() {
-                break;
-            }
-        }
+        .ok_or_else(|| "cgroup v2, but /proc/self/cgroup names no cgroup".to_string())?;
+    let dir = root.join(own.trim_start_matches('/'));
+    if writable(&dir) && writable(&dir.join("cgroup.subtree_control")) {
+        let missing = missing_controllers(&dir);
+        return if missing.is_empty() {
+            Ok(dir.display().to_string())
+        } else {
+            Err(format!(
+                "a cgroup v2 directory delegated to you ({}) without the {} controller(s)",
+                dir.display(),
+                missing.join(", ")
+            ))
+        };
     }
-    // ...or the user's systemd manager, where a session's processes are not.
-    candidates.push(root.join(format!("user.slice/user-{uid}.slice/user@{uid}.service")));
-    let mut seen = String::new();
-    for dir in candidates {
-        let Ok(meta) = dir.metadata() else { continue };
-        if meta.uid() != uid {
-            continue;
-        }
-        let controllers =
-            std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-        let have: Vec<&str> = controllers.split_whitespace().collect();
-        let missing: Vec<&str> = LIMIT_CONTROLLERS
-            .into_iter()
-            .filter(|c| !have.contains(c))
-            .collect();
-        if missing.is_empty() {
-            return Ok(dir.display().to_string());
-        }
-        seen = format!(
-            "a cgroup v2 directory delegated to you ({}) without the {} controller(s)",
-            dir.display(),
-            missing.join(", ")
-        );
+    let uid = nix::unistd::geteuid().as_raw();
+    let manager = root.join(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
+    if writable(&manager) && missing_controllers(&manager).is_empty() {
+        return Err(format!(
+            "a cgroup v2 subtree delegated to you at {}, but this shell runs in {}, outside it (start inside it: `systemd-run --user --scope -p Delegate=yes whaletutor ...`)",
+            manager.display(),
+            dir.display()
+        ));
     }
-    Err(if seen.is_empty() {
-        "cgroup v2 but no subtree delegated to you (no cgroup directory of yours)".into()
-    } else {
-        seen
-    })
+    Err(format!(
+        "cgroup v2, but your cgroup ({}) is not delegated to you",
+        dir.display()
+    ))
 }
 
 /// `doctor`'s rootless lines, for a normal user: can whale run here
