@@ -159,5 +159,37 @@ pub async fn info(cli: &Cli, args: &InfoArgs) -> CliResult {
     println!(" Name: {}", opt(&info.name));
     println!(" ID: {}", opt(&info.id));
     println!(" Docker Root Dir: {}", opt(&info.docker_root_dir));
+    print_security_options(info.security_options.as_deref().unwrap_or_default());
+    for warning in info.warnings.iter().flatten() {
+        eprintln!("{warning}");
+    }
     Ok(())
+}
+
+/// The docker CLI's shape: each `name=X,key=value` option as `X` with its
+/// keys below it.
+fn print_security_options(options: &[String]) {
+    if options.is_empty() {
+        return;
+    }
+    println!(" Security Options:");
+    for option in options {
+        let mut name = option.as_str();
+        let mut keys = Vec::new();
+        for pair in option.split(',') {
+            match pair.split_once('=') {
+                Some(("name", n)) => name = n,
+                Some((k, v)) => keys.push((k, v)),
+                None => {}
+            }
+        }
+        println!("  {name}");
+        for (k, v) in keys {
+            let mut key = k.to_string();
+            if let Some(first) = key.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            println!("   {key}: {v}");
+        }
+    }
 }

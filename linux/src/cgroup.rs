@@ -14,6 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub mod cpuset;
+pub mod delegation;
 mod freezer;
 mod stats;
 pub use freezer::{container_frozen, freeze_container};
@@ -220,14 +221,30 @@ impl Cgroup {
     }
 
     /// Resolve against the real kernel: detect the version, read our own cgroups.
+    /// A rootless engine without a delegated subtree gets a cgroup with no
+    /// dirs ([`Cgroup::is_none`]): nothing is created, joined or written
+    /// (limits were refused at create, see [`delegation`]).
     pub fn for_container(rel: &str) -> Result<Cgroup, CgroupError> {
         let root = Path::new(CGROUP_ROOT);
         let version = detect_version(root).map_err(|source| CgroupError::Read {
             path: root.to_path_buf(),
             source,
         })?;
+        if delegation::cgroups_unavailable().is_some() {
+            check_relative(rel)?;
+            return Ok(Cgroup {
+                version,
+                root: root.to_path_buf(),
+                dirs: Vec::new(),
+            });
+        }
         let own = read("/proc/self/cgroup".as_ref())?;
         Cgroup::resolve(version, root, &own, rel)
+    }
+
+    /// No cgroup at all (rootless without delegation).
+    pub fn is_none(&self) -> bool {
+        self.dirs.is_empty()
     }
 
     /// The v1 hierarchies joined, by the name of their mount dir, which is

@@ -23,10 +23,12 @@ pub fn make_whiteout(path: &Path) -> io::Result<()> {
     nix::sys::stat::mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(io::Error::from)
 }
 
-/// Whether the effective uid is root: only then may extracted files keep
-/// the owners their archive names.
+/// Whether the effective uid is root with other ids to give: only then may
+/// extracted files keep the owners their archive names. Rootless with a
+/// single-id map, root is the only id there is (a chown to any other
+/// fails), so files stay root's as for a normal user.
 pub fn euid_is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    nix::unistd::geteuid().is_root() && !super::userns::current_map().is_single()
 }
 
 /// Bytes an unprivileged writer could still use on the file system holding

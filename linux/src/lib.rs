@@ -23,6 +23,7 @@ pub mod procfs;
 pub mod seccomp;
 pub mod user;
 pub mod user_mounts;
+pub mod userns;
 
 /// The filesystem type magic of the filesystem holding `path` (statfs f_type).
 pub fn statfs_type(path: &std::path::Path) -> io::Result<i64> {

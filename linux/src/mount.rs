@@ -44,6 +44,11 @@ pub enum MountError {
     TooManyLayers { layers: usize, len: usize },
     #[error("the image has no layers: overlay needs at least one lower dir")]
     NoLayers,
+    #[error(
+        "cannot mount the container's overlay in rootless mode: {source}; overlayfs inside a user \
+         namespace needs Linux 5.11 or later (this kernel: {kernel})"
+    )]
+    RootlessOverlay { source: io::Error, kernel: String },
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MountError + 'a {
@@ -288,6 +293,18 @@ pub(crate) fn prepare_target(
     Ok(cur)
 }
 
+/// A /dev node: made with mknod as root; in a user namespace, where no
+/// device node may be made, the host's own node bind-mounted (as runc
+/// does rootless).
+fn device_node(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
+    if !super::userns::in_rootless_namespace() {
+        return mknod_char(p, major, minor);
+    }
+    touch(p)?;
+    let host = Path::new("/dev").join(p.file_name().unwrap_or_default());
+    mount(Some(&host), p, None, libc::MS_BIND, None)
+}
+
 fn mknod_char(p: &Path, major: u32, minor: u32) -> Result<(), MountError> {
     let c = path_c(p).map_err(io_err("create device", p))?;
     let dev = makedev(major.into(), minor.into());
@@ -405,15 +422,38 @@ pub fn mount_overlay(r: &Rootfs) -> Result<(), MountError> {
     if let Some(dir) = &opts.chdir {
         std::env::set_current_dir(dir).map_err(io_err("enter", dir))?;
     }
+    if !super::userns::in_rootless_namespace() {
+        return mount(
+            Some(Path::new("overlay")),
+            m,
+            Some("overlay"),
+            0,
+            Some(&opts.data),
+        );
+    }
+    // In a user namespace overlayfs may not use trusted.* xattrs: its own
+    // attributes (opaque dirs) live in user.overlay.* (see userns.rs).
+    let data = format!("{},userxattr", opts.data);
     mount(
         Some(Path::new("overlay")),
         m,
         Some("overlay"),
         0,
-        Some(&opts.data),
-    )?;
-
-    Ok(())
+        Some(&data),
+    )
+    .map_err(|e| match e {
+        MountError::Mount { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) =>
+        {
+            MountError::RootlessOverlay {
+                source,
+                kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .map(|r| r.trim().to_string())
+                    .unwrap_or_default(),
+            }
+        }
+        other => other,
+    })
 }
 
 /// The second half of [`build_rootfs`]: everything inside the overlay.
@@ -451,7 +491,7 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        mknod_char(&dev.join(name), major, minor)?;
+        device_node(&dev.join(name), major, minor)?;
     }
     let pts = dev.join("pts");
     mkdir(&pts, 0o755)?;
@@ -516,13 +556,40 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         NOSUID_NODEV_NOEXEC | libc::MS_RDONLY
     };
     // In a new netns, sysfs shows only that namespace's devices (`lo`).
-    mount(
+    match mount(
         Some(Path::new("sysfs")),
         &sys,
         Some("sysfs"),
         sys_flags,
         None,
-    )?;
+    ) {
+        Ok(()) => {}
+        // Rootless with the host's network (`--network host`, build RUN
+        // steps): sysfs belongs to the host's network namespace, which a
+        // user namespace may not mount; the host's /sys is bound instead.
+        Err(MountError::Mount { source, .. })
+            if source.raw_os_error() == Some(libc::EPERM)
+                && super::userns::in_rootless_namespace() =>
+        {
+            mount(
+                Some(Path::new("/sys")),
+                &sys,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+            if sys_flags & libc::MS_RDONLY != 0 {
+                mount(
+                    None,
+                    &sys,
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                    None,
+                )?;
+            }
+        }
+        Err(e) => return Err(e),
+    }
 
     mount_cgroups(&sys.join("fs/cgroup"), &r.cgroups);
 

@@ -485,3 +485,19 @@ pub fn die_with_parent(signal: i32) -> io::Result<()> {
 pub fn getppid() -> i32 {
     nix::unistd::getppid().as_raw()
 }
+
+/// Name this process (`/proc/PID/comm`, what `ps` shows), at most 15 bytes.
+pub fn set_name(name: &str) -> io::Result<()> {
+    let name = cstring(name.as_bytes())?;
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string that outlives the call.
+    check(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) })
+        .map(|_| ())
+}
+
+/// Sleep until a signal arrives (pause(2)).
+pub fn pause() {
+    // SAFETY: no arguments; it only returns after a signal was handled.
+    unsafe {
+        libc::pause();
+    }
+}

@@ -10,6 +10,7 @@ pub mod container;
 pub mod image;
 pub mod paths;
 pub mod registry;
+pub mod rootless;
 pub mod shim;
 
 pub use whale_formats::humanize;

@@ -29,6 +29,11 @@ fn serve_daemon(
     socket: std::path::PathBuf,
     insecure_registries: Vec<String>,
 ) -> i32 {
+    // Still single-threaded here: joining a user namespace requires it.
+    if let Err(err) = whale::rootless::enter_if_unprivileged(&root) {
+        eprintln!("whale daemon: {err:#}");
+        return 1;
+    }
     whale::linux::memory::tune_for_daemon();
     // What a big build, load or log needed goes back to the system soon
     // after, whichever thread freed it (see linux::memory).

@@ -79,6 +79,8 @@ pub fn info(d: &Daemon) -> ApiResult {
     let all = d.containers.list();
     let running = all.iter().filter(|c| c.state().running()).count() as i64;
     let images = d.images.list().map(|l| l.len() as i64).unwrap_or(0);
+    // Rootless without a delegated cgroup enforces no limit (and refuses them).
+    let limits = crate::linux::cgroup::delegation::cgroups_unavailable().is_none();
     let body = SystemInfo {
         id: Some(String::new()),
         containers: Some(all.len() as i64),
@@ -89,12 +91,12 @@ pub fn info(d: &Daemon) -> ApiResult {
         driver: Some("overlay2".to_string()),
         driver_status: Some(vec![]),
         docker_root_dir: Some(d.root.display().to_string()),
-        memory_limit: Some(true),
-        swap_limit: Some(true),
-        cpu_cfs_period: Some(true),
-        cpu_cfs_quota: Some(true),
-        cpu_shares: Some(true),
-        pids_limit: Some(true),
+        memory_limit: Some(limits),
+        swap_limit: Some(limits),
+        cpu_cfs_period: Some(limits),
+        cpu_cfs_quota: Some(limits),
+        cpu_shares: Some(limits),
+        pids_limit: Some(limits),
         oom_kill_disable: Some(false),
         ipv4_forwarding: Some(false),
         debug: Some(false),
@@ -126,14 +128,22 @@ pub fn info(d: &Daemon) -> ApiResult {
         live_restore_enabled: Some(true),
         isolation: None,
         init_binary: Some(String::new()),
-        security_options: Some(
-            crate::container::security::INFO_SECURITY_OPTIONS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        ),
-        warnings: Some(vec![]),
+        security_options: Some(security_options()),
+        warnings: Some(crate::rootless::warnings()),
         ..Default::default()
     };
     json(StatusCode::OK, &body)
+}
+
+/// Docker's security options, and in rootless mode `name=rootless` (as
+/// dockerd says it) with the id maps the engine's namespace has.
+fn security_options() -> Vec<String> {
+    let mut options: Vec<String> = crate::container::security::INFO_SECURITY_OPTIONS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(rootless) = crate::rootless::info_option() {
+        options.push(rootless);
+    }
+    options
 }

@@ -309,7 +309,7 @@ pub fn lookup_in_layers(layers: &[PathBuf], rel: &[String]) -> Option<(PathBuf, 
                     // Not in this layer: an opaque parent hides lower ones.
                     let parent = cur.parent().map(Path::to_path_buf).unwrap_or_default();
                     if i > 0
-                        && xattr::get(&parent, "trusted.overlay.opaque")
+                        && xattr::get(&parent, crate::linux::userns::opaque_xattr())
                             .ok()
                             .flatten()
                             .as_deref()

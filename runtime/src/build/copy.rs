@@ -179,7 +179,9 @@ fn materialize(layers: &[PathBuf], rel: &mut Vec<String>, dest: &Path) -> Result
                 {
                     names.insert(e.file_name().to_string_lossy().into_owned());
                 }
-                let opaque = xattr::get(&p, "trusted.overlay.opaque").ok().flatten();
+                let opaque = xattr::get(&p, crate::linux::userns::opaque_xattr())
+                    .ok()
+                    .flatten();
                 if opaque.as_deref() == Some(b"y") {
                     break;
                 }

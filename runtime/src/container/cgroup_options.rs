@@ -55,6 +55,55 @@ pub(super) fn validate(hc: &HostConfig, version: Version) -> Result<(), Containe
     Ok(())
 }
 
+/// The cgroup limits `hc` asks for, by their flags: what a rootless engine
+/// without a delegated cgroup must refuse (it has nowhere to write them).
+pub(super) fn requested_limits(hc: &HostConfig) -> Vec<&'static str> {
+    let set = |v: Option<i64>| v.is_some_and(|v| v > 0);
+    let nonempty = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    [
+        (set(hc.memory), "--memory"),
+        (set(hc.memory_swap), "--memory-swap"),
+        (set(hc.nano_cpus), "--cpus"),
+        (set(hc.cpu_shares), "--cpu-shares"),
+        (set(hc.pids_limit), "--pids-limit"),
+        (
+            hc.memory_swappiness.is_some_and(|s| s != -1),
+            "--memory-swappiness",
+        ),
+        (nonempty(&hc.cpuset_cpus), "--cpuset-cpus"),
+        (nonempty(&hc.cpuset_mems), "--cpuset-mems"),
+        (
+            hc.device_cgroup_rules
+                .as_ref()
+                .is_some_and(|r| !r.is_empty()),
+            "--device-cgroup-rule",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(asked, flag)| asked.then_some(flag))
+    .collect()
+}
+
+/// Refuse every limit when this engine has no cgroup to write it in
+/// (rootless without delegation), saying why and what would enable it.
+pub(super) fn refuse_without_cgroups(
+    hc: &HostConfig,
+    missing: Option<cgroup::delegation::Missing>,
+) -> Result<(), ContainerError> {
+    let Some(missing) = missing else {
+        return Ok(());
+    };
+    let flags = requested_limits(hc);
+    if flags.is_empty() {
+        return Ok(());
+    }
+    Err(ContainerError::Invalid(format!(
+        "{} refused: whale runs rootless and has no cgroup to enforce limits in ({missing}); {}",
+        flags.join(", "),
+        cgroup::delegation::HOW_TO_DELEGATE
+    )))
+}
+
 /// dockerd's `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`.
 fn is_device_rule(rule: &str) -> bool {
     let number = |s: &str| s == "*" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
@@ -75,6 +124,36 @@ fn is_device_rule(rule: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rootless_without_delegation_refuses_every_limit_with_the_reason() {
+        let missing = || {
+            Some(cgroup::delegation::Missing {
+                why: "this host runs cgroup v1".into(),
+            })
+        };
+        let limited = hc(|h| {
+            h.memory = Some(32 << 20);
+            h.pids_limit = Some(5);
+            h.memory_swappiness = Some(-1);
+        });
+        let err = refuse_without_cgroups(&limited, missing())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--memory, --pids-limit refused"), "{err}");
+        assert!(
+            err.contains("cgroup v1") && err.contains("Delegate=yes"),
+            "{err}"
+        );
+        // Nothing asked (the CLI's -1 and 0 mean unset): nothing refused.
+        let plain = hc(|h| {
+            h.memory = Some(0);
+            h.memory_swappiness = Some(-1);
+        });
+        assert!(refuse_without_cgroups(&plain, missing()).is_ok());
+        // Root mode or a delegated subtree: limits go through.
+        assert!(refuse_without_cgroups(&limited, None).is_ok());
+    }
 
     fn hc(f: impl FnOnce(&mut HostConfig)) -> HostConfig {
         let mut h = HostConfig::default();

@@ -288,6 +288,10 @@ pub(super) fn validate_limits(hc: &HostConfig) -> Result<(), ContainerError> {
             "Range of CPUs is from 0.01 to the number of CPUs available".into(),
         ));
     }
+    super::cgroup_options::refuse_without_cgroups(
+        hc,
+        crate::linux::cgroup::delegation::cgroups_unavailable(),
+    )?;
     super::cgroup_options::validate(hc, crate::linux::cgroup::host_version())
 }
 

@@ -130,7 +130,31 @@ pub fn validate(cfg: &ContainerConfig, hc: &HostConfig) -> Result<(), ContainerE
             "ports are not published with --network none (dockerd discards them): leave out --network none; whale's default network is loopback-only too, and publishes them".into(),
         ));
     }
+    if crate::rootless::active() {
+        let first_free = crate::rootless::unprivileged_port_start();
+        refuse_privileged_ports(&ports, first_free)?;
+    }
     Ok(())
+}
+
+/// Rootless, the proxy listens as the user on the host's network, where
+/// ports below `net.ipv4.ip_unprivileged_port_start` (1024 by default)
+/// need privilege the user has not: refused at create, with the reason.
+fn refuse_privileged_ports(ports: &[PortBinding], first_free: u16) -> Result<(), ContainerError> {
+    match ports
+        .iter()
+        .find(|b| b.host_port != 0 && b.host_port < first_free)
+    {
+        Some(b) => Err(ContainerError::Invalid(format!(
+            "cannot publish host port {}: whale runs rootless, and ports below {first_free} \
+             (net.ipv4.ip_unprivileged_port_start) need root on the host; publish a port of \
+             {first_free} or above (-p {}:{}), or lower that sysctl as root",
+            b.host_port,
+            first_free.max(8080),
+            b.container_port
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Whether ports were asked for but the host's network makes them moot.
@@ -256,6 +280,23 @@ mod tests {
             exposed_ports: Some(ports.iter().map(|p| p.to_string()).collect()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn rootless_refuses_host_ports_below_the_unprivileged_start() {
+        let low = requested(&exposed(&[]), &hc(&[("80/tcp", "", "80")], false)).unwrap();
+        let err = refuse_privileged_ports(&low, 1024).unwrap_err().to_string();
+        assert!(
+            err.contains("host port 80") && err.contains("below 1024"),
+            "{err}"
+        );
+        let high = requested(&exposed(&[]), &hc(&[("80/tcp", "", "18080")], false)).unwrap();
+        assert!(refuse_privileged_ports(&high, 1024).is_ok());
+        // A random host port (0) is the kernel's pick, always unprivileged.
+        let random = requested(&exposed(&[]), &hc(&[("80/tcp", "", "")], false)).unwrap();
+        assert!(refuse_privileged_ports(&random, 1024).is_ok());
+        // The sysctl lowered by the administrator: allowed.
+        assert!(refuse_privileged_ports(&low, 80).is_ok());
     }
 
     #[test]

@@ -20,9 +20,11 @@
 //! - Device nodes and fifos are refused; the only device written is the
 //!   overlay whiteout (char 0:0) made from a `.wh.NAME` entry. A
 //!   `.wh..wh..opq` entry marks its directory opaque
-//!   (`trusted.overlay.opaque=y`); other `.wh..wh.*` (aufs metadata) are skipped.
-//! - Of the PAX xattrs only `security.capability` and `user.*` are applied: a
-//!   layer must not smuggle `trusted.overlay.*` attributes into the overlay.
+//!   (`trusted.overlay.opaque=y`, `user.overlay.opaque=y` in rootless mode,
+//!   see linux::userns); other `.wh..wh.*` (aufs metadata) are skipped.
+//! - Of the PAX xattrs only `security.capability` and `user.*` but
+//!   `user.overlay.*` are applied: a layer must not smuggle overlayfs's own
+//!   attributes (`trusted.overlay.*`, or `user.overlay.*` rootless) into the overlay.
 //!
 //! Mode (with setuid/setgid/sticky), owner (when we are root), mtime,
 //! symlinks and hard links are preserved.
@@ -40,7 +42,6 @@ use tar::EntryType;
 const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
@@ -207,12 +208,14 @@ impl Extractor<'_> {
         if base_str.starts_with(WHITEOUT_PREFIX) {
             let parent = self.ensure_parents(parents, true, name)?;
             if base_str == WHITEOUT_OPAQUE {
-                xattr::set(&parent, OPAQUE_XATTR, b"y").map_err(|source| ExtractError::Io {
-                    action: "mark opaque (set trusted.overlay.opaque, needs root)",
-                    path: parent.clone(),
-                    entry: name.to_string(),
-                    source,
-                })?;
+                xattr::set(&parent, crate::linux::userns::opaque_xattr(), b"y").map_err(
+                    |source| ExtractError::Io {
+                        action: "mark opaque (set the overlay's opaque xattr)",
+                        path: parent.clone(),
+                        entry: name.to_string(),
+                        source,
+                    },
+                )?;
             } else if !base_str.starts_with(WHITEOUT_META_PREFIX) {
                 let hidden = &base.as_bytes()[WHITEOUT_PREFIX.len()..];
                 if hidden.is_empty() {
@@ -488,7 +491,10 @@ impl Extractor<'_> {
 
     fn apply_xattrs(&self, path: &Path, meta: &Meta, name: &str) -> Result<(), ExtractError> {
         for (key, value) in &meta.xattrs {
-            let allowed = key == "security.capability" || key.starts_with("user.");
+            // Never overlayfs's own attributes: user.overlay.* is where a
+            // rootless overlay keeps them (opaque dirs, redirects).
+            let allowed = key == "security.capability"
+                || (key.starts_with("user.") && !key.starts_with("user.overlay."));
             if !allowed {
                 continue;
             }
@@ -646,7 +652,12 @@ impl<W: Write> TarWriter<W> {
             self.builder
                 .append_data(&mut h, rel, io::empty())
                 .map_err(self.err("write", rel))?;
-            if xattr::get(abs, OPAQUE_XATTR).ok().flatten().as_deref() == Some(b"y") {
+            if xattr::get(abs, crate::linux::userns::opaque_xattr())
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(b"y")
+            {
                 let mut h = Self::header(meta, EntryType::Regular);
                 self.builder
                     .append_data(&mut h, rel.join(WHITEOUT_OPAQUE), io::empty())

@@ -199,9 +199,12 @@ fn whiteouts_and_opaque_dirs() {
     assert_eq!(wh.rdev(), 0);
     assert!(!dir.path().join("etc/.wh.gone").exists());
     assert_eq!(
-        xattr::get(dir.path().join("var/cache"), OPAQUE_XATTR)
-            .unwrap()
-            .as_deref(),
+        xattr::get(
+            dir.path().join("var/cache"),
+            crate::linux::userns::opaque_xattr()
+        )
+        .unwrap()
+        .as_deref(),
         Some(&b"y"[..])
     );
     assert!(fs::symlink_metadata(dir.path().join("var/.wh..wh.plnk")).is_err());
@@ -223,7 +226,10 @@ fn tar_smuggled_overlay_xattrs_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     extract_layer(&tar[..], dir.path()).unwrap();
     let d = dir.path().join("d");
-    assert_eq!(xattr::get(&d, OPAQUE_XATTR).unwrap(), None);
+    assert_eq!(
+        xattr::get(&d, crate::linux::userns::opaque_xattr()).unwrap(),
+        None
+    );
     assert_eq!(
         xattr::get(&d, "user.note").unwrap().as_deref(),
         Some(&b"hi"[..])
@@ -292,7 +298,7 @@ fn preserves_metadata_and_roundtrips_through_write_layer_tar() {
         fs::symlink_metadata(src.join("bin/sym")).unwrap().mtime(),
         1_400_000_000
     );
-    xattr::set(src.join("tmp"), OPAQUE_XATTR, b"y").unwrap();
+    xattr::set(src.join("tmp"), crate::linux::userns::opaque_xattr(), b"y").unwrap();
 
     // Back to a tar, twice: identical bytes, and it unpacks to the same tree.
     let mut t1 = Vec::new();
@@ -326,7 +332,7 @@ fn preserves_metadata_and_roundtrips_through_write_layer_tar() {
         .file_type()
         .is_char_device());
     assert_eq!(
-        xattr::get(copy.join("tmp"), OPAQUE_XATTR)
+        xattr::get(copy.join("tmp"), crate::linux::userns::opaque_xattr())
             .unwrap()
             .as_deref(),
         Some(&b"y"[..])

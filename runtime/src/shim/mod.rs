@@ -362,6 +362,7 @@ impl Shim {
             mounts: spec.mounts.clone(),
             readonly_rootfs: spec.readonly_rootfs,
             cgroups: match cgroup.version {
+                _ if cgroup.is_none() => crate::linux::mount::CgroupView::None,
                 crate::linux::cgroup::Version::V1 => {
                     crate::linux::mount::CgroupView::V1(cgroup.v1_hierarchies())
                 }
