@@ -500,7 +500,13 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         &pts,
         Some("devpts"),
         libc::MS_NOSUID | libc::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        // Group tty (5) owns the ptys, as in Docker; a single-id map has
+        // no group 5 to give them to.
+        Some(if super::userns::current_map().is_single() {
+            "newinstance,ptmxmode=0666,mode=0620"
+        } else {
+            "newinstance,ptmxmode=0666,mode=0620,gid=5"
+        }),
     )?;
     let conf = &r.confinement;
     if conf.privileged {

@@ -138,6 +138,59 @@ pub fn pid_stat(pid: i32) -> Option<PidStat> {
     read(&format!("{pid}/stat")).and_then(|s| parse_pid_stat(&s))
 }
 
+/// `root` and every process descended from it, from (pid, ppid) pairs:
+/// a container's processes where no cgroup lists them (rootless without
+/// delegation). Its init is PID 1 of a PID namespace, so a process that
+/// leaves the tree (a double fork) is re-parented to the init and stays in it.
+pub fn descendants(root: i32, parents: &[(i32, i32)]) -> Vec<i32> {
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(pid, ppid)| *ppid == parent && !found.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    found.sort_unstable();
+    found
+}
+
+/// The processes of the container whose init is `init`, without a cgroup
+/// to ask: every process in the init's PID namespace (exec'd ones too),
+/// or, when it shares ours (`--pid host`), the init's [`descendants`].
+pub fn container_processes(init: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns_of = |pid: i32| std::fs::metadata(ns_path(pid, "pid")).ok().map(|m| m.ino());
+    let Some(theirs) = ns_of(init).filter(|_| init > 0) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(PROC) else {
+        return vec![init];
+    };
+    let pids: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .collect();
+    if Some(theirs) != ns_of(std::process::id() as i32) {
+        let mut same: Vec<i32> = pids
+            .into_iter()
+            .filter(|p| ns_of(*p) == Some(theirs))
+            .collect();
+        same.sort_unstable();
+        return same;
+    }
+    let parents: Vec<(i32, i32)> = pids
+        .into_iter()
+        .filter_map(|pid| Some((pid, pid_stat(pid)?.ppid as i32)))
+        .collect();
+    descendants(init, &parents)
+}
+
 /// The real uid of the `Uid:` line of `/proc/<pid>/status`.
 pub fn parse_status_uid(status: &str) -> Option<u32> {
     status.lines().find_map(|l| {
@@ -184,6 +237,13 @@ pub fn self_fd_path(fd: RawFd) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_follow_the_parent_links_only() {
+        let parents = [(10, 1), (11, 10), (12, 11), (13, 10), (20, 1), (21, 20)];
+        assert_eq!(descendants(10, &parents), [10, 11, 12, 13]);
+        assert_eq!(descendants(21, &parents), [21]);
+    }
 
     #[test]
     fn mem_total_in_bytes() {

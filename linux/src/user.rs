@@ -150,7 +150,12 @@ pub fn add_groups(u: &mut ExecUser, extra: &[u32]) {
 pub fn switch_to(u: &ExecUser) -> io::Result<()> {
     use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
     let groups: Vec<Gid> = u.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups)?;
+    // Rootless with a single-id map the kernel denies setgroups for good
+    // (it could drop a group that guards a file); there are no other
+    // groups to join then anyway.
+    if !super::userns::setgroups_denied() {
+        setgroups(&groups)?;
+    }
     setgid(Gid::from_raw(u.gid))?;
     setuid(Uid::from_raw(u.uid))?;
     Ok(())

@@ -161,6 +161,12 @@ pub fn in_rootless_namespace() -> bool {
     !map.uids.is_empty() && !is_initial(&map.uids)
 }
 
+/// Does the kernel refuse setgroups(2) in this namespace (a single-id map
+/// written without newgidmap)?
+pub fn setgroups_denied() -> bool {
+    fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
 /// The xattr namespace overlayfs keeps its own attributes in: `trusted.`
 /// needs CAP_SYS_ADMIN in the host's namespace, so overlay mounted in a
 /// user namespace is told `userxattr` and uses `user.overlay.*`.

@@ -27,6 +27,12 @@ impl RootlessUser {
     /// None (the test says why and passes) when this is not root or the
     /// tools to make a user are missing.
     fn create() -> Option<RootlessUser> {
+        Self::create_with(true)
+    }
+
+    /// With `subordinate_ids` false, the user has none (useradd's own
+    /// grant taken back): rootless whale's single-id map.
+    fn create_with(subordinate_ids: bool) -> Option<RootlessUser> {
         if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: making a test user needs root");
             return None;
@@ -70,7 +76,11 @@ impl RootlessUser {
             dir,
             bin,
         };
-        user.grant_subordinate_ids();
+        if subordinate_ids {
+            user.grant_subordinate_ids();
+        } else {
+            user.take_subordinate_ids();
+        }
         std::fs::create_dir_all(user.bin.parent().unwrap()).unwrap();
         std::fs::copy(whale_bin(), &user.bin).expect("copying the whale binary");
         std::fs::set_permissions(&user.bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -117,6 +127,19 @@ impl RootlessUser {
             .status()
             .expect("usermod");
         assert!(status.success(), "usermod --add-subuids {range} failed");
+    }
+
+    fn take_subordinate_ids(&self) {
+        let _ = Command::new("usermod")
+            .args([
+                "--del-subuids",
+                "1-4294967294",
+                "--del-subgids",
+                "1-4294967294",
+                &self.name,
+            ])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 
     fn home(&self) -> PathBuf {
@@ -208,18 +231,10 @@ impl RootlessUser {
 impl Drop for RootlessUser {
     fn drop(&mut self) {
         self.kill_all();
+        // Before userdel: usermod needs the user to name it (Debian's
+        // userdel removes the ranges too; this holds where it does not).
+        self.take_subordinate_ids();
         let _ = Command::new("userdel").arg(&self.name).status();
-        // Debian's userdel removes the subordinate ranges; make sure.
-        let _ = Command::new("usermod")
-            .args([
-                "--del-subuids",
-                "1-4294967294",
-                "--del-subgids",
-                "1-4294967294",
-                &self.name,
-            ])
-            .stderr(std::process::Stdio::null())
-            .status();
         // The store holds files of subordinate ids the user could not
         // remove; we are root. TempDir removes the rest.
         let _ = std::fs::remove_dir_all(self.home());
@@ -247,6 +262,13 @@ fn tree_snapshot(dir: &Path) -> Vec<(PathBuf, u64, u32, u32, i64)> {
     }
     out.sort();
     out
+}
+
+/// The issue's first line: root inside, the command PID 1, only `lo`.
+fn root_pid1_and_loopback_only(user: &RootlessUser) {
+    let script = "id -u; echo $$; ls /sys/class/net";
+    let out = user.whale_ok(&["run", "--rm", "busybox", "sh", "-c", script]);
+    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
 }
 
 fn lines(out: &Out) -> Vec<String> {
@@ -280,15 +302,7 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     );
 
     // Root inside, PID 1, only loopback.
-    let out = user.whale_ok(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "id -u; echo $$; ls /sys/class/net",
-    ]);
-    assert_eq!(lines(&out), ["0", "1", "lo"], "{out:?}");
+    root_pid1_and_loopback_only(&user);
 
     // run -d, ps, exec.
     let id = user.whale_ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "1000"]);
@@ -477,4 +491,60 @@ fn the_private_socket_dir_is_made_closed_and_refused_when_open() {
     );
     user.kill_all();
     let _ = std::fs::remove_dir_all(&sock_dir);
+}
+
+#[test]
+fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
+    let Some(user) = RootlessUser::create_with(false) else {
+        return;
+    };
+    user.whale_ok(&["bootstrap", "busybox"]);
+    root_pid1_and_loopback_only(&user);
+    let info = user.whale_ok(&["info"]);
+    assert!(
+        info.stdout.contains(&format!("Uidmap: 0:{}:1\n", user.uid)),
+        "{info:?}"
+    );
+    assert!(info.stderr.contains("no subordinate ids"), "{info:?}");
+    // Another user inside cannot exist: refused with the note, not a bare errno.
+    let out = user.whale(&["run", "--rm", "-u", "1000", "busybox", "id"]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(out.stderr.contains("single-id map"), "{out:?}");
+}
+
+/// `RUN apt-get install` as a rootless user: apt's sandbox drops to the
+/// `_apt` user, which only a subordinate id can be. The Debian base is
+/// made by a root whale of the test's own (mmdebstrap, the host's apt
+/// sources) and handed over as a docker-archive.
+#[test]
+fn a_rootless_build_runs_apt_get_install() {
+    if !Path::new("/usr/bin/mmdebstrap").exists() {
+        eprintln!("skipped: mmdebstrap is not installed (apt-get install mmdebstrap)");
+        return;
+    }
+    let Some(user) = RootlessUser::create() else {
+        return;
+    };
+    let archive = user.out_dir().join("debian.tar");
+    {
+        let root_whale = whale_e2e::World::new();
+        root_whale
+            .whale_timeout(&["bootstrap", "debian"], Duration::from_secs(600))
+            .success();
+        root_whale.whale_ok(&["save", "-o", archive.to_str().unwrap(), "debian:bookworm"]);
+    }
+    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    user.whale_ok(&["load", "-i", archive.to_str().unwrap()]);
+    let ctx = user.out_dir().join("apt");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM debian:bookworm\n\
+         RUN apt-get update && apt-get install -y --no-install-recommends sl\n",
+    )
+    .unwrap();
+    let out = user.whale(&["build", "-t", "with-sl", ctx.to_str().unwrap()]);
+    assert!(out.ok(), "{out:?}");
+    let out = user.whale_ok(&["run", "--rm", "with-sl", "ls", "/usr/games/sl"]);
+    assert_eq!(out.stdout.trim(), "/usr/games/sl");
 }

@@ -16,8 +16,11 @@ pub fn running(store: &Store, reference: &str) -> Result<Arc<Container>, Contain
 }
 
 /// PIDs (host view) of every process in the container, sorted; blocks on
-/// the cgroup's files.
+/// the cgroup's files. Rootless without a cgroup: the init's PID namespace.
 pub fn processes(c: &Container) -> Result<Vec<i32>, ContainerError> {
+    if crate::linux::cgroup::delegation::cgroups_unavailable().is_some() {
+        return Ok(crate::linux::procfs::container_processes(c.state().pid));
+    }
     let mut pids = crate::linux::cgroup::container_pids(&super::cgroup_path(c.id()))
         .map_err(io_err(format!("listing the processes of {}", c.name())))?;
     pids.sort_unstable();

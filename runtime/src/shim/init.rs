@@ -216,8 +216,17 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared, InitFailure> {
     caps::limit_bounding_set(caps)
         .map_err(|e| fail(125, format!("cannot drop capabilities: {e}")))?;
     caps::keep_caps(true).map_err(|e| fail(125, format!("PR_SET_KEEPCAPS: {e}")))?;
-    user::switch_to(&who)
-        .map_err(|e| fail(125, format!("cannot switch to user {:?}: {e}", cfg.user)))?;
+    user::switch_to(&who).map_err(|e| {
+        let why = if crate::linux::userns::current_map().is_single() {
+            format!(" ({})", crate::linux::userns::SINGLE_ID_NOTE)
+        } else {
+            String::new()
+        };
+        fail(
+            125,
+            format!("cannot switch to user {:?}: {e}{why}", cfg.user),
+        )
+    })?;
     caps::set_capabilities(caps).map_err(|e| fail(125, format!("cannot set capabilities: {e}")))?;
     caps::set_no_new_privs().map_err(|e| fail(125, format!("cannot set no_new_privs: {e}")))?;
 
