@@ -675,6 +675,22 @@ fn check_unshare_ready() -> Result<(), BootstrapError> {
     Ok(())
 }
 
+/// Where `mmdebstrap --mode=unshare` may make its temp dir: the root of its
+/// user namespace is one of the user's subordinate ids, not the user, so
+/// every directory above it must let others through. A private $TMPDIR
+/// (libpam-tmpdir's /tmp/user/UID, mode 0700) does not: then /tmp.
+fn unshare_tmpdir() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    let open_to_others = tmp
+        .ancestors()
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0));
+    if open_to_others {
+        tmp
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
 /// Build a Debian `suite` rootfs tar at `out` with mmdebstrap (variant
 /// apt, `--skip=output/dev`: no device nodes, which extraction refuses),
 /// from the host's mirrors; the image's own apt sources point at the same
@@ -730,6 +746,14 @@ pub fn debian_rootfs_tar(
     let mode = if rootless { " --mode=unshare" } else { "" };
     if rootless {
         cmd.arg("--mode=unshare");
+        let tmp = unshare_tmpdir();
+        if Some(tmp.as_os_str()) != std::env::var_os("TMPDIR").as_deref() {
+            progress(&format!(
+                "mmdebstrap works in {} (its namespace's root must reach it; $TMPDIR is closed to it)",
+                tmp.display()
+            ));
+        }
+        cmd.env("TMPDIR", tmp);
     }
     for opt in host_apt_options() {
         cmd.arg(format!("--aptopt={opt}"));

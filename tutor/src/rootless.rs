@@ -179,9 +179,11 @@ pub fn overlay_in_user_namespace() -> Result<(), String> {
             .map_err(|e| format!("cannot make the probe's {d} dir: {e}"))?;
     }
     let p = dir.path().display();
-    // The mount lives and dies with the namespace: nothing to unmount.
+    // As rootless whale mounts it (userxattr: overlayfs keeps its own
+    // attributes in user.overlay.*). The mount lives and dies with the
+    // namespace: nothing to unmount.
     in_user_namespace(&format!(
-        "mount -t overlay overlay -o lowerdir={p}/lower,upperdir={p}/upper,workdir={p}/work {p}/merged && touch {p}/merged/probe"
+        "mount -t overlay overlay -o lowerdir={p}/lower,upperdir={p}/upper,workdir={p}/work,userxattr {p}/merged && touch {p}/merged/probe"
     ))
 }
 
