@@ -273,3 +273,54 @@ fn doctor_and_list_speak_of_rootless() {
         );
     }
 }
+
+/// The acceptance run: as a normal user with subordinate ids, `verify`
+/// (its own rootless sandbox daemon, Debian bootstrapped with mmdebstrap
+/// --mode=unshare, whalesay built with apt-get) passes lessons 1-4, and the
+/// lessons marked for root or delegation are skipped with their reason;
+/// `lesson 13` says why it cannot run and names the next one that can.
+#[test]
+fn lessons_one_to_four_verify_rootless_and_marked_ones_are_skipped() {
+    let Some(user) = TestUser::create("ver", true) else {
+        return;
+    };
+    let out = user.run(
+        "whaletutor",
+        &["verify", "1", "2", "3", "4", "12", "13"],
+        Duration::from_secs(40 * 60),
+    );
+    let all = text(&out);
+    eprintln!("{all}");
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("verify: 6 lesson(s) ok"), "{all}");
+    let row = |n: &str| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with(n))
+            .unwrap_or_default()
+            .to_string()
+    };
+    for n in ["01 ", "02 ", "03 ", "04 "] {
+        assert!(!row(n).contains("skipped"), "{n}: {all}");
+    }
+    assert!(
+        row("13 ").contains("(skipped: needs root, and this engine is rootless"),
+        "{all}"
+    );
+    // 12 runs only where this machine delegates a cgroup v2 to the user.
+    let r12 = row("12 ");
+    assert!(
+        r12.contains("(skipped: needs cgroup limits") || !r12.contains("skipped"),
+        "{all}"
+    );
+
+    let out = user.run("whaletutor", &["lesson", "13"], Duration::from_secs(120));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("Lesson 13 needs root on the host"), "{all}");
+    assert!(all.contains("sudo whaletutor lesson 13"), "{all}");
+    assert!(
+        all.contains("The next lesson that runs here: `whaletutor lesson 14`"),
+        "{all}"
+    );
+}
