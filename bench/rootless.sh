@@ -122,7 +122,7 @@ stats() {
         p = v[int(NR * 0.9 + 0.999999)];
         printf "median %7.2f ms   p90 %7.2f ms   min %7.2f ms   (n=%d)\n", m / 1000, p / 1000, v[1] / 1000, NR }'
 }
-label() { sed "s/^/$(printf '%-52s' "$1")/"; }
+label() { sed "s/^/$(printf '%-56s' "$1")/"; }
 
 echo "==> root's whale daemon on $T"
 "$WHALE" daemon --root "$WHALE_ROOT" -H "$WHALE_HOST" >"$T/daemon.log" 2>&1 &
