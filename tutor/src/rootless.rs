@@ -182,9 +182,17 @@ pub fn overlay_in_user_namespace() -> Result<(), String> {
     // As rootless whale mounts it (userxattr: overlayfs keeps its own
     // attributes in user.overlay.*). The mount lives and dies with the
     // namespace: nothing to unmount.
-    in_user_namespace(&format!(
+    let mounted = in_user_namespace(&format!(
         "mount -t overlay overlay -o lowerdir={p}/lower,upperdir={p}/upper,workdir={p}/work,userxattr {p}/merged && touch {p}/merged/probe"
-    ))
+    ));
+    // overlayfs leaves work/work with mode 000, which the temp dir's
+    // removal could not list: open it to its owner first.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(
+        dir.path().join("work/work"),
+        std::fs::Permissions::from_mode(0o700),
+    );
+    mounted
 }
 
 fn kernel_release() -> String {
@@ -300,4 +308,45 @@ pub fn findings() -> Vec<Finding> {
         },
     });
     f
+}
+
+/// Remove a rootless whale store the tutor made (verify's sandbox) and end
+/// the process that holds its user namespace. Its layers hold files of the
+/// user's subordinate ids, which the user may remove only from inside that
+/// namespace (as its root); the holder (`whale-userns`, its pid in
+/// `<root>/userns.pid`) outlives the daemon on purpose, so it is ended here
+/// with the store. Best effort: what is left is said on stderr.
+pub fn remove_store(root: &Path) {
+    let holder = std::fs::read_to_string(root.join("userns.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "whale-userns")
+        });
+    let Some(pid) = holder else {
+        return;
+    };
+    let removed = Command::new("nsenter")
+        .arg(format!("--target={pid}"))
+        .args(["--user", "--", "rm", "-rf", "--one-file-system"])
+        .arg(root)
+        .stdin(Stdio::null())
+        .output();
+    match removed {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => eprintln!(
+            "whaletutor: could not remove {} from its user namespace: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => eprintln!(
+            "whaletutor: cannot run util-linux's nsenter to remove {}: {e}",
+            root.display()
+        ),
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }

@@ -132,6 +132,11 @@ impl Sandbox {
                 }
             }
         }
+        if self.engine.rootless() {
+            if let Some(root) = &self.engine.root {
+                crate::rootless::remove_store(root);
+            }
+        }
         unmount_under(self.dir.path());
     }
 }

@@ -151,6 +151,17 @@ impl TestUser {
         out
     }
 
+    /// What the user's runs left in its TMPDIR under `prefix`.
+    fn leftovers(&self, prefix: &str) -> Vec<String> {
+        std::fs::read_dir(self.path("tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(prefix))
+            .collect()
+    }
+
     /// Whether a host uid is this user's or one of its subordinate ids.
     fn owns(&self, uid: u32) -> bool {
         uid == self.uid
@@ -256,6 +267,10 @@ fn doctor_and_list_speak_of_rootless() {
         "{all}"
     );
     assert!(all.contains("delegation"), "{all}");
+    assert_eq!(
+        user.leftovers("whaletutor-overlay-probe-"),
+        Vec::<String>::new()
+    );
 
     let lessons = whaletutor::lesson::load_dir(&lessons_dir()).unwrap();
     let marked: Vec<u32> = lessons
@@ -300,6 +315,21 @@ fn lessons_one_to_four_verify_rootless_and_marked_ones_are_skipped() {
             .unwrap_or_default()
             .to_string()
     };
+    // The sandbox's store (files of subordinate ids) and the process
+    // holding its user namespace went with it.
+    assert_eq!(user.leftovers("whaletutor-verify-"), Vec::<String>::new());
+    let holders: Vec<i32> = user
+        .processes()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .is_ok_and(|s| s.contains("(whale-userns)") && !s.contains(") Z "))
+        })
+        .collect();
+    assert!(
+        holders.is_empty(),
+        "user-namespace holders left: {holders:?}"
+    );
     for n in ["01 ", "02 ", "03 ", "04 "] {
         assert!(!row(n).contains("skipped"), "{n}: {all}");
     }
