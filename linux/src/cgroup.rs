@@ -238,6 +238,14 @@ impl Cgroup {
                 dirs: Vec::new(),
             });
         }
+        // Rootless and delegated: under the delegated dir, not under the
+        // leaf the daemon and its shims sit in.
+        if let Some(base) = delegation::rootless_base() {
+            if let Ok(rel_base) = base.strip_prefix(root) {
+                let own = format!("0::/{}\n", rel_base.display());
+                return Cgroup::resolve(version, root, &own, rel);
+            }
+        }
         let own = read("/proc/self/cgroup".as_ref())?;
         Cgroup::resolve(version, root, &own, rel)
     }

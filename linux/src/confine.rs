@@ -101,6 +101,19 @@ pub fn make_devices(dev: &Path, devices: &[Device]) -> io::Result<()> {
             std::fs::create_dir_all(parent)?;
         }
         let _ = std::fs::remove_file(&target);
+        if crate::userns::in_rootless_namespace() {
+            let host = host_node(Path::new("/dev"), d.block, d.major, d.minor).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "no host node {}:{} under /dev to bind at {} (rootless whale cannot make device nodes)",
+                        d.major, d.minor, d.path
+                    ),
+                )
+            })?;
+            bind_node(&host, &target)?;
+            continue;
+        }
         let kind = if d.block {
             nix::sys::stat::SFlag::S_IFBLK
         } else {
@@ -153,6 +166,11 @@ pub fn copy_host_devices(host_dev: &Path, dev: &Path) -> io::Result<()> {
         if name == "console" || name == "ptmx" || target.symlink_metadata().is_ok() {
             continue;
         }
+        if crate::userns::in_rootless_namespace() {
+            // Best effort: a node the user may not even look at stays out.
+            let _ = bind_node(&entry.path(), &target);
+            continue;
+        }
         nix::sys::stat::mknod(
             &target,
             kind,
@@ -162,6 +180,49 @@ pub fn copy_host_devices(host_dev: &Path, dev: &Path) -> io::Result<()> {
         std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid()))?;
     }
     Ok(())
+}
+
+/// A user namespace may not make device nodes: rootless, the host's own
+/// node is bound in (as runc does), and the host's permissions on it
+/// still decide who opens it.
+fn bind_node(host: &Path, target: &Path) -> io::Result<()> {
+    std::fs::File::create(target)?;
+    crate::mount::mount(Some(host), target, None, libc::MS_BIND, None).map_err(io::Error::other)
+}
+
+/// The node under `dev` (one level of subdirectories deep) with this type
+/// and device number.
+fn host_node(dev: &Path, block: bool, major: u64, minor: u64) -> Option<std::path::PathBuf> {
+    let wanted = nix::sys::stat::makedev(major, minor);
+    let matches = |p: &Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| {
+            let ft = m.file_type();
+            (if block {
+                ft.is_block_device()
+            } else {
+                ft.is_char_device()
+            }) && m.rdev() == wanted
+        })
+    };
+    let mut dirs = vec![dev.to_path_buf()];
+    let mut depth = 0;
+    while depth < 2 {
+        let mut next = Vec::new();
+        for d in dirs {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if matches(&p) {
+                    return Some(p);
+                }
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    next.push(p);
+                }
+            }
+        }
+        dirs = next;
+        depth += 1;
+    }
+    None
 }
 
 /// Write each sysctl under `proc_sys` (the container's /proc/sys): dots

@@ -467,12 +467,13 @@ pub fn mount_kernel_filesystems(r: &Rootfs) -> Result<(), MountError> {
 fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     let m = r.merged_dir;
     let proc_dir = prepare_target(m, "proc", Some(0o555))?;
-    mount(
+    mount_or_bind_host(
         Some(Path::new("proc")),
         &proc_dir,
         Some("proc"),
         NOSUID_NODEV_NOEXEC,
         None,
+        Path::new("/proc"),
     )?;
 
     let dev = prepare_target(m, "dev", Some(0o755))?;
@@ -537,12 +538,13 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
     }
     let mq = dev.join("mqueue");
     mkdir(&mq, 0o755)?;
-    mount(
+    mount_or_bind_host(
         Some(Path::new("mqueue")),
         &mq,
         Some("mqueue"),
         NOSUID_NODEV_NOEXEC,
         None,
+        Path::new("/dev/mqueue"),
     )?;
     symlink("pts/ptmx", &dev.join("ptmx"))?;
     symlink("/proc/self/fd", &dev.join("fd"))?;
@@ -620,6 +622,32 @@ fn mount_kernel_filesystems_inner(r: &Rootfs) -> Result<(), MountError> {
         readonly_path(&m.join(p))?;
     }
     Ok(())
+}
+
+/// Mount a kernel filesystem, or rootless, where it belongs to a namespace
+/// of the host's (`--pid host`: proc; `--ipc host`: mqueue) that a user
+/// namespace may not mount, bind the host's own mount of it instead.
+fn mount_or_bind_host(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+    host: &Path,
+) -> Result<(), MountError> {
+    match mount(source, target, fstype, flags, data) {
+        Err(MountError::Mount { source, .. })
+            if source.raw_os_error() == Some(libc::EPERM)
+                && super::userns::in_rootless_namespace() =>
+        {
+            // A host without it (no /dev/mqueue mounted) has nothing to share.
+            if !host.exists() {
+                return Ok(());
+            }
+            mount(Some(host), target, None, libc::MS_BIND | libc::MS_REC, None)
+        }
+        other => other,
+    }
 }
 
 /// Best effort: a container without a cgroup view still runs.

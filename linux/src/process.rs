@@ -493,11 +493,3 @@ pub fn set_name(name: &str) -> io::Result<()> {
     check(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) })
         .map(|_| ())
 }
-
-/// Sleep until a signal arrives (pause(2)).
-pub fn pause() {
-    // SAFETY: no arguments; it only returns after a signal was handled.
-    unsafe {
-        libc::pause();
-    }
-}

@@ -191,6 +191,18 @@ pub fn container_processes(init: i32) -> Vec<i32> {
     descendants(init, &parents)
 }
 
+/// Resident memory of process `pid` in bytes (`/proc/PID/statm`'s second
+/// field, in pages); None when it is gone.
+pub fn pid_rss_bytes(pid: i32) -> Option<u64> {
+    let statm = read(&format!("{pid}/statm"))?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
+    Some(pages * page)
+}
+
 /// The real uid of the `Uid:` line of `/proc/<pid>/status`.
 pub fn parse_status_uid(status: &str) -> Option<u32> {
     status.lines().find_map(|l| {

@@ -240,7 +240,7 @@ pub fn enter(root: &Path) -> Result<Entered, UsernsError> {
         }
         None => {
             let map = wanted_map(uid);
-            let pid = spawn_holder(&map)?;
+            let pid = spawn_holder(&map, &pid_file)?;
             crate::fsutil::write_atomic(&pid_file, format!("{pid}\n").as_bytes())
                 .map_err(io_err(format!("writing {}", pid_file.display())))?;
             (pid, true, map)
@@ -299,15 +299,16 @@ fn live_holder(pid_file: &Path, uid: u32) -> Option<i32> {
 }
 
 /// Fork the holder: it unshares a user and a mount namespace, waits until
-/// we have written its maps, and then only sleeps, in a session of its own.
-fn spawn_holder(map: &IdMap) -> Result<i32, UsernsError> {
+/// we have written its maps, and then only sleeps, in a session of its own,
+/// as long as `pid_file` names it.
+fn spawn_holder(map: &IdMap, pid_file: &Path) -> Result<i32, UsernsError> {
     let (ready_r, ready_w) = process::pipe().map_err(io_err("pipe"))?;
     let (go_r, go_w) = process::pipe().map_err(io_err("pipe"))?;
     let pid = match process::fork().map_err(io_err("fork"))? {
         process::Forked::Child => {
             drop(ready_r);
             drop(go_w);
-            holder_main(ready_w.as_raw_fd(), go_r.as_raw_fd())
+            holder_main(ready_w.as_raw_fd(), go_r.as_raw_fd(), pid_file)
         }
         process::Forked::Parent(pid) => pid,
     };
@@ -353,8 +354,14 @@ fn spawn_holder(map: &IdMap) -> Result<i32, UsernsError> {
     Ok(pid)
 }
 
-/// The holder's life, in the forked child: never returns.
-fn holder_main(ready: i32, go: i32) -> ! {
+/// How often the holder looks whether its store still names it.
+const HOLDER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The holder's life, in the forked child: never returns. It ends when
+/// `pid_file` no longer names it (the store was removed, as a test's or a
+/// tutor sandbox's is, or another holder took over), so removed stores
+/// leave no process behind.
+fn holder_main(ready: i32, go: i32, pid_file: &Path) -> ! {
     let _ = process::setsid();
     if let Err(e) = process::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) {
         let _ = process::write_all(ready, format!("E{e}").as_bytes());
@@ -385,8 +392,15 @@ fn holder_main(ready: i32, go: i32) -> ! {
         }
     }
     let _ = std::env::set_current_dir("/");
+    let me = process::getpid().to_string();
+    // The daemon writes the pid file once we said ready: give it time.
+    std::thread::sleep(HOLDER_CHECK);
     loop {
-        process::pause();
+        let named = fs::read_to_string(pid_file).is_ok_and(|p| p.trim() == me);
+        if !named {
+            process::exit_now(0);
+        }
+        std::thread::sleep(HOLDER_CHECK);
     }
 }
 

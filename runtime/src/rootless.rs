@@ -35,6 +35,24 @@ pub fn enter_if_unprivileged(root: &std::path::Path) -> anyhow::Result<()> {
             crate::linux::userns::SINGLE_ID_NOTE
         );
     }
+    use crate::linux::cgroup::delegation;
+    match delegation::current() {
+        Ok(base) => {
+            if let Err(e) = delegation::settle_daemon(&base, std::process::id() as i32) {
+                eprintln!(
+                    "whale daemon: rootless: cannot leave the delegated cgroup {} for its leaf ({e}); container limits will fail until it holds no other process",
+                    base.display()
+                );
+            }
+            // Single-threaded still: the shims inherit where containers go.
+            std::env::set_var(delegation::BASE_ENV, &base);
+            eprintln!(
+                "whale daemon: rootless: container cgroups under {}",
+                base.display()
+            );
+        }
+        Err(missing) => eprintln!("whale daemon: rootless: no cgroup limits ({missing})"),
+    }
     Ok(())
 }
 

@@ -159,19 +159,21 @@ impl RootlessUser {
 
     /// `whale ARGS` as the user, with a clean environment of its own.
     fn whale(&self, args: &[&str]) -> Out {
-        self.whale_stdin(args, None)
+        self.whale_in_session(true, args)
     }
 
-    fn whale_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
+    /// `whale ARGS` as the user; without `runtime_dir` as from a login with
+    /// no XDG_RUNTIME_DIR (no systemd session).
+    fn whale_in_session(&self, runtime_dir: bool, args: &[&str]) -> Out {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", &self.name, "--", "env", "-i"])
             .arg(format!("HOME={}", self.home().display()))
-            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir().display()))
-            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-            .arg(&self.bin)
-            .args(args)
-            .current_dir(self.dir.path());
-        run_command(cmd, stdin, TIMEOUT)
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+        if runtime_dir {
+            cmd.arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir().display()));
+        }
+        cmd.arg(&self.bin).args(args).current_dir(self.dir.path());
+        run_command(cmd, None, TIMEOUT)
     }
 
     fn whale_ok(&self, args: &[&str]) -> Out {
@@ -316,6 +318,18 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     let out = user.whale_ok(&["exec", "keep", "cat", "/etc/hostname"]);
     assert_eq!(out.stdout.trim(), &id[..12]);
 
+    // Without a cgroup, stats and top count the processes of its PID namespace.
+    user.whale_ok(&["exec", "-d", "keep", "sleep", "1000"]);
+    let out = user.whale_ok(&["stats", "--no-stream", "keep"]);
+    let pids = out
+        .stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().last());
+    assert_eq!(pids, Some("2"), "{out:?}");
+    let out = user.whale_ok(&["top", "keep"]);
+    assert_eq!(out.stdout.matches("sleep 1000").count(), 2, "{out:?}");
+
     // Writes land in the container's own layer, never in the image.
     let layers = store.join("image");
     let before = tree_snapshot(&layers);
@@ -355,10 +369,57 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
         assert!(out.stderr.contains("Delegate=yes"), "{out:?}");
     }
 
+    // What a user namespace may not mount or make is bound from the host:
+    // a --device node, --privileged's devices, --pid host's /proc.
+    let out = user.whale_ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/myzero",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 3 /dev/myzero | od -An -tx1",
+    ]);
+    assert_eq!(out.stdout.trim(), "00 00 00", "{out:?}");
+    let out = user.whale_ok(&["run", "--rm", "--privileged", "busybox", "ls", "/dev"]);
+    assert!(out.stdout.lines().count() > 15, "{out:?}");
+    let out = user.whale_ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/1/comm",
+    ]);
+    assert_ne!(
+        out.stdout.trim(),
+        "cat",
+        "--pid host shows the host's PID 1"
+    );
+
     // A host port below 1024 is refused with the reason; a high one works.
     let out = user.whale(&["run", "--rm", "-p", "80:80", "busybox", "true"]);
     assert_eq!(out.code(), Some(125), "{out:?}");
     assert!(out.stderr.contains("below 1024"), "{out:?}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let publish = format!("127.0.0.1:{port}:8080");
+    user.whale_ok(&[
+        "run", "-d", "--name", "web", "-p", &publish, "busybox", "httpd", "-f", "-p", "8080",
+    ]);
+    let reached = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+    });
+    assert!(reached, "the published port {port} answers");
+    user.whale_ok(&["rm", "-f", "web"]);
 
     // cp both ways.
     let src = user.out_dir().join("in.txt");
@@ -415,16 +476,27 @@ fn a_normal_user_runs_builds_and_keeps_containers_in_a_user_namespace() {
     // The daemon killed: the container lives on, and the next daemon (started
     // by the next command) joins its namespaces and adopts it.
     let daemon = user.daemon_pid().expect("the user's daemon runs");
-    let shim_pids_before = user.pids().len();
+    let state = store.join("containers").join(&id).join("state.json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state.json")).expect("json");
+    let shim = state["shim_pid"].as_i64().expect("shim_pid") as i32;
+    let init = state["pid"].as_i64().expect("pid") as i32;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    let alive = |pid: i32| Path::new(&format!("/proc/{pid}")).exists();
     assert!(
-        user.pids().len() + 1 >= shim_pids_before,
-        "only the daemon died"
+        !alive(daemon)
+            || std::fs::read_to_string(format!("/proc/{daemon}/stat"))
+                .unwrap_or_default()
+                .contains(" Z ")
+    );
+    assert!(
+        alive(shim) && alive(init),
+        "the shim and the container outlive the daemon"
     );
     let ps = user.whale_ok(&["ps"]);
     assert!(
@@ -465,16 +537,7 @@ fn the_private_socket_dir_is_made_closed_and_refused_when_open() {
     // No XDG_RUNTIME_DIR: /tmp/whale-UID, made 0700 by the user.
     let sock_dir = PathBuf::from(format!("/tmp/whale-{}", user.uid));
     let _ = std::fs::remove_dir_all(&sock_dir);
-    let run = |args: &[&str]| {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", &user.name, "--", "env", "-i"])
-            .arg(format!("HOME={}", user.home().display()))
-            .arg("PATH=/usr/bin:/bin:/usr/sbin:/sbin")
-            .arg(&user.bin)
-            .args(args)
-            .current_dir(user.dir.path());
-        run_command(cmd, None, TIMEOUT)
-    };
+    let run = |args: &[&str]| user.whale_in_session(false, args);
     run(&["info"]).success();
     let meta = std::fs::symlink_metadata(&sock_dir).unwrap();
     assert_eq!(meta.uid(), user.uid);
@@ -510,6 +573,20 @@ fn without_subordinate_ids_a_single_id_map_runs_root_only_and_says_so() {
     let out = user.whale(&["run", "--rm", "-u", "1000", "busybox", "id"]);
     assert!(!out.ok(), "{out:?}");
     assert!(out.stderr.contains("single-id map"), "{out:?}");
+
+    // The store removed (as a sandbox's is), its namespace holder ends too.
+    if let Some(daemon) = user.daemon_pid() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(daemon),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    std::fs::remove_dir_all(user.store()).unwrap();
+    let gone = (0..150).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        user.pids().is_empty()
+    });
+    assert!(gone, "left running: {:?}", user.pids());
 }
 
 /// `RUN apt-get install` as a rootless user: apt's sandbox drops to the

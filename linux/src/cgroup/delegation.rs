@@ -68,14 +68,46 @@ pub fn delegated_dir(
     Ok(dir)
 }
 
+/// Set by a rootless daemon for its shims: the delegated dir it found (the
+/// daemon itself has moved into [`DAEMON_LEAF`] below it by then).
+pub const BASE_ENV: &str = "WHALE_ROOTLESS_CGROUP";
+
+/// The leaf a rootless daemon moves into: cgroup v2 gives controllers to
+/// the children of a cgroup only while it holds no process itself.
+pub const DAEMON_LEAF: &str = "whale-daemon";
+
+/// Move `pid` (the daemon) out of the delegated dir `base` into its leaf,
+/// and enable the controllers containers need for `base`'s children.
+pub fn settle_daemon(base: &Path, pid: i32) -> std::io::Result<()> {
+    let leaf = base.join(DAEMON_LEAF);
+    std::fs::create_dir_all(&leaf)?;
+    std::fs::write(leaf.join("cgroup.procs"), pid.to_string())?;
+    let wanted: Vec<String> = NEEDED.iter().map(|c| format!("+{c}")).collect();
+    std::fs::write(base.join("cgroup.subtree_control"), wanted.join(" "))
+}
+
+/// The delegated dir containers are made under, rootless with delegation.
+pub fn rootless_base() -> Option<PathBuf> {
+    if !crate::userns::in_rootless_namespace() {
+        return None;
+    }
+    current().ok()
+}
+
 /// The real check for this process (read once: it does not change while
-/// the daemon runs).
+/// the daemon runs). A shim checks the dir its daemon found ([`BASE_ENV`]).
 pub fn current() -> Result<PathBuf, Missing> {
     static CHECKED: std::sync::OnceLock<Result<PathBuf, Missing>> = std::sync::OnceLock::new();
     CHECKED
         .get_or_init(|| {
             let root = Path::new(super::CGROUP_ROOT);
-            let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            let own = match std::env::var_os(BASE_ENV).map(PathBuf::from) {
+                Some(base) => match base.strip_prefix(root) {
+                    Ok(rel) => format!("0::/{}\n", rel.display()),
+                    Err(_) => String::new(),
+                },
+                None => std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+            };
             let writable =
                 |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
             delegated_dir(super::host_version(), root, &own, &writable)
@@ -137,7 +169,19 @@ mod tests {
     fn in_a_delegated_tree_the_container_cgroup_is_made_and_its_limits_written() {
         let (t, own) = fake_tree("cpu memory pids\n");
         let yes = |_: &Path| true;
-        delegated_dir(Version::V2, t.path(), SELF, &yes).unwrap();
+        let base = delegated_dir(Version::V2, t.path(), SELF, &yes).unwrap();
+        // The daemon leaves the delegated dir for a leaf, so that the
+        // dir's children may have controllers.
+        settle_daemon(&base, 4242).unwrap();
+        assert_eq!(
+            fs::read_to_string(own.join(DAEMON_LEAF).join("cgroup.procs")).unwrap(),
+            "4242"
+        );
+        assert_eq!(
+            fs::read_to_string(own.join("cgroup.subtree_control")).unwrap(),
+            "+memory +cpu +pids"
+        );
+        fs::write(own.join("cgroup.subtree_control"), "").unwrap();
         let cg = super::super::Cgroup::resolve(Version::V2, t.path(), SELF, "whale/c1").unwrap();
         cg.create().unwrap();
         let dir = own.join("whale/c1");

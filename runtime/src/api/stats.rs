@@ -73,10 +73,15 @@ pub fn handle(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
     let cg = crate::container::cgroup_path(c.id());
     let (tx, body) = Body::channel();
     tokio::spawn(async move {
-        let take = |cg: String| async move {
-            tokio::task::spawn_blocking(move || sample(&cg))
-                .await
-                .unwrap_or_default()
+        let c2 = c.clone();
+        let take = move |cg: String| {
+            let state = c2.state();
+            let pid = if state.running() { state.pid } else { 0 };
+            async move {
+                tokio::task::spawn_blocking(move || sample(&cg, pid))
+                    .await
+                    .unwrap_or_default()
+            }
         };
         let line = |v: Value| Bytes::from(v.to_string() + "\n");
         let mut prev: Option<Sample> = None;
