@@ -1,6 +1,7 @@
 //! The real dockerd the tests compare whale with: at `WHALE_TEST_DOCKERD`
 //! (a socket path or `unix://` address) or Docker's default socket. Tests
-//! that compare SKIP, saying why, when none answers a ping; CI has none.
+//! that compare SKIP, saying why, when none answers a ping or it has no
+//! busybox:latest; CI has none.
 
 use crate::{docker_cli, http_unix, run_command, Out, DEFAULT_TIMEOUT};
 use std::path::PathBuf;
@@ -14,7 +15,19 @@ pub fn answering_socket() -> Result<PathBuf, String> {
         std::env::var("WHALE_TEST_DOCKERD").unwrap_or_else(|_| "/var/run/docker.sock".to_string());
     let socket = PathBuf::from(addr.strip_prefix("unix://").unwrap_or(&addr));
     match http_unix(&socket, "GET", "/_ping", None) {
-        Ok(r) if r.status == 200 => Ok(socket),
+        // Every comparison runs busybox on both engines, and dockerd here can
+        // never pull it (no Docker Hub): without it a test would compare a
+        // pull error, not the engines.
+        Ok(r) if r.status == 200 => {
+            match http_unix(&socket, "GET", "/images/busybox:latest/json", None) {
+                Ok(r) if r.status == 200 => Ok(socket),
+                _ => Err(format!(
+                    "dockerd at {} has no busybox:latest \
+                     (tutor/scripts/dockerd-for-lessons.sh shows how to import one)",
+                    socket.display()
+                )),
+            }
+        }
         Ok(r) => Err(format!(
             "dockerd at {} answered the ping with {}",
             socket.display(),

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use whale_e2e::{docker_cli, http_unix, is_hex, run_command, Out, World, DEFAULT_TIMEOUT};
+use whale_e2e::{docker_cli, is_hex, run_command, Out, World, DEFAULT_TIMEOUT};
 
 /// A context dir under the world's base.
 fn context(w: &World, name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -34,22 +34,11 @@ fn config(w: &World, image: &str) -> serde_json::Value {
     v
 }
 
-/// The socket of a dockerd that answers `/_ping`, or None (and why).
+/// The socket of a dockerd that answers `/_ping` and has busybox, and the
+/// docker CLI, or why not.
 fn dockerd() -> Result<(PathBuf, PathBuf), String> {
-    let sock = std::env::var("WHALE_TEST_DOCKERD")
-        .map(|s| s.trim_start_matches("unix://").to_string())
-        .unwrap_or_else(|_| "/var/run/docker.sock".into());
-    let sock = PathBuf::from(sock);
     let cli = docker_cli().ok_or("no docker CLI installed")?;
-    match http_unix(&sock, "GET", "/_ping", None) {
-        Ok(r) if r.status == 200 => Ok((sock, cli)),
-        Ok(r) => Err(format!(
-            "{} answered /_ping with {}",
-            sock.display(),
-            r.status
-        )),
-        Err(e) => Err(format!("no dockerd answers on {}: {e}", sock.display())),
-    }
+    Ok((whale_e2e::dockerd::answering_socket()?, cli))
 }
 
 /// `docker ARGS` against that dockerd with the classic builder.

@@ -48,7 +48,10 @@ start)
     # the host's apt sources (skip with NO_DEBIAN=1).
     if [ "${NO_DEBIAN:-}" != 1 ] && ! docker image inspect debian:bookworm >/dev/null 2>&1; then
         command -v mmdebstrap >/dev/null || { echo "install mmdebstrap first (apt-get install mmdebstrap)" >&2; exit 1; }
-        mmdebstrap --quiet --variant=apt --format=tar bookworm - |
+        # --skip=output/dev: no device nodes in the layer, as in Docker Hub's
+        # debian (whale's extraction refuses them, so an image with them
+        # could not go from this dockerd to whale through a registry).
+        mmdebstrap --quiet --variant=apt --format=tar --skip=output/dev bookworm - |
             docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
                 --change 'CMD ["bash"]' - debian:bookworm >/dev/null
     fi

@@ -936,6 +936,7 @@ mod tests {
             question: "?".into(),
             choices: vec!["sh".into(), "init".into()],
             answer: "sh".into(),
+            why: None,
             why_not: Default::default(),
         };
         assert!(quiz_correct(&q, "sh"));

@@ -29,7 +29,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Verb {
-    /// The lessons, with steps done.
+    /// The lessons: steps done, the time each takes and what it needs first.
     List,
     /// Work through a lesson: the tutor watches the engine and moves on when you did it.
     Lesson {

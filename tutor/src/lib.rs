@@ -5,6 +5,7 @@
 
 pub mod base_cache;
 pub mod book;
+pub mod cgroup;
 pub mod checks;
 pub mod class;
 pub mod cli;

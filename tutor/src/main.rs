@@ -387,6 +387,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;
+            // The lesson's own setup (lesson 9's loopback web server), as
+            // verify runs it: each command is written to be run again.
+            for cmd in &l.lesson.setup {
+                let cmd = whaletutor::template::render_for(cmd.get_ref(), &engine)?;
+                match runner::sh(&engine, &cmd, std::time::Duration::from_secs(120)) {
+                    Ok((0, _)) => {}
+                    Ok((code, out)) => eprintln!(
+                        "warning: the lesson's setup `{cmd}` exited with {code}: {}",
+                        out.trim()
+                    ),
+                    Err(e) => eprintln!("warning: the lesson's setup `{cmd}`: {e}"),
+                }
+            }
             watch::Watch {
                 engine: &engine,
                 docker,

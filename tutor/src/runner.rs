@@ -100,7 +100,19 @@ pub fn render_step(
         None => text.to_string(),
     };
     let head: Vec<String> = fit(&head, "").lines().map(|l| style.heading(l)).collect();
-    let mut out = format!("{}\n\n{}", head.join("\n"), markdown(&text, style));
+    let mut out = format!("{}\n\n", head.join("\n"));
+    if s.is_challenge() {
+        out.push_str(&markdown(CHALLENGE_NOTE, style));
+        out.push('\n');
+    }
+    out.push_str(&markdown(&text, style));
+    if s.figure.is_some() {
+        out.push_str(&format!(
+            "\n{} {}\n",
+            style.strong("Picture:"),
+            fit(&picture_line(lesson, s), "  ")
+        ));
+    }
     for q in &s.quizzes {
         let q = q.get_ref();
         out.push_str(&format!(
@@ -113,6 +125,23 @@ pub fn render_step(
         }
     }
     out
+}
+
+/// What the tutor says of a challenge step, above its text.
+pub const CHALLENGE_NOTE: &str = "**Challenge:** the text gives the goal, not the commands. \
+     Try first; `h` gives hints, and the last one shows a way.";
+
+/// Where a step's picture is: the book's chapter and step, and the page
+/// of the built book (mdBook's `lessons/NN-id.html#step-id`).
+fn picture_line(lesson: &LoadedLesson, s: &Step) -> String {
+    let page = crate::book::chapter_file(lesson).replace(".md", ".html");
+    format!(
+        "in the book, lesson {} \"{}\", step \"{}\" (lessons/{page}#step-{}).",
+        lesson.number(),
+        lesson.lesson.title,
+        s.title,
+        s.id.get_ref()
+    )
 }
 
 /// A result line's text after its 4-column mark: code spans rendered and,
@@ -158,10 +187,28 @@ pub fn explain(
     style: Style,
 ) -> String {
     let s = step(lesson, index);
-    let text =
-        template::render_vars(s.explain.get_ref(), &vars.into()).unwrap_or_else(|e| e.to_string());
+    let vars = vars.into();
+    let text = template::render_vars(s.explain.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
     // Part of the first paragraph, so it is wrapped with it.
-    markdown(&format!("**✓ Done.** {}", text.trim_start()), style)
+    let mut out = markdown(&format!("**✓ Done.** {}", text.trim_start()), style);
+    // Said once the step passes: the student has just seen whale's way.
+    if let Some(d) = &s.docker_differs {
+        let note = template::render_vars(d.get_ref(), &vars).unwrap_or_else(|e| e.to_string());
+        let note = note.trim_start();
+        // A note that opens with a list (whale / Docker 20.10 / today's
+        // Docker) keeps its first item: the heading gets a line of its own.
+        let sep = if note.starts_with("- ") || note.starts_with("* ") {
+            "\n\n"
+        } else {
+            " "
+        };
+        out.push('\n');
+        out.push_str(&markdown(
+            &format!("**Where Docker differs:**{sep}{note}"),
+            style,
+        ));
+    }
+    out
 }
 
 /// Run a shell command against the engine; returns (exit code, output).
@@ -336,4 +383,71 @@ pub async fn reset(engine: &Engine, docker: &Docker, lesson: &LoadedLesson) -> V
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn lesson() -> LoadedLesson {
+        let source = r#"format_version = 1
+id = "t"
+number = 3
+title = "T"
+summary = "S"
+[[step]]
+id = "a"
+title = "A"
+challenge = true
+figure = { src = "layer-order.svg", alt = "Layers" }
+docker_differs = "On `{{ cli }}` 23 and later, BuildKit prints `CACHED`."
+text = "Make the rebuild fast."
+hints = ["Think of the cache.", "`{{ cli }} build -t fast .`"]
+explain = "Fast."
+  [[step.check]]
+  kind = "container"
+  name = "web"
+  running = true
+  failure = "f"
+"#
+        .to_string();
+        let lesson = crate::lesson::parse("03-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/03-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn a_challenge_is_marked_and_its_picture_named() {
+        let shown = render_step(&lesson(), 0, "whale", Style::plain());
+        let (_, body) = shown.split_once("\n\n").unwrap();
+        assert!(
+            body.starts_with("Challenge: the text gives the goal"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "Picture: in the book, lesson 3 \"T\", step \"A\" (lessons/03-t.html#step-a)."
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn where_docker_differs_is_said_once_the_step_passes() {
+        let l = lesson();
+        let done = explain(&l, 0, "docker", Style::plain());
+        assert!(done.starts_with("✓ Done. Fast."), "{done}");
+        assert!(
+            done.contains(
+                "Where Docker differs: On `docker` 23 and later, BuildKit prints `CACHED`."
+            ),
+            "{done}"
+        );
+        // Not before: the step's text does not say it.
+        assert!(!render_step(&l, 0, "docker", Style::plain()).contains("Where Docker differs"));
+    }
 }

@@ -10,11 +10,18 @@
 //! verify's sandbox: text for readers (the book) shows the engine's default
 //! socket ([`render`]); commands that RUN use the real one ([`render_for`]).
 //!
+//! `{{ cgroup }}` (`v1`, `hybrid`, `v2`), `{{ cgroup_driver }}` (`cgroupfs`,
+//! `systemd`) and `{{ cgroup_group }}` (where a container's group sits) let a
+//! lesson print the machine's cgroup paths: the machine's in everything run
+//! or shown against an engine, today's default (v2) for readers of the book
+//! (see [`crate::cgroup`]).
+//!
 //! Docker's own `--format` templates (`{{.State.ExitCode}}`, `{{json .Config}}`)
 //! are Go templates, which the course must print and run literally. A `{{ }}`
 //! whose inside starts with `.` or a Go-template word is passed through
 //! untouched, so authors write `inspect -f '{{.State.Pid}}' web` as is.
 
+use crate::cgroup::CgroupVars;
 use crate::engine::Engine;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,8 @@ pub struct Vars {
     pub socket: String,
     /// The engine runs rootless (its containers' root is the user).
     pub rootless: bool,
+    /// The cgroup layout and driver (lesson 12's paths).
+    pub cgroup: CgroupVars,
 }
 
 /// The socket an engine listens on when nothing says otherwise.
@@ -47,6 +56,7 @@ impl From<&str> for Vars {
             cli: cli.to_string(),
             socket: default_socket(cli).to_string(),
             rootless: false,
+            cgroup: CgroupVars::for_reader(cli),
         }
     }
 }
@@ -58,6 +68,7 @@ impl From<&Engine> for Vars {
             cli: engine.cli().to_string(),
             socket: engine.socket.display().to_string(),
             rootless: engine.rootless(),
+            cgroup: CgroupVars::for_engine(engine),
         }
     }
 }
@@ -85,6 +96,9 @@ pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     ctx.insert("cli", &vars.cli);
     ctx.insert("socket", &vars.socket);
     ctx.insert("rootless", &vars.rootless);
+    ctx.insert("cgroup", vars.cgroup.layout);
+    ctx.insert("cgroup_driver", &vars.cgroup.driver);
+    ctx.insert("cgroup_group", &vars.cgroup.group);
     let rendered = tera::Tera::one_off(&protected, &ctx, false).map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
@@ -196,9 +210,9 @@ mod tests {
             render_vars(
                 t,
                 &Vars {
-                    cli: "docker".into(),
                     socket: "/tmp/d/docker.sock".into(),
                     rootless: false,
+                    ..Vars::from("docker")
                 }
             )
             .unwrap(),
@@ -224,9 +238,8 @@ mod tests {
     fn text_adapts_to_a_rootless_engine() {
         let t = "{% if rootless %}root in it is you{% else %}root in it is root{% endif %}";
         let vars = |rootless| Vars {
-            cli: "whale".into(),
-            socket: "/s".into(),
             rootless,
+            ..Vars::from("whale")
         };
         assert_eq!(render_vars(t, &vars(true)).unwrap(), "root in it is you");
         assert_eq!(render_vars(t, &vars(false)).unwrap(), "root in it is root");

@@ -203,6 +203,9 @@ pub struct Row {
     pub fail: usize,
     pub time: Duration,
     pub problems: Vec<String>,
+    /// Steps not played on this engine, each with the reason (a step's
+    /// `requires` the engine lacks): said, never counted as passed.
+    pub skipped: Vec<String>,
 }
 
 impl Row {
@@ -235,6 +238,7 @@ pub async fn verify_lesson(
         fail: 0,
         time: Duration::ZERO,
         problems: Vec::new(),
+        skipped: Vec::new(),
     };
     let only = |word: &str| lesson.lesson.requires.iter().any(|r| r.get_ref() == word);
     let skip = match engine.kind {
@@ -288,6 +292,10 @@ pub async fn verify_lesson(
     'steps: for (i, s) in lesson.lesson.steps.iter().enumerate() {
         let step = s.get_ref();
         let sid = step.id.get_ref();
+        if let Some(reason) = missing_requirement(engine, docker, step).await {
+            row.skipped.push(format!("step {sid} skipped: {reason}"));
+            continue;
+        }
         let before = runner::check_step(docker, engine, step, &player.answers).await;
         row.checks += before.len();
         let mut good = vec![true; before.len()];
@@ -370,6 +378,28 @@ pub async fn verify_lesson(
     row
 }
 
+/// Why `engine` cannot play `step` (a word of its `requires` it lacks), or
+/// None when it can.
+async fn missing_requirement(
+    engine: &Engine,
+    docker: &Docker,
+    step: &crate::lesson::Step,
+) -> Option<String> {
+    for word in &step.requires {
+        if word.get_ref() == "published-ports" && engine.kind == EngineKind::Docker {
+            // Docker publishes a port through its bridge network; without
+            // one (dockerd --bridge=none, the course's private daemon) `-p`
+            // is accepted and nothing listens.
+            if docker.inspect_network("bridge", None).await.is_err() {
+                return Some(
+                    "it needs published ports (-p), and this Docker engine has no bridge network (dockerd --bridge=none accepts -p and publishes nothing)".into(),
+                );
+            }
+        }
+    }
+    None
+}
+
 /// The table `verify` prints.
 pub fn render_table(rows: &[Row], show_time: bool) -> String {
     let mut out = String::new();
@@ -395,7 +425,7 @@ pub fn render_table(rows: &[Row], show_time: bool) -> String {
         ));
     }
     for r in rows {
-        for p in &r.problems {
+        for p in r.skipped.iter().chain(&r.problems) {
             out.push_str(&format!("{}: {p}\n", r.lesson));
         }
     }
@@ -469,6 +499,7 @@ async fn run_with(
                         fail: 1,
                         time: Duration::ZERO,
                         problems: vec![format!("--from-registry: {e}")],
+                        skipped: Vec::new(),
                     });
                     continue;
                 }

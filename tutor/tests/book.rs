@@ -149,10 +149,29 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
             // text (markdown styled for the terminal) and its quizzes.
             let shown = runner::render_step(&l, i, "whale", Style::plain());
             let (_heading, body) = shown.split_once("\n\n").unwrap();
+            // A challenge is marked above its text, in the book and the
+            // tutor (in their own words); the book's picture is above it.
+            let body = match body.strip_prefix("Challenge:") {
+                Some(rest) => rest.split_once("\n\n").unwrap().1,
+                None => body,
+            };
+            let mut section = section;
+            if runner::step(&l, i).figure.is_some() {
+                assert!(
+                    section.starts_with("<img class=\"figure\""),
+                    "lesson {}: no picture",
+                    l.number()
+                );
+                section = section.split_once("\n\n").unwrap().1;
+            }
+            if let Some(rest) = section.strip_prefix("**Challenge:**") {
+                section = rest.split_once("\n\n").unwrap().1;
+            }
             // The step's text ends where the generated parts begin.
             let text_end = [
                 "<details",
                 "**What the tutor will look for:**",
+                "> **Where Docker differs:**",
                 "> **Why it matters:**",
             ]
             .iter()
@@ -161,7 +180,13 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
             .unwrap_or(section.len());
             let text = &section[..text_end];
             let text_only = text.split("**Quiz:**").next().unwrap();
-            let body_text = body.split("\nQuiz: ").next().unwrap();
+            let body_text = body
+                .split("\nQuiz: ")
+                .next()
+                .unwrap()
+                .split("\nPicture: ")
+                .next()
+                .unwrap();
             assert_eq!(
                 render::markdown(text_only, Style::plain()).trim_end(),
                 body_text.trim_end(),
@@ -172,7 +197,7 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
             let s = runner::step(&l, i);
             for q in &s.quizzes {
                 assert!(
-                    text.contains(&q.get_ref().question),
+                    section.contains(&format!("**Quiz:** {}", q.get_ref().question)),
                     "quiz missing in lesson {}",
                     l.number()
                 );
@@ -188,6 +213,64 @@ fn each_chapter_shows_the_steps_whaletutor_lesson_shows() {
             );
         }
     }
+}
+
+/// Every pattern of a check, nested ones too.
+fn patterns(check: &lesson::Check, out: &mut Vec<String>) {
+    use lesson::Check;
+    let mut add = |p: &Option<String>| out.extend(p.iter().cloned());
+    match check {
+        Check::Container(c) => {
+            add(&c.cmd);
+            add(&c.pid1);
+            add(&c.logs);
+        }
+        Check::Process(p) => add(&Some(p.command.clone())),
+        Check::Exec(e) => add(&e.stdout),
+        Check::File(f) => add(&f.contents),
+        Check::Host(h) => add(&h.stdout),
+        Check::Image(_) | Check::Quiz(_) => {}
+        Check::All(g) | Check::Any(g) => g.checks.iter().for_each(|c| patterns(c, out)),
+    }
+}
+
+#[test]
+fn lesson_chapters_carry_pictures_and_no_raw_regex() {
+    let mut pictures = 0;
+    let mut with_picture = 0;
+    let mut said = 0;
+    for l in lessons() {
+        let chapter = book::chapter(&l).unwrap();
+        let here = chapter
+            .matches("<img class=\"figure\" src=\"../images/")
+            .count();
+        pictures += here;
+        with_picture += usize::from(here > 0);
+        for s in &l.lesson.steps {
+            for c in &s.get_ref().checks {
+                let mut found = Vec::new();
+                patterns(c.get_ref(), &mut found);
+                for re in found {
+                    // A pattern with regex syntax must not reach the book.
+                    if re.chars().any(|ch| "\\^$[](){}|*+?".contains(ch)) {
+                        said += 1;
+                        assert!(
+                            !chapter.contains(&re),
+                            "lesson {}: the chapter prints the raw regex {re:?}",
+                            l.number()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        with_picture >= 4,
+        "only {with_picture} lesson chapters carry a picture"
+    );
+    println!(
+        "{pictures} pictures in {with_picture} lesson chapters; {said} regexes in words, none raw"
+    );
 }
 
 // ------------------------------------------------------------------ commands

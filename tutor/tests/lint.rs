@@ -10,6 +10,23 @@ fn fixtures() -> PathBuf {
 
 const EXPECTED: &[(&str, &str)] = &[
     (
+        "host-command-regex",
+        "11:3: host check: its command holds a regex (`grep`)",
+    ),
+    ("quiz-without-why", "11:3: quiz `q` has no `why`"),
+    (
+        "pattern-without-words",
+        "11:3: stdout `^([1-9]|[1-9][0-9])\\s*$` cannot be put in plain words for the book",
+    ),
+    (
+        "hint-gives-quiz-away",
+        "10:10: this hint gives away the answer of quiz `q` (it says `sh`)",
+    ),
+    (
+        "challenge-shows-command",
+        "13:5: challenge step `s1`: its text shows the command `whale build -t fast .`",
+    ),
+    (
         "action-two-verbs",
         "17:14: solve action mixes run and spawn",
     ),
@@ -21,6 +38,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("bad-id", "2:6: id `Broken Lesson` is not valid"),
     ("bad-regex", "11:3: logs `hello(` is not a valid regex"),
     ("bad-requires", "6:13: requires entry `Busy Box!`"),
+    (
+        "bad-step-requires",
+        "12:13: step requires `bridge`, which is not one of published-ports",
+    ),
     ("bad-status", "11:3: status `up` is not a Docker state"),
     ("bad-template", "9:8: template error"),
     ("duplicate-key", "3:1: duplicate key `id`"),

@@ -4,8 +4,9 @@
 //! so the first screen offers to link it (into a directory of the test's
 //! own, on the shells' PATH) and the student says yes; no line the tutor
 //! prints is wider than the terminal, also after the window shrinks to 60
-//! columns (the step is drawn again); every step passes by typing what it
-//! says; the end says which lesson is next.
+//! columns (the step is drawn again); the quiz answered wrong three times
+//! shows the answer and why it is right; every step passes by typing what
+//! it says; the end says which lesson is next.
 //!
 //! SKIPs (printing why) without tmux, mmdebstrap (the lesson's image is
 //! built on Debian) or root. The tmux server has a private socket (-L) and
@@ -174,9 +175,15 @@ async fn lesson_1_at_80_columns_by_typing_what_it_says() {
         tmux.wait_for("t:0", "(1-3)", 10);
         tmux.type_line("t:0", "7");
         tmux.wait_for("t:0", "from 1 to 3", 10);
-        tmux.type_line("t:0", "2");
-        tmux.wait_for("t:0", "tries left", 10);
+        // Three wrong tries: each explained, the third reveals the answer
+        // and why it is right, and the step goes on.
         tmux.type_line("t:0", "1");
+        tmux.wait_for("t:0", "2 tries left", 10);
+        tmux.type_line("t:0", "3");
+        tmux.wait_for("t:0", "1 try left", 10);
+        tmux.type_line("t:0", "1");
+        tmux.wait_for("t:0", "The answer is 2", 10);
+        tmux.wait_for("t:0", "With no tag", 10);
         tmux.wait_for("t:0", "step 2/4", 20);
         // Narrower: the step is drawn again, every visible line fits.
         tmux.cmd(&["resize-window", "-t", "t:0", "-x", "60", "-y", "30"]);

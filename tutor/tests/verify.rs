@@ -154,3 +154,87 @@ async fn socket_is_the_sandbox_socket_in_solve_and_host_checks() {
     assert_eq!((rows[0].checks, rows[0].pass), (3, 3));
     no_whale_mounts_left("whaletutor-verify-");
 }
+
+/// A step that needs published ports: whale publishes through its own
+/// proxy, so verify plays it (nothing skipped) and the port answers.
+const PORTS: &str = r#"
+format_version = 1
+id = "ports"
+number = 1
+title = "A published port"
+summary = "a step verify skips only on an engine that cannot publish"
+requires = ["busybox"]
+cleanup = ["{{ cli }} rm -f port-web"]
+
+[[step]]
+id = "web"
+title = "A web server inside"
+text = "`-p 127.0.0.1:8017:80`"
+explain = "ok"
+requires = ["published-ports"]
+  [[step.check]]
+  kind = "host"
+  command = "curl -s --max-time 5 http://127.0.0.1:8017/passwd"
+  stdout = '^root:'
+  failure = "nothing answers on 127.0.0.1:8017"
+
+  [step.solve]
+  script = [
+    { run = "{{ cli }} run -d --name port-web -p 127.0.0.1:8017:80 busybox httpd -f -p 80 -h /etc" },
+  ]
+"#;
+
+/// Verify [`PORTS`] on `engine`: its row and the printed table.
+async fn verify_ports_lesson(engine: &Engine) -> (verify::Row, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("01-ports.toml");
+    std::fs::write(&path, PORTS).unwrap();
+    let l = lesson::load(&path).expect("the lesson is well formed");
+    let mut rows = verify::run(engine, &[&l], dir.path())
+        .await
+        .expect("verify runs");
+    let table = verify::render_table(&rows, false);
+    (rows.remove(0), table)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_needs_published_ports_is_played_on_whale() {
+    let (r, table) = verify_ports_lesson(&whale_engine()).await;
+    assert!(r.ok(), "{table}");
+    assert!(r.skipped.is_empty(), "whale skipped a step: {table}");
+    assert_eq!((r.checks, r.pass), (1, 1), "{table}");
+    no_whale_mounts_left("whaletutor-verify-");
+}
+
+/// On Docker the step is played only where Docker can publish (a `bridge`
+/// network); on a dockerd started with `--bridge=none` it is skipped and
+/// the reason is printed, never passed silently. Runs against the dockerd
+/// named by WHALE_TEST_DOCKERD only (it starts a container there): e.g.
+/// `tutor/scripts/dockerd-for-lessons.sh start DIR`, then
+/// `WHALE_TEST_DOCKERD=DIR/docker.sock`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_needs_published_ports_is_skipped_only_where_docker_cannot_publish() {
+    let Ok(sock) = std::env::var("WHALE_TEST_DOCKERD") else {
+        eprintln!("SKIP: WHALE_TEST_DOCKERD names no dockerd of the test's own");
+        return;
+    };
+    let engine = Engine {
+        kind: EngineKind::Docker,
+        socket: PathBuf::from(sock.trim_start_matches("unix://")),
+        root: None,
+    };
+    let docker = engine.connect().await.expect("WHALE_TEST_DOCKERD answers");
+    let has_bridge = docker.inspect_network("bridge", None).await.is_ok();
+    let (r, table) = verify_ports_lesson(&engine).await;
+    assert!(r.ok(), "{table}");
+    if has_bridge {
+        assert!(r.skipped.is_empty(), "{table}");
+        assert_eq!((r.checks, r.pass), (1, 1), "{table}");
+    } else {
+        assert_eq!(r.checks, 0, "{table}");
+        assert!(
+            table.contains("step web skipped: it needs published ports (-p), and this Docker engine has no bridge network"),
+            "{table}"
+        );
+    }
+}

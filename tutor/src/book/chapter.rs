@@ -5,7 +5,7 @@
 use super::checks::describe_checks;
 use super::markdown::{cell, link_text};
 use super::{header, BookError};
-use crate::lesson::{LoadedLesson, Step};
+use crate::lesson::{LoadedLesson, Quiz, Step};
 use crate::template;
 
 pub(super) fn source_name(l: &LoadedLesson) -> String {
@@ -103,11 +103,29 @@ fn docker_variant(l: &LoadedLesson, s: &str) -> Result<Option<String>, BookError
     Ok(Some(differing.join("\n\n")))
 }
 
+/// "Time: about 20 minutes · Before you start: lesson 6, an editor", or
+/// `None` when the lesson says neither.
+pub fn time_and_prerequisites(l: &LoadedLesson) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(m) = &l.lesson.minutes {
+        parts.push(format!("**Time:** about {} minutes", m.get_ref()));
+    }
+    let before = l.lesson.prerequisite_list();
+    if !before.is_empty() {
+        parts.push(format!("**Before you start:** {}", before.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 /// One lesson as a markdown chapter.
 pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
     let mut out = header(&format!("lessons/{}", source_name(l)));
     out.push_str(&format!("# Lesson {}: {}\n\n", l.number(), l.lesson.title));
     out.push_str(&format!("*{}*\n\n", l.lesson.summary.trim()));
+    if let Some(head) = time_and_prerequisites(l) {
+        out.push_str(&head);
+        out.push_str("\n\n");
+    }
     out.push_str(&format!(
         "In the tutor: `whaletutor lesson {}` shows these steps one at a time \
          and moves on when the engine shows you did them (`h` for a hint).\n\n",
@@ -178,19 +196,25 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         s.title,
         s.id.get_ref()
     );
+    if let Some(f) = &s.figure {
+        let f = f.get_ref();
+        // As the written pages show theirs: drawn size, shrunk on a phone.
+        out.push_str(&format!(
+            "<img class=\"figure\" src=\"../images/{}\" alt=\"{}\">\n\n",
+            f.src,
+            attribute(f.alt.trim())
+        ));
+    }
+    if s.is_challenge() {
+        out.push_str(CHALLENGE_NOTE);
+        out.push_str("\n\n");
+    }
     // The text exactly as `whaletutor lesson` shows it (before the terminal's
     // markdown styling): tests compare the two.
     out.push_str(&trim_block(&render(l, s.text.get_ref(), "whale")?));
     out.push_str("\n\n");
     for q in &s.quizzes {
-        let q = q.get_ref();
-        out.push_str(&format!("**Quiz:** {}\n\n", q.question));
-        for (n, c) in q.choices.iter().enumerate() {
-            out.push_str(&format!("{}. {c}\n", n + 1));
-        }
-        if !q.choices.is_empty() {
-            out.push('\n');
-        }
+        out.push_str(&quiz(q.get_ref()));
     }
     let mut docker = Vec::new();
     // Keep leading spaces: an indented line is a code block.
@@ -214,6 +238,12 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         }
         out.push_str("</details>\n\n");
     }
+    if let Some(d) = &s.docker_differs {
+        out.push_str(&quote(
+            "Where Docker differs:",
+            &trim_block(&render(l, d.get_ref(), "whale")?),
+        ));
+    }
     if !s.checks.is_empty() {
         out.push_str("**What the tutor will look for:**\n\n");
         out.push_str(&describe_checks(l, &s.checks, &s.quizzes)?);
@@ -231,18 +261,73 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         out.push_str("\n</details>\n\n");
     }
     let explain = trim_block(&render(l, s.explain.get_ref(), "whale")?);
-    // The label shares the first line unless that line is markdown of its
-    // own (an indented code block, a list).
-    let plain_start = explain
+    out.push_str(&quote("Why it matters:", &explain));
+    Ok(out)
+}
+
+/// What a challenge step's head says, in the book and in the tutor.
+pub const CHALLENGE_NOTE: &str =
+    "**Challenge:** the text gives the goal, not the commands. Try first; the hints nudge, and the last one shows a way.";
+
+/// A quiz: its question and choices, then the answer with why, and why
+/// each other choice is wrong, folded away.
+fn quiz(q: &Quiz) -> String {
+    let mut out = format!("**Quiz:** {}\n\n", q.question);
+    for (n, c) in q.choices.iter().enumerate() {
+        out.push_str(&format!("{}. {c}\n", n + 1));
+    }
+    if !q.choices.is_empty() {
+        out.push('\n');
+    }
+    out.push_str("<details class=\"quiz-answer\"><summary>Answer</summary>\n\n");
+    let answer = match q.choices.iter().position(|c| *c == q.answer) {
+        Some(i) => format!("{}. {}", i + 1, q.answer),
+        None => match super::pattern_words(&q.answer) {
+            Some(w) => format!("an answer that {w}"),
+            None => "your own words".to_string(),
+        },
+    };
+    out.push_str(&format!("**{answer}**"));
+    match &q.why {
+        Some(w) => out.push_str(&format!(": {}\n\n", w.trim())),
+        None => out.push_str("\n\n"),
+    }
+    let mut listed = false;
+    for c in q.choices.iter().filter(|c| **c != q.answer) {
+        if let Some(w) = q.why_not.get(c) {
+            out.push_str(&format!("- Not \"{c}\": {}\n", w.trim()));
+            listed = true;
+        }
+    }
+    if listed {
+        out.push('\n');
+    }
+    out.push_str("</details>\n\n");
+    out
+}
+
+/// Text safe inside a double-quoted HTML attribute.
+fn attribute(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('\n', " ")
+}
+
+/// A blockquote with a bold label: "> **Why it matters:** ...". The label
+/// shares the first line unless that line is markdown of its own (an
+/// indented code block, a list).
+fn quote(label: &str, body: &str) -> String {
+    let plain_start = body
         .lines()
         .next()
         .is_some_and(|f| !f.starts_with(char::is_whitespace) && !f.starts_with(['-', '*', '+']));
-    if plain_start {
-        out.push_str("> **Why it matters:** ");
+    let mut out = if plain_start {
+        format!("> **{label}** ")
     } else {
-        out.push_str("> **Why it matters:**\n>\n");
-    }
-    for (n, line) in explain.lines().enumerate() {
+        format!("> **{label}**\n>\n")
+    };
+    for (n, line) in body.lines().enumerate() {
         if line.trim().is_empty() {
             out.push_str(">\n");
         } else if n == 0 && plain_start {
@@ -252,7 +337,7 @@ fn step(l: &LoadedLesson, s: &Step, i: usize, total: usize) -> Result<String, Bo
         }
     }
     out.push('\n');
-    Ok(out)
+    out
 }
 
 /// A block of markdown without its leading blank lines and trailing space,
@@ -314,6 +399,68 @@ mod tests {
             differs.contains("Type `docker build .` (add `--network host` without a bridge)."),
             "{differs}"
         );
+    }
+
+    fn with_extras() -> LoadedLesson {
+        let source = r#"format_version = 1
+id = "t"
+number = 7
+minutes = 20
+prerequisites = ["lesson 6", "an editor"]
+title = "T"
+summary = "S"
+[[step]]
+id = "a"
+title = "A"
+challenge = true
+figure = { src = "layer-order.svg", alt = 'Two "orders" of layers' }
+docker_differs = "BuildKit prints `CACHED`."
+text = "Make `{{ cli }} build` fast."
+hints = ["Think of the cache.", "`{{ cli }} build -t fast .`"]
+explain = "E"
+  [[step.quiz]]
+  id = "q"
+  question = "Who is PID 1?"
+  choices = ["sh", "init"]
+  answer = "sh"
+  why = "The command you ran is PID 1."
+  why_not = { init = "No init runs unless you ask for one." }
+  [[step.check]]
+  kind = "container"
+  name = "web"
+  logs = '(?m)^real\s+\d+m'
+  failure = "f"
+  [[step.check]]
+  kind = "host"
+  command = "true"
+  stdout = '^[1-9][0-9]{7,8}$'
+  describe = "a CPU limit below one CPU"
+  failure = "f"
+"#
+        .to_string();
+        let lesson = crate::lesson::parse("07-t.toml", &source).unwrap();
+        LoadedLesson {
+            path: PathBuf::from("lessons/07-t.toml"),
+            source,
+            lesson,
+        }
+    }
+
+    #[test]
+    fn the_teaching_extras_are_in_the_chapter() {
+        let c = chapter(&with_extras()).unwrap();
+        for want in [
+            "**Time:** about 20 minutes · **Before you start:** lesson 6, an editor",
+            "{#step-a}\n\n<img class=\"figure\" src=\"../images/layer-order.svg\" alt=\"Two &quot;orders&quot; of layers\">\n\n**Challenge:**",
+            "> **Where Docker differs:** BuildKit prints `CACHED`.",
+            "**1. sh**: The command you ran is PID 1.",
+            "- Not \"init\": No init runs unless you ask for one.",
+            "- the container `web` has printed a line that starts with `real <number>m`",
+            "- a CPU limit below one CPU\n",
+        ] {
+            assert!(c.contains(want), "{want:?} not in:\n{c}");
+        }
+        assert!(!c.contains("[1-9]"), "a raw regex in the chapter:\n{c}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! A step's checks in words: what the tutor will look for.
 //!
 //! Each check struct is destructured in full (no `..`), so a field added to
-//! a check does not compile until the book says what it asks. The header
-//! (`failure`, `passes_before_solve`) is the only part left unsaid: it is
-//! what the student is told, not what is looked for.
+//! a check does not compile until the book says what it asks. The header's
+//! `describe`, when the author gives it, is printed instead of all of it;
+//! `failure` and `passes_before_solve` are left unsaid: they are what the
+//! student is told, not what is looked for.
 
 use super::chapter::render;
 use super::markdown::code;
+use super::pattern::pattern_words;
 use super::BookError;
 use crate::lesson::{
     Check, ContainerCheck, ExecCheck, FileCheck, GroupCheck, HostCheck, ImageCheck, LoadedLesson,
@@ -34,11 +36,16 @@ fn describe_item(
     depth: usize,
 ) -> Result<String, BookError> {
     let pad = "  ".repeat(depth);
+    // The author's words win: they say what a pattern means.
+    if let Some(d) = check.describe() {
+        return Ok(format!("{pad}- {}\n", render(l, d, "whale")?.trim()));
+    }
     let said = match check {
         Check::All(g) | Check::Any(g) => {
             let GroupCheck {
                 failure: _,
                 passes_before_solve: _,
+                describe: _,
                 checks,
             } = g;
             let head = if matches!(check, Check::All(_)) {
@@ -52,10 +59,10 @@ fn describe_item(
             }
             return Ok(out);
         }
-        Check::Container(c) => container(c),
-        Check::Process(p) => process(p),
-        Check::Exec(e) => exec(e),
-        Check::File(f) => file(f),
+        Check::Container(c) => container(l, c)?,
+        Check::Process(p) => process(l, p)?,
+        Check::Exec(e) => exec(l, e)?,
+        Check::File(f) => file(l, f)?,
         Check::Image(i) => image(i),
         Check::Host(h) => host(l, h)?,
         Check::Quiz(q) => quiz(q, quizzes),
@@ -63,8 +70,23 @@ fn describe_item(
     Ok(format!("{pad}- {said}\n"))
 }
 
-fn matches(re: &str) -> String {
-    format!("matches the pattern {}", code(re))
+/// What a pattern accepts, in words ("contains `hello`"); the book never
+/// prints the regex itself.
+fn said(l: &LoadedLesson, re: &str) -> Result<String, BookError> {
+    pattern_words(re).ok_or_else(|| BookError::Unsayable {
+        lesson: l.id().to_string(),
+        pattern: re.to_string(),
+    })
+}
+
+/// What was printed, in words: "a line that is exactly `x`" or "output
+/// that contains `x`".
+fn printed(l: &LoadedLesson, re: &str) -> Result<String, BookError> {
+    let words = said(l, re)?;
+    Ok(match words.strip_prefix("has ") {
+        Some(line) if line.starts_with("a line") => line.to_string(),
+        _ => format!("output that {words}"),
+    })
 }
 
 /// A list of words as the lesson file writes it: `["a", "b"]`.
@@ -82,10 +104,11 @@ fn sentence(subject: String, parts: &[String]) -> String {
     }
 }
 
-fn container(c: &ContainerCheck) -> String {
+fn container(l: &LoadedLesson, c: &ContainerCheck) -> Result<String, BookError> {
     let ContainerCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         name,
         label,
         exists,
@@ -106,10 +129,10 @@ fn container(c: &ContainerCheck) -> String {
         (None, None) => "a container".into(),
     };
     if *exists == Some(false) {
-        return match (name, label) {
+        return Ok(match (name, label) {
             (None, Some(lab)) => format!("no container labelled {} exists", code(lab)),
             _ => format!("{subject} does not exist (any more)"),
-        };
+        });
     }
     let mut parts = Vec::new();
     if let Some(st) = status {
@@ -137,10 +160,10 @@ fn container(c: &ContainerCheck) -> String {
         parts.push(format!("was made from the image {}", code(i)));
     }
     if let Some(re) = cmd {
-        parts.push(format!("runs a command that {}", matches(re)));
+        parts.push(format!("runs a command that {}", said(l, re)?));
     }
     if let Some(re) = pid1 {
-        parts.push(format!("has a PID 1 whose command line {}", matches(re)));
+        parts.push(format!("has a PID 1 whose command line {}", said(l, re)?));
     }
     match oom_killed {
         Some(true) => parts.push("was killed for using too much memory (OOM)".into()),
@@ -148,40 +171,42 @@ fn container(c: &ContainerCheck) -> String {
         None => {}
     }
     if let Some(re) = logs {
-        parts.push(format!("has printed output that {}", matches(re)));
+        parts.push(format!("has printed {}", printed(l, re)?));
     }
     if parts.is_empty() {
         parts.push("exists".into());
     }
-    sentence(subject, &parts)
+    Ok(sentence(subject, &parts))
 }
 
-fn process(p: &ProcessCheck) -> String {
+fn process(l: &LoadedLesson, p: &ProcessCheck) -> Result<String, BookError> {
     let ProcessCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         container,
         command,
         running,
         pid,
     } = p;
     let container = code(container);
-    let command = matches(command);
+    let command = said(l, command)?;
     if !running {
-        return format!(
+        return Ok(format!(
             "no process in the container {container} has a command line that {command}"
-        );
+        ));
     }
     let subject =
         format!("a process whose command line {command} runs in the container {container}");
     let parts: Vec<String> = pid.iter().map(|p| format!("as PID {p}")).collect();
-    sentence(subject, &parts)
+    Ok(sentence(subject, &parts))
 }
 
-fn exec(e: &ExecCheck) -> String {
+fn exec(l: &LoadedLesson, e: &ExecCheck) -> Result<String, BookError> {
     let ExecCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         container,
         cmd,
         stdout,
@@ -204,18 +229,19 @@ fn exec(e: &ExecCheck) -> String {
     );
     let mut parts = Vec::new();
     if let Some(re) = stdout {
-        parts.push(format!("prints output that {}", matches(re)));
+        parts.push(format!("prints {}", printed(l, re)?));
     }
     if let Some(x) = exit_code {
         parts.push(format!("exits with code {x}"));
     }
-    sentence(subject, &parts)
+    Ok(sentence(subject, &parts))
 }
 
-fn file(f: &FileCheck) -> String {
+fn file(l: &LoadedLesson, f: &FileCheck) -> Result<String, BookError> {
     let FileCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         container,
         path,
         exists,
@@ -227,22 +253,20 @@ fn file(f: &FileCheck) -> String {
         code(container)
     );
     if *exists == Some(false) {
-        return format!("{subject} does not exist");
+        return Ok(format!("{subject} does not exist"));
     }
     let part = match contents {
-        Some(re) => format!(
-            "has contents that {}",
-            matches(re).replacen("matches", "match", 1)
-        ),
+        Some(re) => format!("holds text that {}", said(l, re)?),
         None => "exists".into(),
     };
-    sentence(subject, &[part])
+    Ok(sentence(subject, &[part]))
 }
 
 fn image(i: &ImageCheck) -> String {
     let ImageCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         name,
         exists,
         layers,
@@ -311,6 +335,7 @@ fn host(l: &LoadedLesson, h: &HostCheck) -> Result<String, BookError> {
     let HostCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         command,
         stdout,
         exit_code,
@@ -319,7 +344,7 @@ fn host(l: &LoadedLesson, h: &HostCheck) -> Result<String, BookError> {
     let subject = format!("on the host, {}", code(cmd.trim()));
     let mut parts = Vec::new();
     if let Some(re) = stdout {
-        parts.push(format!("prints output that {}", matches(re)));
+        parts.push(format!("prints {}", printed(l, re)?));
     }
     if let Some(x) = exit_code {
         parts.push(format!("exits with code {x}"));
@@ -334,6 +359,7 @@ fn quiz(q: &QuizCheck, quizzes: &[Spanned<Quiz>]) -> String {
     let QuizCheck {
         failure: _,
         passes_before_solve: _,
+        describe: _,
         quiz: id,
     } = q;
     match quizzes.iter().find(|q| q.get_ref().id == *id) {

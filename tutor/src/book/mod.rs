@@ -16,11 +16,13 @@ mod chapter;
 mod checks;
 mod markdown;
 mod on_disk;
+mod pattern;
 mod reference;
 
 pub use chapter::{chapter, chapter_file};
 pub use markdown::{anchor, code};
 pub use on_disk::{stale, write, Stale};
+pub use pattern::pattern_words;
 pub use reference::reference;
 
 use crate::lesson::LoadedLesson;
@@ -55,6 +57,8 @@ pub enum BookError {
         lesson: String,
         source: template::TemplateError,
     },
+    #[error("lesson {lesson}: the pattern `{pattern}` cannot be put in plain words: give its check `describe = \"...\"` (`whaletutor lint` names the line)")]
+    Unsayable { lesson: String, pattern: String },
     #[error("{0} has no book.toml: pass the book's directory with --out (e.g. --out book)")]
     NotABook(PathBuf),
 }

@@ -2,6 +2,8 @@
 //! lesson (duplicate ids, bad regexes, broken templates, impossible checks,
 //! images without a build context).
 
+mod teaching;
+
 use super::{line_col, load, Check, Diagnostic, Lesson, LessonError, FORMAT_VERSION};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -90,6 +92,7 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
     for cmd in lesson.setup.iter().chain(lesson.cleanup.iter()) {
         template_ok(cmd.get_ref(), &cmd.span(), sink);
     }
+    teaching::lesson_ok(lesson, sink);
     if lesson.steps.is_empty() {
         sink.at(
             &lesson.id.span(),
@@ -118,6 +121,19 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
         template_ok(s.explain.get_ref(), &s.explain.span(), sink);
         for h in &s.hints {
             template_ok(h.get_ref(), &h.span(), sink);
+        }
+        teaching::step_ok(s, sink);
+        for r in &s.requires {
+            if !super::model::STEP_REQUIREMENT_WORDS.contains(&r.get_ref().as_str()) {
+                sink.at(
+                    &r.span(),
+                    format!(
+                        "step requires `{}`, which is not one of {}",
+                        r.get_ref(),
+                        super::model::STEP_REQUIREMENT_WORDS.join(", ")
+                    ),
+                );
+            }
         }
         if s.checks.is_empty() {
             sink.at(
@@ -177,6 +193,7 @@ fn validate_into(lesson: &Lesson, sink: &mut Sink) {
         }
         for c in &s.checks {
             check_ok(c.get_ref(), &c.span(), &quiz_ids, sink);
+            teaching::patterns_sayable(c.get_ref(), &c.span(), sink);
         }
         if let Some(solve) = &s.solve {
             if solve.get_ref().script.is_empty() {
@@ -507,6 +524,44 @@ fn check_ok(check: &Check, span: &Range<usize>, quiz_ids: &[&str], sink: &mut Si
     }
 }
 
+/// A diagnostic at byte `offset` of a loaded lesson's file.
+fn located(l: &super::LoadedLesson, offset: usize, message: String) -> Diagnostic {
+    let (line, col) = line_col(&l.source, offset);
+    Diagnostic {
+        file: l.path.display().to_string(),
+        line,
+        col,
+        message,
+    }
+}
+
+/// Each step's figure is a file of the book beside the lessons
+/// (`../book/src/images/`), when there is such a book.
+fn figures_exist(l: &super::LoadedLesson, out: &mut Vec<Diagnostic>) {
+    let book = l.path.parent().unwrap_or(Path::new(".")).join("../book");
+    if !book.join("book.toml").is_file() {
+        return;
+    }
+    let images = book.join("src/images");
+    for s in &l.lesson.steps {
+        let Some(f) = &s.get_ref().figure else {
+            continue;
+        };
+        let src = &f.get_ref().src;
+        if src.contains('/') || images.join(src).is_file() {
+            continue; // a path is refused by validate already
+        }
+        out.push(located(
+            l,
+            f.span().start,
+            format!(
+                "figure `{src}` is not in {}: draw it there (an SVG like the others) or fix the name",
+                images.display()
+            ),
+        ));
+    }
+}
+
 /// Lint files; returns every diagnostic (empty when all are clean).
 pub fn lint_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -524,28 +579,23 @@ pub fn lint_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
                     {
                         continue;
                     }
-                    let (line, col) = line_col(&l.source, r.span().start);
-                    out.push(Diagnostic {
-                        file: p.display().to_string(),
-                        line,
-                        col,
-                        message: format!(
+                    out.push(located(
+                        &l,
+                        r.span().start,
+                        format!(
                             "requires image `{name}`, which is neither a base image ({}) nor has a build context: add images/{name}/Dockerfile beside the lesson",
                             BASE_IMAGES.join(", "),
                         ),
-                    });
+                    ));
                 }
+                figures_exist(&l, &mut out);
                 let id = l.id().to_string();
                 if let Some((_, other)) = ids.iter().find(|(i, _)| *i == id) {
-                    let (line, col) = line_col(&l.source, l.lesson.id.span().start);
-                    out.push(Diagnostic {
-                        file: p.display().to_string(),
-                        line,
-                        col,
-                        message: format!(
-                            "lesson id `{id}` is also used by {other}: ids must be unique"
-                        ),
-                    });
+                    out.push(located(
+                        &l,
+                        l.lesson.id.span().start,
+                        format!("lesson id `{id}` is also used by {other}: ids must be unique"),
+                    ));
                 }
                 ids.push((id, p.display().to_string()));
             }

@@ -19,8 +19,26 @@ pub struct Lesson {
     pub setup: Vec<Spanned<String>>,
     #[serde(default)]
     pub cleanup: Vec<Spanned<String>>,
+    /// Minutes a student needs for the lesson (shown in the book's chapter
+    /// head and by `whaletutor list`).
+    #[serde(default)]
+    pub minutes: Option<Spanned<u32>>,
+    /// What the student should know or have first, in free text
+    /// (`["lesson 6", "an editor"]`).
+    #[serde(default)]
+    pub prerequisites: Vec<Spanned<String>>,
     #[serde(rename = "step", default)]
     pub steps: Vec<Spanned<Step>>,
+}
+
+impl Lesson {
+    /// The prerequisites as written, trimmed.
+    pub fn prerequisite_list(&self) -> Vec<&str> {
+        self.prerequisites
+            .iter()
+            .map(|p| p.get_ref().trim())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +56,46 @@ pub struct Step {
     pub solve: Option<Spanned<Solve>>,
     #[serde(rename = "quiz", default)]
     pub quizzes: Vec<Spanned<Quiz>>,
+    /// The text gives the goal only: the commands are in the last hint.
+    #[serde(default)]
+    pub challenge: Option<Spanned<bool>>,
+    /// A picture shown above the step's text in the book.
+    #[serde(default)]
+    pub figure: Option<Spanned<Figure>>,
+    /// Where whale, Docker 20.10 and today's Docker differ for this step
+    /// (markdown, a template): a box in the book, said by the tutor once
+    /// the step passes.
+    #[serde(default)]
+    pub docker_differs: Option<Spanned<String>>,
+    /// What the engine must offer for this step (words of
+    /// [`STEP_REQUIREMENT_WORDS`]): verify skips the step, saying why, on
+    /// an engine that lacks it.
+    #[serde(default)]
+    pub requires: Vec<Spanned<String>>,
+}
+
+/// The words a step's `requires` may hold. `published-ports`: `-p` must
+/// reach a server in the container from the host, which Docker does only
+/// through its bridge network (a dockerd started with `--bridge=none`, as
+/// the course's private one is, accepts `-p` and publishes nothing).
+pub const STEP_REQUIREMENT_WORDS: &[&str] = &["published-ports"];
+
+impl Step {
+    /// Whether the step is a challenge (`challenge = true`).
+    pub fn is_challenge(&self) -> bool {
+        self.challenge.as_ref().is_some_and(|c| *c.get_ref())
+    }
+}
+
+/// A step's picture: a file in `book/src/images/` and its words for
+/// readers who cannot see it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    /// The file's name in `book/src/images/` (`layer-order.svg`).
+    pub src: String,
+    /// What the picture shows, in words.
+    pub alt: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +109,10 @@ pub struct Quiz {
     /// The expected answer: a choice's text, or for a free answer a regex
     /// (case-insensitive) the answer must match.
     pub answer: String,
+    /// Why the right answer is right: said when the student answers right
+    /// and when the tutor reveals the answer.
+    #[serde(default)]
+    pub why: Option<String>,
     /// Why a wrong choice is wrong, by the choice's text: said when the
     /// student picks it.
     #[serde(default)]
@@ -64,10 +126,13 @@ pub struct CheckHeader<'a> {
     pub failure: &'a str,
     /// Why this check may already pass before its step is solved.
     pub passes_before_solve: Option<&'a str>,
+    /// What the check looks for, in the author's plain words (the book
+    /// prints it instead of words made from the check's fields).
+    pub describe: Option<&'a str>,
 }
 
 /// Declares one kind of check with the header every check shares
-/// (`failure`, `passes_before_solve`), written once here. The header's
+/// (`failure`, `passes_before_solve`, `describe`), written once here. The header's
 /// fields are declared in each struct rather than as a `#[serde(flatten)]`
 /// struct because serde cannot combine flatten with `deny_unknown_fields`
 /// and still list the expected keys, which lint's unknown-key errors show.
@@ -82,6 +147,9 @@ macro_rules! check_struct {
             /// Why this check may already pass before its step is solved.
             #[serde(default)]
             pub passes_before_solve: Option<String>,
+            /// What the check looks for, in plain words, for the book.
+            #[serde(default)]
+            pub describe: Option<String>,
             $($fields)*
         }
 
@@ -90,6 +158,7 @@ macro_rules! check_struct {
                 CheckHeader {
                     failure: &self.failure,
                     passes_before_solve: self.passes_before_solve.as_deref(),
+                    describe: self.describe.as_deref(),
                 }
             }
         }
@@ -286,6 +355,10 @@ impl Check {
 
     pub fn passes_before_solve(&self) -> Option<&str> {
         self.header().passes_before_solve
+    }
+
+    pub fn describe(&self) -> Option<&str> {
+        self.header().describe
     }
 }
 

@@ -114,20 +114,23 @@ impl Watch<'_> {
                         let input = std::mem::take(&mut typing.text);
                         let given = match quiz::read(q, &input) {
                             quiz::Given::Invalid(why) => {
-                                out(&format!("{why}\n{}", quiz::prompt(q)));
+                                out(&format!("{why}\n{}", quiz::prompt(q, self.style.width)));
                                 continue;
                             }
                             quiz::Given::Answer(a) => a,
                         };
                         if crate::checks::quiz_correct(q, &given) {
-                            out("Right.\n");
+                            out(&format!(
+                                "{}\n",
+                                crate::render::inline(&quiz::right(q), self.style)
+                            ));
                         } else {
                             typing.tries += 1;
                             if let Some(w) = quiz::wrong(q, &given, typing.tries) {
                                 out(&format!(
                                     "{}\n{}",
                                     crate::render::inline(&w, self.style),
-                                    quiz::prompt(q)
+                                    quiz::prompt(q, self.style.width)
                                 ));
                                 session.record_answer(q, &given)?;
                                 continue;
@@ -155,7 +158,7 @@ impl Watch<'_> {
                                     text: String::new(),
                                     tries: 0,
                                 });
-                                out(&quiz::prompt(next.get_ref()));
+                                out(&quiz::prompt(next.get_ref(), self.style.width));
                             }
                             None => session.answering = None,
                         }
@@ -203,7 +206,7 @@ impl Watch<'_> {
                             text: String::new(),
                             tries: 0,
                         });
-                        out(&quiz::prompt(step.quizzes[0].get_ref()));
+                        out(&quiz::prompt(step.quizzes[0].get_ref(), self.style.width));
                     }
                     continue;
                 }
@@ -288,7 +291,11 @@ impl Watch<'_> {
         self.show(session.index);
         if let Some(typing) = &session.answering {
             let q = session.step().quizzes[typing.quiz].get_ref();
-            out(&format!("{}{}", quiz::prompt(q), typing.text));
+            out(&format!(
+                "{}{}",
+                quiz::prompt(q, self.style.width),
+                typing.text
+            ));
         }
     }
 

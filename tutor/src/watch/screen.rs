@@ -45,7 +45,22 @@ pub(super) fn shown(s: &Shown, style: Style) -> String {
     }
 }
 
-/// The `list` table: number, title, steps done/total.
+/// "  ~20 min  needs: lesson 6, an editor", or nothing when the lesson
+/// says neither.
+fn time_and_prerequisites(l: &LoadedLesson) -> String {
+    let mut out = String::new();
+    if let Some(m) = &l.lesson.minutes {
+        out.push_str(&format!("  ~{} min", m.get_ref()));
+    }
+    let before = l.lesson.prerequisite_list();
+    if !before.is_empty() {
+        out.push_str(&format!("  needs: {}", before.join(", ")));
+    }
+    out
+}
+
+/// The `list` table: number, title, steps done/total, time and what to
+/// know first.
 pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> String {
     let mut s = String::new();
     // As wide as the longest title, so the counts line up.
@@ -66,9 +81,10 @@ pub fn list(lessons: &[LoadedLesson], progress: &Progress, style: Style) -> Stri
             "    ".to_string()
         };
         s.push_str(&format!(
-            "{:>3}  {:<wide$} {done}/{total}  {mark}\n",
+            "{:>3}  {:<wide$} {done}/{total}  {mark}{}\n",
             l.number(),
-            l.lesson.title
+            l.lesson.title,
+            time_and_prerequisites(l)
         ));
     }
     s
@@ -104,6 +120,13 @@ mod tests {
             .map(|l| l.find(" 0/").expect("a count"))
             .collect();
         assert!(cols.windows(2).all(|w| w[0] == w[1]), "{table}");
+        // Each lesson's time and what it needs, from its header.
+        for l in &lessons {
+            if let Some(m) = &l.lesson.minutes {
+                let line = table.lines().find(|t| t.contains(&l.lesson.title)).unwrap();
+                assert!(line.contains(&format!("~{} min", m.get_ref())), "{line}");
+            }
+        }
     }
 
     #[test]
