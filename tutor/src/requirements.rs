@@ -108,15 +108,28 @@ impl EngineCaps {
 /// what would enable the lesson. `None` when it can run.
 pub fn blocker(lesson: &LoadedLesson, caps: EngineCaps, cli: &str) -> Option<Blocker> {
     let n = lesson.number();
+    if !caps.rootless && lesson_requires(lesson, ROOT) && !nix::unistd::geteuid().is_root() {
+        // A root engine (a docker group member's dockerd) does not make
+        // the student root on the host, where these steps run.
+        return Some(Blocker {
+            short: "needs root on the host, and you are not root".into(),
+            message: format!(
+                "Lesson {n} needs root on the host: some of its steps do there what only \
+                 root may (make namespaces and cgroups by hand, enter a container's \
+                 namespaces). To take it, run the tutor as root: `sudo whaletutor lesson {n}`."
+            ),
+        });
+    }
     if caps.rootless && lesson_requires(lesson, ROOT) {
         return Some(Blocker {
             short: "needs root, and this engine is rootless; as root it runs".into(),
             message: format!(
                 "Lesson {n} needs root on the host, and {cli} runs rootless here: its \
                  containers live in a user namespace of your own, where their root is you. \
-                 Some of the lesson's steps expect what only a root engine gives: containers \
-                 in the host's user namespace, and a host shell that may enter their other \
-                 namespaces (`nsenter` without `-U`, which needs root). To take it, run the tutor as root, with \
+                 Some of the lesson's steps do on the host what only its root may: make \
+                 namespaces and cgroups by hand, enter a container's namespaces without its \
+                 user namespace (`nsenter` without `-U`), or expect a container in the host's \
+                 user namespace. To take it, run the tutor as root, with \
                  root's own engine: `sudo whaletutor lesson {n}`; or read the lesson in the book \
                  (`whaletutor book`, book/src). Every lesson not marked so runs rootless."
             ),
