@@ -10,6 +10,7 @@ mod commands;
 pub mod lifecycle;
 mod manage;
 pub mod paths;
+pub mod subids;
 pub mod units;
 
 use clap::Parser;

@@ -26,6 +26,14 @@ pub enum BootstrapError {
     CannotInstall(String),
     #[error("mmdebstrap is not installed: `apt-get install mmdebstrap`")]
     MmdebstrapMissing,
+    #[error("`whale bootstrap debian` as {user} (not root) runs `mmdebstrap --mode=unshare`, which gives the image's own users (root, _apt, ...) {user}'s subordinate ids, and {file} grants {user} none. An administrator grants the usual range with `{grant}` (`whale bootstrap busybox` needs none)")]
+    NoSubordinateIds {
+        user: String,
+        file: &'static str,
+        grant: String,
+    },
+    #[error("`whale bootstrap debian` as a normal user needs {0} (it writes the id maps of mmdebstrap's user namespace): `sudo apt-get install uidmap`")]
+    UidmapMissing(&'static str),
     #[error("no Debian mirror for {suite:?} in /etc/apt/sources.list or /etc/apt/sources.list.d/ (looked for `deb` entries of a Debian suite)")]
     NoMirror { suite: String },
     #[error("invalid suite {0:?}: use a Debian release name like bookworm")]
@@ -636,6 +644,53 @@ fn host_apt_options() -> Vec<String> {
         .collect()
 }
 
+/// As a normal user, mmdebstrap builds in a user namespace of its own
+/// (`--mode=unshare`): it needs `newuidmap`/`newgidmap` and a range of
+/// subordinate ids for the user in /etc/subuid and /etc/subgid. Said here,
+/// before mmdebstrap's own "cannot find your username" after a minute.
+fn check_unshare_ready() -> Result<(), BootstrapError> {
+    for helper in ["newuidmap", "newgidmap"] {
+        if !in_path(helper) {
+            return Err(BootstrapError::UidmapMissing(helper));
+        }
+    }
+    let uid = nix::unistd::getuid();
+    let user = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    use whale_args::subids;
+    for file in [subids::SUBUID_FILE, subids::SUBGID_FILE] {
+        let ranges = subids::ranges_from(Path::new(file), &user, uid.as_raw())
+            .map_err(io_err("read", Path::new(file)))?;
+        if ranges.is_empty() {
+            return Err(BootstrapError::NoSubordinateIds {
+                grant: subids::grant_line(&user),
+                user,
+                file,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where `mmdebstrap --mode=unshare` may make its temp dir: the root of its
+/// user namespace is one of the user's subordinate ids, not the user, so
+/// every directory above it must let others through. A private $TMPDIR
+/// (libpam-tmpdir's /tmp/user/UID, mode 0700) does not: then /tmp.
+fn unshare_tmpdir() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    let open_to_others = tmp
+        .ancestors()
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0));
+    if open_to_others {
+        tmp
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
 /// Build a Debian `suite` rootfs tar at `out` with mmdebstrap (variant
 /// apt, `--skip=output/dev`: no device nodes, which extraction refuses),
 /// from the host's mirrors; the image's own apt sources point at the same
@@ -667,6 +722,10 @@ pub fn debian_rootfs_tar(
             suite: suite.to_string(),
         });
     }
+    let rootless = !nix::unistd::geteuid().is_root();
+    if rootless {
+        check_unshare_ready()?;
+    }
     let mut file = File::create(out).map_err(io_err("create", out))?;
     let mut dev = tar::Header::new_ustar();
     dev.set_entry_type(tar::EntryType::Directory);
@@ -682,12 +741,26 @@ pub fn debian_rootfs_tar(
 
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=apt", "--skip=output/dev", "--format=tar"]);
+    // mmdebstrap's default (`auto`) would fall back to fakechroot or proot
+    // without subordinate ids, whose images come out owned by the user.
+    let mode = if rootless { " --mode=unshare" } else { "" };
+    if rootless {
+        cmd.arg("--mode=unshare");
+        let tmp = unshare_tmpdir();
+        if Some(tmp.as_os_str()) != std::env::var_os("TMPDIR").as_deref() {
+            progress(&format!(
+                "mmdebstrap works in {} (its namespace's root must reach it; $TMPDIR is closed to it)",
+                tmp.display()
+            ));
+        }
+        cmd.env("TMPDIR", tmp);
+    }
     for opt in host_apt_options() {
         cmd.arg(format!("--aptopt={opt}"));
     }
     // The tar goes to stdout, after our dev/ entry.
     cmd.arg(suite).arg("-").args(&mirrors);
-    let shown = format!("mmdebstrap --variant=apt --skip=output/dev --format=tar {suite} -");
+    let shown = format!("mmdebstrap --variant=apt --skip=output/dev --format=tar{mode} {suite} -");
     progress(&format!("mirrors: {}", mirrors.join(" | ")));
     let res = run_streaming_to(cmd, &shown, Some(file), &mut progress);
     if res.is_err() {

@@ -16,7 +16,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "WHALETUTOR_ENGINE")]
     pub engine: Option<EngineKind>,
     /// The engine's API socket (unix:///path); default: WHALE_HOST or
-    /// /run/whale/whale.sock for whale, DOCKER_HOST or /var/run/docker.sock for docker.
+    /// /run/whale/whale.sock for whale (a normal user's: $XDG_RUNTIME_DIR/whale/whale.sock),
+    /// DOCKER_HOST or /var/run/docker.sock for docker.
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
     /// Directory of lesson files.

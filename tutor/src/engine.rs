@@ -3,7 +3,7 @@
 //! and solve scripts. The `whale` binary is only ever run as a subprocess.
 
 use bollard::{ClientVersion, Docker};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// API version 1.41 is what dockerd 20.10 speaks; whale accepts any.
@@ -12,7 +12,9 @@ pub const API_VERSION: &ClientVersion = &ClientVersion {
     minor_version: 41,
 };
 
-pub const WHALE_SOCKET: &str = "/run/whale/whale.sock";
+/// Root's whale socket: what the book shows. A normal user's whale listens
+/// at [`whale_default_socket`] (rootless).
+pub const WHALE_SOCKET: &str = whale_args::DEFAULT_SOCKET;
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 #[derive(Debug, thiserror::Error)]
@@ -76,16 +78,24 @@ impl Engine {
         .filter(|s| !s.is_empty());
         let socket = match host.map(str::to_string).or(env) {
             Some(h) => strip_unix(&h)?,
-            None => PathBuf::from(match kind {
-                EngineKind::Whale => WHALE_SOCKET,
-                EngineKind::Docker => DOCKER_SOCKET,
-            }),
+            None => match kind {
+                EngineKind::Whale => whale_default_socket(),
+                EngineKind::Docker => PathBuf::from(DOCKER_SOCKET),
+            },
         };
         let root = match kind {
             EngineKind::Whale => std::env::var_os("WHALE_ROOT").map(PathBuf::from),
             EngineKind::Docker => None,
         };
         Ok(Engine { kind, socket, root })
+    }
+
+    /// Whether this engine runs rootless: a whale the tutor reaches as a
+    /// normal user is that user's own (whale picks its mode by who runs
+    /// it). Of docker only its `/info` knows
+    /// ([`crate::requirements::EngineCaps`]).
+    pub fn rootless(&self) -> bool {
+        self.kind == EngineKind::Whale && whale_args::Mode::current() == whale_args::Mode::Rootless
     }
 
     /// The command students type: `whale` or `docker`.
@@ -124,7 +134,7 @@ impl Engine {
                 if let Some(r) = &self.root {
                     args.push_str(&format!(" --root {}", r.display()));
                 }
-                if self.socket != Path::new(WHALE_SOCKET) {
+                if self.socket != whale_default_socket() {
                     args.push_str(&format!(" -H unix://{}", self.socket.display()));
                 }
                 format!(
@@ -282,6 +292,13 @@ impl Engine {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// The socket `whale` itself uses when nothing names one: root's
+/// `/run/whale/whale.sock`, or a normal user's rootless
+/// `$XDG_RUNTIME_DIR/whale/whale.sock` (one rule, in `whale_args`).
+pub fn whale_default_socket() -> PathBuf {
+    whale_args::default_paths().socket
 }
 
 /// The `whale` binary: $WHALE_BIN, else next to this executable, else PATH.

@@ -13,6 +13,8 @@ pub mod engine;
 pub mod lesson;
 pub mod progress;
 pub mod render;
+pub mod requirements;
+pub mod rootless;
 pub mod runner;
 pub mod setup;
 pub mod solve;

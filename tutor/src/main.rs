@@ -9,6 +9,7 @@ use whaletutor::engine::{Engine, EngineKind};
 use whaletutor::lesson::{self, LoadedLesson};
 use whaletutor::progress::{self, Progress};
 use whaletutor::render::Style;
+use whaletutor::requirements::{self, EngineCaps};
 use whaletutor::{runner, setup, verify, watch};
 
 fn lessons_dir(cli: &Cli) -> PathBuf {
@@ -56,15 +57,21 @@ fn pick<'a>(
     Ok(lesson::find(lessons, &key)?)
 }
 
-/// Whale makes namespaces, cgroups and mounts: only root can. Said first,
-/// before anything touches the engine (else the student reads "Permission
-/// denied (os error 13)" about a socket).
-fn need_root(kind: EngineKind, verb: &str) -> anyhow::Result<()> {
-    if kind == EngineKind::Whale && !nix::unistd::geteuid().is_root() {
+/// Whale makes namespaces and mounts: as root, or as a normal user in a
+/// user namespace of their own (rootless), with subordinate ids for the
+/// course's images. Where this machine does not give a normal user that,
+/// say so first, before anything touches the engine (else the student
+/// reads a daemon's or mmdebstrap's failure minutes later).
+fn need_root_or_userns(kind: EngineKind, verb: &str) -> anyhow::Result<()> {
+    if kind != EngineKind::Whale || nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let ready = whaletutor::rootless::user_namespaces()
+        .and_then(|_| whaletutor::rootless::subordinate_ids());
+    if let Err(why) = ready {
         bail!(
-            "`whaletutor {verb}` needs root: whale makes namespaces, cgroups and mounts, \
-             which only root may. Run it with sudo: `sudo whaletutor {verb} ...` \
-             (or `sudo -s` once for a root shell)"
+            "`whaletutor {verb}` runs whale rootless for a normal user, in a user namespace, and {why}. \
+             Or run it as root: `sudo whaletutor {verb} ...`"
         );
     }
     Ok(())
@@ -127,13 +134,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let engine = Engine::select(kind, cli.host.as_deref())?;
     let ppath = progress::default_path(kind.name())?;
     match &cli.verb {
-        Verb::Lesson { .. } => need_root(kind, "lesson")?,
-        Verb::Check { .. } => need_root(kind, "check")?,
-        Verb::Reset { .. } => need_root(kind, "reset")?,
-        Verb::Setup { .. } => need_root(kind, "setup")?,
-        Verb::Verify { .. } => need_root(kind, "verify")?,
+        Verb::Lesson { .. } => need_root_or_userns(kind, "lesson")?,
+        Verb::Check { .. } => need_root_or_userns(kind, "check")?,
+        Verb::Reset { .. } => need_root_or_userns(kind, "reset")?,
+        Verb::Setup { .. } => need_root_or_userns(kind, "setup")?,
+        Verb::Verify { .. } => need_root_or_userns(kind, "verify")?,
         Verb::Class { what } if whaletutor::class::command::uses_engine(what) => {
-            need_root(kind, "class registry push")?
+            need_root_or_userns(kind, "class registry push")?
         }
         _ => {}
     }
@@ -165,6 +172,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let lessons = load_lessons(&dir)?;
             let p = Progress::load(&ppath)?;
             print!("{}", watch::list(&lessons, &p, style));
+            // An engine that answers says what it can do; else whale's
+            // mode follows who runs it.
+            let caps = match engine.connect().await {
+                Ok(docker) => EngineCaps::of(&engine, &docker).await,
+                Err(_) => EngineCaps::guess(&engine),
+            };
+            print!("{}", requirements::list_notes(&lessons, caps, engine.cli()));
             Ok(ExitCode::SUCCESS)
         }
         Verb::Progress => {
@@ -358,6 +372,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 whaletutor::tools::offer_link(&ppath, &note)?;
             }
             let docker = engine.ensure_running().await?;
+            let caps = EngineCaps::of(&engine, &docker).await;
+            if let Some(b) = requirements::blocker(l, caps, engine.cli()) {
+                println!("{}", b.message);
+                if let Some(next) = lessons.iter().find(|n| {
+                    n.number() > l.number()
+                        && requirements::blocker(n, caps, engine.cli()).is_none()
+                }) {
+                    println!(
+                        "The next lesson that runs here: `whaletutor lesson {}`.",
+                        next.number()
+                    );
+                }
+                return Ok(ExitCode::from(1));
+            }
             setup::ensure_images(&engine, &docker, &[l], &dir.join("images")).await?;
             // The lesson's own setup (lesson 9's loopback web server), as
             // verify runs it: each command is written to be run again.

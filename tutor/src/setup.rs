@@ -51,7 +51,7 @@ pub fn required_images(lesson: &LoadedLesson) -> Vec<String> {
         .requires
         .iter()
         .map(|r| r.get_ref().clone())
-        .filter(|r| !["network", "docker-only", "whale-only"].contains(&r.as_str()))
+        .filter(|r| !crate::requirements::is_word(r))
         .collect()
 }
 
@@ -360,15 +360,45 @@ fn kernel_has_fs(name: &str) -> bool {
 pub async fn doctor(engine: &Engine, lessons: &[LoadedLesson]) -> Vec<Finding> {
     let mut f = Vec::new();
     let root = nix::unistd::geteuid().is_root();
+    let rootless = !root && engine.kind == EngineKind::Whale;
     f.push(Finding {
         item: "root",
-        ok: root || engine.kind == EngineKind::Docker,
+        ok: true,
         detail: if root {
-            "running as root".into()
+            "running as root: whale runs as root (a normal user runs it rootless)".into()
+        } else if rootless {
+            format!(
+                "not root: whale runs rootless, in your own user namespace (its store under {}); below, what that needs",
+                whale_args::root_dir(engine.root.clone()).display()
+            )
         } else {
-            "not root: whale needs root; run `sudo whaletutor ...`".into()
+            "not root: the docker engine decides what you may do".into()
         },
     });
+    if rootless {
+        f.extend(crate::rootless::findings());
+        let blocked: Vec<String> = lessons
+            .iter()
+            .filter_map(|l| {
+                crate::requirements::blocker(
+                    l,
+                    crate::requirements::EngineCaps::guess(engine),
+                    "whale",
+                )
+                .map(|b| format!("{} ({})", l.number(), b.short))
+            })
+            .collect();
+        if !blocked.is_empty() {
+            f.push(Finding {
+                item: "lessons",
+                ok: true,
+                detail: format!(
+                    "rootless, these lessons are skipped: {} (`whaletutor lesson N` says why and what enables them)",
+                    blocked.join(", ")
+                ),
+            });
+        }
+    }
     f.extend(crate::tools::findings(engine));
     let overlay = kernel_has_fs("overlay");
     f.push(Finding {

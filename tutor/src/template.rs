@@ -1,7 +1,10 @@
 //! Lesson text and commands are Tera templates; `{{ cli }}` is the engine's
 //! command-line client (`whale` or `docker`), so one lesson serves both, and
 //! `{{ socket }}` is the path of the engine's API socket (for `curl
-//! --unix-socket` and client libraries).
+//! --unix-socket` and client libraries), and `{{ rootless }}` is true when
+//! the engine runs as a normal user, in a user namespace (so a lesson's text
+//! can say `{% if rootless %}...{% endif %}` where root and rootless differ:
+//! root in the container is the student outside).
 //!
 //! The socket differs between a student's engine, a private dockerd and
 //! verify's sandbox: text for readers (the book) shows the engine's default
@@ -32,6 +35,8 @@ pub struct Vars {
     pub cli: String,
     /// The engine's API socket path.
     pub socket: String,
+    /// The engine runs rootless (its containers' root is the user).
+    pub rootless: bool,
     /// The cgroup layout and driver (lesson 12's paths).
     pub cgroup: CgroupVars,
 }
@@ -50,6 +55,7 @@ impl From<&str> for Vars {
         Vars {
             cli: cli.to_string(),
             socket: default_socket(cli).to_string(),
+            rootless: false,
             cgroup: CgroupVars::for_reader(cli),
         }
     }
@@ -61,6 +67,7 @@ impl From<&Engine> for Vars {
         Vars {
             cli: engine.cli().to_string(),
             socket: engine.socket.display().to_string(),
+            rootless: engine.rootless(),
             cgroup: CgroupVars::for_engine(engine),
         }
     }
@@ -88,6 +95,7 @@ pub fn render_vars(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     let mut ctx = tera::Context::new();
     ctx.insert("cli", &vars.cli);
     ctx.insert("socket", &vars.socket);
+    ctx.insert("rootless", &vars.rootless);
     ctx.insert("cgroup", vars.cgroup.layout);
     ctx.insert("cgroup_driver", &vars.cgroup.driver);
     ctx.insert("cgroup_group", &vars.cgroup.group);
@@ -203,6 +211,7 @@ mod tests {
                 t,
                 &Vars {
                     socket: "/tmp/d/docker.sock".into(),
+                    rootless: false,
                     ..Vars::from("docker")
                 }
             )
@@ -223,6 +232,19 @@ mod tests {
             render_for("{{ socket }} {{.Id}}", &sandbox).unwrap(),
             "/tmp/whaletutor-verify-x/whale.sock {{.Id}}"
         );
+    }
+
+    #[test]
+    fn text_adapts_to_a_rootless_engine() {
+        let t = "{% if rootless %}root in it is you{% else %}root in it is root{% endif %}";
+        let vars = |rootless| Vars {
+            rootless,
+            ..Vars::from("whale")
+        };
+        assert_eq!(render_vars(t, &vars(true)).unwrap(), "root in it is you");
+        assert_eq!(render_vars(t, &vars(false)).unwrap(), "root in it is root");
+        // Readers of the book see the root engine's text.
+        assert_eq!(render(t, "whale").unwrap(), "root in it is root");
     }
 
     #[test]

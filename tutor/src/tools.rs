@@ -28,7 +28,7 @@ const TOOLS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn find_on_path(tool: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(tool))
@@ -60,22 +60,34 @@ fn editor() -> Option<String> {
 }
 
 /// Where the link to `whale` goes: /usr/local/bin (root's PATH and every
-/// user's have it), or `$WHALETUTOR_LINK_DIR` (a test's own directory).
+/// user's have it); for a normal user, who runs whale rootless and may not
+/// write there, `~/.local/bin` (Debian's `~/.profile` puts it on PATH when
+/// it exists); or `$WHALETUTOR_LINK_DIR` (a test's own directory).
 pub fn link_dir() -> PathBuf {
-    std::env::var_os("WHALETUTOR_LINK_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/local/bin"))
+    if let Some(d) = std::env::var_os("WHALETUTOR_LINK_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) if !nix::unistd::geteuid().is_root() => PathBuf::from(home).join(".local/bin"),
+        _ => PathBuf::from("/usr/local/bin"),
+    }
 }
 
 /// The line that puts `whale` on PATH for every new shell: a link in
-/// [`link_dir`].
+/// [`link_dir`] (root's, with sudo; a normal user's own, without).
 pub fn whale_path_line(whale: &Path) -> String {
-    format!(
-        "sudo ln -sf {} {}",
-        whale.display(),
-        link_dir().join("whale").display()
-    )
+    let dir = link_dir();
+    let link = dir.join("whale");
+    if nix::unistd::geteuid().is_root() {
+        format!("sudo ln -sf {} {}", whale.display(), link.display())
+    } else {
+        format!(
+            "mkdir -p {} && ln -sf {} {}",
+            dir.display(),
+            whale.display(),
+            link.display(),
+        )
+    }
 }
 
 /// Make the link, with the student's consent. Something already at the
@@ -88,6 +100,11 @@ pub fn link_whale() -> Result<PathBuf, String> {
             "{} exists already; the tutor does not replace it",
             link.display()
         ));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        // A normal user's ~/.local/bin may not exist yet.
+        let dir = link_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     }
     std::os::unix::fs::symlink(&bin, &link)
         .map_err(|e| format!("cannot link {} to {}: {e}", link.display(), bin.display()))?;

@@ -6,6 +6,7 @@
 use crate::checks::Outcome;
 use crate::engine::{Engine, EngineError, EngineKind};
 use crate::lesson::LoadedLesson;
+use crate::requirements::{self, EngineCaps};
 use crate::runner::{self, CheckResult};
 use crate::setup;
 use crate::solve::{Player, Terminals};
@@ -131,6 +132,11 @@ impl Sandbox {
                 }
             }
         }
+        if self.engine.rootless() {
+            if let Some(root) = &self.engine.root {
+                crate::rootless::remove_store(root);
+            }
+        }
         unmount_under(self.dir.path());
     }
 }
@@ -241,6 +247,11 @@ pub async fn verify_lesson(
     };
     if skip {
         row.lesson.push_str(" (skipped: not for this engine)");
+        return row;
+    }
+    let caps = EngineCaps::of(engine, docker).await;
+    if let Some(b) = requirements::blocker(lesson, caps, engine.cli()) {
+        row.lesson.push_str(&format!(" (skipped: {})", b.short));
         return row;
     }
     let workdir = match tempfile::Builder::new()

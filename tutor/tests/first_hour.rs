@@ -1,5 +1,5 @@
 //! The student's first hour: what stood in the way of a new user (issue
-//! 15) stays out of it. Root is asked for first, in words; bare `lesson`
+//! 15) stays out of it. What rootless needs is said first, in words; bare `lesson`
 //! resumes; every command shown pastes as it is; progress is per engine.
 
 use std::os::unix::process::CommandExt;
@@ -14,8 +14,10 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `nobody` has no subordinate ids: the tutor says, before anything else,
+/// that whale runs rootless and what to ask an administrator for (or sudo).
 #[test]
-fn a_non_root_student_is_told_to_use_sudo_before_anything_else() {
+fn a_normal_user_without_subordinate_ids_is_told_what_to_ask_for_first() {
     if !nix::unistd::geteuid().is_root() {
         // Already not root: run as we are.
         eprintln!("not root: running the tutor as this user");
@@ -36,7 +38,9 @@ fn a_non_root_student_is_told_to_use_sudo_before_anything_else() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     let first = err.lines().next().unwrap_or_default();
-    assert!(first.contains("needs root"), "{err}");
+    assert!(first.contains("runs whale rootless"), "{err}");
+    assert!(first.contains("no subordinate ids"), "{err}");
+    assert!(first.contains("sudo usermod --add-subuids"), "{err}");
     assert!(first.contains("sudo whaletutor lesson"), "{err}");
     assert!(!err.contains("os error"), "{err}");
 }

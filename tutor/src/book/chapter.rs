@@ -136,7 +136,7 @@ pub fn chapter(l: &LoadedLesson) -> Result<String, BookError> {
         .requires
         .iter()
         .map(|r| r.get_ref().as_str())
-        .filter(|r| !["network", "docker-only", "whale-only"].contains(r))
+        .filter(|r| !crate::requirements::is_word(r))
         .collect();
     if !images.is_empty() {
         let list: Vec<String> = images.iter().map(|i| format!("`{i}`")).collect();

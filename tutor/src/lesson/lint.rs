@@ -34,7 +34,7 @@ fn valid_id(s: &str) -> bool {
         && !s.starts_with('-')
 }
 
-const REQUIREMENT_WORDS: &[&str] = &["network", "docker-only", "whale-only"];
+use crate::requirements::WORDS as REQUIREMENT_WORDS;
 
 /// Images `whale bootstrap` makes; every other required image is built
 /// from `lessons/images/<name>/Dockerfile`.
