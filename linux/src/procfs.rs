@@ -246,6 +246,15 @@ pub fn self_fd_path(fd: RawFd) -> PathBuf {
     Path::new(PROC).join(format!("self/fd/{fd}"))
 }
 
+/// The lowest port a user may bind (`net.ipv4.ip_unprivileged_port_start`,
+/// 1024 when it cannot be read): below it, rootless whale cannot publish.
+pub fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

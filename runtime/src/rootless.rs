@@ -96,8 +96,11 @@ pub fn warnings() -> Vec<String> {
 /// The lowest port a user may bind (`net.ipv4.ip_unprivileged_port_start`,
 /// 1024 when it cannot be read).
 pub fn unprivileged_port_start() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1024)
+    crate::linux::procfs::unprivileged_port_start()
+}
+
+/// Whether the engine can enforce resource limits: always as root; rootless
+/// only with a delegated cgroup v2 subtree (without one, limits are refused).
+pub fn limits_enforced() -> bool {
+    crate::linux::cgroup::delegation::cgroups_unavailable().is_none()
 }

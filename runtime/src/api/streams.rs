@@ -382,6 +382,14 @@ pub fn logs(d: &Arc<Daemon>, id: &str, q: &Query) -> ApiResult {
                 }
             }
             if ended {
+                // dockerd ends a follow once the container is stopped (its
+                // state written under the container's lock), so `logs -f c;
+                // rm c` never meets a running container: the output ends a
+                // moment before the monitor records the exit, so wait for it.
+                tokio::select! {
+                    _ = crate::container::wait(c.clone(), crate::container::WaitCondition::NotRunning) => {}
+                    _ = tx.closed() => {}
+                }
                 return;
             }
         }

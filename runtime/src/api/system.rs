@@ -80,7 +80,7 @@ pub fn info(d: &Daemon) -> ApiResult {
     let running = all.iter().filter(|c| c.state().running()).count() as i64;
     let images = d.images.list().map(|l| l.len() as i64).unwrap_or(0);
     // Rootless without a delegated cgroup enforces no limit (and refuses them).
-    let limits = crate::linux::cgroup::delegation::cgroups_unavailable().is_none();
+    let limits = crate::rootless::limits_enforced();
     let body = SystemInfo {
         id: Some(String::new()),
         containers: Some(all.len() as i64),
