@@ -101,9 +101,12 @@ pub async fn commit<E: Engine>(
             // It exited meanwhile (`commit` right after `start` of a short
             // command, as docker-py's tests do) and its cgroup went with
             // it: nothing runs to pause, the upper dir is final.
-            Err(crate::linux::cgroup::CgroupError::Write { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            // (Gone before the freeze was written, or while its state was
+            // read back.)
+            Err(
+                crate::linux::cgroup::CgroupError::Write { source, .. }
+                | crate::linux::cgroup::CgroupError::Read { source, .. },
+            ) if source.kind() == std::io::ErrorKind::NotFound => {
                 frozen = false;
             }
             Err(err) => {
